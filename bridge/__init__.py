@@ -1,0 +1,1 @@
+"""The bridge: leases jobs from the job store and runs each one as a Celery chain."""

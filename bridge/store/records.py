@@ -1,0 +1,173 @@
+"""Records of the job store, with the field names and statuses of Fondation's Convex tables.
+
+The web app reads these tables, so names are kept exactly (camelCase on the wire). Fields
+this project adds (``leaseToken``, ``ref``, ``cloneUrl``, the ``jobSteps`` table) are
+optional, so records written by the web app stay valid. Times are epoch milliseconds,
+as in Convex.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+JobStatus = Literal[
+    "pending",
+    "claimed",
+    "cloning",
+    "analyzing",
+    "gathering",
+    "running",
+    "completed",
+    "failed",
+    "canceled",
+    "dead",
+]
+FINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "canceled", "dead"})
+# A job in one of these is held under a lease by a bridge.
+ACTIVE_STATUSES: frozenset[str] = frozenset(
+    {"claimed", "cloning", "analyzing", "gathering", "running"}
+)
+DocKind = Literal["chapter", "tutorial", "toc", "yaml"]
+LogLevel = Literal["info", "error"]
+
+# Step 0 is the clone, 1-6 the analysis, 7 writes the docs (finalize).
+STEP_NAMES: tuple[str, ...] = (
+    "Cloning repository",
+    "Extracting abstractions",
+    "Analyzing relationships",
+    "Determining order",
+    "Generating chapters",
+    "Reviewing chapters",
+    "Creating tutorials",
+    "Saving course",
+)
+ANALYSIS_STEPS = 6
+FINALIZE_STEP = 7
+DEFAULT_MAX_ATTEMPTS = 5
+
+
+class Record(BaseModel):
+    """Base of every record: camelCase aliases, snake_case attributes."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+class RepositorySpec(Record):
+    user_id: str
+    github_repo_id: float = 0
+    name: str
+    full_name: str
+    description: str | None = None
+    default_branch: str = "main"
+    clone_url: str | None = None
+
+
+class RepositoryRecord(RepositorySpec):
+    id: str
+
+
+class JobSpec(Record):
+    """What a client gives to create a job."""
+
+    user_id: str
+    repository_id: str
+    prompt: str = ""
+    callback_token: str = Field(default="", repr=False)
+    ref: str | None = None
+    dedupe_key: str | None = None
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    run_at: int | None = None
+
+
+class JobRecord(Record):
+    id: str
+    user_id: str
+    repository_id: str
+    status: JobStatus
+    prompt: str = ""
+    # The web app's callback secret: never logged, never shown (repr=False).
+    callback_token: str = Field(default="", repr=False)
+    run_at: int | None = None
+    attempts: int = 0
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    locked_by: str | None = None
+    lease_until: int | None = None
+    lease_token: str | None = Field(default=None, repr=False)
+    dedupe_key: str | None = None
+    last_error: str | None = None
+    created_at: int
+    updated_at: int | None = None
+    completed_at: int | None = None
+    progress: str | None = None
+    current_step: int | None = None
+    total_steps: int | None = ANALYSIS_STEPS
+    result: Any = None
+    error: str | None = None
+    docs_count: int | None = None
+    cancel_requested: bool | None = None
+    run_id: str | None = None
+    ref: str | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+class Claim(Record):
+    """A job leased to a holder; ``lease_token`` fences every later write."""
+
+    job: JobRecord
+    lease_token: str = Field(repr=False)
+
+
+class LeaseState(Record):
+    """What a renewal tells the holder."""
+
+    lease_until: int
+    cancel_requested: bool
+    status: JobStatus
+
+
+class StepRecord(Record):
+    job_id: str
+    step: int
+    name: str
+    status: Literal["started", "completed"]
+    runs: int
+    artifact: str | None = None
+    started_at: int
+    completed_at: int | None = None
+    worker: str | None = None
+
+
+class DocSpec(Record):
+    slug: str
+    title: str
+    chapter_index: int
+    kind: DocKind
+    content: str
+
+
+class DocRecord(DocSpec):
+    job_id: str
+    repository_id: str
+    created_at: int
+    updated_at: int | None = None
+    source_key: str | None = None
+    run_id: str | None = None
+
+
+class JobLogRecord(Record):
+    job_id: str
+    ts: int
+    seq: int
+    level: LogLevel
+    msg: str

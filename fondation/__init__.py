@@ -1,0 +1,1 @@
+"""Fondation worker: shared configuration, errors and the operator CLI."""

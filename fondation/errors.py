@@ -1,0 +1,66 @@
+"""The project's exception tree.
+
+Retries depend on the type: a ``PermanentError`` means the input is bad and running
+again cannot help, a ``TransientError`` means the world was briefly unavailable.
+"""
+
+from __future__ import annotations
+
+
+class FondationError(Exception):
+    """Root of every error this project raises on purpose."""
+
+
+class ConfigError(FondationError):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+class PermanentError(FondationError):
+    """Bad input: the job fails at once, with no retry."""
+
+
+class TransientError(FondationError):
+    """A passing fault (network, store busy, worker lost): retry with backoff."""
+
+
+class InvalidRepositoryURL(PermanentError):
+    """The repository URL is refused before any git command runs."""
+
+
+class MalformedJob(PermanentError):
+    """A job record is missing fields or has fields of the wrong type."""
+
+
+class StepValidationError(PermanentError):
+    """An engine produced an artifact that fails validation after every retry."""
+
+
+class StoreUnavailable(TransientError):
+    """The job store did not answer, or answered that it is overloaded."""
+
+
+class StoreAuthError(FondationError):
+    """The job store refused our credential. Not transient: an operator must act."""
+
+
+class LeaseLost(FondationError):
+    """The caller no longer holds the job's lease; it must stop working on the job.
+
+    Raised on every fenced write whose lease token is not the job's current one, or
+    whose job has reached a final state (canceled, completed, failed, dead).
+    """
+
+    def __init__(self, job_id: str, reason: str) -> None:
+        super().__init__(f"lease lost on job {job_id}: {reason}")
+        self.job_id = job_id
+        self.reason = reason
+
+
+class JobNotFound(FondationError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} not found")
+        self.job_id = job_id
+
+
+class JobCanceled(FondationError):
+    """A step noticed that its job was canceled and stopped early."""

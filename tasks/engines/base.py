@@ -1,0 +1,111 @@
+"""The engine interface: each of the six steps turns (checkout, earlier artifacts) into an
+artifact. Engines are pure with respect to the job store: the pipeline stores what they
+return, so an engine step may run twice (after a crash) without side effects.
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from fondation.errors import JobCanceled
+from tasks.artifacts import (
+    AbstractionsArtifact,
+    ChaptersArtifact,
+    OrderArtifact,
+    RelationshipsArtifact,
+    ReviewArtifact,
+    TutorialsArtifact,
+)
+
+_T = TypeVar("_T")
+
+
+class CancelToken:
+    """Set by the step's watchdog when the job is canceled or its lease is lost.
+
+    Engines call ``check()`` between units of work; subprocess runners poll ``is_set``.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+
+    def cancel(self, reason: str) -> None:
+        self.reason = reason
+        self._event.set()
+
+    @property
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout_s: float) -> bool:
+        return self._event.wait(timeout_s)
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise JobCanceled(self.reason or "canceled")
+
+
+@dataclass
+class StepContext:
+    """Everything a step may read. Earlier artifacts are None until their step ran."""
+
+    job_id: str
+    checkout: Path
+    prompt: str
+    work_dir: Path  # scratch space owned by this job, removed with the checkout
+    cancel: CancelToken = field(default_factory=CancelToken)
+    abstractions: AbstractionsArtifact | None = None
+    relationships: RelationshipsArtifact | None = None
+    order: OrderArtifact | None = None
+    chapters: ChaptersArtifact | None = None
+    review: ReviewArtifact | None = None
+
+    def need_abstractions(self) -> AbstractionsArtifact:
+        return _need(self.abstractions, "abstractions")
+
+    def need_relationships(self) -> RelationshipsArtifact:
+        return _need(self.relationships, "relationships")
+
+    def need_order(self) -> OrderArtifact:
+        return _need(self.order, "order")
+
+    def need_chapters(self) -> ChaptersArtifact:
+        return _need(self.chapters, "chapters")
+
+    def need_review(self) -> ReviewArtifact:
+        return _need(self.review, "review")
+
+
+def _need(value: _T | None, name: str) -> _T:
+    if value is None:
+        raise RuntimeError(f"step needs the {name} artifact, which is missing")
+    return value
+
+
+class Engine(abc.ABC):
+    """One implementation of the six analysis steps."""
+
+    name: str = "engine"
+
+    @abc.abstractmethod
+    def extract_abstractions(self, ctx: StepContext) -> AbstractionsArtifact: ...
+
+    @abc.abstractmethod
+    def analyze_relationships(self, ctx: StepContext) -> RelationshipsArtifact: ...
+
+    @abc.abstractmethod
+    def determine_order(self, ctx: StepContext) -> OrderArtifact: ...
+
+    @abc.abstractmethod
+    def generate_chapters(self, ctx: StepContext) -> ChaptersArtifact: ...
+
+    @abc.abstractmethod
+    def review_chapters(self, ctx: StepContext) -> ReviewArtifact: ...
+
+    @abc.abstractmethod
+    def create_tutorials(self, ctx: StepContext) -> TutorialsArtifact: ...
