@@ -48,7 +48,9 @@ class Settings(BaseSettings):
     )
     convex_worker_secret: SecretStr | None = Field(
         default=None,
-        description="Shared secret the Convex queue functions check (FONDATION_WORKER_SECRET there).",
+        description=(
+            "Shared secret the Convex queue functions check (FONDATION_WORKER_SECRET there)."
+        ),
     )
     convex_timeout: float = Field(default=10.0, gt=0, description="Convex HTTP timeout, s.")
 
@@ -62,9 +64,7 @@ class Settings(BaseSettings):
     heartbeat_interval: float = Field(
         default=60.0, gt=0, description="Seconds between lease renewals."
     )
-    max_concurrent_jobs: int = Field(
-        default=4, ge=1, description="Jobs one bridge holds at once."
-    )
+    max_concurrent_jobs: int = Field(default=4, ge=1, description="Jobs one bridge holds at once.")
     queue_high_water: int = Field(
         default=2,
         ge=0,

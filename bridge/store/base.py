@@ -114,9 +114,7 @@ class JobStore(abc.ABC):
         ``completed``) so the caller skips it. Fenced."""
 
     @abc.abstractmethod
-    def finish_step(
-        self, job_id: str, token: str, step: int, artifact: str, now_ms: int
-    ) -> None:
+    def finish_step(self, job_id: str, token: str, step: int, artifact: str, now_ms: int) -> None:
         """Store the step's artifact durably and mark it completed. Running it twice
         with the same artifact leaves one completed record. Fenced."""
 
@@ -134,9 +132,7 @@ class JobStore(abc.ABC):
         """Log lines with seq > after_seq, oldest first."""
 
     @abc.abstractmethod
-    def upsert_docs(
-        self, job_id: str, token: str, docs: Sequence[DocSpec], now_ms: int
-    ) -> int:
+    def upsert_docs(self, job_id: str, token: str, docs: Sequence[DocSpec], now_ms: int) -> int:
         """Insert or replace the job's docs by (jobId, slug). Returns the number
         written. Idempotent. Fenced."""
 

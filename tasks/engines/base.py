@@ -33,9 +33,13 @@ class CancelToken:
     def __init__(self) -> None:
         self._event = threading.Event()
         self.reason = ""
+        # True when the job's lease was lost (taken over), False for a requested cancel.
+        self.lease_lost = False
 
-    def cancel(self, reason: str) -> None:
-        self.reason = reason
+    def cancel(self, reason: str, *, lease_lost: bool = False) -> None:
+        if not self._event.is_set():
+            self.reason = reason
+            self.lease_lost = lease_lost
         self._event.set()
 
     @property

@@ -1,0 +1,362 @@
+"""The lease loop: claim jobs, dispatch their chains, keep their leases, notice lost work,
+honour cancels, and give work back on a graceful stop.
+
+Two cadences. Every POLL_INTERVAL (or at once on a wake-up) the bridge talks to the
+store: it syncs the jobs it holds, finishes cancels, renews due leases, reclaims expired
+ones and claims new work. Every WORKER_LIVENESS_INTERVAL it checks, in Redis only, that
+the work of each held job is alive: a step beat, or a step message waiting in the queue.
+Work missing for longer than three liveness intervals is lost (its worker died) and the
+job is failed as a transient attempt, which retries it with backoff from its first step
+not yet completed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import redis
+from celery import Celery
+
+from bridge.metrics import BridgeMetrics
+from bridge.queue import queue_depth, queued_task_ids
+from bridge.store.backoff import draw_jitter_ms
+from bridge.store.base import JobStore
+from bridge.store.records import STEP_NAMES, Claim, JobRecord
+from fondation import keys
+from fondation.errors import FondationError, LeaseLost, StoreAuthError, StoreUnavailable
+from fondation.settings import Settings
+from tasks.pipeline import build_chain, chain_task_ids
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HeldJob:
+    job_id: str
+    token: str
+    first_step: int
+    dispatched_mono: float
+    last_renew_mono: float
+    claimed_ms: int
+    missing_since_mono: float | None = None
+    task_ids: list[str] = field(default_factory=list)
+
+
+class StoreState:
+    """Logs one line per change between reachable and unreachable, never one per poll."""
+
+    def __init__(self) -> None:
+        self.down_since: float | None = None
+        self.failures = 0
+
+    def ok(self) -> None:
+        if self.down_since is not None:
+            log.warning(
+                "job store reachable again after %.1f s", time.monotonic() - self.down_since
+            )
+        self.down_since = None
+        self.failures = 0
+
+    def failed(self, exc: Exception) -> None:
+        self.failures += 1
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+            log.error("job store unavailable, backing off: %s", exc)
+
+    def backoff_s(self, poll_interval_s: float) -> float:
+        if not self.failures:
+            return poll_interval_s
+        return float(min(poll_interval_s * 2 ** min(self.failures - 1, 6), 60.0))
+
+
+class Bridge:
+    def __init__(
+        self,
+        settings: Settings,
+        store: JobStore,
+        app: Celery,
+        redis_client: redis.Redis,
+        *,
+        clock_ms: Callable[[], int],
+        metrics: BridgeMetrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.app = app
+        self.redis = redis_client
+        self.clock_ms = clock_ms
+        self.metrics = metrics or BridgeMetrics()
+        self.owner = settings.worker_id
+        self.held: dict[str, HeldJob] = {}
+        self.store_state = StoreState()
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.last_tick_mono: float | None = None
+        self.last_store_tick_mono: float = 0.0
+        self._jobs: dict[str, JobRecord] = {}
+
+    # --- the loop -----------------------------------------------------------------
+
+    def run(self) -> None:
+        """Until ``stopping`` is set; then hand work back (``shutdown``)."""
+        log.info("bridge %s started", self.owner, extra={"bridge": self.owner})
+        while not self.stopping.is_set():
+            self.tick()
+            self.wake.wait(self._sleep_s())
+        self.shutdown()
+
+    def _sleep_s(self) -> float:
+        poll = self.store_state.backoff_s(self.settings.poll_interval)
+        until_store = max(0.0, self.last_store_tick_mono + poll - time.monotonic())
+        return min(until_store, self.settings.worker_liveness_interval)
+
+    def tick(self) -> None:
+        """One pass; the store part runs when the poll interval passed or a wake-up came."""
+        mono = time.monotonic()
+        woken = self.wake.is_set()
+        self.wake.clear()
+        poll = self.store_state.backoff_s(self.settings.poll_interval)
+        if woken or mono - self.last_store_tick_mono >= poll:
+            self.last_store_tick_mono = mono
+            self._store_tick()
+        self._check_liveness()
+        self.last_tick_mono = time.monotonic()
+        try:
+            self.redis.set(
+                keys.bridge_alive(self.owner),
+                "1",
+                px=int(max(self.settings.poll_interval * 3, 10) * 1000),
+            )
+        except redis.RedisError:
+            pass
+
+    def _store_tick(self) -> None:
+        try:
+            self._sync_held()
+            self._handle_cancels_and_renewals()
+            self.store.reclaim_expired(self.clock_ms(), self.settings.reclaim_batch)
+            if not self.stopping.is_set():
+                self._admit()
+        except (StoreUnavailable, StoreAuthError) as exc:
+            self.store_state.failed(exc)
+            return
+        self.store_state.ok()
+
+    # --- held jobs ----------------------------------------------------------------
+
+    def _sync_held(self) -> None:
+        limit = self.settings.max_concurrent_jobs * 4
+        current = {j.id: j for j in self.store.held_jobs(self.owner, limit)}
+        for job_id in list(self.held):
+            if job_id not in current or current[job_id].lease_token != self.held[job_id].token:
+                self._forget(job_id)
+        for job_id, job in current.items():
+            if job_id not in self.held and job.lease_token:
+                # Ours in the store but not in memory: a restart with the same WORKER_ID.
+                mono = time.monotonic()
+                self.held[job_id] = HeldJob(
+                    job_id, job.lease_token, self._first_step(job_id), mono, mono, self.clock_ms()
+                )
+        self._jobs = current
+
+    def _forget(self, job_id: str) -> None:
+        held = self.held.pop(job_id, None)
+        if held is None:
+            return
+        try:
+            job = self.store.get_job(job_id)
+        except FondationError:
+            return
+        self.metrics.job_finished(job, self.clock_ms() - held.claimed_ms)
+
+    def _handle_cancels_and_renewals(self) -> None:
+        now_mono = time.monotonic()
+        for job_id, held in list(self.held.items()):
+            job = self._jobs.get(job_id)
+            if job is not None and job.cancel_requested:
+                self._cancel(held)
+                continue
+            if now_mono - held.last_renew_mono >= self.settings.heartbeat_interval:
+                try:
+                    state = self.store.renew(
+                        job_id, held.token, self.settings.lease_ms, self.clock_ms()
+                    )
+                    held.last_renew_mono = now_mono
+                    self.metrics.lease_renewed()
+                    if state.cancel_requested:
+                        self._cancel(held)
+                except LeaseLost as exc:
+                    log.warning(
+                        "lease lost on job %s: %s",
+                        job_id,
+                        exc.reason,
+                        extra={"job_id": job_id, "bridge": self.owner},
+                    )
+                    self.metrics.lease_lost()
+                    self._revoke(held)
+                    self.held.pop(job_id, None)
+
+    def _cancel(self, held: HeldJob) -> None:
+        try:
+            self.redis.set(keys.cancel_flag(held.job_id), "1", ex=86_400)
+        except redis.RedisError as exc:
+            log.warning("cancel flag not set: %s", exc)
+        self._revoke(held)
+        try:
+            job = self.store.mark_canceled(held.job_id, held.token, self.clock_ms())
+            self.store.append_log(held.job_id, "info", "Canceled", self.clock_ms())
+            self.metrics.job_finished(job, self.clock_ms() - held.claimed_ms)
+        except LeaseLost:
+            pass
+        self.held.pop(held.job_id, None)
+        log.info("job %s canceled", held.job_id, extra={"job_id": held.job_id})
+
+    def _revoke(self, held: HeldJob) -> None:
+        try:
+            self.app.control.revoke(held.task_ids or chain_task_ids(held.job_id, held.token, 0))
+        except Exception as exc:  # a broadcast failure must not stop the loop
+            log.warning("revoke of job %s failed: %s", held.job_id, exc)
+
+    # --- lost work ----------------------------------------------------------------
+
+    def _check_liveness(self) -> None:
+        if not self.held:
+            return
+        grace_s = self.settings.worker_liveness_interval * 3
+        now_mono = time.monotonic()
+        try:
+            queued = queued_task_ids(self.redis, self.settings.celery_queue)
+            pipe = self.redis.pipeline()
+            jobs = list(self.held.values())
+            for held in jobs:
+                pipe.exists(keys.step_beat(held.job_id))
+            beats = pipe.execute()
+        except redis.RedisError as exc:
+            log.debug("liveness check skipped, Redis unavailable: %s", exc)
+            return
+        queued_prefixes = {
+            tid.rsplit("-", 2)[0] + "-" + tid.rsplit("-", 2)[1]
+            for tid in queued
+            if tid.count("-") >= 2
+        }
+        for held, beat in zip(jobs, beats, strict=True):
+            alive = bool(beat) or f"{held.job_id}-{held.token[:8]}" in queued_prefixes
+            if alive or now_mono - held.dispatched_mono < grace_s:
+                held.missing_since_mono = None
+            elif held.missing_since_mono is None:
+                held.missing_since_mono = now_mono
+            elif now_mono - held.missing_since_mono >= grace_s:
+                self._work_lost(held)
+
+    def _work_lost(self, held: HeldJob) -> None:
+        step = self._first_step(held.job_id)
+        reason = (
+            f"work lost: no worker ran {STEP_NAMES[min(step, len(STEP_NAMES) - 1)]}"
+            f" for {self.settings.worker_liveness_interval * 3:.0f} s (worker died?)"
+        )
+        log.warning("job %s: %s", held.job_id, reason, extra={"job_id": held.job_id})
+        self._revoke(held)
+        try:
+            job = self.store.fail(
+                held.job_id, held.token, reason, False, self.clock_ms(), draw_jitter_ms()
+            )
+            self.metrics.work_lost()
+            if job.is_final:
+                self.metrics.job_finished(job, self.clock_ms() - held.claimed_ms)
+            else:
+                self.metrics.retried()
+        except LeaseLost:
+            pass
+        except (StoreUnavailable, StoreAuthError) as exc:
+            self.store_state.failed(exc)
+            return
+        self.held.pop(held.job_id, None)
+        self.wake.set()  # claim again at once when the backoff allows
+
+    # --- admission and dispatch ---------------------------------------------------
+
+    def _admit(self) -> None:
+        room = self.settings.max_concurrent_jobs - len(self.held)
+        try:
+            depth = queue_depth(self.redis, self.settings.celery_queue)
+        except redis.RedisError as exc:
+            log.warning("Redis unavailable, not claiming: %s", exc)
+            return
+        self.metrics.queue_depth(depth)
+        room = min(room, self.settings.queue_high_water - depth)
+        if room <= 0:
+            return
+        claims = self.store.claim(self.owner, room, self.settings.lease_ms, self.clock_ms())
+        for claim in claims:
+            self._dispatch(claim)
+
+    def _first_step(self, job_id: str) -> int:
+        done = {s.step for s in self.store.get_steps(job_id) if s.status == "completed"}
+        step = 0
+        while step in done:
+            step += 1
+        return min(step, len(STEP_NAMES) - 1)
+
+    def _dispatch(self, claim: Claim) -> None:
+        job: JobRecord = claim.job
+        first = self._first_step(job.id)
+        now = self.clock_ms()
+        self.metrics.claimed(now - (job.run_at or job.created_at))
+        mono = time.monotonic()
+        held = HeldJob(
+            job.id,
+            claim.lease_token,
+            first,
+            mono,
+            mono,
+            now,
+            task_ids=chain_task_ids(job.id, claim.lease_token, first),
+        )
+        try:
+            self.redis.delete(keys.cancel_flag(job.id))
+            build_chain(
+                self.app, self.settings.celery_queue, job.id, claim.lease_token, first
+            ).apply_async()
+        except Exception as exc:
+            log.error(
+                "dispatch of job %s failed, giving it back: %s",
+                job.id,
+                exc,
+                extra={"job_id": job.id},
+            )
+            self.store.release(
+                job.id, claim.lease_token, self.clock_ms(), f"dispatch failed: {exc}"
+            )
+            return
+        self.held[job.id] = held
+        resume = f" from {STEP_NAMES[first]}" if first else ""
+        self.store.append_log(job.id, "info", f"Claimed by {self.owner}{resume}", now)
+        log.info(
+            "job %s dispatched%s", job.id, resume, extra={"job_id": job.id, "bridge": self.owner}
+        )
+
+    # --- graceful stop ------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Jobs whose work has not started go back to pending; running ones carry on
+        (their workers renew the lease) and finish without us."""
+        for job_id, held in list(self.held.items()):
+            try:
+                job = self.store.get_job(job_id)
+                if job.status == "claimed":
+                    self._revoke(held)
+                    self.store.release(
+                        job_id,
+                        held.token,
+                        self.clock_ms(),
+                        "bridge stopped before the work started",
+                    )
+                    log.info("job %s given back to pending", job_id, extra={"job_id": job_id})
+            except FondationError as exc:
+                log.warning("job %s left to expire: %s", job_id, exc, extra={"job_id": job_id})
+        self.held.clear()
+        log.info("bridge %s stopped", self.owner, extra={"bridge": self.owner})

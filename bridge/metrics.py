@@ -1,0 +1,70 @@
+"""The bridge's Prometheus metrics, in a registry of its own (one per bridge)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from bridge.store.records import JobRecord
+
+_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+_DURATION_BUCKETS = (0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
+
+
+class BridgeMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.jobs = Counter(
+            "fondation_jobs", "Jobs by outcome seen by this bridge", ["event"], registry=r
+        )
+        self.pickup = Histogram(
+            "fondation_pickup_latency_seconds",
+            "From a job being ready to its claim",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.end_to_end = Histogram(
+            "fondation_job_duration_seconds",
+            "From claim to the job's end",
+            buckets=_DURATION_BUCKETS,
+            registry=r,
+        )
+        self.step_duration = Histogram(
+            "fondation_step_duration_seconds",
+            "Duration of each step",
+            ["step"],
+            buckets=_DURATION_BUCKETS,
+            registry=r,
+        )
+        self.queue = Gauge("fondation_queue_depth", "Step messages waiting", registry=r)
+        self.in_flight = Gauge("fondation_jobs_in_flight", "Jobs this bridge holds", registry=r)
+        self.workers = Gauge("fondation_workers", "Workers alive", registry=r)
+        self.renewals = Counter("fondation_lease_renewals", "Lease renewals", registry=r)
+        self.leases_lost = Counter("fondation_leases_lost", "Leases lost", registry=r)
+        self.lost_work = Counter(
+            "fondation_work_lost", "Jobs whose worker vanished mid-step", registry=r
+        )
+
+    def claimed(self, waited_ms: int) -> None:
+        self.jobs.labels("claimed").inc()
+        self.pickup.observe(max(waited_ms, 0) / 1000)
+
+    def job_finished(self, job: JobRecord, held_ms: int) -> None:
+        if job.status in {"completed", "failed", "dead", "canceled"}:
+            self.jobs.labels(job.status).inc()
+            self.end_to_end.observe(max(held_ms, 0) / 1000)
+
+    def retried(self) -> None:
+        self.jobs.labels("retried").inc()
+
+    def lease_renewed(self) -> None:
+        self.renewals.inc()
+
+    def lease_lost(self) -> None:
+        self.leases_lost.inc()
+
+    def work_lost(self) -> None:
+        self.lost_work.inc()
+
+    def queue_depth(self, depth: int) -> None:
+        self.queue.set(depth)

@@ -1,0 +1,53 @@
+"""Run a bridge as a process: the loop, the wake listener and the health view, with
+SIGTERM handled as a graceful stop."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from types import FrameType
+
+import redis
+
+from bridge.health import HealthServer
+from bridge.loop import Bridge
+from bridge.wake import WakeListener
+from fondation.clock import now_ms
+from fondation.settings import Settings
+from fondation.stores import open_store
+from tasks.app import create_app
+
+log = logging.getLogger(__name__)
+
+
+def build_bridge(settings: Settings, redis_url: str) -> Bridge:
+    return Bridge(
+        settings,
+        open_store(settings),
+        create_app(settings, redis_url),
+        redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5),
+        clock_ms=now_ms,
+    )
+
+
+def run_bridge(settings: Settings, redis_url: str, flower_url: str | None = None) -> None:
+    bridge = build_bridge(settings, redis_url)
+    listener = WakeListener(redis_url, bridge.wake)
+    health = HealthServer(bridge, settings.health_host, settings.health_port, flower_url)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: stopping after handing work back", signum)
+        bridge.stopping.set()
+        bridge.wake.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    listener.start()
+    health.start()
+    log.info("health view on port %d", health.port)
+    try:
+        bridge.run()
+    finally:
+        listener.stop()
+        health.stop()
+        bridge.store.close()

@@ -1,0 +1,170 @@
+"""What the health view reports, computed from the bridge, the store and Redis."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from prometheus_client import CollectorRegistry
+
+from bridge.queue import queue_depth
+from bridge.store.records import ACTIVE_STATUSES, STEP_NAMES
+from fondation import keys
+from fondation.errors import FondationError
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    value: Any = None
+
+
+@dataclass
+class HealthReport:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": "ok" if self.ok else "failing",
+            "checks": {
+                c.name: {"ok": c.ok, "detail": c.detail, "value": c.value} for c in self.checks
+            },
+        }
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def live_workers(client: redis.Redis) -> dict[str, str]:
+    """Worker name -> the queue it consumes, from the workers' liveness keys."""
+    out: dict[str, str] = {}
+    for key in client.scan_iter(keys.WORKER_ALIVE_PATTERN, count=200):
+        value = client.get(key)
+        name = _text(key).split(":", 2)[2]
+        out[name] = _text(value) if value else ""
+    return out
+
+
+def collect_health(bridge: Any) -> HealthReport:
+    s = bridge.settings
+    report = HealthReport()
+    now = bridge.clock_ms()
+    # The dead-man's switch: a loop that stopped ticking fails the check by itself.
+    if bridge.last_tick_mono is None:
+        report.checks.append(Check("loop", False, "the loop has not ticked yet", None))
+    else:
+        age = time.monotonic() - bridge.last_tick_mono
+        limit = max(s.poll_interval, s.worker_liveness_interval) * 3 + 10
+        report.checks.append(
+            Check(
+                "loop",
+                age < limit,
+                f"last tick {age:.1f} s ago (limit {limit:.0f} s)",
+                round(age, 3),
+            )
+        )
+    try:
+        started = time.monotonic()
+        oldest = bridge.store.oldest_pending_created_at(now)
+        ms = (time.monotonic() - started) * 1000
+        report.checks.append(Check("store", True, f"answered in {ms:.0f} ms", round(ms, 1)))
+        age_s = None if oldest is None else round((now - oldest) / 1000, 1)
+        report.checks.append(
+            Check(
+                "oldest_pending",
+                True,
+                "no job waits" if age_s is None else f"oldest ready job waits {age_s} s",
+                age_s,
+            )
+        )
+    except FondationError as exc:
+        report.checks.append(Check("store", False, f"unreachable: {type(exc).__name__}", None))
+    try:
+        bridge.redis.ping()
+        workers = live_workers(bridge.redis)
+        depth = queue_depth(bridge.redis, s.celery_queue)
+        report.checks.append(Check("redis", True, "reachable", None))
+        consuming = sorted(w for w, q in workers.items() if s.celery_queue in q.split(","))
+        report.checks.append(
+            Check(
+                "workers",
+                bool(consuming),
+                f"{len(consuming)} consuming queue {s.celery_queue}",
+                consuming,
+            )
+        )
+        report.checks.append(Check("queue", True, f"{depth} step messages waiting", depth))
+        bridge.metrics.workers.set(len(consuming))
+    except (redis.RedisError, OSError) as exc:
+        report.checks.append(Check("redis", False, f"unreachable: {type(exc).__name__}", None))
+    near = []
+    for job in getattr(bridge, "_jobs", {}).values():
+        if job.lease_until is not None and job.lease_until - now < s.lease_ms / 4:
+            near.append(job.id)
+    report.checks.append(Check("leases", not near, f"{len(near)} leases near expiry", near))
+    bridge.metrics.in_flight.set(len(bridge.held))
+    return report
+
+
+def dashboard_state(bridge: Any, flower_url: str | None) -> dict[str, Any]:
+    """Jobs with their step progress, workers, queue depth and recent failures."""
+    store = bridge.store
+    jobs = store.list_jobs(limit=30)
+    rows = []
+    for job in jobs:
+        steps = {st.step: st.status for st in store.get_steps(job.id)}
+        rows.append(
+            {
+                "id": job.id,
+                "status": job.status,
+                "progress": job.progress,
+                "attempts": job.attempts,
+                "createdAt": job.created_at,
+                "lastError": job.last_error,
+                "steps": [
+                    {"name": STEP_NAMES[i], "state": steps.get(i, "waiting")}
+                    for i in range(len(STEP_NAMES))
+                ],
+                "active": job.status in ACTIVE_STATUSES,
+                "flower": f"{flower_url.rstrip('/')}/tasks?search={job.id}" if flower_url else None,
+            }
+        )
+    try:
+        workers = live_workers(bridge.redis)
+        depth = queue_depth(bridge.redis, bridge.settings.celery_queue)
+    except (redis.RedisError, OSError):
+        workers, depth = {}, None
+    failures = [
+        r
+        for r in rows
+        if r["status"] in {"failed", "dead"} or (r["lastError"] and r["status"] == "pending")
+    ][:10]
+    return {
+        "bridge": bridge.owner,
+        "jobs": rows,
+        "workers": [{"name": n, "queues": q} for n, q in sorted(workers.items())],
+        "queues": {bridge.settings.celery_queue: depth},
+        "failures": [
+            {"id": f["id"], "status": f["status"], "lastError": f["lastError"]} for f in failures
+        ],
+        "counts": store.count_by_status(),
+    }
+
+
+def metrics_json(registry: CollectorRegistry) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for metric in registry.collect():
+        samples = []
+        for sample in metric.samples:
+            samples.append({"name": sample.name, "labels": sample.labels, "value": sample.value})
+        out[metric.name] = {"type": metric.type, "help": metric.documentation, "samples": samples}
+    return out

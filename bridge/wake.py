@@ -1,0 +1,52 @@
+"""Wake-ups: a Redis pub/sub channel on which clients announce new work or a cancel, so
+a bridge reacts at once instead of at its next poll."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import redis
+
+from fondation import keys
+
+log = logging.getLogger(__name__)
+
+
+def announce(client: redis.Redis, reason: str = "job") -> None:
+    """Tell every bridge to look at the store now. Best effort: polling still covers it."""
+    try:
+        client.publish(keys.WAKE_CHANNEL, reason)
+    except redis.RedisError as exc:
+        log.debug("wake-up not sent: %s", exc)
+
+
+class WakeListener:
+    """Sets ``event`` whenever a wake-up arrives; reconnects after a Redis outage."""
+
+    def __init__(self, redis_url: str, event: threading.Event) -> None:
+        self._redis_url = redis_url
+        self.event = event
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wake-listener", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client = redis.Redis.from_url(self._redis_url, socket_connect_timeout=5)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                pubsub.subscribe(keys.WAKE_CHANNEL)
+                while not self._stop.is_set():
+                    if pubsub.get_message(timeout=1.0) is not None:
+                        self.event.set()
+                pubsub.close()
+                client.close()
+            except (redis.RedisError, OSError) as exc:
+                log.debug("wake listener lost Redis: %s", exc)
+                self._stop.wait(1.0)

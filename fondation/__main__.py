@@ -1,0 +1,3 @@
+from fondation.cli import main
+
+main()

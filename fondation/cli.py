@@ -1,0 +1,338 @@
+"""The ``fondation`` command: the main job in one command, the stack, and the operator's
+tools. Every setting is an environment variable; ``fondation settings`` lists them."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bridge.store.base import JobStore
+from bridge.store.records import FINAL_STATUSES, JobRecord
+from fondation.clock import now_ms
+from fondation.errors import ConfigError, FondationError, JobNotFound
+from fondation.logs import setup_logging
+from fondation.settings import Settings, describe_settings, load_settings
+from fondation.stores import open_store
+
+STATE_DIR = Path(".fondation")
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _redis_url(settings: Settings) -> str | None:
+    """REDIS_URL, or the embedded Redis of a running ``fondation up``."""
+    if settings.redis_url:
+        return settings.redis_url
+    marker = STATE_DIR / "redis.url"
+    return marker.read_text().strip() if marker.exists() else None
+
+
+def _settings_epilog() -> str:
+    rows = [
+        f"  {name:<30} {default or '-':<22} {meaning}"
+        for name, default, meaning in describe_settings()
+    ]
+    return "Environment variables (default, meaning):\n\n\b\n" + "\n".join(rows)
+
+
+@click.group(epilog=_settings_epilog(), context_settings={"max_content_width": 120})
+def cli() -> None:
+    """Fondation worker: turn a repository into a course, with Celery workers."""
+
+
+def _job_dict(job: JobRecord) -> dict[str, Any]:
+    return job.model_dump(by_alias=True, exclude={"callback_token", "lease_token"})
+
+
+def _open(settings: Settings) -> JobStore:
+    try:
+        return open_store(settings)
+    except FondationError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+# --- the main job -------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("repo")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("course"),
+    show_default=True,
+    help="Folder the course is written to.",
+)
+@click.option("--ref", default=None, help="Branch or tag (default: the default branch).")
+@click.option("--prompt", default="", help="Extra instructions for the engine.")
+@click.option("--timeout", "timeout_s", type=float, default=None, help="Give up after seconds.")
+def analyze(
+    repo: str, out_dir: Path, ref: str | None, prompt: str, timeout_s: float | None
+) -> None:
+    """Analyse REPO (a path, owner/repo or an https URL) and write the course to --out.
+
+    Starts what is missing: an embedded Redis, the SQLite store under ./.fondation/, a
+    bridge and a worker."""
+    from fondation.progress import follow_job
+    from fondation.stack import Stack
+    from fondation.submit import submit_job
+
+    embedded = load_settings_or_exit()
+    overrides: dict[str, Any] = {}
+    if embedded.redis_url is None:
+        overrides["allow_local_repos"] = True
+    settings = _settings(**overrides)
+    setup_logging(settings)
+    store = _open(settings)
+    with Stack(settings, state_dir=STATE_DIR, health_port=0, log_dir=STATE_DIR / "logs") as st:
+        try:
+            job, _ = submit_job(
+                store, settings, repo, ref=ref, prompt=prompt, redis_url=st.redis_url
+            )
+        except FondationError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"job {job.id}", err=True)
+        final = follow_job(store, job.id, timeout_s=timeout_s, stack=st)
+    _finish(store, final, out_dir)
+
+
+def load_settings_or_exit() -> Settings:
+    return _settings()
+
+
+def _finish(store: JobStore, job: JobRecord, out_dir: Path) -> None:
+    from tasks.course import write_docs
+
+    if job.status != "completed":
+        raise click.ClickException(f"job {job.id} {job.status}: {job.error or job.last_error}")
+    paths = write_docs(store.get_docs(job.id), out_dir)
+    click.echo(
+        f"course written to {out_dir}/ ({len(paths)} files); start at {out_dir / 'index.md'}"
+    )
+
+
+@cli.command()
+@click.option("--flower-port", type=int, default=5555, show_default=True)
+@click.option("--no-flower", is_flag=True, help="Do not start Flower.")
+def up(flower_port: int, no_flower: bool) -> None:
+    """Run Redis (embedded when REDIS_URL is unset), a bridge, a worker and Flower
+    in the foreground until Ctrl-C."""
+    from fondation.stack import Stack, pick_health_port
+
+    settings = _settings()
+    setup_logging(settings)
+    _open(settings)  # creates the store and fails early on a bad configuration
+    port = pick_health_port(settings.health_port)
+    stack = Stack(
+        settings,
+        state_dir=STATE_DIR,
+        health_port=port,
+        flower_port=None if no_flower else flower_port,
+    )
+    stack.start()
+    (STATE_DIR / "redis.url").write_text(stack.redis_url)
+    click.echo(
+        f"up: health view http://127.0.0.1:{port}/"
+        + ("" if no_flower else f", Flower http://127.0.0.1:{flower_port}/")
+        + "; Ctrl-C stops"
+    )
+    try:
+        while (failed := stack.failed_process()) is None:
+            time.sleep(0.5)
+        click.echo(f"stopping: {failed}", err=True)
+    except KeyboardInterrupt:
+        click.echo("stopping...", err=True)
+    finally:
+        stack.stop()
+        (STATE_DIR / "redis.url").unlink(missing_ok=True)
+
+
+# --- jobs ---------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("repo")
+@click.option("--ref", default=None)
+@click.option("--prompt", default="")
+@click.option("--dedupe-key", default=None, help="Return the live job holding this key.")
+def submit(repo: str, ref: str | None, prompt: str, dedupe_key: str | None) -> None:
+    """Create a job for REPO and print its id."""
+    from fondation.submit import submit_job
+
+    settings = _settings()
+    try:
+        job, _ = submit_job(
+            _open(settings),
+            settings,
+            repo,
+            ref=ref,
+            prompt=prompt,
+            dedupe_key=dedupe_key,
+            redis_url=_redis_url(settings),
+        )
+    except FondationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(job.id)
+
+
+@cli.command()
+@click.option("--status", default=None, help="Only jobs with this status.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def jobs(status: str | None, limit: int, as_json: bool) -> None:
+    """List jobs, newest first."""
+    rows = _open(_settings()).list_jobs(status=status, limit=limit)
+    if as_json:
+        click.echo(json.dumps([_job_dict(j) for j in rows], indent=1))
+        return
+    click.echo(f"{'ID':<34} {'STATUS':<10} {'ATT':>3}  PROGRESS")
+    for j in rows:
+        click.echo(f"{j.id:<34} {j.status:<10} {j.attempts:>3}  {j.progress or ''}")
+
+
+def _get(store: JobStore, job_id: str) -> JobRecord:
+    try:
+        return store.get_job(job_id)
+    except JobNotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@cli.command()
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True)
+def job(job_id: str, as_json: bool) -> None:
+    """Show one job with its steps and logs."""
+    store = _open(_settings())
+    record = _get(store, job_id)
+    steps = store.get_steps(job_id)
+    logs = store.get_logs(job_id)
+    if as_json:
+        data = _job_dict(record)
+        data["steps"] = [s.model_dump(by_alias=True, exclude={"artifact"}) for s in steps]
+        data["logs"] = [entry.model_dump(by_alias=True) for entry in logs]
+        click.echo(json.dumps(data, indent=1))
+        return
+    click.echo(f"job {record.id}: {record.status} ({record.progress or ''})")
+    click.echo(f"  attempts {record.attempts}/{record.max_attempts}")
+    if record.last_error:
+        click.echo(f"  last error: {record.last_error}")
+    for s in steps:
+        took = (
+            "" if s.completed_at is None else f" in {(s.completed_at - s.started_at) / 1000:.1f} s"
+        )
+        click.echo(f"  step {s.step} {s.name}: {s.status}{took}, runs {s.runs}")
+    for entry in logs[-20:]:
+        click.echo(f"  [{entry.level}] {entry.msg}")
+
+
+@cli.command()
+@click.argument("job_id")
+def cancel(job_id: str) -> None:
+    """Cancel a job: at once when pending, within seconds when running."""
+    from fondation.submit import announce_url
+
+    settings = _settings()
+    store = _open(settings)
+    _get(store, job_id)
+    record = store.request_cancel(job_id, now_ms())
+    announce_url(_redis_url(settings), "cancel")
+    click.echo(
+        f"{job_id}: {'canceled' if record.status == 'canceled' else record.status}"
+        f"{' (cancel requested)' if record.status not in FINAL_STATUSES else ''}"
+    )
+
+
+@cli.command()
+@click.argument("job_id")
+def retry(job_id: str) -> None:
+    """Run a failed, dead or canceled job again from its first unfinished step."""
+    from fondation.submit import announce_url
+
+    settings = _settings()
+    store = _open(settings)
+    _get(store, job_id)
+    try:
+        record = store.retry_job(job_id, now_ms())
+    except FondationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    announce_url(_redis_url(settings), "retry")
+    click.echo(f"{job_id}: {record.status}")
+
+
+@cli.command()
+@click.argument("job_id")
+@click.argument("out_dir", type=click.Path(path_type=Path))
+def export(job_id: str, out_dir: Path) -> None:
+    """Write a completed job's course as files under OUT_DIR."""
+    store = _open(_settings())
+    _finish(store, _get(store, job_id), out_dir)
+
+
+# --- services -----------------------------------------------------------------------
+
+
+@cli.command()
+def bridge() -> None:
+    """Run a bridge: lease jobs, dispatch chains, serve the health view."""
+    from bridge.service import run_bridge
+
+    settings = _settings()
+    setup_logging(settings)
+    url = _redis_url(settings)
+    if not url:
+        raise click.ClickException("REDIS_URL is not set (fondation up starts an embedded one)")
+    run_bridge(settings, url)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run a Celery worker with this project's defaults; extra arguments go to celery."""
+    from tasks.worker import run_worker
+
+    settings = _settings()
+    setup_logging(settings)
+    url = _redis_url(settings)
+    if not url:
+        raise click.ClickException("REDIS_URL is not set (fondation up starts an embedded one)")
+    run_worker(settings, url, list(ctx.args))
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--port", type=int, default=5555, show_default=True)
+@click.pass_context
+def flower(ctx: click.Context, port: int) -> None:
+    """Run Flower on the project's Redis (FLOWER_BASIC_AUTH protects it)."""
+    from tasks.flower import run_flower
+
+    settings = _settings()
+    url = _redis_url(settings)
+    if not url:
+        raise click.ClickException("REDIS_URL is not set")
+    run_flower(url, port, STATE_DIR / "flower.db", list(ctx.args))
+
+
+@cli.command(name="settings")
+def settings_cmd() -> None:
+    """List every environment variable with its default and meaning."""
+    for name, default, meaning in describe_settings():
+        click.echo(f"{name:<30} {default or '-':<24} {meaning}")
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except FondationError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

@@ -1,0 +1,37 @@
+"""Every Redis key and channel name this project uses, in one place."""
+
+from __future__ import annotations
+
+PREFIX = "fondation"
+# Published after a job is inserted, so a bridge claims it without waiting for a poll.
+WAKE_CHANNEL = f"{PREFIX}:wake"
+
+
+def step_beat(job_id: str) -> str:
+    """Refreshed with a TTL while a step of the job runs: the job's work is alive."""
+    return f"{PREFIX}:beat:{job_id}"
+
+
+def cancel_flag(job_id: str) -> str:
+    """Set by a bridge when the job is canceled; running steps poll it."""
+    return f"{PREFIX}:cancel:{job_id}"
+
+
+def deliveries(job_id: str, token: str, step: int) -> str:
+    """How many times one step of one attempt was delivered (poison-job guard)."""
+    return f"{PREFIX}:deliveries:{job_id}:{token[:12]}:{step}"
+
+
+def worker_alive(hostname: str) -> str:
+    """A worker's liveness beat (dies with the worker through its TTL)."""
+    return f"{PREFIX}:worker:{hostname}"
+
+
+WORKER_ALIVE_PATTERN = f"{PREFIX}:worker:*"
+
+
+def bridge_alive(bridge_id: str) -> str:
+    return f"{PREFIX}:bridge:{bridge_id}"
+
+
+BRIDGE_ALIVE_PATTERN = f"{PREFIX}:bridge:*"

@@ -1,0 +1,124 @@
+"""The embedded stack for one machine: Redis (embedded when REDIS_URL is unset), a bridge
+and a worker as child processes, and optionally Flower. Used by ``analyze`` and ``up``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+from fondation.embedded_redis import EmbeddedRedis, free_port, redis_answers
+from fondation.errors import FondationError
+from fondation.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Stack:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        state_dir: Path,
+        health_port: int | None = None,
+        flower_port: int | None = None,
+        log_dir: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.state_dir = state_dir.resolve()
+        self.health_port = settings.health_port if health_port is None else health_port
+        self.flower_port = flower_port
+        self.log_dir = log_dir
+        self.redis: EmbeddedRedis | None = None
+        self.redis_url = settings.redis_url or ""
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["REDIS_URL"] = self.redis_url
+        env["HEALTH_PORT"] = str(self.health_port)
+        if self.settings.store_kind == "sqlite":
+            env["SQLITE_PATH"] = str(self.settings.sqlite_path.resolve())
+        # The embedded mode analyses what is on this machine.
+        env["ALLOW_LOCAL_REPOS"] = (
+            "true"
+            if not self.settings.redis_url
+            else env.get("ALLOW_LOCAL_REPOS", str(self.settings.allow_local_repos).lower())
+        )
+        env["TEMP_DIR"] = str(self.settings.temp_dir)
+        return env
+
+    def start(self) -> None:
+        if not self.redis_url:
+            self.redis = EmbeddedRedis(self.state_dir / "redis")
+            self.redis_url = self.redis.start()
+        elif not redis_answers(self.redis_url, 2.0):
+            raise FondationError("Redis does not answer at REDIS_URL")
+        self._spawn("bridge", [sys.executable, "-m", "fondation", "bridge"])
+        self._spawn("worker", [sys.executable, "-m", "fondation", "worker"])
+        if self.flower_port is not None:
+            self._spawn(
+                "flower",
+                [sys.executable, "-m", "fondation", "flower", "--port", str(self.flower_port)],
+            )
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        out = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = (self.log_dir / f"{name}.log").open("ab")
+        # Own session: Ctrl-C reaches us once, and we stop the children in order.
+        self.procs[name] = subprocess.Popen(
+            argv, env=self.env(), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def failed_process(self) -> str | None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                return f"{name} exited with {proc.returncode}"
+        return None
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        for name in ("bridge", "flower", "worker"):
+            proc = self.procs.get(name)
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
+        if self.redis is not None:
+            self.redis.stop()
+            self.redis = None
+
+
+def pick_health_port(preferred: int) -> int:
+    """The preferred port when free, otherwise any free one."""
+    import socket
+
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", preferred)) != 0:
+            return preferred
+    return free_port()

@@ -1,0 +1,23 @@
+"""Open the job store the settings select."""
+
+from __future__ import annotations
+
+from bridge.store.base import JobStore
+from fondation.settings import Settings
+
+
+def open_store(settings: Settings) -> JobStore:
+    if settings.store_kind == "convex":
+        from bridge.store.convex import ConvexStore  # type: ignore[import-not-found,unused-ignore]
+
+        assert settings.convex_url is not None  # checked by Settings
+        assert settings.convex_worker_secret is not None
+        store: JobStore = ConvexStore(
+            settings.convex_url,
+            settings.convex_worker_secret.get_secret_value(),
+            timeout_s=settings.convex_timeout,
+        )
+        return store
+    from bridge.store.sqlite import SqliteStore
+
+    return SqliteStore(settings.sqlite_path)

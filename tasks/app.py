@@ -1,0 +1,65 @@
+"""The Celery app, configured for long steps that must be neither lost nor run twice.
+
+Built by ``create_app(settings)``: nothing is read from the environment at import.
+Why each option is set is in ../shared/NOTES.md terms: acks_late plus reject_on_worker_lost
+keep a step whose process died; prefetch 1 stops a busy worker from sitting on work;
+cancel_long_running_tasks_on_connection_loss stops a step from running twice after a
+broker reconnect; the visibility timeout exceeds the hard time limit so Redis never
+re-delivers a step that is still running.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+from fondation.settings import Settings
+
+APP_NAME = "fondation"
+
+
+def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
+    transport = {
+        "visibility_timeout": settings.visibility_timeout,
+        # Restore unacked messages of dead workers soon after the timeout passes.
+        "unacked_restore_interval": 30,
+    }
+    return {
+        "broker_url": redis_url,
+        "result_backend": None,
+        "task_ignore_result": True,
+        "broker_transport_options": transport,
+        "result_backend_transport_options": transport,
+        "visibility_timeout": settings.visibility_timeout,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_acks_on_failure_or_timeout": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "worker_soft_shutdown_timeout": settings.worker_soft_shutdown_timeout,
+        "worker_enable_soft_shutdown_on_idle": True,
+        "task_soft_time_limit": settings.step_soft_time_limit,
+        "task_time_limit": settings.step_time_limit,
+        "task_default_queue": settings.celery_queue,
+        "task_create_missing_queues": True,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "worker_hijack_root_logger": False,
+        "worker_redirect_stdouts": False,
+        "broker_connection_timeout": 5,
+        "redis_socket_timeout": 10,
+        "redis_socket_connect_timeout": 5,
+        "redis_retry_on_timeout": True,
+        "redis_backend_health_check_interval": 10,
+    }
+
+
+def create_app(settings: Settings, redis_url: str) -> Celery:
+    app = Celery(APP_NAME, set_as_current=True)
+    app.conf.update(celery_config(settings, redis_url))
+    return app

@@ -1,0 +1,319 @@
+"""Running one step of a job: fence, skip if done, do the work, store the artifact.
+
+Idempotency: a step whose artifact is stored is skipped; a step that ran but did not store
+its artifact (crash, kill) runs again from scratch. Engines are pure, so a second run is
+harmless. Every store write is fenced by the lease token, so a step of a chain whose job
+was taken over or canceled stops at its next write.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, TypeVar
+
+from celery.exceptions import Ignore, SoftTimeLimitExceeded
+
+from bridge.store.backoff import draw_jitter_ms
+from bridge.store.records import ANALYSIS_STEPS, FINALIZE_STEP, STEP_NAMES, JobRecord
+from fondation import keys
+from fondation.clock import now_ms
+from fondation.errors import (
+    FondationError,
+    JobCanceled,
+    LeaseLost,
+    PermanentError,
+)
+from tasks.artifacts import (
+    STEP_ARTIFACTS,
+    AbstractionsArtifact,
+    Artifact,
+    ChaptersArtifact,
+    CloneArtifact,
+    OrderArtifact,
+    RelationshipsArtifact,
+    ReviewArtifact,
+)
+from tasks.checkout import clone, ensure_checkout
+from tasks.course import build_docs
+from tasks.engines.base import CancelToken, StepContext
+from tasks.repo_url import RepoSource, redact, source_for_repository
+from tasks.runtime import WorkerRuntime
+from tasks.watchdog import Watchdog
+
+log = logging.getLogger(__name__)
+
+
+class StepRun:
+    """One delivery of one step of one job."""
+
+    def __init__(self, rt: WorkerRuntime, job_id: str, token: str, step: int) -> None:
+        self.rt = rt
+        self.job_id = job_id
+        self.token = token
+        self.step = step
+        self.extra = {"job_id": job_id, "step": step, "worker": rt.worker_name}
+
+    # --- entry point --------------------------------------------------------------
+
+    def run(self) -> None:
+        """Return to let the chain go on; raise ``Ignore`` to stop it quietly; raise
+        anything else to stop it as a failure (the job's failure is recorded first)."""
+        self._guard_deliveries()
+        try:
+            record = self.rt.store.start_step(
+                self.job_id, self.token, self.step, self.rt.worker_name, now_ms()
+            )
+        except LeaseLost as exc:
+            self._abandon(exc.reason)
+        if record.status == "completed":
+            log.info("%s already done, skipped", STEP_NAMES[self.step], extra=self.extra)
+            return
+        log.info(
+            "Step %d/%d: %s", self.step, ANALYSIS_STEPS, STEP_NAMES[self.step], extra=self.extra
+        )
+        started = time.monotonic()
+        cancel = CancelToken()
+        try:
+            with self._watchdog(cancel):
+                artifact = self._work(cancel)
+            cancel.check()
+            if artifact is not None:
+                self.rt.store.finish_step(
+                    self.job_id, self.token, self.step, artifact.model_dump_json(), now_ms()
+                )
+        except JobCanceled:
+            self._stop_canceled(cancel)
+        except LeaseLost as exc:
+            self._abandon(exc.reason)
+        except SoftTimeLimitExceeded:
+            self.record_failure(
+                f"{STEP_NAMES[self.step]} exceeded its soft time limit", permanent=False
+            )
+            raise
+        except PermanentError as exc:
+            self.record_failure(str(exc), permanent=True)
+            raise
+        except Exception as exc:
+            self.record_failure(f"{type(exc).__name__}: {exc}", permanent=False)
+            raise
+        log.info(
+            "%s done in %.2f s", STEP_NAMES[self.step], time.monotonic() - started, extra=self.extra
+        )
+
+    # --- the work of each step ----------------------------------------------------
+
+    def _work(self, cancel: CancelToken) -> Artifact | None:
+        job = self.rt.store.get_job(self.job_id)
+        if self.step == 0:
+            return self._clone(job, cancel)
+        artifacts = self._artifacts()
+        ctx = self._context(job, artifacts, cancel)
+        engine = self.rt.engine
+        if self.step == FINALIZE_STEP:
+            self._finalize(artifacts)
+            return None
+        runs: dict[int, Any] = {
+            1: engine.extract_abstractions,
+            2: engine.analyze_relationships,
+            3: engine.determine_order,
+            4: engine.generate_chapters,
+            5: engine.review_chapters,
+            6: engine.create_tutorials,
+        }
+        result: Artifact = runs[self.step](ctx)
+        return result
+
+    def _source(self, job: JobRecord) -> RepoSource:
+        repo = self.rt.store.get_repository(job.repository_id)
+        s = self.rt.settings
+        return source_for_repository(
+            repo.full_name,
+            repo.clone_url,
+            allowed_hosts=s.git_hosts,
+            allow_local=s.allow_local_repos,
+        )
+
+    def _clone_kwargs(self, cancel: CancelToken) -> dict[str, Any]:
+        s = self.rt.settings
+        return {
+            "depth": s.clone_depth,
+            "token": s.git_token.get_secret_value() if s.git_token else None,
+            "cancel": cancel,
+            "timeout_s": s.step_soft_time_limit,
+            "max_bytes": s.max_repo_bytes,
+        }
+
+    def _clone(self, job: JobRecord, cancel: CancelToken) -> CloneArtifact:
+        source = self._source(job)
+        repo = self.rt.store.get_repository(job.repository_id)
+        ref = job.ref or repo.default_branch or None
+        # A clone interrupted by a crash left nothing usable: start from an empty folder.
+        self.rt.workspace.remove(self.job_id)
+        self.rt.workspace.claim(self.job_id)
+        dest = self.rt.workspace.checkout_dir(self.job_id)
+        result = clone(source, ref, dest, **self._clone_kwargs(cancel))
+        self._log(
+            f"Cloned {source.display} at {result.commit[:12]}"
+            f" ({result.files} files, {result.bytes} bytes)"
+        )
+        return CloneArtifact(
+            url=source.display,
+            ref=ref,
+            commit=result.commit,
+            files=result.files,
+            bytes=result.bytes,
+        )
+
+    def _artifacts(self) -> dict[int, Artifact]:
+        out: dict[int, Artifact] = {}
+        for rec in self.rt.store.get_steps(self.job_id):
+            if (
+                rec.status == "completed"
+                and rec.artifact is not None
+                and rec.step in STEP_ARTIFACTS
+            ):
+                out[rec.step] = STEP_ARTIFACTS[rec.step].model_validate_json(rec.artifact)
+        return out
+
+    def _context(
+        self, job: JobRecord, artifacts: dict[int, Artifact], cancel: CancelToken
+    ) -> StepContext:
+        cloned = artifacts.get(0)
+        if not isinstance(cloned, CloneArtifact):
+            raise LeaseLost(self.job_id, "the clone artifact is missing")
+        self.rt.workspace.claim(self.job_id)
+        dest = self.rt.workspace.checkout_dir(self.job_id)
+        # Any worker may run any step: re-create the checkout at the recorded commit.
+        checkout = ensure_checkout(
+            self._source(job), cloned.ref, cloned.commit, dest, **self._clone_kwargs(cancel)
+        )
+        scratch = self.rt.workspace.scratch_dir(self.job_id)
+        scratch.mkdir(parents=True, exist_ok=True)
+        ctx = StepContext(
+            job_id=self.job_id,
+            checkout=checkout,
+            prompt=job.prompt,
+            work_dir=scratch,
+            cancel=cancel,
+        )
+        ctx.abstractions = _typed(artifacts.get(1), AbstractionsArtifact)
+        ctx.relationships = _typed(artifacts.get(2), RelationshipsArtifact)
+        ctx.order = _typed(artifacts.get(3), OrderArtifact)
+        ctx.chapters = _typed(artifacts.get(4), ChaptersArtifact)
+        ctx.review = _typed(artifacts.get(5), ReviewArtifact)
+        return ctx
+
+    def _finalize(self, artifacts: dict[int, Artifact]) -> None:
+        docs = build_docs({k: v for k, v in artifacts.items() if k >= 1})
+        store = self.rt.store
+        count = store.upsert_docs(self.job_id, self.token, docs, now_ms())
+        chapters = sum(1 for d in docs if d.kind == "chapter")
+        tutorials = sum(1 for d in docs if d.kind == "tutorial")
+        store.complete(
+            self.job_id,
+            self.token,
+            {
+                "success": True,
+                "message": f"{chapters} chapters and {tutorials} tutorials",
+                "data": {"chapters": chapters, "tutorials": tutorials, "docs": count},
+            },
+            count,
+            now_ms(),
+        )
+        self.rt.workspace.remove(self.job_id)
+        self._cleanup_redis()
+        log.info("Completed: %d docs", count, extra=self.extra)
+
+    # --- guards and outcomes ------------------------------------------------------
+
+    def _watchdog(self, cancel: CancelToken) -> Watchdog:
+        s = self.rt.settings
+        return Watchdog(
+            store=self.rt.store,
+            redis_client=self.rt.redis,
+            job_id=self.job_id,
+            token=self.token,
+            lease_ms=s.lease_ms,
+            liveness_interval_s=s.worker_liveness_interval,
+            heartbeat_interval_s=s.heartbeat_interval,
+            cancel=cancel,
+        )
+
+    def _guard_deliveries(self) -> None:
+        """A step that kills its worker is redelivered forever (reject_on_worker_lost);
+        count deliveries per attempt and fail the attempt past the cap."""
+        key = keys.deliveries(self.job_id, self.token, self.step)
+        try:
+            pipe = self.rt.redis.pipeline()
+            pipe.incr(key)
+            pipe.expire(key, 86_400)
+            count = int(pipe.execute()[0])
+        except Exception as exc:  # Redis trouble must not block the step itself
+            log.warning("delivery count unavailable: %s", exc, extra=self.extra)
+            return
+        if count > self.rt.settings.max_deliveries:
+            self.record_failure(
+                f"{STEP_NAMES[self.step]} was delivered {count} times; its worker keeps"
+                " dying (poison job?)",
+                permanent=False,
+            )
+            raise Ignore()
+
+    def record_failure(self, error: str, *, permanent: bool) -> None:
+        error = redact(error)
+        try:
+            job = self.rt.store.fail(
+                self.job_id, self.token, error, permanent, now_ms(), draw_jitter_ms()
+            )
+        except LeaseLost:
+            return  # someone else already decided this attempt's fate
+        except FondationError as exc:
+            # The job stays held; the bridge notices the lost work and retries it.
+            log.error("could not record failure of job %s: %s", self.job_id, exc, extra=self.extra)
+            return
+        log.error("job %s %s: %s", self.job_id, job.status, error, extra=self.extra)
+        if job.is_final:
+            self.rt.workspace.remove(self.job_id)
+            self._cleanup_redis()
+
+    def _stop_canceled(self, cancel: CancelToken) -> None:
+        if cancel.lease_lost:
+            self._abandon(cancel.reason)
+        try:
+            self.rt.store.mark_canceled(self.job_id, self.token, now_ms())
+        except (LeaseLost, FondationError) as exc:
+            log.info("cancel of job %s finished elsewhere: %s", self.job_id, exc, extra=self.extra)
+        self._log(f"Canceled during {STEP_NAMES[self.step]}")
+        self.rt.workspace.remove(self.job_id)
+        self._cleanup_redis()
+        raise Ignore()
+
+    def _abandon(self, reason: str) -> Any:
+        """The job is no longer ours: stop the chain and drop local files if it ended."""
+        log.warning("stopping job %s: lease lost (%s)", self.job_id, reason, extra=self.extra)
+        try:
+            if self.rt.store.get_job(self.job_id).is_final:
+                self.rt.workspace.remove(self.job_id)
+        except FondationError:
+            pass
+        raise Ignore()
+
+    def _log(self, msg: str) -> None:
+        try:
+            self.rt.store.append_log(self.job_id, "info", redact(msg), now_ms())
+        except FondationError as exc:
+            log.warning("job log not written: %s", exc, extra=self.extra)
+
+    def _cleanup_redis(self) -> None:
+        try:
+            self.rt.redis.delete(keys.step_beat(self.job_id))
+        except Exception as exc:
+            log.debug("beat key not removed: %s", exc)
+
+
+_T = TypeVar("_T")
+
+
+def _typed(value: object, cls: type[_T]) -> _T | None:
+    return value if isinstance(value, cls) else None

@@ -1,0 +1,345 @@
+"""The JobStore contract. Every test runs unchanged against each store (``store``
+fixture); the clock is a parameter, so leases expire without sleeping."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge.store.backoff import backoff_ms
+from bridge.store.base import JobStore
+from bridge.store.records import DocSpec, JobSpec, RepositorySpec
+from bridge.store.sqlite import SqliteStore
+from fondation.errors import JobNotFound, LeaseLost, MalformedJob
+
+T0 = 1_700_000_000_000
+LEASE = 60_000
+
+STORES = ["sqlite", "convex"]
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStore]:
+    if request.param == "sqlite":
+        s: JobStore = SqliteStore(tmp_path / "jobs.db")
+    else:
+        factory = request.getfixturevalue("convex_store_factory")
+        s = factory()
+    yield s
+    s.close()
+
+
+def new_job(store: JobStore, now: int = T0, **kw: object) -> str:
+    repo = store.upsert_repository(
+        RepositorySpec(user_id="u1", name="demo", full_name="octo/demo"), now
+    )
+    job, created = store.create_job(JobSpec(user_id="u1", repository_id=repo.id, **kw), now)  # type: ignore[arg-type]
+    assert created
+    return job.id
+
+
+def claim_one(store: JobStore, now: int = T0, owner: str = "b1") -> tuple[str, str]:
+    claims = store.claim(owner, 1, LEASE, now)
+    assert len(claims) == 1
+    return claims[0].job.id, claims[0].lease_token
+
+
+def test_a_new_job_is_pending_with_the_web_apps_fields(store: JobStore) -> None:
+    job = store.get_job(new_job(store))
+    assert job.status == "pending"
+    assert job.attempts == 0
+    assert job.max_attempts == 5
+    assert job.total_steps == 6
+    wire = job.to_wire()
+    assert {"userId", "repositoryId", "status", "createdAt", "attempts"} <= wire.keys()
+
+
+def test_dedupe_key_returns_the_live_job(store: JobStore) -> None:
+    first = new_job(store, dedupe_key="k1")
+    repo_id = store.get_job(first).repository_id
+    again, created = store.create_job(
+        JobSpec(user_id="u1", repository_id=repo_id, dedupe_key="k1"), T0 + 1
+    )
+    assert not created
+    assert again.id == first
+
+
+def test_dedupe_key_of_a_finished_job_is_free_again(store: JobStore) -> None:
+    first = new_job(store, dedupe_key="k2")
+    store.request_cancel(first, T0 + 1)
+    repo_id = store.get_job(first).repository_id
+    second, created = store.create_job(
+        JobSpec(user_id="u1", repository_id=repo_id, dedupe_key="k2"), T0 + 2
+    )
+    assert created
+    assert second.id != first
+
+
+def test_claim_takes_ready_jobs_oldest_first_each_with_its_own_token(store: JobStore) -> None:
+    ids = [new_job(store, now=T0 + i) for i in range(3)]
+    later = new_job(store, now=T0, run_at=T0 + 10_000)
+    claims = store.claim("b1", 10, LEASE, T0 + 5)
+    assert [c.job.id for c in claims] == ids
+    assert len({c.lease_token for c in claims}) == 3
+    assert all(c.job.status == "claimed" and c.job.locked_by == "b1" for c in claims)
+    assert store.get_job(later).status == "pending"
+
+
+def test_claim_respects_the_limit(store: JobStore) -> None:
+    for i in range(5):
+        new_job(store, now=T0 + i)
+    assert len(store.claim("b1", 2, LEASE, T0 + 10)) == 2
+    assert len(store.claim("b2", 10, LEASE, T0 + 10)) == 3
+    assert store.claim("b3", 10, LEASE, T0 + 10) == []
+
+
+def test_concurrent_claimers_never_receive_the_same_job(store: JobStore) -> None:
+    for i in range(20):
+        new_job(store, now=T0 + i)
+    got: list[list[str]] = []
+    lock = threading.Lock()
+
+    def claimer(name: str) -> None:
+        mine = []
+        for _ in range(10):
+            mine += [c.job.id for c in store.claim(name, 2, LEASE, T0 + 100)]
+        with lock:
+            got.append(mine)
+
+    threads = [threading.Thread(target=claimer, args=(f"b{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    flat = [j for mine in got for j in mine]
+    assert len(flat) == 20
+    assert len(set(flat)) == 20
+
+
+def test_only_the_token_holder_may_renew(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    state = store.renew(job_id, token, LEASE, T0 + 1000)
+    assert state.lease_until == T0 + 1000 + LEASE
+    with pytest.raises(LeaseLost):
+        store.renew(job_id, "not-the-token", LEASE, T0 + 1000)
+
+
+def test_a_writer_whose_lease_was_taken_over_is_fenced_off(store: JobStore) -> None:
+    new_job(store)
+    job_id, old = claim_one(store)
+    assert store.reclaim_expired(T0 + LEASE + 1, 10) == [job_id]
+    _, new = claim_one(store, now=T0 + LEASE + 2, owner="b2")
+    assert new != old
+    with pytest.raises(LeaseLost):
+        store.start_step(job_id, old, 1, "w", T0 + LEASE + 3)
+    with pytest.raises(LeaseLost):
+        store.finish_step(job_id, old, 1, "{}", T0 + LEASE + 3)
+    with pytest.raises(LeaseLost):
+        store.complete(job_id, old, {"success": True}, 0, T0 + LEASE + 3)
+    with pytest.raises(LeaseLost):
+        store.fail(job_id, old, "x", False, T0 + LEASE + 3, 0)
+    with pytest.raises(LeaseLost):
+        store.upsert_docs(job_id, old, [], T0 + LEASE + 3)
+    store.start_step(job_id, new, 1, "w", T0 + LEASE + 4)
+
+
+def test_reclaim_returns_only_expired_leases_in_bounded_batches(store: JobStore) -> None:
+    for i in range(5):
+        new_job(store, now=T0 + i)
+    store.claim("b1", 5, LEASE, T0 + 10)
+    assert store.reclaim_expired(T0 + LEASE, 10) == []
+    first = store.reclaim_expired(T0 + LEASE + 11, 2)
+    second = store.reclaim_expired(T0 + LEASE + 11, 10)
+    assert len(first) == 2
+    assert len(second) == 3
+    assert all(store.get_job(j).status == "pending" for j in first + second)
+
+
+def test_backoff_schedule_doubles_from_five_seconds_to_ten_minutes() -> None:
+    assert [backoff_ms(n) for n in range(1, 10)] == [
+        5_000,
+        10_000,
+        20_000,
+        40_000,
+        80_000,
+        160_000,
+        320_000,
+        600_000,
+        600_000,
+    ]
+    assert backoff_ms(10_000) == 600_000
+
+
+def test_a_transient_failure_retries_after_the_backoff_plus_jitter(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    job = store.fail(job_id, token, "network down", False, T0 + 100, 1234)
+    assert job.status == "pending"
+    assert job.attempts == 1
+    assert job.run_at == T0 + 100 + 5_000 + 1234
+    assert job.last_error == "network down"
+    assert job.locked_by is None
+    assert store.claim("b1", 1, LEASE, T0 + 5_000) == []
+    assert len(store.claim("b1", 1, LEASE, T0 + 100 + 6_234)) == 1
+
+
+def test_a_job_is_dead_after_max_attempts(store: JobStore) -> None:
+    new_job(store, max_attempts=3)
+    now = T0
+    for attempt in range(1, 4):
+        now += 700_000
+        job_id, token = claim_one(store, now=now)
+        job = store.fail(job_id, token, f"boom {attempt}", False, now, 0)
+        assert job.attempts == attempt
+    assert job.status == "dead"
+    assert store.claim("b1", 1, LEASE, now + 10**9) == []
+
+
+def test_a_permanent_failure_is_final_at_once(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    job = store.fail(job_id, token, "bad URL", True, T0 + 1, 0)
+    assert job.status == "failed"
+    assert job.error == "bad URL"
+    assert store.claim("b1", 1, LEASE, T0 + 10**9) == []
+
+
+def test_canceling_a_pending_job_is_immediate(store: JobStore) -> None:
+    job_id = new_job(store)
+    assert store.request_cancel(job_id, T0 + 1).status == "canceled"
+    assert store.claim("b1", 1, LEASE, T0 + 2) == []
+
+
+def test_a_canceled_job_is_never_resurrected(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    job = store.request_cancel(job_id, T0 + 1)
+    assert job.status == "claimed"
+    assert job.cancel_requested
+    assert store.renew(job_id, token, LEASE, T0 + 2).cancel_requested
+    store.mark_canceled(job_id, token, T0 + 3)
+    for write in (
+        lambda: store.renew(job_id, token, LEASE, T0 + 4),
+        lambda: store.start_step(job_id, token, 2, "w", T0 + 4),
+        lambda: store.complete(job_id, token, {"success": True}, 0, T0 + 4),
+        lambda: store.fail(job_id, token, "x", False, T0 + 4, 0),
+        lambda: store.release(job_id, token, T0 + 4, "x"),
+    ):
+        with pytest.raises(LeaseLost):
+            write()
+    assert store.reclaim_expired(T0 + 10 * LEASE, 10) == []
+    assert store.get_job(job_id).status == "canceled"
+
+
+def test_steps_record_progress_and_skip_when_completed(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    rec = store.start_step(job_id, token, 3, "w1", T0 + 1)
+    assert rec.status == "started"
+    assert rec.runs == 1
+    job = store.get_job(job_id)
+    assert job.status == "analyzing"
+    assert job.progress == "Step 3/6: Determining order"
+    assert job.current_step == 3
+    assert store.start_step(job_id, token, 3, "w2", T0 + 2).runs == 2
+    store.finish_step(job_id, token, 3, '{"order": ["a"]}', T0 + 3)
+    store.finish_step(job_id, token, 3, '{"order": ["a"]}', T0 + 4)
+    again = store.start_step(job_id, token, 3, "w3", T0 + 5)
+    assert again.status == "completed"
+    assert again.artifact == '{"order": ["a"]}'
+    steps = store.get_steps(job_id)
+    assert [(s.step, s.status, s.runs) for s in steps] == [(3, "completed", 2)]
+
+
+def test_clone_step_sets_status_cloning(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    store.start_step(job_id, token, 0, "w", T0 + 1)
+    assert store.get_job(job_id).status == "cloning"
+
+
+def test_job_logs_are_numbered_in_order(store: JobStore) -> None:
+    job_id = new_job(store)
+    seqs = [store.append_log(job_id, "info", f"line {i}", T0 + i) for i in range(3)]
+    assert seqs == [0, 1, 2]
+    assert [entry.msg for entry in store.get_logs(job_id, after_seq=0)] == ["line 1", "line 2"]
+
+
+def test_docs_are_upserted_by_job_and_slug(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    doc = DocSpec(slug="01-core", title="Core", chapter_index=1, kind="chapter", content="v1")
+    store.upsert_docs(job_id, token, [doc], T0 + 1)
+    store.upsert_docs(job_id, token, [doc.model_copy(update={"content": "v2"})], T0 + 2)
+    docs = store.get_docs(job_id)
+    assert len(docs) == 1
+    assert docs[0].content == "v2"
+    assert docs[0].repository_id == store.get_job(job_id).repository_id
+
+
+def test_complete_is_final_and_repeatable_by_its_holder(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    job = store.complete(job_id, token, {"success": True, "message": "ok"}, 4, T0 + 1)
+    assert job.status == "completed"
+    assert job.docs_count == 4
+    assert job.result == {"success": True, "message": "ok"}
+    assert job.completed_at == T0 + 1
+    assert store.complete(job_id, token, {"success": True}, 4, T0 + 2).status == "completed"
+    with pytest.raises(LeaseLost):
+        store.renew(job_id, token, LEASE, T0 + 3)
+
+
+def test_release_gives_the_job_back_without_counting_an_attempt(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    store.release(job_id, token, T0 + 1, "bridge stopping")
+    job = store.get_job(job_id)
+    assert job.status == "pending"
+    assert job.attempts == 0
+    assert claim_one(store, now=T0 + 2)[0] == job_id
+
+
+def test_held_jobs_lists_the_owners_active_jobs(store: JobStore) -> None:
+    for i in range(3):
+        new_job(store, now=T0 + i)
+    store.claim("b1", 2, LEASE, T0 + 10)
+    store.claim("b2", 1, LEASE, T0 + 10)
+    assert len(store.held_jobs("b1", 10)) == 2
+    assert len(store.held_jobs("b2", 10)) == 1
+
+
+def test_retry_puts_a_dead_job_back_and_keeps_its_artifacts(store: JobStore) -> None:
+    new_job(store, max_attempts=1)
+    job_id, token = claim_one(store)
+    store.start_step(job_id, token, 1, "w", T0 + 1)
+    store.finish_step(job_id, token, 1, "{}", T0 + 2)
+    assert store.fail(job_id, token, "x", False, T0 + 3, 0).status == "dead"
+    job = store.retry_job(job_id, T0 + 4)
+    assert job.status == "pending"
+    assert job.attempts == 0
+    assert [s.status for s in store.get_steps(job_id)] == ["completed"]
+
+
+def test_retry_refuses_an_active_job(store: JobStore) -> None:
+    new_job(store)
+    job_id, _ = claim_one(store)
+    with pytest.raises(MalformedJob):
+        store.retry_job(job_id, T0 + 1)
+
+
+def test_unknown_jobs_are_reported_as_not_found(store: JobStore) -> None:
+    with pytest.raises(JobNotFound):
+        store.get_job("nope")
+
+
+def test_counts_and_oldest_pending(store: JobStore) -> None:
+    a = new_job(store, now=T0)
+    new_job(store, now=T0 + 5)
+    store.request_cancel(a, T0 + 6)
+    assert store.count_by_status() == {"pending": 1, "canceled": 1}
+    assert store.oldest_pending_created_at(T0 + 10) == T0 + 5
