@@ -323,6 +323,30 @@ def flower(ctx: click.Context, port: int) -> None:
     run_flower(url, port, STATE_DIR / "flower.db", list(ctx.args))
 
 
+@cli.command(name="worker-health")
+def worker_health() -> None:
+    """Exit 0 when a worker of this host beats in Redis (a container's cheap liveness
+    check: no broker round trip to the worker, no bridge needed)."""
+    import socket
+
+    import redis
+
+    from fondation import keys
+
+    url = _redis_url(_settings())
+    if not url:
+        raise click.ClickException("REDIS_URL is not set")
+    client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
+    try:
+        pattern = keys.worker_alive(f"*@{socket.gethostname()}")
+        found = next(iter(client.scan_iter(pattern, count=500)), None)
+    except (redis.RedisError, OSError) as exc:
+        raise click.ClickException(f"Redis unreachable: {exc}") from exc
+    if found is None:
+        raise click.ClickException(f"no live worker on {socket.gethostname()}")
+    click.echo("ok")
+
+
 @cli.command(name="settings")
 def settings_cmd() -> None:
     """List every environment variable with its default and meaning."""

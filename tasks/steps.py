@@ -210,6 +210,8 @@ class StepRun:
         count = store.upsert_docs(self.job_id, self.token, docs, now_ms())
         chapters = sum(1 for d in docs if d.kind == "chapter")
         tutorials = sum(1 for d in docs if d.kind == "tutorial")
+        # Files go before the job is marked done: a completed job has left nothing behind.
+        self.rt.workspace.remove(self.job_id)
         store.complete(
             self.job_id,
             self.token,
@@ -221,7 +223,6 @@ class StepRun:
             count,
             now_ms(),
         )
-        self.rt.workspace.remove(self.job_id)
         self._cleanup_redis()
         log.info("Completed: %d docs", count, extra=self.extra)
 
@@ -273,8 +274,10 @@ class StepRun:
             log.error("could not record failure of job %s: %s", self.job_id, exc, extra=self.extra)
             return
         log.error("job %s %s: %s", self.job_id, job.status, error, extra=self.extra)
+        # Cleaned after any failure: a retry may run on another worker, and a shallow
+        # checkout is cheap to make again.
+        self.rt.workspace.remove(self.job_id)
         if job.is_final:
-            self.rt.workspace.remove(self.job_id)
             self._cleanup_redis()
 
     def _stop_canceled(self, cancel: CancelToken) -> None:

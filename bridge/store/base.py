@@ -144,8 +144,9 @@ class JobStore(abc.ABC):
     def complete(
         self, job_id: str, token: str, result: dict[str, Any], docs_count: int, now_ms: int
     ) -> JobRecord:
-        """Mark the job completed and clear its lease. A repeat by the same holder
-        after success returns the completed job. Fenced."""
+        """Mark the job completed, and its finalize step (7) if started, and clear its
+        lease. A repeat by the same holder after success returns the completed job.
+        Fenced."""
 
     @abc.abstractmethod
     def fail(

@@ -23,6 +23,7 @@ from bridge.store.records import (
     ACTIVE_STATUSES,
     ANALYSIS_STEPS,
     FINAL_STATUSES,
+    FINALIZE_STEP,
     STEP_NAMES,
     Claim,
     DocRecord,
@@ -461,6 +462,11 @@ class SqliteStore(JobStore):
                 " docsCount=?, completedAt=?, updatedAt=?, progress='Completed',"
                 " currentStep=?, error=NULL WHERE id=?",
                 (json.dumps(result), docs_count, now_ms, now_ms, ANALYSIS_STEPS, job_id),
+            )
+            # The finalize step ends with the job, in the same transaction.
+            db.execute(
+                "UPDATE jobSteps SET status='completed', completedAt=? WHERE jobId=? AND step=?",
+                (now_ms, job_id, FINALIZE_STEP),
             )
             repo_id = row["repositoryId"] if row else None
             db.execute("UPDATE repositories SET lastAnalyzedAt=? WHERE id=?", (now_ms, repo_id))

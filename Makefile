@@ -1,0 +1,74 @@
+# The commands a newcomer types. `make demo` and `make test` work from a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint format typecheck unit integration acceptance convex-test bench \
+        reliability example-course up clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: analyse a small repository on the embedded defaults and write the course to ./course
+demo: $(STAMP)
+	$(BIN)/python scripts/make_demo_repo.py .fondation/demo-repo
+	$(BIN)/fondation analyze .fondation/demo-repo --out course
+	@echo "Open course/index.md"
+
+## test: lint, types, the Convex functions in convex-test, then unit, integration, acceptance
+test: lint typecheck convex-test
+	$(BIN)/pytest -p no:cacheprovider
+
+unit: $(STAMP)
+	$(BIN)/pytest -p no:cacheprovider tests/unit
+
+integration: $(STAMP)
+	$(BIN)/pytest -p no:cacheprovider tests/integration
+
+acceptance: $(STAMP)
+	$(BIN)/pytest -p no:cacheprovider tests/acceptance
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+convex/node_modules/.package-lock.json: convex/package-lock.json
+	cd convex && npm ci --no-audit --no-fund --loglevel=error
+
+convex-test: convex/node_modules/.package-lock.json
+	cd convex && npx vitest run
+
+## bench: benchmarks, results in docs/BENCHMARKS.md
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+## reliability: the fault scenarios N times (RUNS=20), results in docs/RELIABILITY.md
+reliability: $(STAMP)
+	$(BIN)/python -m tests.reliability --runs $${RUNS:-20}
+
+## example-course: regenerate docs/example-course/ from this repository itself
+example-course: $(STAMP)
+	$(BIN)/python scripts/make_demo_repo.py .fondation/self-repo
+	rm -rf docs/example-course
+	$(BIN)/fondation analyze .fondation/self-repo --out docs/example-course
+
+up: $(STAMP)
+	$(BIN)/fondation up
+
+clean:
+	rm -rf .fondation course .pytest_cache .mypy_cache .ruff_cache
