@@ -169,6 +169,8 @@ class Bridge:
             return
         try:
             job = self.store.get_job(job_id)
+            if job.status == "completed":
+                self.metrics.steps_finished(self.store.get_steps(job_id))
         except FondationError:
             return
         self.metrics.job_finished(job, self.clock_ms() - held.claimed_ms)

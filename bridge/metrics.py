@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from bridge.store.records import JobRecord
+from bridge.store.records import STEP_NAMES, JobRecord, StepRecord
 
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 _DURATION_BUCKETS = (0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
@@ -53,6 +55,12 @@ class BridgeMetrics:
         if job.status in {"completed", "failed", "dead", "canceled"}:
             self.jobs.labels(job.status).inc()
             self.end_to_end.observe(max(held_ms, 0) / 1000)
+
+    def steps_finished(self, steps: Sequence[StepRecord]) -> None:
+        for st in steps:
+            if st.status == "completed" and st.completed_at is not None:
+                seconds = max(st.completed_at - st.started_at, 0) / 1000
+                self.step_duration.labels(STEP_NAMES[st.step]).observe(seconds)
 
     def retried(self) -> None:
         self.jobs.labels("retried").inc()

@@ -165,6 +165,23 @@ class JobStore(abc.ABC):
     # --- operations -------------------------------------------------------------------
 
     @abc.abstractmethod
+    def list_stuck(self, now_ms: int, idle_ms: int, limit: int) -> list[JobRecord]:
+        """Active jobs whose lease expired, or that have not been updated for
+        ``idle_ms`` (a lease kept alive while nothing progresses). Oldest first."""
+
+    @abc.abstractmethod
+    def requeue(self, job_id: str, now_ms: int, reason: str) -> JobRecord:
+        """Operator's override: an active job goes back to pending, ready now, its lease
+        cleared (any holder is fenced off), attempts unchanged. A job that is not active
+        is returned unchanged."""
+
+    @abc.abstractmethod
+    def purge(self, before_ms: int, limit: int, dry_run: bool) -> list[str]:
+        """Delete up to ``limit`` final jobs finished before ``before_ms``, with their
+        step records and logs (docs stay: they are the product). Returns their ids;
+        with ``dry_run`` nothing is deleted."""
+
+    @abc.abstractmethod
     def count_by_status(self) -> dict[str, int]:
         """Jobs per status, read from bounded index ranges."""
 

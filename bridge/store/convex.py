@@ -106,9 +106,7 @@ class ConvexStore(JobStore):
 
     # --- the wire -----------------------------------------------------------------
 
-    def _call(
-        self, kind: Kind, path: str, args: Mapping[str, Any], *, idempotent: bool
-    ) -> Any:
+    def _call(self, kind: Kind, path: str, args: Mapping[str, Any], *, idempotent: bool) -> Any:
         """Run one function; retry per the module's rules; map failures to our types."""
         body = {"path": path, "format": "convex_encoded_json", "args": self._encode(path, args)}
         attempt = 0
@@ -225,9 +223,7 @@ class ConvexStore(JobStore):
         return [Claim(job=_job(c["job"]), lease_token=c["leaseToken"]) for c in claims]
 
     def renew(self, job_id: str, token: str, lease_ms: int, now_ms: int) -> LeaseState:
-        value = self._fenced(
-            "queue:renew", jobId=job_id, token=token, leaseMs=lease_ms, now=now_ms
-        )
+        value = self._fenced("queue:renew", jobId=job_id, token=token, leaseMs=lease_ms, now=now_ms)
         return LeaseState.model_validate(value)
 
     def held_jobs(self, owner: str, limit: int) -> list[JobRecord]:
@@ -261,9 +257,7 @@ class ConvexStore(JobStore):
         )
         return _record(StepRecord, doc)
 
-    def finish_step(
-        self, job_id: str, token: str, step: int, artifact: str, now_ms: int
-    ) -> None:
+    def finish_step(self, job_id: str, token: str, step: int, artifact: str, now_ms: int) -> None:
         if not 0 <= step < len(STEP_NAMES):
             raise ValueError(f"no step {step}")
         self._fenced(
@@ -294,9 +288,7 @@ class ConvexStore(JobStore):
             after_seq = lines[-1].seq
         return lines
 
-    def upsert_docs(
-        self, job_id: str, token: str, docs: Sequence[DocSpec], now_ms: int
-    ) -> int:
+    def upsert_docs(self, job_id: str, token: str, docs: Sequence[DocSpec], now_ms: int) -> int:
         # Idempotent per doc, so splitting into several transactions is safe.
         written = 0
         for chunk in _doc_chunks(docs):

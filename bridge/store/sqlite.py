@@ -521,6 +521,41 @@ class SqliteStore(JobStore):
 
     # --- operations ---------------------------------------------------------------
 
+    def list_stuck(self, now_ms: int, idle_ms: int, limit: int) -> list[JobRecord]:
+        rows = self._read(
+            f"SELECT * FROM jobs WHERE status IN {_ACTIVE_SQL} AND (leaseUntil < ?"
+            " OR COALESCE(updatedAt, createdAt) < ?) ORDER BY createdAt LIMIT ?",
+            (now_ms, now_ms - idle_ms, limit),
+        )
+        return [_job_from_row(r) for r in rows]
+
+    def requeue(self, job_id: str, now_ms: int, reason: str) -> JobRecord:
+        with self._write() as db:
+            job = self._job(db, job_id)
+            if job.status in ACTIVE_STATUSES:
+                db.execute(
+                    f"UPDATE jobs SET status='pending', runAt=?, {_CLEAR_LEASE}, updatedAt=?,"
+                    " lastError=?, progress='Queued' WHERE id=?",
+                    (now_ms, now_ms, reason, job_id),
+                )
+                self._append_log(db, job_id, "info", f"Requeued: {reason}", now_ms)
+            return self._job(db, job_id)
+
+    def purge(self, before_ms: int, limit: int, dry_run: bool) -> list[str]:
+        with self._write() as db:
+            rows = db.execute(
+                f"SELECT id FROM jobs WHERE status IN {_FINAL_SQL}"
+                " AND COALESCE(completedAt, updatedAt, createdAt) < ? ORDER BY createdAt LIMIT ?",
+                (before_ms, limit),
+            ).fetchall()
+            ids = [r["id"] for r in rows]
+            if not dry_run:
+                for job_id in ids:
+                    db.execute("DELETE FROM jobSteps WHERE jobId=?", (job_id,))
+                    db.execute("DELETE FROM jobLogs WHERE jobId=?", (job_id,))
+                    db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
+        return ids
+
     def count_by_status(self) -> dict[str, int]:
         rows = self._read("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
         return {r["status"]: int(r["n"]) for r in rows}

@@ -343,3 +343,34 @@ def test_counts_and_oldest_pending(store: JobStore) -> None:
     store.request_cancel(a, T0 + 6)
     assert store.count_by_status() == {"pending": 1, "canceled": 1}
     assert store.oldest_pending_created_at(T0 + 10) == T0 + 5
+
+
+def test_stuck_jobs_are_listed_and_requeued_by_an_operator(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    assert store.list_stuck(T0 + 1, 600_000, 10) == []
+    stuck = store.list_stuck(T0 + LEASE + 1, 600_000, 10)
+    assert [j.id for j in stuck] == [job_id]
+    job = store.requeue(job_id, T0 + LEASE + 2, "operator")
+    assert job.status == "pending"
+    assert job.locked_by is None
+    with pytest.raises(LeaseLost):
+        store.renew(job_id, token, LEASE, T0 + LEASE + 3)
+
+
+def test_purge_deletes_old_finished_jobs_but_keeps_their_docs(store: JobStore) -> None:
+    new_job(store, now=T0)
+    job_id, token = claim_one(store)
+    store.upsert_docs(job_id, token, [DocSpec(slug="index", title="t", chapter_index=0,
+                                              kind="toc", content="c")], T0 + 1)
+    store.complete(job_id, token, {"success": True}, 1, T0 + 2)
+    live = new_job(store, now=T0 + 3)
+    assert store.purge(T0 + 1, 10, dry_run=False) == []
+    assert store.purge(T0 + 100, 10, dry_run=True) == [job_id]
+    assert store.get_job(job_id).status == "completed"
+    assert store.purge(T0 + 100, 10, dry_run=False) == [job_id]
+    with pytest.raises(JobNotFound):
+        store.get_job(job_id)
+    assert store.get_logs(job_id) == []
+    assert len(store.get_docs(job_id)) == 1
+    assert store.get_job(live).status == "pending"
