@@ -30,10 +30,10 @@ def build_bridge(settings: Settings, redis_url: str) -> Bridge:
     )
 
 
-def run_bridge(settings: Settings, redis_url: str, flower_url: str | None = None) -> None:
+def run_bridge(settings: Settings, redis_url: str) -> None:
     bridge = build_bridge(settings, redis_url)
     listener = WakeListener(redis_url, bridge.wake)
-    health = HealthServer(bridge, settings.health_host, settings.health_port, flower_url)
+    health = HealthServer(bridge, settings.health_host, settings.health_port, settings.flower_url)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: stopping after handing work back", signum)

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     reclaim_batch: int = Field(default=100, ge=1, description="Expired leases reclaimed per tick.")
     health_host: str = Field(default="0.0.0.0", description="Health view bind address.")  # noqa: S104
     health_port: int = Field(default=8080, ge=0, le=65535, description="Health view port.")
+    flower_url: str | None = Field(
+        default=None, description="Flower's address as operators reach it, for task links."
+    )
 
     # --- Celery and Redis ---
     redis_url: str | None = Field(
@@ -91,6 +94,11 @@ class Settings(BaseSettings):
     )
     visibility_timeout: int = Field(
         default=7200, gt=0, description="Redis visibility timeout, s; exceeds any step."
+    )
+    store_outage_grace: float = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds a step rides out a store outage before its attempt fails.",
     )
     max_deliveries: int = Field(
         default=3, ge=1, description="Deliveries of one step before the attempt fails."

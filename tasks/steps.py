@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
@@ -39,9 +40,12 @@ from tasks.course import build_docs
 from tasks.engines.base import CancelToken, StepContext
 from tasks.repo_url import RepoSource, redact, source_for_repository
 from tasks.runtime import WorkerRuntime
+from tasks.store_retry import retry_store
 from tasks.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 class StepRun:
@@ -61,8 +65,11 @@ class StepRun:
         anything else to stop it as a failure (the job's failure is recorded first)."""
         self._guard_deliveries()
         try:
-            record = self.rt.store.start_step(
-                self.job_id, self.token, self.step, self.rt.worker_name, now_ms()
+            record = self._retry(
+                lambda: self.rt.store.start_step(
+                    self.job_id, self.token, self.step, self.rt.worker_name, now_ms()
+                ),
+                "start_step",
             )
         except LeaseLost as exc:
             self._abandon(exc.reason)
@@ -79,8 +86,12 @@ class StepRun:
                 artifact = self._work(cancel)
             cancel.check()
             if artifact is not None:
-                self.rt.store.finish_step(
-                    self.job_id, self.token, self.step, artifact.model_dump_json(), now_ms()
+                payload = artifact.model_dump_json()
+                self._retry(
+                    lambda: self.rt.store.finish_step(
+                        self.job_id, self.token, self.step, payload, now_ms()
+                    ),
+                    "finish_step",
                 )
         except JobCanceled:
             self._stop_canceled(cancel)
@@ -104,7 +115,7 @@ class StepRun:
     # --- the work of each step ----------------------------------------------------
 
     def _work(self, cancel: CancelToken) -> Artifact | None:
-        job = self.rt.store.get_job(self.job_id)
+        job = self._retry(lambda: self.rt.store.get_job(self.job_id), "get_job")
         if self.step == 0:
             return self._clone(job, cancel)
         artifacts = self._artifacts()
@@ -167,7 +178,7 @@ class StepRun:
 
     def _artifacts(self) -> dict[int, Artifact]:
         out: dict[int, Artifact] = {}
-        for rec in self.rt.store.get_steps(self.job_id):
+        for rec in self._retry(lambda: self.rt.store.get_steps(self.job_id), "get_steps"):
             if (
                 rec.status == "completed"
                 and rec.artifact is not None
@@ -207,21 +218,20 @@ class StepRun:
     def _finalize(self, artifacts: dict[int, Artifact]) -> None:
         docs = build_docs({k: v for k, v in artifacts.items() if k >= 1})
         store = self.rt.store
-        count = store.upsert_docs(self.job_id, self.token, docs, now_ms())
+        count = self._retry(
+            lambda: store.upsert_docs(self.job_id, self.token, docs, now_ms()), "upsert_docs"
+        )
         chapters = sum(1 for d in docs if d.kind == "chapter")
         tutorials = sum(1 for d in docs if d.kind == "tutorial")
         # Files go before the job is marked done: a completed job has left nothing behind.
         self.rt.workspace.remove(self.job_id)
-        store.complete(
-            self.job_id,
-            self.token,
-            {
-                "success": True,
-                "message": f"{chapters} chapters and {tutorials} tutorials",
-                "data": {"chapters": chapters, "tutorials": tutorials, "docs": count},
-            },
-            count,
-            now_ms(),
+        result = {
+            "success": True,
+            "message": f"{chapters} chapters and {tutorials} tutorials",
+            "data": {"chapters": chapters, "tutorials": tutorials, "docs": count},
+        }
+        self._retry(
+            lambda: store.complete(self.job_id, self.token, result, count, now_ms()), "complete"
         )
         self._cleanup_redis()
         log.info("Completed: %d docs", count, extra=self.extra)
@@ -264,8 +274,12 @@ class StepRun:
     def record_failure(self, error: str, *, permanent: bool) -> None:
         error = redact(error)
         try:
-            job = self.rt.store.fail(
-                self.job_id, self.token, error, permanent, now_ms(), draw_jitter_ms()
+            jitter = draw_jitter_ms()
+            job = self._retry(
+                lambda: self.rt.store.fail(
+                    self.job_id, self.token, error, permanent, now_ms(), jitter
+                ),
+                "fail",
             )
         except LeaseLost:
             return  # someone else already decided this attempt's fate
@@ -302,6 +316,9 @@ class StepRun:
             pass
         raise Ignore()
 
+    def _retry(self, call: Callable[[], _R], what: str) -> _R:
+        return retry_store(call, grace_s=self.rt.settings.store_outage_grace, what=what)
+
     def _log(self, msg: str) -> None:
         try:
             self.rt.store.append_log(self.job_id, "info", redact(msg), now_ms())
@@ -313,9 +330,6 @@ class StepRun:
             self.rt.redis.delete(keys.step_beat(self.job_id))
         except Exception as exc:
             log.debug("beat key not removed: %s", exc)
-
-
-_T = TypeVar("_T")
 
 
 def _typed(value: object, cls: type[_T]) -> _T | None:
