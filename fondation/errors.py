@@ -56,6 +56,13 @@ class LeaseLost(FondationError):
         self.reason = reason
 
 
+class CancelRequested(LeaseLost):
+    """The job's cancel was requested: its holder must stop and finish the cancel."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(job_id, "cancel requested")
+
+
 class JobNotFound(FondationError):
     def __init__(self, job_id: str) -> None:
         super().__init__(f"job {job_id} not found")

@@ -68,7 +68,10 @@ def register_tasks(app: Celery, holder: RuntimeHolder) -> None:
             # where it is our only chance to record the failed attempt.
             if isinstance(exc, TimeLimitExceeded):
                 job_id, token = args[0], args[1]
-                StepRun(holder.get(), job_id, token, self.step).record_failure(
+                run = StepRun(holder.get(), job_id, token, self.step)
+                # The killed step could not stop its subprocesses; do it for it.
+                run.process_groups().kill_all()
+                run.record_failure(
                     f"{STEP_NAMES[self.step]} exceeded its hard time limit", permanent=False
                 )
 

@@ -20,6 +20,7 @@ from bridge.store.records import ANALYSIS_STEPS, FINALIZE_STEP, STEP_NAMES, JobR
 from fondation import keys
 from fondation.clock import now_ms
 from fondation.errors import (
+    CancelRequested,
     FondationError,
     JobCanceled,
     LeaseLost,
@@ -38,6 +39,7 @@ from tasks.artifacts import (
 from tasks.checkout import clone, ensure_checkout
 from tasks.course import build_docs
 from tasks.engines.base import CancelToken, StepContext
+from tasks.procgroup import ProcessGroups
 from tasks.repo_url import RepoSource, redact, source_for_repository
 from tasks.runtime import WorkerRuntime
 from tasks.store_retry import retry_store
@@ -71,6 +73,8 @@ class StepRun:
                 ),
                 "start_step",
             )
+        except CancelRequested:
+            self._finish_cancel()
         except LeaseLost as exc:
             self._abandon(exc.reason)
         if record.status == "completed":
@@ -83,7 +87,11 @@ class StepRun:
         cancel = CancelToken()
         try:
             with self._watchdog(cancel):
-                artifact = self._work(cancel)
+                try:
+                    artifact = self._work(cancel)
+                finally:
+                    # A subprocess still alive once its step ended is an orphan.
+                    self.process_groups().kill_all()
             cancel.check()
             if artifact is not None:
                 payload = artifact.model_dump_json()
@@ -202,6 +210,7 @@ class StepRun:
         scratch = self.rt.workspace.scratch_dir(self.job_id)
         scratch.mkdir(parents=True, exist_ok=True)
         ctx = StepContext(
+            process_groups=self.process_groups(),
             job_id=self.job_id,
             checkout=checkout,
             prompt=job.prompt,
@@ -297,6 +306,9 @@ class StepRun:
     def _stop_canceled(self, cancel: CancelToken) -> None:
         if cancel.lease_lost:
             self._abandon(cancel.reason)
+        self._finish_cancel()
+
+    def _finish_cancel(self) -> Any:
         try:
             self.rt.store.mark_canceled(self.job_id, self.token, now_ms())
         except (LeaseLost, FondationError) as exc:
@@ -315,6 +327,9 @@ class StepRun:
         except FondationError:
             pass
         raise Ignore()
+
+    def process_groups(self) -> ProcessGroups:
+        return ProcessGroups(self.rt.workspace.job_dir(self.job_id) / "procs")
 
     def _retry(self, call: Callable[[], _R], what: str) -> _R:
         return retry_store(call, grace_s=self.rt.settings.store_outage_grace, what=what)

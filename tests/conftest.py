@@ -4,6 +4,8 @@ and the job stores the contract suite runs against."""
 from __future__ import annotations
 
 import os
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +13,8 @@ import pytest
 import redis
 
 from fondation.embedded_redis import EmbeddedRedis, redis_answers
+
+pytest_plugins = ["tests.convex_standin.fixture"]
 
 
 @pytest.fixture(scope="session")
@@ -29,21 +33,34 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
-_db_counter = iter(range(10**9))
+def _claim_database(server: str) -> tuple[redis.Redis, int, str]:
+    """Reserve a database 1-15 for one test, through a key with a TTL in database 0,
+    so that test sessions running at once on one Redis never share a database."""
+    registry = redis.Redis.from_url(f"{server}/0")
+    token = uuid.uuid4().hex
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for db in range(1, 16):
+            if registry.set(f"fondation-tests:db:{db}", token, nx=True, ex=900):
+                return registry, db, token
+        time.sleep(0.2)
+    raise RuntimeError("no free Redis database 1-15 for this test")
 
 
 @pytest.fixture
 def redis_url(redis_server: str) -> Iterator[str]:
     """A private, empty Redis database, flushed after the test."""
-    db = 1 + next(_db_counter) % 15
+    registry, db, token = _claim_database(redis_server)
     url = f"{redis_server}/{db}"
     client = redis.Redis.from_url(url)
-    # Never run against someone's data: start from an empty database we own.
-    if client.dbsize():
-        client.flushdb()
+    # The database is ours now; whatever a crashed earlier session left is garbage.
+    client.flushdb()
     yield url
     client.flushdb()
     client.close()
+    if registry.get(f"fondation-tests:db:{db}") == token.encode():
+        registry.delete(f"fondation-tests:db:{db}")
+    registry.close()
 
 
 @pytest.fixture

@@ -111,7 +111,8 @@ class JobStore(abc.ABC):
         """Record that ``step`` starts: job status, currentStep and progress text
         ("Step k/6: <name>"), the step's run count, and a job log line. Returns the
         step record; a step already completed is returned unchanged (status
-        ``completed``) so the caller skips it. Fenced."""
+        ``completed``) so the caller skips it. Fenced; raises ``CancelRequested`` when
+        the job's cancel was requested, so no later step starts."""
 
     @abc.abstractmethod
     def finish_step(self, job_id: str, token: str, step: int, artifact: str, now_ms: int) -> None:

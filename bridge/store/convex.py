@@ -20,7 +20,7 @@ import logging
 import struct
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import httpx
 from convex.values import convex_to_json
@@ -41,6 +41,7 @@ from bridge.store.records import (
     StepRecord,
 )
 from fondation.errors import (
+    CancelRequested,
     FondationError,
     JobNotFound,
     LeaseLost,
@@ -62,6 +63,12 @@ _DOCS_PAGE = 25
 _DOCS_PER_CALL = 100
 _DOCS_BYTES_PER_CALL = 4 * 1024 * 1024
 _MAX_RETRY_AFTER_S = 2.0
+
+
+class ReadyProbe(NamedTuple):
+    ready: int
+    capped: bool
+    newest_job_id: str | None
 
 
 class ConvexFunctionError(FondationError):
@@ -126,12 +133,18 @@ class ConvexStore(JobStore):
                 if (idempotent or status == 429) and attempt < self._retries:
                     attempt = self._back_off(path, attempt, f"HTTP {status}", response)
                     continue
-                raise StoreUnavailable(f"Convex {path}: HTTP {status}: {_brief(response)}")
+                raise StoreUnavailable(
+                    f"Convex {path}: HTTP {status}: {_brief(response, self._secret)}"
+                )
             if status in (401, 403):
-                raise StoreAuthError(f"Convex refused {path}: HTTP {status}: {_brief(response)}")
+                raise StoreAuthError(
+                    f"Convex refused {path}: HTTP {status}: {_brief(response, self._secret)}"
+                )
             if status >= 400:
-                raise ConvexFunctionError(f"Convex {path}: HTTP {status}: {_brief(response)}")
-            return _answer(path, response)
+                raise ConvexFunctionError(
+                    f"Convex {path}: HTTP {status}: {_brief(response, self._secret)}"
+                )
+            return _answer(path, response, self._secret)
 
     def _back_off(
         self, path: str, attempt: int, why: str, response: httpx.Response | None = None
@@ -360,6 +373,31 @@ class ConvexStore(JobStore):
 
     # --- operations ---------------------------------------------------------------
 
+    def list_stuck(self, now_ms: int, idle_ms: int, limit: int) -> list[JobRecord]:
+        rows = self._query("ops:listStuck", now=now_ms, idleMs=idle_ms, limit=limit)
+        return [_job(d) for d in rows]
+
+    def requeue(self, job_id: str, now_ms: int, reason: str) -> JobRecord:
+        # Safe to repeat: a requeued job is pending, which a second requeue leaves alone.
+        doc = self._call(
+            "mutation",
+            "ops:requeue",
+            {"jobId": job_id, "reason": reason, "now": now_ms},
+            idempotent=True,
+        )
+        return _job(doc)
+
+    def purge(self, before_ms: int, limit: int, dry_run: bool) -> list[str]:
+        """At most 100 jobs per call; a job with more log lines than one transaction
+        deletes is finished by the next call (and reported then)."""
+        ids = self._call(
+            "mutation",
+            "ops:purge",
+            {"before": before_ms, "limit": limit, "dryRun": dry_run},
+            idempotent=True,
+        )
+        return [str(i) for i in ids]
+
     def count_by_status(self) -> dict[str, int]:
         """Counts per status; each is capped server-side (1000), see ``count_by_status_capped``."""
         return {status: count for status, (count, _) in self.count_by_status_capped().items()}
@@ -368,6 +406,16 @@ class ConvexStore(JobStore):
         """(count, capped) per status; capped means "at least count"."""
         rows = self._query("ops:metrics")
         return {r["status"]: (int(r["count"]), bool(r["capped"])) for r in rows}
+
+    def ready_probe(self, now_ms: int) -> ReadyProbe:
+        """The cheap probe of ``convex_watch``: ready jobs (capped at 100) and the id of
+        the newest job, which changes whenever a job is created."""
+        value = self._query("queue:readyCount", now=now_ms)
+        return ReadyProbe(
+            ready=int(value["count"]),
+            capped=bool(value["capped"]),
+            newest_job_id=value["newestJobId"],
+        )
 
     def oldest_pending_created_at(self, now_ms: int) -> int | None:
         value = self._query("ops:oldestPending", now=now_ms)
@@ -396,28 +444,34 @@ def decode_value(value: Any) -> Any:
     return value
 
 
-def _answer(path: str, response: httpx.Response) -> Any:
+def _answer(path: str, response: httpx.Response, secret: str) -> Any:
     try:
         payload = response.json()
         status = payload["status"]
     except (ValueError, KeyError, TypeError) as exc:
         # A proxy's page or a truncated body: the deployment did not answer properly.
-        raise StoreUnavailable(f"Convex {path}: unreadable answer: {_brief(response)}") from exc
+        raise StoreUnavailable(
+            f"Convex {path}: unreadable answer: {_brief(response, secret)}"
+        ) from exc
     if status == "success":
         return decode_value(payload.get("value"))
     if status == "error":
-        _raise_function_error(path, payload)
+        _raise_function_error(path, payload, secret)
     raise StoreUnavailable(f"Convex {path}: unexpected status {status!r}")
 
 
-def _raise_function_error(path: str, payload: Mapping[str, Any]) -> None:
+def _raise_function_error(path: str, payload: Mapping[str, Any], secret: str) -> None:
     message = str(payload.get("errorMessage", ""))
     data = decode_value(payload.get("errorData"))
     code = data.get("code") if isinstance(data, dict) else None
     if isinstance(data, dict):
         message = str(data.get("message", message))
+    # Convex's validation errors quote the arguments, which carry the secret.
+    message = _redact(message, secret)
     if code == "unauthorized":
         raise StoreAuthError(f"Convex refused {path}: {message}")
+    if code == "cancel_requested" and isinstance(data, dict):
+        raise CancelRequested(str(data.get("subject", "")))
     if code == "lease_lost" and isinstance(data, dict):
         raise LeaseLost(str(data.get("subject", "")), str(data.get("reason", message)))
     if code == "not_found" and isinstance(data, dict):
@@ -462,6 +516,10 @@ def _doc_chunks(docs: Sequence[DocSpec]) -> Iterator[list[DocSpec]]:
         yield chunk
 
 
-def _brief(response: httpx.Response) -> str:
-    text = response.text
+def _redact(text: str, secret: str) -> str:
+    return text.replace(secret, "[secret]") if secret else text
+
+
+def _brief(response: httpx.Response, secret: str) -> str:
+    text = _redact(response.text, secret)
     return text if len(text) <= 300 else text[:300] + "..."

@@ -37,7 +37,7 @@ from bridge.store.records import (
     RepositorySpec,
     StepRecord,
 )
-from fondation.errors import JobNotFound, LeaseLost, MalformedJob, StoreUnavailable
+from fondation.errors import CancelRequested, JobNotFound, LeaseLost, MalformedJob, StoreUnavailable
 
 _ACTIVE_SQL = "(" + ",".join(f"'{s}'" for s in sorted(ACTIVE_STATUSES)) + ")"
 _FINAL_SQL = "(" + ",".join(f"'{s}'" for s in sorted(FINAL_STATUSES)) + ")"
@@ -354,7 +354,9 @@ class SqliteStore(JobStore):
         if not 0 <= step < len(STEP_NAMES):
             raise ValueError(f"no step {step}")
         with self._write() as db:
-            self._fenced(db, job_id, token)
+            job = self._fenced(db, job_id, token)
+            if job["cancelRequested"]:
+                raise CancelRequested(job_id)
             row = db.execute(
                 "SELECT * FROM jobSteps WHERE jobId=? AND step=?", (job_id, step)
             ).fetchone()

@@ -20,6 +20,7 @@ from tasks.artifacts import (
     ReviewArtifact,
     TutorialsArtifact,
 )
+from tasks.procgroup import ProcessGroups
 
 _T = TypeVar("_T")
 
@@ -63,6 +64,8 @@ class StepContext:
     prompt: str
     work_dir: Path  # scratch space owned by this job, removed with the checkout
     cancel: CancelToken = field(default_factory=CancelToken)
+    # Where to record the process groups of subprocesses, so they die with the step.
+    process_groups: ProcessGroups | None = None
     abstractions: AbstractionsArtifact | None = None
     relationships: RelationshipsArtifact | None = None
     order: OrderArtifact | None = None

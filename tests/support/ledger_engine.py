@@ -3,18 +3,24 @@ every step start and finish, and optional delays, crashes and hangs set through 
 environment of the worker process (the worker is a subprocess, so env is how a test
 speaks to it).
 
-LEDGER_PATH      file to append "<pid> start|finish <job> <step>" lines to
+LEDGER_PATH      file to append "<pid> start|finish <job> <step> <unix time>" lines to
 STEP_DELAY_S     seconds every step sleeps (default 0); STEP_DELAY_<n>_S for step n
 POISON_STEP      step number that kills its own process with SIGKILL every time
 FAIL_STEP        step number that raises a RuntimeError every time
+IGNORE_SOFT_LIMIT  when set, a step sleeps on through Celery's soft time limit
+SPAWN_CHILD_PIDFILE  when set, each step starts a long `sleep` in its own process group
+                   (as the Claude CLI runs), registers it and appends its pid here
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
+
+from celery.exceptions import SoftTimeLimitExceeded
 
 from tasks.artifacts import (
     Abstraction,
@@ -34,7 +40,7 @@ def _ledger(ctx: StepContext, event: str, step: int) -> None:
     path = os.environ.get("LEDGER_PATH")
     if path:
         with open(path, "a", encoding="utf-8") as f:
-            f.write(f"{os.getpid()} {event} {ctx.job_id} {step}\n")
+            f.write(f"{os.getpid()} {event} {ctx.job_id} {step} {time.time():.3f}\n")
             f.flush()
             os.fsync(f.fileno())
 
@@ -45,11 +51,21 @@ def _work(ctx: StepContext, step: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
     if os.environ.get("FAIL_STEP") == str(step):
         raise RuntimeError(f"step {step} always fails")
+    pidfile = os.environ.get("SPAWN_CHILD_PIDFILE")
+    if pidfile and ctx.process_groups is not None:
+        child = subprocess.Popen(["sleep", "600"], start_new_session=True)
+        ctx.process_groups.add(child.pid)
+        with open(pidfile, "a", encoding="utf-8") as f:
+            f.write(f"{child.pid}\n")
     delay = float(os.environ.get(f"STEP_DELAY_{step}_S", os.environ.get("STEP_DELAY_S", "0")))
     deadline = time.monotonic() + delay
     while time.monotonic() < deadline:
-        ctx.cancel.check()
-        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        try:
+            ctx.cancel.check()
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        except SoftTimeLimitExceeded:
+            if not os.environ.get("IGNORE_SOFT_LIMIT"):
+                raise
     ctx.cancel.check()
 
 

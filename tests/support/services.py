@@ -125,10 +125,17 @@ def wait_for(
 
 
 def read_ledger(path: Path) -> list[tuple[int, str, str, int]]:
+    return [(pid, event, job, step) for pid, event, job, step, _ in read_ledger_timed(path)]
+
+
+def read_ledger_timed(path: Path) -> list[tuple[int, str, str, int, float]]:
     if not path.exists():
         return []
     rows = []
     for line in path.read_text().splitlines():
-        pid, event, job, step = line.split()
-        rows.append((int(pid), event, job, int(step)))
+        parts = line.split()
+        if len(parts) != 5:
+            continue  # a line cut short by a kill
+        pid, event, job, step, ts = parts
+        rows.append((int(pid), event, job, int(step), float(ts)))
     return rows

@@ -13,7 +13,7 @@ from bridge.store.backoff import backoff_ms
 from bridge.store.base import JobStore
 from bridge.store.records import DocSpec, JobSpec, RepositorySpec
 from bridge.store.sqlite import SqliteStore
-from fondation.errors import JobNotFound, LeaseLost, MalformedJob
+from fondation.errors import CancelRequested, JobNotFound, LeaseLost, MalformedJob
 
 T0 = 1_700_000_000_000
 LEASE = 60_000
@@ -361,8 +361,12 @@ def test_stuck_jobs_are_listed_and_requeued_by_an_operator(store: JobStore) -> N
 def test_purge_deletes_old_finished_jobs_but_keeps_their_docs(store: JobStore) -> None:
     new_job(store, now=T0)
     job_id, token = claim_one(store)
-    store.upsert_docs(job_id, token, [DocSpec(slug="index", title="t", chapter_index=0,
-                                              kind="toc", content="c")], T0 + 1)
+    store.upsert_docs(
+        job_id,
+        token,
+        [DocSpec(slug="index", title="t", chapter_index=0, kind="toc", content="c")],
+        T0 + 1,
+    )
     store.complete(job_id, token, {"success": True}, 1, T0 + 2)
     live = new_job(store, now=T0 + 3)
     assert store.purge(T0 + 1, 10, dry_run=False) == []
@@ -374,3 +378,13 @@ def test_purge_deletes_old_finished_jobs_but_keeps_their_docs(store: JobStore) -
     assert store.get_logs(job_id) == []
     assert len(store.get_docs(job_id)) == 1
     assert store.get_job(live).status == "pending"
+
+
+def test_no_step_starts_once_a_cancel_is_requested(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    store.start_step(job_id, token, 1, "w", T0 + 1)
+    store.request_cancel(job_id, T0 + 2)
+    with pytest.raises(CancelRequested):
+        store.start_step(job_id, token, 2, "w", T0 + 3)
+    assert store.mark_canceled(job_id, token, T0 + 4).status == "canceled"

@@ -1,0 +1,233 @@
+// The client side used by the `fondation` CLI: repositories, job creation,
+// listing, cancel and retry. The web app has its own functions for its users;
+// these take the worker secret like the queue functions do.
+import { v } from "convex/values";
+import type { Doc, Id } from "./_generated/dataModel";
+import { mutation, query, type QueryCtx } from "./_generated/server";
+import { requireWorker } from "./lib/auth";
+import { invalid, notFound } from "./lib/errors";
+import {
+  ACTIVE_STATUSES,
+  JOB_STATUSES,
+  type JobStatus,
+  jobDoc,
+  nowArg,
+  repositoryDoc,
+  secretArg,
+} from "./lib/fields";
+import {
+  ANALYSIS_STEPS,
+  CLEAR_LEASE,
+  DEFAULT_MAX_ATTEMPTS,
+  clampLimit,
+  isActive,
+  loadJob,
+} from "./lib/jobs";
+
+const MAX_LIST = 500;
+// Statuses in which a job holds its dedupe key.
+const LIVE_STATUSES = ["pending", ...ACTIVE_STATUSES] as const;
+const RETRYABLE: readonly JobStatus[] = ["failed", "dead", "canceled"];
+
+export const upsertRepository = mutation({
+  args: {
+    secret: secretArg,
+    userId: v.string(),
+    githubRepoId: v.optional(v.number()),
+    name: v.string(),
+    fullName: v.string(),
+    description: v.optional(v.string()),
+    defaultBranch: v.optional(v.string()),
+    cloneUrl: v.optional(v.string()),
+    now: nowArg,
+  },
+  returns: repositoryDoc,
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const now = args.now ?? Date.now();
+    const existing = await ctx.db
+      .query("repositories")
+      .withIndex("by_user_fullName", (q) =>
+        q.eq("userId", args.userId).eq("fullName", args.fullName),
+      )
+      .first();
+    const fields = {
+      name: args.name,
+      description: args.description,
+      defaultBranch: args.defaultBranch ?? "main",
+      cloneUrl: args.cloneUrl,
+      lastFetched: now,
+    };
+    let id: Id<"repositories">;
+    if (existing === null) {
+      id = await ctx.db.insert("repositories", {
+        ...fields,
+        userId: args.userId,
+        fullName: args.fullName,
+        githubRepoId: args.githubRepoId ?? 0,
+      });
+    } else {
+      id = existing._id;
+      await ctx.db.patch(id, fields);
+    }
+    return (await ctx.db.get(id))!;
+  },
+});
+
+export const getRepository = query({
+  args: { secret: secretArg, repositoryId: v.string() },
+  returns: repositoryDoc,
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    return loadRepository(ctx, args.repositoryId);
+  },
+});
+
+async function loadRepository(ctx: QueryCtx, repositoryId: string): Promise<Doc<"repositories">> {
+  const id = ctx.db.normalizeId("repositories", repositoryId);
+  const repo = id === null ? null : await ctx.db.get(id);
+  if (repo === null) throw notFound("repository", repositoryId);
+  return repo;
+}
+
+export const createJob = mutation({
+  args: {
+    secret: secretArg,
+    userId: v.string(),
+    repositoryId: v.string(),
+    prompt: v.optional(v.string()),
+    callbackToken: v.optional(v.string()),
+    ref: v.optional(v.string()),
+    dedupeKey: v.optional(v.string()),
+    maxAttempts: v.optional(v.number()),
+    runAt: v.optional(v.number()),
+    now: nowArg,
+  },
+  returns: v.object({ job: jobDoc, created: v.boolean() }),
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const now = args.now ?? Date.now();
+    const repo = await loadRepository(ctx, args.repositoryId);
+    const maxAttempts = args.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+      throw invalid(`maxAttempts must be a positive integer, got ${maxAttempts}`);
+    }
+    if (args.dedupeKey) {
+      const live = await liveJobWithKey(ctx, args.dedupeKey);
+      if (live !== null) return { job: live, created: false };
+    }
+    const id = await ctx.db.insert("jobs", {
+      userId: args.userId,
+      repositoryId: repo._id,
+      status: "pending",
+      prompt: args.prompt ?? "",
+      callbackToken: args.callbackToken ?? "",
+      runAt: args.runAt ?? now,
+      attempts: 0,
+      maxAttempts,
+      dedupeKey: args.dedupeKey,
+      createdAt: now,
+      updatedAt: now,
+      totalSteps: ANALYSIS_STEPS,
+      ref: args.ref,
+      progress: "Queued",
+    });
+    return { job: (await ctx.db.get(id))!, created: true };
+  },
+});
+
+// The oldest job holding the key in a live status: one indexed range per status,
+// so the read stays small however many finished jobs share the key.
+async function liveJobWithKey(ctx: QueryCtx, dedupeKey: string): Promise<Doc<"jobs"> | null> {
+  let oldest: Doc<"jobs"> | null = null;
+  for (const status of LIVE_STATUSES) {
+    const job = await ctx.db
+      .query("jobs")
+      .withIndex("by_dedupeKey_status", (q) => q.eq("dedupeKey", dedupeKey).eq("status", status))
+      .first();
+    if (job !== null && (oldest === null || job.createdAt < oldest.createdAt)) oldest = job;
+  }
+  return oldest;
+}
+
+export const getJob = query({
+  args: { secret: secretArg, jobId: v.string() },
+  returns: jobDoc,
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    return loadJob(ctx, args.jobId);
+  },
+});
+
+export const listJobs = query({
+  args: { secret: secretArg, status: v.optional(v.string()), limit: v.optional(v.number()) },
+  returns: v.array(jobDoc),
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const limit = clampLimit(args.limit ?? 50, MAX_LIST);
+    if (limit === 0) return [];
+    const { status } = args;
+    if (status === undefined || status === "") {
+      return ctx.db.query("jobs").withIndex("by_createdAt").order("desc").take(limit);
+    }
+    // An unknown status matches no job, as it would in SQL.
+    if (!(JOB_STATUSES as readonly string[]).includes(status)) return [];
+    return ctx.db
+      .query("jobs")
+      .withIndex("by_status_createdAt", (q) => q.eq("status", status as JobStatus))
+      .order("desc")
+      .take(limit);
+  },
+});
+
+export const requestCancel = mutation({
+  args: { secret: secretArg, jobId: v.string(), now: nowArg },
+  returns: jobDoc,
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const now = args.now ?? Date.now();
+    const job = await loadJob(ctx, args.jobId);
+    if (job.status === "pending") {
+      await ctx.db.patch(job._id, {
+        status: "canceled",
+        cancelRequested: true,
+        ...CLEAR_LEASE,
+        progress: "Canceled",
+        completedAt: now,
+        updatedAt: now,
+      });
+    } else if (isActive(job.status)) {
+      // The holder sees the flag on its next renewal or step and finishes the cancel.
+      await ctx.db.patch(job._id, { cancelRequested: true, updatedAt: now });
+    }
+    return (await ctx.db.get(job._id))!;
+  },
+});
+
+export const retryJob = mutation({
+  args: { secret: secretArg, jobId: v.string(), now: nowArg },
+  returns: jobDoc,
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const now = args.now ?? Date.now();
+    const job = await loadJob(ctx, args.jobId);
+    if (!RETRYABLE.includes(job.status)) {
+      throw invalid(
+        `job ${args.jobId} is ${job.status}; only a failed, dead or canceled job can be retried`,
+      );
+    }
+    // Step records stay, so the run resumes after its last completed step.
+    await ctx.db.patch(job._id, {
+      status: "pending",
+      attempts: 0,
+      runAt: now,
+      ...CLEAR_LEASE,
+      cancelRequested: undefined,
+      error: undefined,
+      completedAt: undefined,
+      progress: "Queued",
+      updatedAt: now,
+    });
+    return (await ctx.db.get(job._id))!;
+  },
+});

@@ -1,0 +1,144 @@
+// The rules of a job's life, shared by the queue, step and client functions.
+// They mirror bridge/store/sqlite.py (the reference store) field for field; the
+// contract suite in tests/unit runs the same tests against both stores.
+import type { Doc, Id } from "../_generated/dataModel";
+import type { MutationCtx, QueryCtx } from "../_generated/server";
+import { ACTIVE_STATUSES, FINAL_STATUSES, type JobStatus } from "./fields";
+import { invalid, leaseLost, notFound } from "./errors";
+
+export const ANALYSIS_STEPS = 6;
+export const STEP_NAMES = [
+  "Cloning repository",
+  "Extracting abstractions",
+  "Analyzing relationships",
+  "Determining order",
+  "Generating chapters",
+  "Reviewing chapters",
+  "Creating tutorials",
+  "Saving course",
+] as const;
+export const FINALIZE_STEP = 7;
+export const DEFAULT_MAX_ATTEMPTS = 5;
+
+// The same schedule as bridge/store/backoff.py: min(5 s * 2^(n-1), 10 min).
+const BASE_DELAY_MS = 5_000;
+const MAX_DELAY_MS = 600_000;
+export const MAX_JITTER_MS = 5_000;
+
+export function backoffMs(attempts: number): number {
+  if (attempts < 1) return 0;
+  // Cap the exponent first so that a huge count cannot overflow to Infinity.
+  const exponent = Math.min(attempts - 1, 20);
+  return Math.min(BASE_DELAY_MS * 2 ** exponent, MAX_DELAY_MS);
+}
+
+export function isFinal(status: JobStatus): boolean {
+  return (FINAL_STATUSES as readonly string[]).includes(status);
+}
+
+export function isActive(status: JobStatus): boolean {
+  return (ACTIVE_STATUSES as readonly string[]).includes(status);
+}
+
+// Job status while `step` runs, as the web app shows it.
+export function stepStatus(step: number): JobStatus {
+  if (step === 0) return "cloning";
+  if (step <= ANALYSIS_STEPS) return "analyzing";
+  return "gathering";
+}
+
+// The greppable progress line of today's runbook: "Step 3/6: Determining order".
+export function progressText(step: number): string {
+  const name = stepName(step);
+  if (step === 0 || step > ANALYSIS_STEPS) return name;
+  return `Step ${step}/${ANALYSIS_STEPS}: ${name}`;
+}
+
+export function stepName(step: number): string {
+  const name = Number.isInteger(step) ? STEP_NAMES[step] : undefined;
+  if (name === undefined) throw invalid(`no step ${step}`);
+  return name;
+}
+
+// Fields to patch whenever a job leaves an active status: patching a field to
+// undefined removes it.
+export const CLEAR_LEASE = {
+  lockedBy: undefined,
+  leaseUntil: undefined,
+  leaseToken: undefined,
+} as const;
+
+// A fresh fencing token: 16 random bytes as hex, like the SQLite store's.
+export function newLeaseToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export function jobIdOf(ctx: QueryCtx, jobId: string): Id<"jobs"> | null {
+  return ctx.db.normalizeId("jobs", jobId);
+}
+
+export async function loadJob(ctx: QueryCtx, jobId: string): Promise<Doc<"jobs">> {
+  const id = jobIdOf(ctx, jobId);
+  const job = id === null ? null : await ctx.db.get(id);
+  if (job === null) throw notFound("job", jobId);
+  return job;
+}
+
+// Every write after a claim goes through here: the caller must hold the current
+// lease token, and a final job takes no more writes (so a heartbeat or a late
+// completion never brings a canceled job back).
+export async function fenced(ctx: QueryCtx, jobId: string, token: string): Promise<Doc<"jobs">> {
+  const job = await loadJob(ctx, jobId);
+  if (isFinal(job.status)) throw leaseLost(jobId, `job is ${job.status}`);
+  if (job.leaseToken !== token) {
+    throw leaseLost(jobId, "lease token is not current (the job was taken over)");
+  }
+  return job;
+}
+
+// Appends a log line with the next seq of the job: the last line is one indexed
+// read away, so seq stays monotonic without scanning the job's logs.
+export async function appendLogLine(
+  ctx: MutationCtx,
+  jobId: Id<"jobs">,
+  level: "info" | "error",
+  msg: string,
+  now: number,
+): Promise<number> {
+  const last = await ctx.db
+    .query("jobLogs")
+    .withIndex("by_job_seq", (q) => q.eq("jobId", jobId))
+    .order("desc")
+    .first();
+  const seq = last === null ? 0 : last.seq + 1;
+  await ctx.db.insert("jobLogs", { jobId, ts: now, seq, level, msg });
+  return seq;
+}
+
+// Seconds with one decimal, rounded as Python's "{:.1f}" does, so that log lines
+// read the same from both stores. Only exact binary ties (x.25, x.75 s) differ
+// between JavaScript's toFixed (half up) and Python (half to even).
+export function secondsText(ms: number): string {
+  const rem = ((ms % 1000) + 1000) % 1000;
+  if (Number.isInteger(ms) && (rem === 250 || rem === 750)) {
+    const tenths = Math.floor(ms / 100);
+    const even = tenths % 2 === 0 ? tenths : tenths + 1;
+    return (even / 10).toFixed(1);
+  }
+  return (ms / 1000).toFixed(1);
+}
+
+// Bounds on what one call may ask for, so a bad argument cannot turn a bounded
+// read into a table scan.
+export function clampLimit(limit: number, max: number): number {
+  if (!Number.isFinite(limit)) throw invalid(`limit must be a finite number, got ${limit}`);
+  return Math.max(0, Math.min(Math.floor(limit), max));
+}
+
+export function requirePositive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw invalid(`${name} must be a positive number, got ${value}`);
+  }
+  return value;
+}

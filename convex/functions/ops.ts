@@ -1,0 +1,176 @@
+// Numbers for dashboards and alerts. Convex has no COUNT, and counting by reading
+// would grow with history, so each count is capped: past the cap the answer is
+// "at least cap" (capped: true), which is all an alert on queue depth needs.
+import { v } from "convex/values";
+import type { Doc } from "./_generated/dataModel";
+import { mutation, query, type QueryCtx } from "./_generated/server";
+import { requireWorker } from "./lib/auth";
+import {
+  ACTIVE_STATUSES,
+  FINAL_STATUSES,
+  JOB_STATUSES,
+  type JobStatus,
+  jobDoc,
+  jobStatus,
+  nowArg,
+  secretArg,
+} from "./lib/fields";
+import { CLEAR_LEASE, appendLogLine, clampLimit, isActive, loadJob } from "./lib/jobs";
+
+const DEFAULT_COUNT_CAP = 1000;
+const OLDEST_SCAN = 200;
+// Rows read per status by the operator's scans (stuck jobs, purge). Active jobs
+// are few (bridges x concurrency); finished ones are read oldest first.
+const OPERATOR_SCAN = 1000;
+const MAX_PURGE_JOBS = 100;
+// Steps and log lines deleted by one purge call; a job whose lines do not fit is
+// left for the next call, so that one transaction stays far from Convex's limits.
+const PURGE_CHILD_BUDGET = 8000;
+
+export const metrics = query({
+  args: { secret: secretArg, cap: v.optional(v.number()) },
+  returns: v.array(v.object({ status: jobStatus, count: v.number(), capped: v.boolean() })),
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const cap = Math.max(1, clampLimit(args.cap ?? DEFAULT_COUNT_CAP, DEFAULT_COUNT_CAP));
+    const counts = [];
+    for (const status of JOB_STATUSES) {
+      const rows = await ctx.db
+        .query("jobs")
+        .withIndex("by_status_runAt", (q) => q.eq("status", status))
+        .take(cap + 1);
+      if (rows.length > 0) {
+        counts.push({ status, count: Math.min(rows.length, cap), capped: rows.length > cap });
+      }
+    }
+    return counts;
+  },
+});
+
+// createdAt of the oldest ready pending job: the age of the queue's head.
+export const oldestPending = query({
+  args: { secret: secretArg, now: nowArg },
+  returns: v.union(v.number(), v.null()),
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const now = args.now ?? Date.now();
+    // Oldest pending first; the first one that is ready is the answer. Jobs waiting
+    // out a retry delay are skipped, and there are few of them.
+    const oldest = await ctx.db
+      .query("jobs")
+      .withIndex("by_status_createdAt", (q) => q.eq("status", "pending"))
+      .take(OLDEST_SCAN);
+    const ready = oldest.find((job) => job.runAt === undefined || job.runAt <= now);
+    if (ready !== undefined) return ready.createdAt;
+    if (oldest.length < OLDEST_SCAN) return null;
+    // More waiting jobs than the scan: fall back to the earliest-ready ones, an
+    // approximation that can only report a younger head than the true one.
+    const soonest = await ctx.db
+      .query("jobs")
+      .withIndex("by_status_runAt", (q) => q.eq("status", "pending").lte("runAt", now))
+      .take(OLDEST_SCAN);
+    return soonest.length === 0 ? null : Math.min(...soonest.map((job) => job.createdAt));
+  },
+});
+
+// The oldest jobs of some statuses, read per status from bounded index ranges and
+// merged by createdAt.
+async function oldestIn(
+  ctx: QueryCtx,
+  statuses: readonly JobStatus[],
+  keep: (job: Doc<"jobs">) => boolean,
+): Promise<Doc<"jobs">[]> {
+  const found: Doc<"jobs">[] = [];
+  for (const status of statuses) {
+    const rows = await ctx.db
+      .query("jobs")
+      .withIndex("by_status_createdAt", (q) => q.eq("status", status))
+      .take(OPERATOR_SCAN);
+    found.push(...rows.filter(keep));
+  }
+  return found.sort((a, b) => a.createdAt - b.createdAt);
+}
+
+// Active jobs whose lease expired, or that have not moved for idleMs (a lease kept
+// alive while nothing progresses).
+export const listStuck = query({
+  args: { secret: secretArg, now: nowArg, idleMs: v.number(), limit: v.number() },
+  returns: v.array(jobDoc),
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const now = args.now ?? Date.now();
+    const limit = clampLimit(args.limit, OPERATOR_SCAN);
+    const idleBefore = now - args.idleMs;
+    const stuck = await oldestIn(
+      ctx,
+      ACTIVE_STATUSES,
+      (job) =>
+        (job.leaseUntil !== undefined && job.leaseUntil < now) ||
+        (job.updatedAt ?? job.createdAt) < idleBefore,
+    );
+    return stuck.slice(0, limit);
+  },
+});
+
+// The operator's override: an active job goes back to pending at once and its
+// holder is fenced off (its token is cleared). Any other job is left as it is.
+export const requeue = mutation({
+  args: { secret: secretArg, jobId: v.string(), reason: v.string(), now: nowArg },
+  returns: jobDoc,
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const now = args.now ?? Date.now();
+    const job = await loadJob(ctx, args.jobId);
+    if (isActive(job.status)) {
+      await ctx.db.patch(job._id, {
+        status: "pending",
+        runAt: now,
+        ...CLEAR_LEASE,
+        updatedAt: now,
+        lastError: args.reason,
+        progress: "Queued",
+      });
+      await appendLogLine(ctx, job._id, "info", `Requeued: ${args.reason}`, now);
+    }
+    return (await ctx.db.get(job._id))!;
+  },
+});
+
+// Deletes final jobs finished before `before` with their steps and log lines; the
+// docs stay (they are the product). Returns the ids deleted (or, with dryRun,
+// that would be).
+export const purge = mutation({
+  args: { secret: secretArg, before: v.number(), limit: v.number(), dryRun: v.boolean() },
+  returns: v.array(v.id("jobs")),
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const limit = clampLimit(args.limit, MAX_PURGE_JOBS);
+    const old = await oldestIn(
+      ctx,
+      FINAL_STATUSES,
+      (job) => (job.completedAt ?? job.updatedAt ?? job.createdAt) < args.before,
+    );
+    const chosen = old.slice(0, limit);
+    if (args.dryRun) return chosen.map((job) => job._id);
+    const purged = [];
+    let budget = PURGE_CHILD_BUDGET;
+    for (const job of chosen) {
+      const steps = await ctx.db
+        .query("jobSteps")
+        .withIndex("by_job_step", (q) => q.eq("jobId", job._id))
+        .take(budget + 1);
+      const logs = await ctx.db
+        .query("jobLogs")
+        .withIndex("by_job_seq", (q) => q.eq("jobId", job._id))
+        .take(Math.max(budget - steps.length + 1, 0));
+      const children = [...steps, ...logs];
+      // Delete what fits; the job itself goes only with its last child.
+      for (const child of children.slice(0, budget)) await ctx.db.delete(child._id);
+      if (children.length > budget) break;
+      budget -= children.length;
+      await ctx.db.delete(job._id);
+      purged.push(job._id);
+    }
+    return purged;
+  },
+});

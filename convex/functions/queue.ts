@@ -1,0 +1,333 @@
+// The bridge's side of the queue: lease jobs, keep leases alive, give them back,
+// finish them. Each function is one serializable transaction; every write made
+// after a claim is fenced by the claim's lease token (lib/jobs.ts `fenced`).
+import { v } from "convex/values";
+import { internal } from "./_generated/api";
+import type { Doc } from "./_generated/dataModel";
+import { internalMutation, mutation, query, type MutationCtx } from "./_generated/server";
+import { requireWorker } from "./lib/auth";
+import { ACTIVE_STATUSES, jobDoc, jobResult, jobStatus, nowArg, secretArg } from "./lib/fields";
+import {
+  ANALYSIS_STEPS,
+  CLEAR_LEASE,
+  FINALIZE_STEP,
+  MAX_JITTER_MS,
+  appendLogLine,
+  backoffMs,
+  clampLimit,
+  fenced,
+  isActive,
+  loadJob,
+  newLeaseToken,
+  requirePositive,
+  secondsText,
+} from "./lib/jobs";
+
+// Upper bounds of one call; a bigger request gets this many.
+const MAX_CLAIM_BATCH = 100;
+const MAX_HELD = 500;
+const MAX_RECLAIM_BATCH = 500;
+// Expired-lease candidates read per reclaimed job: room for rows the web app may
+// have left with stale lease fields, which reclaim clears as it passes them.
+const RECLAIM_SCAN_FACTOR = 4;
+const CRON_RECLAIM_BATCH = 100;
+const READY_COUNT_CAP = 100;
+
+const claimDoc = v.object({ job: jobDoc, leaseToken: v.string() });
+
+export const claimBatch = mutation({
+  args: {
+    secret: secretArg,
+    owner: v.string(),
+    limit: v.number(),
+    leaseMs: v.number(),
+    now: nowArg,
+  },
+  returns: v.array(claimDoc),
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const now = args.now ?? Date.now();
+    const limit = clampLimit(args.limit, MAX_CLAIM_BATCH);
+    const leaseMs = requirePositive("leaseMs", args.leaseMs);
+    if (limit === 0) return [];
+    // Oldest ready first. A job without runAt (inserted by older code) sorts
+    // before every number in the index, so it counts as ready.
+    const ready = await ctx.db
+      .query("jobs")
+      .withIndex("by_status_runAt", (q) => q.eq("status", "pending").lte("runAt", now))
+      .take(limit);
+    const claims = [];
+    for (const job of ready) {
+      const leaseToken = newLeaseToken();
+      await ctx.db.patch(job._id, {
+        status: "claimed",
+        lockedBy: args.owner,
+        leaseUntil: now + leaseMs,
+        leaseToken,
+        updatedAt: now,
+        progress: "Claimed",
+      });
+      claims.push({ job: (await ctx.db.get(job._id))!, leaseToken });
+    }
+    claims.sort(
+      (a, b) => (a.job.runAt ?? 0) - (b.job.runAt ?? 0) || a.job.createdAt - b.job.createdAt,
+    );
+    return claims;
+  },
+});
+
+export const renew = mutation({
+  args: {
+    secret: secretArg,
+    jobId: v.string(),
+    token: v.string(),
+    leaseMs: v.number(),
+    now: nowArg,
+  },
+  returns: v.object({ leaseUntil: v.number(), cancelRequested: v.boolean(), status: jobStatus }),
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const now = args.now ?? Date.now();
+    const job = await fenced(ctx, args.jobId, args.token);
+    const leaseUntil = now + requirePositive("leaseMs", args.leaseMs);
+    await ctx.db.patch(job._id, { leaseUntil, updatedAt: now });
+    return { leaseUntil, cancelRequested: job.cancelRequested === true, status: job.status };
+  },
+});
+
+export const heldJobs = query({
+  args: { secret: secretArg, owner: v.string(), limit: v.number() },
+  returns: v.array(jobDoc),
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const limit = clampLimit(args.limit, MAX_HELD);
+    if (limit === 0) return [];
+    // One bounded range per active status; five ranges, at most 5 * limit rows.
+    const held: Doc<"jobs">[] = [];
+    for (const status of ACTIVE_STATUSES) {
+      const rows = await ctx.db
+        .query("jobs")
+        .withIndex("by_lockedBy", (q) => q.eq("lockedBy", args.owner).eq("status", status))
+        .take(limit);
+      held.push(...rows);
+    }
+    held.sort((a, b) => a.createdAt - b.createdAt);
+    return held.slice(0, limit);
+  },
+});
+
+async function reclaim(ctx: MutationCtx, now: number, limit: number): Promise<string[]> {
+  if (limit === 0) return [];
+  // leaseUntil >= 0 skips every job without a lease (undefined sorts first).
+  const candidates = await ctx.db
+    .query("jobs")
+    .withIndex("by_leaseUntil", (q) => q.gte("leaseUntil", 0).lt("leaseUntil", now))
+    .take(limit * RECLAIM_SCAN_FACTOR);
+  const reclaimed: string[] = [];
+  for (const job of candidates) {
+    if (reclaimed.length >= limit) break;
+    if (isActive(job.status)) {
+      await ctx.db.patch(job._id, {
+        status: "pending",
+        runAt: now,
+        ...CLEAR_LEASE,
+        updatedAt: now,
+        lastError: "lease expired",
+        progress: "Queued",
+      });
+      reclaimed.push(job._id);
+    } else {
+      // Not held, yet carrying a lease (written by older code): clear it so that
+      // the next pass does not read it again.
+      await ctx.db.patch(job._id, { lockedBy: undefined, leaseUntil: undefined });
+    }
+  }
+  return reclaimed;
+}
+
+export const reclaimExpired = mutation({
+  args: { secret: secretArg, limit: v.number(), now: nowArg },
+  returns: v.array(v.string()),
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    return reclaim(ctx, args.now ?? Date.now(), clampLimit(args.limit, MAX_RECLAIM_BATCH));
+  },
+});
+
+// Run by crons.ts every minute, so that leases expire even when no bridge is
+// alive to call reclaimExpired. A full batch schedules another pass right away
+// to drain a backlog without exceeding one transaction's limits.
+export const reclaimExpiredInternal = internalMutation({
+  args: { limit: v.optional(v.number()) },
+  returns: v.number(),
+  handler: async (ctx, args) => {
+    const limit = clampLimit(args.limit ?? CRON_RECLAIM_BATCH, MAX_RECLAIM_BATCH);
+    const reclaimed = await reclaim(ctx, Date.now(), limit);
+    if (limit > 0 && reclaimed.length === limit) {
+      await ctx.scheduler.runAfter(0, internal.queue.reclaimExpiredInternal, { limit });
+    }
+    return reclaimed.length;
+  },
+});
+
+export const release = mutation({
+  args: {
+    secret: secretArg,
+    jobId: v.string(),
+    token: v.string(),
+    reason: v.string(),
+    now: nowArg,
+  },
+  returns: v.null(),
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const now = args.now ?? Date.now();
+    const job = await fenced(ctx, args.jobId, args.token);
+    await ctx.db.patch(job._id, {
+      status: "pending",
+      runAt: now,
+      ...CLEAR_LEASE,
+      updatedAt: now,
+      lastError: args.reason,
+      progress: "Queued",
+    });
+    return null;
+  },
+});
+
+export const markCanceled = mutation({
+  args: { secret: secretArg, jobId: v.string(), token: v.string(), now: nowArg },
+  returns: jobDoc,
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const now = args.now ?? Date.now();
+    const job = await fenced(ctx, args.jobId, args.token);
+    await ctx.db.patch(job._id, {
+      status: "canceled",
+      ...CLEAR_LEASE,
+      progress: "Canceled",
+      completedAt: now,
+      updatedAt: now,
+    });
+    return (await ctx.db.get(job._id))!;
+  },
+});
+
+export const complete = mutation({
+  args: {
+    secret: secretArg,
+    jobId: v.string(),
+    token: v.string(),
+    result: jobResult,
+    docsCount: v.number(),
+    now: nowArg,
+  },
+  returns: jobDoc,
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const now = args.now ?? Date.now();
+    const current = await loadJob(ctx, args.jobId);
+    // A repeat after a lost answer finds its own completion: the completing token
+    // stays on the job for exactly this check.
+    if (current.status === "completed" && current.leaseToken === args.token) return current;
+    const job = await fenced(ctx, args.jobId, args.token);
+    await ctx.db.patch(job._id, {
+      status: "completed",
+      lockedBy: undefined,
+      leaseUntil: undefined,
+      result: args.result,
+      docsCount: args.docsCount,
+      completedAt: now,
+      updatedAt: now,
+      progress: "Completed",
+      currentStep: ANALYSIS_STEPS,
+      error: undefined,
+    });
+    // The finalize step ends with the job, in the same transaction.
+    const finalize = await ctx.db
+      .query("jobSteps")
+      .withIndex("by_job_step", (q) => q.eq("jobId", job._id).eq("step", FINALIZE_STEP))
+      .unique();
+    if (finalize !== null)
+      await ctx.db.patch(finalize._id, { status: "completed", completedAt: now });
+    const repo = await ctx.db.get(job.repositoryId);
+    if (repo !== null) await ctx.db.patch(repo._id, { lastAnalyzedAt: now });
+    await appendLogLine(ctx, job._id, "info", "Completed", now);
+    return (await ctx.db.get(job._id))!;
+  },
+});
+
+export const fail = mutation({
+  args: {
+    secret: secretArg,
+    jobId: v.string(),
+    token: v.string(),
+    error: v.string(),
+    permanent: v.boolean(),
+    jitterMs: v.optional(v.number()),
+    now: nowArg,
+  },
+  returns: jobDoc,
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const now = args.now ?? Date.now();
+    const job = await fenced(ctx, args.jobId, args.token);
+    const attempts = (job.attempts ?? 0) + 1;
+    const { error } = args;
+    const ended = { ...CLEAR_LEASE, attempts, error, lastError: error, completedAt: now };
+    if (args.permanent) {
+      await ctx.db.patch(job._id, {
+        status: "failed",
+        ...ended,
+        updatedAt: now,
+        progress: "Failed",
+      });
+      await appendLogLine(ctx, job._id, "error", `Failed: ${error}`, now);
+    } else if (attempts >= (job.maxAttempts ?? 5)) {
+      await ctx.db.patch(job._id, { status: "dead", ...ended, updatedAt: now, progress: "Dead" });
+      await appendLogLine(ctx, job._id, "error", `Dead after ${attempts} attempts: ${error}`, now);
+    } else {
+      const jitter = args.jitterMs ?? Math.floor(Math.random() * (MAX_JITTER_MS + 1));
+      const runAt = now + backoffMs(attempts) + jitter;
+      await ctx.db.patch(job._id, {
+        status: "pending",
+        ...CLEAR_LEASE,
+        attempts,
+        lastError: error,
+        runAt,
+        updatedAt: now,
+        progress: "Retrying",
+      });
+      const delay = secondsText(runAt - now);
+      const line = `Attempt ${attempts} failed, retry in ${delay} s: ${error}`;
+      await appendLogLine(ctx, job._id, "error", line, now);
+    }
+    return (await ctx.db.get(job._id))!;
+  },
+});
+
+// The cheap probe of convex_watch.py: how many jobs are ready (capped), and the
+// newest job's id, which changes whenever a job is created.
+export const readyCount = query({
+  args: { secret: secretArg, now: nowArg, cap: v.optional(v.number()) },
+  returns: v.object({
+    count: v.number(),
+    capped: v.boolean(),
+    newestJobId: v.union(v.id("jobs"), v.null()),
+  }),
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const now = args.now ?? Date.now();
+    const cap = Math.max(1, clampLimit(args.cap ?? READY_COUNT_CAP, READY_COUNT_CAP));
+    const ready = await ctx.db
+      .query("jobs")
+      .withIndex("by_status_runAt", (q) => q.eq("status", "pending").lte("runAt", now))
+      .take(cap + 1);
+    const newest = await ctx.db.query("jobs").order("desc").first();
+    return {
+      count: Math.min(ready.length, cap),
+      capped: ready.length > cap,
+      newestJobId: newest?._id ?? null,
+    };
+  },
+});

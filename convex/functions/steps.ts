@@ -1,0 +1,242 @@
+// The workers' side: step records (so a retried job resumes where it stopped),
+// job logs, and the docs a run produces.
+import { paginationOptsValidator } from "convex/server";
+import { v } from "convex/values";
+import { mutation, query } from "./_generated/server";
+import { requireWorker } from "./lib/auth";
+import { cancelRequested, invalid } from "./lib/errors";
+import { docDoc, docKind, jobLogDoc, jobStepDoc, logLevel, nowArg, secretArg } from "./lib/fields";
+import {
+  ANALYSIS_STEPS,
+  STEP_NAMES,
+  appendLogLine,
+  clampLimit,
+  fenced,
+  jobIdOf,
+  loadJob,
+  progressText,
+  stepName,
+  stepStatus,
+} from "./lib/jobs";
+
+const MAX_LOG_PAGE = 1000;
+const MAX_DOCS_PER_CALL = 200;
+
+export const startStep = mutation({
+  args: {
+    secret: secretArg,
+    jobId: v.string(),
+    token: v.string(),
+    step: v.number(),
+    worker: v.string(),
+    now: nowArg,
+  },
+  returns: jobStepDoc,
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const now = args.now ?? Date.now();
+    const name = stepName(args.step);
+    const job = await fenced(ctx, args.jobId, args.token);
+    if (job.cancelRequested) throw cancelRequested(job._id);
+    const existing = await ctx.db
+      .query("jobSteps")
+      .withIndex("by_job_step", (q) => q.eq("jobId", job._id).eq("step", args.step))
+      .unique();
+    // A completed step is returned as it is: the caller skips it.
+    if (existing?.status === "completed") return existing;
+    let stepId;
+    if (existing === null) {
+      stepId = await ctx.db.insert("jobSteps", {
+        jobId: job._id,
+        step: args.step,
+        name,
+        status: "started",
+        runs: 1,
+        startedAt: now,
+        worker: args.worker,
+      });
+    } else {
+      stepId = existing._id;
+      await ctx.db.patch(stepId, { runs: existing.runs + 1, startedAt: now, worker: args.worker });
+    }
+    const text = progressText(args.step);
+    await ctx.db.patch(job._id, {
+      status: stepStatus(args.step),
+      currentStep: Math.min(args.step, ANALYSIS_STEPS),
+      progress: text,
+      updatedAt: now,
+    });
+    await appendLogLine(ctx, job._id, "info", `${text} (worker ${args.worker})`, now);
+    return (await ctx.db.get(stepId))!;
+  },
+});
+
+export const finishStep = mutation({
+  args: {
+    secret: secretArg,
+    jobId: v.string(),
+    token: v.string(),
+    step: v.number(),
+    artifact: v.string(),
+    now: nowArg,
+  },
+  returns: v.null(),
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const now = args.now ?? Date.now();
+    const name = stepName(args.step);
+    const job = await fenced(ctx, args.jobId, args.token);
+    const existing = await ctx.db
+      .query("jobSteps")
+      .withIndex("by_job_step", (q) => q.eq("jobId", job._id).eq("step", args.step))
+      .unique();
+    if (existing === null) {
+      await ctx.db.insert("jobSteps", {
+        jobId: job._id,
+        step: args.step,
+        name,
+        status: "completed",
+        runs: 1,
+        artifact: args.artifact,
+        startedAt: now,
+        completedAt: now,
+      });
+    } else {
+      await ctx.db.patch(existing._id, {
+        status: "completed",
+        artifact: args.artifact,
+        completedAt: now,
+      });
+    }
+    await ctx.db.patch(job._id, { updatedAt: now });
+    return null;
+  },
+});
+
+export const getSteps = query({
+  args: { secret: secretArg, jobId: v.string() },
+  returns: v.array(jobStepDoc),
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const jobId = jobIdOf(ctx, args.jobId);
+    if (jobId === null) return [];
+    // The index orders by step; a job has at most one record per step.
+    return ctx.db
+      .query("jobSteps")
+      .withIndex("by_job_step", (q) => q.eq("jobId", jobId))
+      .take(STEP_NAMES.length);
+  },
+});
+
+export const appendLog = mutation({
+  args: {
+    secret: secretArg,
+    jobId: v.string(),
+    level: logLevel,
+    msg: v.string(),
+    now: nowArg,
+  },
+  returns: v.number(),
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    // Not fenced: lines from a stale holder are still facts.
+    const job = await loadJob(ctx, args.jobId);
+    return appendLogLine(ctx, job._id, args.level, args.msg, args.now ?? Date.now());
+  },
+});
+
+export const getLogs = query({
+  args: {
+    secret: secretArg,
+    jobId: v.string(),
+    afterSeq: v.optional(v.number()),
+    limit: v.optional(v.number()),
+  },
+  returns: v.array(jobLogDoc),
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const jobId = jobIdOf(ctx, args.jobId);
+    if (jobId === null) return [];
+    const limit = clampLimit(args.limit ?? MAX_LOG_PAGE, MAX_LOG_PAGE);
+    const afterSeq = args.afterSeq ?? -1;
+    return ctx.db
+      .query("jobLogs")
+      .withIndex("by_job_seq", (q) => q.eq("jobId", jobId).gt("seq", afterSeq))
+      .take(limit);
+  },
+});
+
+const docSpec = v.object({
+  slug: v.string(),
+  title: v.string(),
+  chapterIndex: v.number(),
+  kind: docKind,
+  content: v.string(),
+});
+
+export const upsertDocs = mutation({
+  args: {
+    secret: secretArg,
+    jobId: v.string(),
+    token: v.string(),
+    docs: v.array(docSpec),
+    now: nowArg,
+  },
+  returns: v.number(),
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const now = args.now ?? Date.now();
+    if (args.docs.length > MAX_DOCS_PER_CALL) {
+      throw invalid(`at most ${MAX_DOCS_PER_CALL} docs per call, got ${args.docs.length}`);
+    }
+    const job = await fenced(ctx, args.jobId, args.token);
+    for (const doc of args.docs) {
+      const existing = await ctx.db
+        .query("docs")
+        .withIndex("by_job_slug", (q) => q.eq("jobId", job._id).eq("slug", doc.slug))
+        .first();
+      if (existing === null) {
+        await ctx.db.insert("docs", {
+          ...doc,
+          jobId: job._id,
+          repositoryId: job.repositoryId,
+          createdAt: now,
+          runId: job.runId,
+        });
+      } else {
+        await ctx.db.patch(existing._id, {
+          title: doc.title,
+          chapterIndex: doc.chapterIndex,
+          kind: doc.kind,
+          content: doc.content,
+          updatedAt: now,
+        });
+      }
+    }
+    return args.docs.length;
+  },
+});
+
+// Docs can be large (a chapter is up to a few hundred KB), so they come back a
+// page at a time; the caller sorts the whole set.
+export const getDocs = query({
+  args: { secret: secretArg, jobId: v.string(), paginationOpts: paginationOptsValidator },
+  returns: v.object({
+    page: v.array(docDoc),
+    isDone: v.boolean(),
+    continueCursor: v.string(),
+    splitCursor: v.optional(v.union(v.string(), v.null())),
+    pageStatus: v.optional(
+      v.union(v.literal("SplitRecommended"), v.literal("SplitRequired"), v.null()),
+    ),
+  }),
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    const jobId = jobIdOf(ctx, args.jobId);
+    if (jobId === null) return { page: [], isDone: true, continueCursor: "" };
+    return ctx.db
+      .query("docs")
+      .withIndex("by_job", (q) => q.eq("jobId", jobId))
+      .paginate(args.paginationOpts);
+  },
+});

@@ -1,0 +1,118 @@
+import { afterEach, describe, expect, test, vi } from "vitest";
+import { api } from "../functions/_generated/api";
+import { SECRET, T0, claimOne, errorCode, newJob, newRepository, setup } from "./setup";
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+describe("steps", () => {
+  test("start and finish record the step, the status and the progress text", async () => {
+    const t = setup();
+    const jobId = await newJob(t, await newRepository(t));
+    const { leaseToken: token } = (await claimOne(t, "a"))!;
+    const base = { secret: SECRET, jobId, token, now: T0 + 1 };
+    const expectations: [number, string, string][] = [
+      [0, "cloning", "Cloning repository"],
+      [3, "analyzing", "Step 3/6: Determining order"],
+      [7, "gathering", "Saving course"],
+    ];
+    for (const [step, status, progress] of expectations) {
+      const record = await t.mutation(api.steps.startStep, { ...base, step, worker: "w1" });
+      expect(record).toMatchObject({ step, status: "started", runs: 1, worker: "w1" });
+      const job = await t.query(api.jobs.getJob, { secret: SECRET, jobId });
+      expect([job.status, job.progress, job.currentStep]).toEqual([
+        status,
+        progress,
+        Math.min(step, 6),
+      ]);
+    }
+    await t.mutation(api.steps.finishStep, { ...base, step: 3, artifact: '{"order":[1]}' });
+    await t.mutation(api.steps.finishStep, { ...base, step: 3, artifact: '{"order":[1]}' });
+    // A completed step is returned unchanged, so the caller skips it.
+    const again = await t.mutation(api.steps.startStep, { ...base, step: 3, worker: "w2" });
+    expect(again).toMatchObject({
+      status: "completed",
+      runs: 1,
+      worker: "w1",
+      artifact: '{"order":[1]}',
+    });
+    const rerun = await t.mutation(api.steps.startStep, { ...base, step: 0, worker: "w2" });
+    expect(rerun.runs).toBe(2);
+    const steps = await t.query(api.steps.getSteps, { secret: SECRET, jobId });
+    expect(steps.map((s) => [s.step, s.status])).toEqual([
+      [0, "started"],
+      [3, "completed"],
+      [7, "started"],
+    ]);
+    expect(
+      await errorCode(t.mutation(api.steps.startStep, { ...base, step: 8, worker: "w" })),
+    ).toBe("invalid");
+  });
+
+  test("log seq is monotonic per job and pages by afterSeq", async () => {
+    const t = setup();
+    const repo = await newRepository(t);
+    const a = await newJob(t, repo);
+    const b = await newJob(t, repo);
+    for (let i = 0; i < 5; i++) {
+      const seq = await t.mutation(api.steps.appendLog, {
+        secret: SECRET,
+        jobId: a,
+        level: "info",
+        msg: `a${i}`,
+        now: T0,
+      });
+      expect(seq).toBe(i);
+    }
+    expect(
+      await t.mutation(api.steps.appendLog, {
+        secret: SECRET,
+        jobId: b,
+        level: "error",
+        msg: "b0",
+        now: T0,
+      }),
+    ).toBe(0);
+    const page = await t.query(api.steps.getLogs, {
+      secret: SECRET,
+      jobId: a,
+      afterSeq: 1,
+      limit: 2,
+    });
+    expect(page.map((l) => l.msg)).toEqual(["a2", "a3"]);
+  });
+
+  test("docs are upserted by (jobId, slug) and read back page by page", async () => {
+    const t = setup();
+    const jobId = await newJob(t, await newRepository(t));
+    const { leaseToken: token } = (await claimOne(t, "a"))!;
+    const doc = (slug: string, chapterIndex: number, content = "x") => ({
+      slug,
+      title: slug,
+      chapterIndex,
+      kind: "chapter" as const,
+      content,
+    });
+    const docs = Array.from({ length: 12 }, (_, i) => doc(`c${i}`, i));
+    const base = { secret: SECRET, jobId, token };
+    expect(await t.mutation(api.steps.upsertDocs, { ...base, docs, now: T0 })).toBe(12);
+    expect(
+      await t.mutation(api.steps.upsertDocs, { ...base, docs: [doc("c0", 0, "new")], now: T0 + 1 }),
+    ).toBe(1);
+    const seen: { slug: string; content: string; createdAt: number; updatedAt?: number }[] = [];
+    let cursor: string | null = null;
+    for (;;) {
+      const page: { page: typeof seen; isDone: boolean; continueCursor: string } = await t.query(
+        api.steps.getDocs,
+        { secret: SECRET, jobId, paginationOpts: { numItems: 5, cursor } },
+      );
+      seen.push(...page.page);
+      if (page.isDone) break;
+      cursor = page.continueCursor;
+    }
+    expect(seen).toHaveLength(12);
+    const c0 = seen.find((d) => d.slug === "c0")!;
+    expect([c0.content, c0.createdAt, c0.updatedAt]).toEqual(["new", T0, T0 + 1]);
+  });
+});

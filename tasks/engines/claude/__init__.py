@@ -1,0 +1,23 @@
+"""The Claude engine: the six analysis steps answered by the Claude Code CLI, run
+read-only in the checkout, every answer checked against the repository.
+
+Modules: ``settings`` (CLAUDE_* variables), ``process`` (a child in its own process group),
+``runner`` (one CLI call: command line, environment, raw output kept), ``result``
+(reading the CLI's JSON), ``records`` (cost per call), ``prompts``, ``models`` (per-chapter
+answers), ``validate``, ``cache``, ``fanout`` and ``engine``.
+"""
+
+from tasks.engines.claude.engine import ClaudeEngine
+from tasks.engines.claude.records import CallRecord, read_records, summarize_calls
+from tasks.engines.claude.runner import replay
+from tasks.engines.claude.settings import ClaudeSettings, load_claude_settings
+
+__all__ = [
+    "CallRecord",
+    "ClaudeEngine",
+    "ClaudeSettings",
+    "load_claude_settings",
+    "read_records",
+    "replay",
+    "summarize_calls",
+]

@@ -1,0 +1,234 @@
+"""One call of the Claude Code CLI: the command line, the child's environment, the raw
+output kept on disk, and the cost record.
+
+Every call's stdout is kept as ``<work_dir>/claude/<call>-<attempt>.json`` (with a
+``.meta.json`` beside it: exit code, redacted stderr tail, prompt) so that a run can be
+parsed again with ``replay`` without paying for it twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fondation.errors import ConfigError, JobCanceled
+from tasks.engines.base import StepContext
+from tasks.engines.claude.process import Finished, ProcessTimeout, run_in_group
+from tasks.engines.claude.records import CallRecord, append_record
+from tasks.engines.claude.result import (
+    ClaudeCallFailed,
+    ClaudeTimeout,
+    ResultEnvelope,
+    parse_envelope,
+    stderr_tail,
+    structured_output,
+)
+from tasks.engines.claude.settings import ClaudeSettings, StepName
+
+ALLOWED_TOOLS = "Read,Grep,Glob"
+DISALLOWED_TOOLS = "Bash,Edit,Write,WebFetch,WebSearch,NotebookEdit"
+# Linux refuses a single argument longer than 128 KiB (MAX_ARG_STRLEN): longer prompts
+# go through stdin instead.
+_MAX_PROMPT_ARG_BYTES = 100_000
+_EMPTY_MCP = '{"mcpServers": {}}'
+
+
+@dataclass(frozen=True)
+class ClaudeCall:
+    step: StepName
+    key: str  # names the raw files and the cache entry: "abstractions", "chapter-02-cart"
+    prompt: str
+    schema: dict[str, Any]
+
+
+def claude_dir(work_dir: Path) -> Path:
+    return work_dir / "claude"
+
+
+def _claim_attempt(out_dir: Path, key: str) -> tuple[int, Path]:
+    """The next free ``<key>-<n>.json``, created empty so no other thread takes it."""
+    n = 1
+    while True:
+        path = out_dir / f"{key}-{n}.json"
+        try:
+            path.touch(exist_ok=False)
+        except FileExistsError:
+            n += 1
+            continue
+        return n, path
+
+
+class ClaudeRunner:
+    def __init__(self, settings: ClaudeSettings) -> None:
+        self.settings = settings
+
+    def argv(self, call: ClaudeCall, *, prompt_in_argv: bool, home: Path) -> list[str]:
+        s = self.settings
+        # The prompt comes right after -p: the tool lists take several values and would
+        # swallow a prompt placed after them.
+        cmd = [s.bin, "-p", *([call.prompt] if prompt_in_argv else [])]
+        cmd += ["--output-format", "json", "--json-schema", json.dumps(call.schema)]
+        cmd += ["--allowedTools", ALLOWED_TOOLS, "--disallowedTools", DISALLOWED_TOOLS]
+        cmd += ["--permission-mode", s.permission_mode]
+        cmd += ["--max-turns", str(s.turns_for(call.step))]
+        if s.max_budget_usd is not None:
+            cmd += ["--max-budget-usd", f"{s.max_budget_usd:g}"]
+        if s.model:
+            cmd += ["--model", s.model]
+        if s.bare:
+            cmd.append("--bare")
+        else:
+            # Without --bare (OAuth), keep the checkout's own .claude settings (hooks!) and
+            # .mcp.json out: only the empty private home's settings and no MCP servers.
+            mcp = home / "mcp.json"
+            mcp.write_text(_EMPTY_MCP, encoding="utf-8")
+            cmd += ["--setting-sources", "user", "--strict-mcp-config", "--mcp-config", str(mcp)]
+        return cmd
+
+    def child_env(self, home: Path, tmp: Path) -> dict[str, str]:
+        """An allowlist, never a copy of ours: the worker's environment holds the store
+        secret, the Redis URL and the git token."""
+        name, value = self.settings.credential()
+        return {
+            "PATH": os.environ.get("PATH", os.defpath),
+            "HOME": str(home),
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "TMPDIR": str(tmp),
+            # A worker has no use for update checks or telemetry.
+            "DISABLE_AUTOUPDATER": "1",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            name: value,
+        }
+
+    def _secrets(self) -> list[str]:
+        return [self.settings.credential()[1]]
+
+    def run(self, call: ClaudeCall, ctx: StepContext) -> dict[str, Any]:
+        """The call's structured output. Raises ``ClaudeCallFailed`` (retryable answer
+        errors), ``ClaudeTimeout``, ``JobCanceled`` or ``ConfigError``."""
+        out_dir = claude_dir(ctx.work_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        attempt, raw_path = _claim_attempt(out_dir, call.key)
+        # A private, throw-away home: no user-level settings, hooks or credentials files
+        # reach the call, and parallel calls do not share session files.
+        home = out_dir / "home" / f"{call.key}-{attempt}"
+        tmp = home / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        in_argv = len(call.prompt.encode("utf-8")) <= _MAX_PROMPT_ARG_BYTES
+        argv = self.argv(call, prompt_in_argv=in_argv, home=home)
+        try:
+            finished = self._spawn(argv, call, ctx, home, tmp, in_argv)
+        except ProcessTimeout as exc:
+            self._record_local(ctx, call, attempt, "timeout", self.settings.timeout_s)
+            raise ClaudeTimeout(f"claude call {call.key} timed out: {exc}") from exc
+        except JobCanceled:
+            self._record_local(ctx, call, attempt, "canceled", 0.0)
+            raise
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+        raw_path.write_bytes(finished.stdout)
+        self._write_meta(raw_path, call, finished)
+        return self._interpret(ctx, call, attempt, finished)
+
+    def _spawn(
+        self,
+        argv: list[str],
+        call: ClaudeCall,
+        ctx: StepContext,
+        home: Path,
+        tmp: Path,
+        in_argv: bool,
+    ) -> Finished:
+        try:
+            return run_in_group(
+                argv,
+                cwd=ctx.checkout,
+                env=self.child_env(home, tmp),
+                stdin=None if in_argv else call.prompt.encode("utf-8"),
+                timeout_s=self.settings.timeout_s,
+                cancel=ctx.cancel,
+                grace_s=self.settings.kill_grace_s,
+                groups=ctx.process_groups,
+            )
+        except OSError as exc:
+            raise ConfigError(f"CLAUDE_BIN: cannot run {self.settings.bin!r}: {exc}") from exc
+
+    def _interpret(
+        self, ctx: StepContext, call: ClaudeCall, attempt: int, finished: Finished
+    ) -> dict[str, Any]:
+        try:
+            envelope = parse_envelope(
+                finished.stdout, finished.returncode, finished.stderr_tail, self._secrets()
+            )
+        except ClaudeCallFailed:
+            kind = "malformed" if finished.returncode == 0 else "crash"
+            self._record_local(ctx, call, attempt, kind, finished.duration_ms / 1000)
+            raise
+        append_record(ctx.work_dir, _record(call, attempt, envelope, finished.duration_ms))
+        return structured_output(envelope, finished.returncode)
+
+    def _record_local(
+        self, ctx: StepContext, call: ClaudeCall, attempt: int, subtype: str, seconds: float
+    ) -> None:
+        # No result object: the CLI's own cost is unknown, the wall time is ours.
+        append_record(
+            ctx.work_dir,
+            CallRecord(
+                step=call.step,
+                call=call.key,
+                attempt=attempt,
+                subtype=subtype,
+                is_error=True,
+                duration_ms=int(seconds * 1000),
+            ),
+        )
+
+    def _write_meta(self, raw_path: Path, call: ClaudeCall, finished: Finished) -> None:
+        meta = {
+            "returncode": finished.returncode,
+            "stderr_tail": stderr_tail(finished.stderr_tail, self._secrets()),
+            "duration_ms": finished.duration_ms,
+            "step": call.step,
+            "call": call.key,
+            "prompt": call.prompt,
+            "schema_title": call.schema.get("title"),
+        }
+        _meta_path(raw_path).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+
+
+def _meta_path(raw_path: Path) -> Path:
+    return raw_path.with_name(raw_path.stem + ".meta.json")
+
+
+def _record(call: ClaudeCall, attempt: int, env: ResultEnvelope, wall_ms: int) -> CallRecord:
+    return CallRecord(
+        step=call.step,
+        call=call.key,
+        attempt=attempt,
+        subtype=env.subtype,
+        is_error=env.is_error,
+        total_cost_usd=env.total_cost_usd,
+        num_turns=env.num_turns,
+        duration_ms=env.duration_ms or wall_ms,
+        usage=env.usage,
+        session_id=env.session_id,
+        permission_denials=len(env.permission_denials),
+    )
+
+
+def replay(path: Path) -> tuple[ResultEnvelope, dict[str, Any]]:
+    """Parse a kept raw output again: the envelope and the structured output, or the same
+    error the live call raised. The exit code comes from the ``.meta.json`` beside it."""
+    meta_path = _meta_path(path)
+    returncode = 0
+    stderr = b""
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        returncode = int(meta.get("returncode", 0))
+        stderr = str(meta.get("stderr_tail", "")).encode("utf-8")
+    envelope = parse_envelope(path.read_bytes(), returncode, stderr, [])
+    return envelope, structured_output(envelope, returncode)

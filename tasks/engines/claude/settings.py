@@ -1,0 +1,118 @@
+"""Settings of the Claude engine, read from ``CLAUDE_*`` variables when the engine is built.
+
+The engine has its own small settings class so that the worker's settings stay free of
+one engine's knobs. The credential keeps its usual name (``ANTHROPIC_API_KEY`` or
+``CLAUDE_CODE_OAUTH_TOKEN``) and is held as a ``SecretStr``: it is handed to the ``claude``
+child process and to nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fondation.errors import ConfigError
+
+# The calls the engine makes, one name per kind; CLAUDE_MAX_TURNS_<NAME> overrides the turns.
+StepName = Literal["abstractions", "relationships", "order", "chapters", "review", "tutorials"]
+
+
+class ClaudeSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CLAUDE_", case_sensitive=False, extra="ignore", populate_by_name=True
+    )
+
+    bin: str = Field(default="claude", description="The Claude Code CLI to run.")
+    model: str | None = Field(default=None, description="--model; unset uses the CLI's default.")
+    max_turns: int = Field(default=30, ge=1, description="--max-turns of every call.")
+    max_turns_abstractions: int | None = Field(
+        default=None,
+        ge=1,
+        description="--max-turns of the abstractions calls; unset: CLAUDE_MAX_TURNS.",
+    )
+    max_turns_relationships: int | None = Field(
+        default=None,
+        ge=1,
+        description="--max-turns of the relationships calls; unset: CLAUDE_MAX_TURNS.",
+    )
+    max_turns_order: int | None = Field(
+        default=None, ge=1, description="--max-turns of the order calls; unset: CLAUDE_MAX_TURNS."
+    )
+    max_turns_chapters: int | None = Field(
+        default=None,
+        ge=1,
+        description="--max-turns of the chapters calls; unset: CLAUDE_MAX_TURNS.",
+    )
+    max_turns_review: int | None = Field(
+        default=None, ge=1, description="--max-turns of the review calls; unset: CLAUDE_MAX_TURNS."
+    )
+    max_turns_tutorials: int | None = Field(
+        default=None,
+        ge=1,
+        description="--max-turns of the tutorials calls; unset: CLAUDE_MAX_TURNS.",
+    )
+    max_budget_usd: float | None = Field(
+        default=1.0, gt=0, description="--max-budget-usd of each call; unset for no cap."
+    )
+    timeout_s: float = Field(default=600.0, gt=0, description="Wall-clock limit of one call.")
+    validation_retries: int = Field(
+        default=2, ge=0, description="Calls again after an invalid or failed answer."
+    )
+    chapter_concurrency: int = Field(
+        default=4, ge=1, description="Chapter (and review) calls running at once in a step."
+    )
+    # Read-only modes only: bypassPermissions or acceptEdits would let a prompt injection act.
+    permission_mode: Literal["dontAsk", "default", "plan"] = Field(
+        default="dontAsk",
+        description="--permission-mode; dontAsk denies every tool not in the allowed list.",
+    )
+    kill_grace_s: float = Field(
+        default=2.0, gt=0, description="SIGTERM-to-SIGKILL delay when a call is stopped."
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "anthropic_api_key")
+    )
+    oauth_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("CLAUDE_CODE_OAUTH_TOKEN", "oauth_token")
+    )
+
+    @model_validator(mode="after")
+    def _has_credential(self) -> ClaudeSettings:
+        if self.anthropic_api_key is None and self.oauth_token is None:
+            raise ValueError("set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN")
+        return self
+
+    def turns_for(self, step: StepName) -> int:
+        override: int | None = getattr(self, f"max_turns_{step}")
+        return override if override is not None else self.max_turns
+
+    def credential(self) -> tuple[str, str]:
+        """(variable, value) of the one credential the child receives; the API key wins,
+        as it does inside the CLI."""
+        if self.anthropic_api_key is not None:
+            return "ANTHROPIC_API_KEY", self.anthropic_api_key.get_secret_value()
+        assert self.oauth_token is not None  # the validator guarantees one of them
+        return "CLAUDE_CODE_OAUTH_TOKEN", self.oauth_token.get_secret_value()
+
+    @property
+    def bare(self) -> bool:
+        # --bare never reads OAuth credentials (anthropics/claude-code#39069), so it is only
+        # usable with an API key.
+        return self.anthropic_api_key is not None
+
+
+def load_claude_settings(**overrides: object) -> ClaudeSettings:
+    """Build the settings; a bad value becomes a ``ConfigError`` naming the variable."""
+    try:
+        return ClaudeSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            # Aliased fields (the credentials) are reported under their own name.
+            name = where if where.isupper() else f"CLAUDE_{where}".upper()
+            name = name or "settings"
+            lines.append(f"{name}: {err['msg']}")
+        raise ConfigError("invalid Claude engine configuration:\n  " + "\n  ".join(lines)) from exc

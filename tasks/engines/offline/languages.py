@@ -1,0 +1,82 @@
+"""Which language a path holds, and which paths are tests or generated code.
+
+Decided from the name alone (plus a shebang for extension-less scripts), so that
+discovery never has to parse a file to know whether to keep it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+EXTENSIONS: dict[str, str] = {
+    ".py": "python",
+    ".pyi": "python",
+    ".js": "javascript",
+    ".jsx": "javascript",
+    ".mjs": "javascript",
+    ".cjs": "javascript",
+    ".ts": "typescript",
+    ".mts": "typescript",
+    ".cts": "typescript",
+    ".tsx": "tsx",
+    ".go": "go",
+    ".java": "java",
+    ".rs": "rust",
+    ".c": "c",
+    ".h": "c",
+    ".cc": "cpp",
+    ".cpp": "cpp",
+    ".cxx": "cpp",
+    ".hh": "cpp",
+    ".hpp": "cpp",
+    ".hxx": "cpp",
+}
+
+# The fence tag a Markdown renderer highlights for each language.
+FENCE: dict[str, str] = {
+    "python": "python",
+    "javascript": "javascript",
+    "typescript": "typescript",
+    "tsx": "tsx",
+    "go": "go",
+    "java": "java",
+    "rust": "rust",
+    "c": "c",
+    "cpp": "cpp",
+}
+
+_SHEBANGS = (("python", "python"), ("node", "javascript"))
+
+_TEST_DIRS = frozenset({"test", "tests", "testing", "__tests__", "spec", "specs"})
+_TEST_NAME = re.compile(
+    r"(^test_.*\.py$)|(_test\.py$)|(^conftest\.py$)|(_test\.go$)"
+    r"|(\.(test|spec)\.[cm]?[jt]sx?$)|(Tests?\.java$)|(^test_.*\.(c|cc|cpp)$)"
+)
+_GENERATED_NAME = re.compile(
+    r"(\.min\.js$)|(_pb2(_grpc)?\.pyi?$)|(\.pb\.(go|cc|h)$)|(\.generated\.\w+$)"
+    r"|(_generated\.\w+$)|(\.g\.dart$)"
+)
+
+
+def language_of(path: str) -> str | None:
+    """The language for a path by extension, or None when it is not source we parse."""
+    return EXTENSIONS.get(PurePosixPath(path).suffix.lower())
+
+
+def language_of_shebang(first_line: bytes) -> str | None:
+    if not first_line.startswith(b"#!"):
+        return None
+    for needle, language in _SHEBANGS:
+        if needle.encode() in first_line:
+            return language
+    return None
+
+
+def is_test_path(path: str) -> bool:
+    parts = PurePosixPath(path).parts
+    return bool(_TEST_DIRS.intersection(parts[:-1])) or bool(_TEST_NAME.search(parts[-1]))
+
+
+def is_generated_name(path: str) -> bool:
+    return bool(_GENERATED_NAME.search(PurePosixPath(path).name))

@@ -1,0 +1,173 @@
+"""Exercise: add an implementation of a real extension point (an abstract base class,
+interface, Protocol or trait that the project already implements at least once)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from tasks.engines.base import CancelToken
+from tasks.engines.offline.graph import SymbolRef
+from tasks.engines.offline.languages import FENCE
+from tasks.engines.offline.markdown import code_block
+from tasks.engines.offline.model import Symbol
+from tasks.engines.offline.text import and_list, first_paragraph, join_names, plural
+from tasks.engines.offline.tutorials.common import Draft, Workshop, answer
+
+_KINDS = ("class", "interface", "trait")
+EXCERPT_LINES = 30
+
+
+def extend_drafts(shop: Workshop, cancel: CancelToken, limit: int = 1) -> list[Draft]:
+    go_methods = _go_method_sets(shop)
+    candidates: list[tuple[float, str, str, list[SymbolRef]]] = []
+    for path, facts in shop.graph.facts.items():
+        if not shop.is_code(path):
+            continue
+        cancel.check()
+        for symbol in facts.top_level():
+            if not symbol.abstract or symbol.kind not in _KINDS:
+                continue
+            impls = sorted(shop.graph.subclasses.get((path, symbol.name), set()))
+            if symbol.kind == "interface" and facts.language == "go":
+                impls = _go_implementations(shop, path, symbol, go_methods)
+            impls = [i for i in impls if shop.is_code(i[0])]
+            if impls:
+                score = len(impls) + 10 * shop.weight(path)
+                candidates.append((-score, path, symbol.name, impls))
+    candidates.sort(key=lambda c: (c[0], c[1], c[2]))
+    return [_draft(shop, path, name, impls) for _, path, name, impls in candidates[:limit]]
+
+
+def _required(shop: Workshop, path: str, base: Symbol) -> list[Symbol]:
+    members = [s for s in shop.graph.facts[path].symbols if s.name.startswith(base.name + ".")]
+    return [s for s in members if s.abstract]
+
+
+def _draft(shop: Workshop, path: str, name: str, impls: list[SymbolRef]) -> Draft:
+    base = shop.graph.facts[path].symbol(name)
+    if base is None:  # cannot happen: chosen from this file's symbols
+        raise ValueError(f"{name} is not defined in {path}")
+    return Draft(
+        title=f"Implement {name}",
+        slug=f"extend-{name}",
+        body=_exercise(shop, path, base, impls) + answer(_solution(shop, path, base, impls)),
+        files=sorted({path, *(i[0] for i in impls[:6])}),
+    )
+
+
+def _exercise(shop: Workshop, path: str, base: Symbol, impls: list[SymbolRef]) -> list[str]:
+    body = [
+        f"`{base.name}` ({shop.cite(path, base.start, base.end)}) is an extension point of "
+        f"{shop.project}: "
+        + (
+            "one class in the project derives from it"
+            if len(impls) == 1
+            else f"{len(impls)} classes in the project derive from it"
+        )
+        + ", and code written against it accepts any of them.",
+    ]
+    if base.doc:
+        body += ["", f"Its documentation says: {first_paragraph(base.doc, 500)}"]
+    return [
+        *body,
+        "",
+        "## Exercise",
+        "",
+        f"Plan a new implementation of `{base.name}`.",
+        "",
+        "1. Which members must your implementation provide? Give their signatures.",
+        "2. Which existing implementation is the smallest one to learn from?",
+        f"3. Which files refer to `{base.name}` by name, and so might need to know about yours?",
+        "",
+    ]
+
+
+def _solution(shop: Workshop, path: str, base: Symbol, impls: list[SymbolRef]) -> list[str]:
+    required = _required(shop, path, base)
+    if required:
+        language = shop.graph.facts[path].language
+        cited = ", ".join(shop.cite(path, s.start, s.end) for s in required[:6])
+        steps = [
+            f"1. `{base.name}` leaves {plural(len(required), 'member')} to implementations "
+            "(marked abstract, or raising a not-implemented error):",
+            "",
+            *_indent(code_block("\n".join(s.signature for s in required), FENCE.get(language, ""))),
+            "",
+            f"   Declared at {cited}.",
+        ]
+    else:
+        steps = [f"1. `{base.name}` declares no abstract member; override what you need."]
+    example_path, example_name = min(impls, key=lambda i: (_size(shop, *i), i))
+    example = shop.graph.facts[example_path].symbol(example_name)
+    steps += _example(shop, example_path, example_name, example)
+    shown = [f"`{i[1]}` in `{i[0]}`" for i in impls[:8]]
+    if len(impls) > 8:
+        shown.append(f"{len(impls) - 8} more")
+    steps.append(f"   All implementations: {and_list(shown)}.")
+    users = sorted(shop.usage.users.get((path, base.name), frozenset()))
+    steps.append(
+        f"3. {plural(len(users), 'file')} name `{base.name}`: {join_names(users, 8)}."
+        if users
+        else f"3. No other file names `{base.name}` directly: it is reached through instances."
+    )
+    return steps
+
+
+def _example(shop: Workshop, path: str, name: str, symbol: Symbol | None) -> list[str]:
+    if symbol is None:
+        return [f"2. `{name}` in `{path}`."]
+    end = min(symbol.end, symbol.start + EXCERPT_LINES - 1)
+    return [
+        f"2. The smallest is `{name}` ({shop.cite(path, symbol.start, symbol.end)}, "
+        f"{plural(symbol.end - symbol.start + 1, 'line')}):",
+        "",
+        *_indent(shop.excerpt(path, symbol.start, end)),
+        "",
+    ]
+
+
+def _size(shop: Workshop, path: str, name: str) -> int:
+    symbol = shop.graph.facts[path].symbol(name)
+    return symbol.end - symbol.start if symbol else 1 << 30
+
+
+def _indent(lines: list[str]) -> list[str]:
+    return ["   " + line if line else line for line in lines]
+
+
+@dataclass
+class _GoTypes:
+    """Go's interfaces are implemented implicitly: match types by their method sets."""
+
+    methods: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+    defined_in: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+def _go_method_sets(shop: Workshop) -> _GoTypes:
+    types = _GoTypes()
+    for path, facts in shop.graph.facts.items():
+        if facts.language != "go":
+            continue
+        directory = path.rsplit("/", 1)[0] if "/" in path else ""
+        for symbol in facts.symbols:
+            if symbol.kind == "method" and "." in symbol.name:
+                owner, method = symbol.name.split(".", 1)
+                types.methods[(directory, owner)].add(method)
+            elif "." not in symbol.name:
+                types.defined_in.setdefault((directory, symbol.name), path)
+    return types
+
+
+def _go_implementations(
+    shop: Workshop, path: str, interface: Symbol, types: _GoTypes
+) -> list[SymbolRef]:
+    wanted = {s.name.split(".", 1)[1] for s in _required(shop, path, interface)}
+    if not wanted:
+        return []
+    found: list[SymbolRef] = []
+    for key, names in sorted(types.methods.items()):
+        where = types.defined_in.get(key)
+        if key[1] != interface.name and wanted <= names and where is not None:
+            found.append((where, key[1]))
+    return found

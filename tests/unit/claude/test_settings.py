@@ -1,0 +1,66 @@
+"""CLAUDE_* variables, read when the engine is built, never at import."""
+
+from __future__ import annotations
+
+import pytest
+
+from fondation.errors import ConfigError
+from tasks.engines.claude import ClaudeEngine, load_claude_settings
+
+
+def test_defaults_and_per_step_turns_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-x")
+    monkeypatch.setenv("CLAUDE_MAX_TURNS", "12")
+    monkeypatch.setenv("CLAUDE_MAX_TURNS_CHAPTERS", "40")
+    monkeypatch.setenv("CLAUDE_MODEL", "claude-opus-4-1")
+    s = load_claude_settings()
+    assert s.bin == "claude"
+    assert s.validation_retries == 2
+    assert s.chapter_concurrency == 4
+    assert s.turns_for("chapters") == 40
+    assert s.turns_for("order") == 12
+    assert s.model == "claude-opus-4-1"
+    assert s.bare
+
+
+def test_the_engine_reads_its_settings_when_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLAUDE_CODE_OAUTH_TOKEN", "oat-x")
+    monkeypatch.setenv("CLAUDE_CHAPTER_CONCURRENCY", "2")
+    engine = ClaudeEngine()
+    assert engine.settings.chapter_concurrency == 2
+    assert engine.settings.credential() == ("CLAUDE_CODE_OAUTH_TOKEN", "oat-x")
+    assert not engine.settings.bare
+
+
+def test_the_api_key_wins_when_both_credentials_are_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLAUDE_CODE_OAUTH_TOKEN", "oat-x")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-x")
+    assert load_claude_settings().credential() == ("ANTHROPIC_API_KEY", "sk-ant-x")
+
+
+def test_no_credential_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN"):
+        ClaudeEngine()
+
+
+def test_a_bad_value_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-x")
+    monkeypatch.setenv("CLAUDE_TIMEOUT_S", "-1")
+    with pytest.raises(ConfigError, match="CLAUDE_TIMEOUT_S"):
+        load_claude_settings()
+
+
+def test_a_permissive_mode_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-x")
+    monkeypatch.setenv("CLAUDE_PERMISSION_MODE", "bypassPermissions")
+    with pytest.raises(ConfigError, match="CLAUDE_PERMISSION_MODE"):
+        load_claude_settings()
+
+
+def test_the_credential_does_not_show_in_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-very-secret")
+    s = load_claude_settings()
+    assert "very-secret" not in repr(s)
+    assert "very-secret" not in s.model_dump_json()

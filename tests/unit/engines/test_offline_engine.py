@@ -1,0 +1,237 @@
+"""The six steps end to end on small real repositories."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+from fondation.errors import JobCanceled, PermanentError
+from tasks.artifacts import Citation
+from tasks.engines.base import CancelToken, StepContext
+from tasks.engines.offline import OfflineEngine
+from tasks.engines.offline.markdown import CITATION, LINK, blocks
+from tasks.engines.offline.mermaid import validate
+from tests.unit.engines.conftest import Course, Runner, Writer
+
+
+def line_count(root: Path, path: str) -> int:
+    return len((root / path).read_text(encoding="utf-8", errors="replace").splitlines())
+
+
+def all_citations(course: Course) -> list[Citation]:
+    found = [c for a in course.abstractions.abstractions for c in a.citations]
+    found += [c for r in course.relationships.relationships for c in r.citations]
+    found += [c for ch in course.chapters.chapters for c in ch.citations]
+    found += [c for ch in course.review.chapters for c in ch.citations]
+    texts = [ch.content for ch in course.review.chapters]
+    texts += [t.content for t in course.tutorials.tutorials]
+    for text in texts:
+        for match in CITATION.finditer(text):
+            start = int(match.group(2))
+            end = int(match.group(3) or start)
+            found.append(Citation(path=match.group(1), start_line=start, end_line=end))
+    return found
+
+
+def test_every_citation_names_a_real_file_and_lines_in_range(
+    shop: Path, tmp_path: Path, run_course: Runner
+) -> None:
+    course = run_course(shop, tmp_path / "work")
+    citations = all_citations(course)
+    assert len(citations) > 20
+    for citation in citations:
+        assert (shop / citation.path).is_file(), citation
+        assert 1 <= citation.start_line <= citation.end_line, citation
+        assert citation.end_line <= line_count(shop, citation.path), citation
+
+
+def test_abstractions_are_real_modules_with_real_symbols(
+    shop: Path, tmp_path: Path, run_course: Runner
+) -> None:
+    course = run_course(shop, tmp_path / "work")
+    artifact = course.abstractions
+    assert artifact.project_name == "shop"
+    assert 3 <= len(artifact.abstractions) <= 12
+    ids = [a.id for a in artifact.abstractions]
+    assert len(set(ids)) == len(ids)
+    named = {a.name: a for a in artifact.abstractions}
+    assert named["shop.models"].symbols[:2] == ["Money", "Item"]
+    assert "Domain models" in named["shop.models"].summary
+    for abstraction in artifact.abstractions:
+        assert not any(f.startswith("tests/") for f in abstraction.files)
+        for symbol in abstraction.symbols:
+            sources = [(shop / f).read_text(encoding="utf-8") for f in abstraction.files]
+            assert any(f"def {symbol}(" in s or f"class {symbol}" in s for s in sources), symbol
+
+
+def test_order_is_a_permutation_with_dependencies_first(
+    shop: Path, tmp_path: Path, run_course: Runner
+) -> None:
+    course = run_course(shop, tmp_path / "work")
+    ids = [a.id for a in course.abstractions.abstractions]
+    order = course.order.order
+    assert sorted(order) == sorted(ids)
+    graph = nx.DiGraph()
+    graph.add_edges_from((r.source, r.target) for r in course.relationships.relationships)
+    position = {a: i for i, a in enumerate(order)}
+    for source, target in graph.edges:
+        in_cycle = nx.has_path(graph, target, source)
+        assert in_cycle or position[target] < position[source], (source, target)
+    assert position["shop-models"] < position["shop-service"]
+
+
+def test_chapters_have_prose_diagrams_and_navigation(
+    shop: Path, tmp_path: Path, run_course: Runner
+) -> None:
+    course = run_course(shop, tmp_path / "work")
+    chapters = course.review.chapters
+    files = {f"{c.index:02d}-{c.slug}.md" for c in chapters}
+    assert [c.index for c in chapters] == list(range(1, len(chapters) + 1))
+    assert [c.abstraction_id for c in chapters] == course.order.order
+    diagrams = 0
+    for chapter in chapters:
+        for block in blocks(chapter.content):
+            if block.info == "mermaid":
+                diagrams += 1
+                assert validate("\n".join(block.lines[1:-1])) == []
+        for target in _links(chapter.content):
+            assert target in files
+    assert diagrams >= 1
+    first, last = chapters[0].content, chapters[-1].content
+    assert f"[Next: {chapters[1].title}]({chapters[1].index:02d}-{chapters[1].slug}.md)" in first
+    assert "[Previous:" in last
+    assert "[Next:" not in last
+    assert "TODO" not in "".join(c.content for c in chapters)
+    assert course.review.findings == []  # what the engine writes needs no fixing
+
+
+def _links(markdown: str) -> list[str]:
+    return [m.group(2) for m in LINK.finditer(markdown) if m.group(2).endswith(".md")]
+
+
+def test_tutorials_trace_predict_extend_and_quiz_with_hidden_answers(
+    shop: Path, tmp_path: Path, run_course: Runner
+) -> None:
+    course = run_course(shop, tmp_path / "work")
+    tutorials = {t.slug.split("-", 1)[0]: t for t in course.tutorials.tutorials}
+    assert set(tutorials) == {"trace", "predict", "extend", "quiz"}
+    for tutorial in course.tutorials.tutorials:
+        assert "## Answer" in tutorial.content
+        assert "<details>" in tutorial.content
+        assert tutorial.files
+        assert all((shop / f).is_file() for f in tutorial.files)
+    trace = tutorials["trace"].content
+    assert "`Cart.checkout`" in trace
+    assert "`total`" in trace
+    assert "`Money`" in trace
+    predict = tutorials["predict"].content
+    exercise, answer = predict.split("## Answer")
+    assert "assert cart.checkout() == 7" in answer
+    assert "assert cart.checkout() == 7" not in exercise
+    extend = tutorials["extend"].content
+    assert "`Storage`" in extend
+    assert "MemoryStorage" in extend
+    assert "def save(" in extend
+
+
+def test_output_is_identical_run_after_run(shop: Path, tmp_path: Path, run_course: Runner) -> None:
+    first = run_course(shop, tmp_path / "work1").dump()
+    second = run_course(shop, tmp_path / "work2", OfflineEngine()).dump()
+    copy = shutil.copytree(shop, tmp_path / "elsewhere" / "shop-repo")
+    third = run_course(copy, tmp_path / "work3").dump()
+    assert first == second == third
+    assert str(tmp_path) not in first  # no absolute path leaks into an artifact
+
+
+def test_each_step_works_without_the_cache_in_a_fresh_process(
+    shop: Path, tmp_path: Path, run_course: Runner
+) -> None:
+    expected = run_course(shop, tmp_path / "work").dump()
+    work = tmp_path / "scratch"
+    ctx = StepContext(job_id="job", checkout=shop, prompt="", work_dir=work)
+    steps = (
+        "extract_abstractions",
+        "analyze_relationships",
+        "determine_order",
+        "generate_chapters",
+        "review_chapters",
+        "create_tutorials",
+    )
+    outputs = []
+    for step, slot in zip(
+        steps, ("abstractions", "relationships", "order", "chapters", "review", None), strict=True
+    ):
+        shutil.rmtree(work, ignore_errors=True)
+        result = getattr(OfflineEngine(), step)(ctx)  # a new engine: nothing memoised
+        outputs.append(result.model_dump_json())
+        if slot:
+            setattr(ctx, slot, result)
+    assert "\n".join(outputs) == expected
+
+
+def test_a_canceled_token_stops_every_step(shop: Path, tmp_path: Path, run_course: Runner) -> None:
+    course = run_course(shop, tmp_path / "work")
+    token = CancelToken()
+    token.cancel("user asked")
+    ctx = StepContext(
+        job_id="job",
+        checkout=shop,
+        prompt="",
+        work_dir=tmp_path / "work2",
+        cancel=token,
+        abstractions=course.abstractions,
+        relationships=course.relationships,
+        order=course.order,
+        chapters=course.chapters,
+        review=course.review,
+    )
+    engine = OfflineEngine()
+    for step in (
+        engine.extract_abstractions,
+        engine.analyze_relationships,
+        engine.determine_order,
+        engine.generate_chapters,
+        engine.review_chapters,
+        engine.create_tutorials,
+    ):
+        with pytest.raises(JobCanceled, match="user asked"):
+            step(ctx)
+
+
+def test_a_repository_without_source_is_a_permanent_error(tmp_path: Path, write: Writer) -> None:
+    root = write(tmp_path / "repo", {"README.md": "# Nothing to parse\n"})
+    ctx = StepContext(job_id="job", checkout=root, prompt="", work_dir=tmp_path / "work")
+    with pytest.raises(PermanentError, match="no source file"):
+        OfflineEngine().extract_abstractions(ctx)
+
+
+def test_a_polyglot_repository_gets_a_course(
+    tmp_path: Path, write: Writer, run_course: Runner
+) -> None:
+    root = write(
+        tmp_path / "poly",
+        {
+            "go.mod": "module example.com/poly\n",
+            "cmd/main.go": 'package main\n\nimport "example.com/poly/store"\n\n'
+            "// main starts the store.\nfunc main() { store.Open() }\n",
+            "store/store.go": "// Package store keeps things.\npackage store\n\n"
+            "// Store is where things are kept.\ntype Store interface { Get() int }\n\n"
+            "// Open opens it.\nfunc Open() *Mem { return &Mem{} }\n",
+            "store/mem.go": "package store\n\n// Mem keeps things in memory.\n"
+            "type Mem struct{}\n\n// Get returns one.\nfunc (m *Mem) Get() int { return 1 }\n",
+            "web/app.ts": "import { api } from './api';\nexport function start() { api(); }\n",
+            "web/api.ts": "/** Calls the server. */\nexport function api() { return 1; }\n",
+            "native/lib.c": '#include "lib.h"\nint twice(int x) { return x * 2; }\n',
+            "native/lib.h": "/* Doubles. */\nint twice(int x);\n",
+        },
+    )
+    course = run_course(root, tmp_path / "work")
+    files = {f for a in course.abstractions.abstractions for f in a.files}
+    assert {"store/store.go", "web/api.ts", "native/lib.h"} <= files
+    assert course.review.findings == []
+    extend = [t for t in course.tutorials.tutorials if t.slug.startswith("extend")]
+    assert extend
+    assert "`Mem` in `store/mem.go`" in extend[0].content
