@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import signal
 from types import FrameType
+from typing import Any
 
 import redis
 
@@ -30,6 +31,19 @@ def build_bridge(settings: Settings, redis_url: str) -> Bridge:
     )
 
 
+def _convex_watcher(settings: Settings, bridge: Bridge) -> Any:
+    """Jobs inserted in Convex by the web app announce nothing in Redis: probe for them
+    between polls, so pickup does not wait a whole POLL_INTERVAL."""
+    from bridge.store.convex import ConvexStore
+    from bridge.store.convex_watch import ReadyWatcher
+
+    if not isinstance(bridge.store, ConvexStore) or settings.convex_watch_interval <= 0:
+        return None
+    watcher = ReadyWatcher(bridge.store, bridge.wake.set, interval_s=settings.convex_watch_interval)
+    watcher.start()
+    return watcher
+
+
 def run_bridge(settings: Settings, redis_url: str) -> None:
     bridge = build_bridge(settings, redis_url)
     listener = WakeListener(redis_url, bridge.wake)
@@ -43,11 +57,14 @@ def run_bridge(settings: Settings, redis_url: str) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     listener.start()
+    watcher = _convex_watcher(settings, bridge)
     health.start()
     log.info("health view on port %d", health.port)
     try:
         bridge.run()
     finally:
+        if watcher is not None:
+            watcher.stop()
         listener.stop()
         health.stop()
         bridge.store.close()

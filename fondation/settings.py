@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         ),
     )
     convex_timeout: float = Field(default=10.0, gt=0, description="Convex HTTP timeout, s.")
+    convex_watch_interval: float = Field(
+        default=1.0,
+        ge=0,
+        description="Seconds between the bridge's probes for ready Convex jobs (0: off).",
+    )
 
     # --- the bridge ---
     worker_id: str = Field(
