@@ -236,10 +236,11 @@ def unit_summary(
         parts.append(
             f"Its most used public {lead.kind} is `{lead.name}`"
             + (f" ({said.rstrip('.')})" if said else "")
+            + "."
             + (
-                f", among {join_names([s.name for _, s in symbols[1:]], 5)}."
+                f" Other public names: {join_names([s.name for _, s in symbols[1:]], 5)}."
                 if len(symbols) > 1
-                else "."
+                else ""
             )
         )
     parts.append(_dependents_sentence(unit, graph, members))

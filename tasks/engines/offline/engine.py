@@ -30,7 +30,7 @@ from tasks.engines.offline.mermaid import neighbourhood
 from tasks.engines.offline.project import project_name
 from tasks.engines.offline.tutorials import Workshop, create_tutorials
 
-_KEPT_ANALYSES = 4
+_KEPT_ANALYSES = 2  # a graph of a large checkout weighs tens of MB
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,9 @@ from tasks.engines.offline.languages import (
     language_of_shebang,
 )
 
+VCS_DIRS = frozenset({".git", ".hg", ".svn"})
 VENDORED_DIRS = frozenset(
     {
-        ".git",
-        ".hg",
-        ".svn",
         "node_modules",
         "bower_components",
         "vendor",
@@ -132,6 +130,8 @@ def _walk(
 
 
 def _dir_reason(name: str, rel: str, ignores: list[_Ignore]) -> str | None:
+    if name in VCS_DIRS:
+        return "version-control metadata"
     if name in VENDORED_DIRS or name.endswith(".egg-info"):
         return "vendored, build or tool directory"
     return _ignored_by(rel + "/", ignores)

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -208,8 +208,3 @@ def _manifests(root: Path, paths: list[str]) -> dict[str, str]:
         except (OSError, PermanentError):
             continue
     return out
-
-
-def parent_dir(path: str) -> str:
-    parent = str(PurePosixPath(path).parent)
-    return "" if parent == "." else parent

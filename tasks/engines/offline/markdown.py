@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tasks.artifacts import Citation
-
 # `path/to/file.ext:12` or `...:12-30`: a path with an extension, then lines.
 CITATION = re.compile(r"`([^`\s:]+\.[A-Za-z0-9]+):(\d+)(?:-(\d+))?`")
 LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)")
@@ -67,10 +65,6 @@ def fence_for(code: str) -> str:
 def code_block(code: str, language: str) -> list[str]:
     fence = fence_for(code)
     return [f"{fence}{language}", *code.split("\n"), fence]
-
-
-def cite(citation: Citation) -> str:
-    return f"`{citation.render()}`"
 
 
 def heading_level(line: str) -> int:

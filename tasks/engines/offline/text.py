@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
 _ROLE = re.compile(r":[\w:.-]+:`~?!?([^`<]+?)(?:\s*<[^>]*>)?`")  # :class:`~a.B` -> `a.B`
@@ -58,7 +59,8 @@ def join_names(names: Sequence[str], limit: int = 6, conjunction: str = "and") -
 
 
 def slugify(name: str) -> str:
-    slug = _SLUG_JUNK.sub("-", name.lower()).strip("-")
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = _SLUG_JUNK.sub("-", ascii_name.lower()).strip("-")
     return slug or "root"
 
 

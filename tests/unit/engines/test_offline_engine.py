@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import networkx as nx
@@ -235,3 +238,29 @@ def test_a_polyglot_repository_gets_a_course(
     extend = [t for t in course.tutorials.tutorials if t.slug.startswith("extend")]
     assert extend
     assert "`Mem` in `store/mem.go`" in extend[0].content
+
+
+_RUN_IN_CHILD = """
+import sys
+from pathlib import Path
+from tests.unit.engines.conftest import run_all
+print(run_all(Path(sys.argv[1]), Path(sys.argv[2])).dump())
+"""
+
+
+def test_output_does_not_depend_on_the_hash_seed(shop: Path, tmp_path: Path) -> None:
+    # Set iteration order changes with PYTHONHASHSEED: only a second process shows it.
+    outputs = []
+    for seed in ("1", "2"):
+        child = subprocess.run(
+            [sys.executable, "-c", _RUN_IN_CHILD, str(shop), str(tmp_path / f"work{seed}")],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            cwd=Path(__file__).resolve().parents[3],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        outputs.append(child.stdout)
+    assert outputs[0] == outputs[1]
+    assert outputs[0].count("\n") == 6

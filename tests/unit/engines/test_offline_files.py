@@ -46,6 +46,7 @@ def test_vendored_binary_generated_and_huge_files_are_skipped(
         tmp_path / "repo",
         {
             "app.py": "x = 1\n",
+            ".git/hooks/pre-commit.py": "x = 1\n",
             "node_modules/lib/index.js": "module.exports = 1;\n",
             "vendor/dep.go": "package dep\n",
             "pkg.egg-info/x.py": "",
@@ -57,6 +58,7 @@ def test_vendored_binary_generated_and_huge_files_are_skipped(
     )
     found = index(root, tmp_path / "work", Limits(max_file_bytes=1000))
     assert sorted(found.files) == ["app.py"]
+    assert found.skipped[".git"] == "version-control metadata"
     assert found.skipped["node_modules"] == "vendored, build or tool directory"
     assert found.skipped["vendor"] == "vendored, build or tool directory"
     assert found.skipped["pkg.egg-info"] == "vendored, build or tool directory"

@@ -80,6 +80,17 @@ def test_python_symbols_signatures_docs_and_abstract_methods() -> None:
     assert facts.asserts == [23]
 
 
+def test_python_signatures_count_columns_in_bytes_like_ast() -> None:
+    facts = parse('def f(x="\u00e9t\u00e9"): return x\nclass \u00c7a: pass\n', "python")
+    assert [s.signature for s in facts.symbols] == ['def f(x="\u00e9t\u00e9")', "class \u00c7a"]
+
+
+def test_python_warnings_about_the_analysed_code_do_not_fail_the_parse() -> None:
+    # "\\d" is an invalid escape: Python warns, and pytest turns warnings into errors.
+    facts = parse('PATTERN = "\\d+"\n\n\ndef digits():\n    return PATTERN\n', "python")
+    assert [s.name for s in facts.symbols] == ["digits"]
+
+
 def test_python_syntax_errors_still_give_lines_and_leading_comment() -> None:
     facts = parse("# Old code.\nprint 'hello'\n", "python")
     assert (facts.lines, facts.doc, facts.symbols) == (2, "Old code.", [])

@@ -145,8 +145,8 @@ def _record(node: ts.Node, outer: ts.Node, source: bytes) -> list[Symbol]:
     body = t.field(node, "body")
     if outer.type == "type_definition":
         name = name or t.text(t.field(outer, "declarator"))
-    if not name or body is None:
-        return []  # a forward declaration or an anonymous record
+    if not t.dotted_name(name) or body is None:
+        return []  # a forward declaration, an anonymous or a macro-named record
     members: list[Symbol] = []
     for member in t.named(body):
         if member.type in ("function_definition", "field_declaration", "declaration"):

@@ -153,7 +153,7 @@ def _class(node: ts.Node, outer: ts.Node, source: bytes, public: bool) -> list[S
         doc=t.leading_doc(outer),
         bases=bases,
         abstract=abstract,
-        public=public,
+        public=public and not name.startswith("_"),
     )
     return [symbol, *members]
 
@@ -202,7 +202,7 @@ def _function(
         end=t.last_line(node),
         signature=t.header(head, t.field(node, "body"), source),
         doc=t.leading_doc(outer),
-        public=public,
+        public=public and not name.startswith("_"),
     )
 
 
@@ -228,7 +228,7 @@ def _type(node: ts.Node, outer: ts.Node, source: bytes, public: bool) -> list[Sy
         doc=t.leading_doc(outer),
         bases=bases,
         abstract=interface,
-        public=public,
+        public=public and not name.startswith("_"),
     )
     return [symbol, *members] if interface else [symbol]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import threading
 import warnings
 
 from tasks.engines.offline.model import FileFacts, ImportRef, Reference, Symbol
@@ -20,13 +21,16 @@ _ABSTRACT_DECORATORS = frozenset(
     {"abstractmethod", "abstractproperty", "abstractclassmethod", "abstractstaticmethod"}
 )
 _Def = ast.FunctionDef | ast.AsyncFunctionDef
+_WARNINGS_LOCK = threading.Lock()
 
 
 def parse_python(text: str) -> FileFacts:
     lines = split_lines(text)
     try:
         # Warnings about the analysed code's escapes concern its authors, not this run.
-        with warnings.catch_warnings():
+        # catch_warnings swaps process-wide state: the lock keeps two parses from
+        # restoring each other's filters (parsing holds the GIL anyway).
+        with _WARNINGS_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -202,15 +206,21 @@ def _is_docstring(node: ast.stmt) -> bool:
 def _signature(node: ast.ClassDef | _Def, lines: list[str]) -> str:
     """The header as written, from ``def``/``class`` to the colon before the body."""
     first = node.body[0]
-    start_row, start_col = node.lineno - 1, node.col_offset
-    end_row, end_col = first.lineno - 1, first.col_offset
+    start_row, end_row = node.lineno - 1, first.lineno - 1
     if start_row == end_row:
-        text = lines[start_row][start_col:end_col]
+        text = _columns(lines[start_row], node.col_offset, first.col_offset)
     else:
-        parts = [lines[start_row][start_col:], *lines[start_row + 1 : end_row]]
-        parts.append(lines[end_row][:end_col] if end_row < len(lines) else "")
+        parts = [_columns(lines[start_row], node.col_offset, None)]
+        parts += lines[start_row + 1 : end_row]
+        if end_row < len(lines):
+            parts.append(_columns(lines[end_row], 0, first.col_offset))
         text = "\n".join(_strip_comment(p) for p in parts)
     return one_line(text).rstrip(":").rstrip()
+
+
+def _columns(line: str, start: int, end: int | None) -> str:
+    # ast's column offsets count UTF-8 bytes, not characters.
+    return line.encode("utf-8")[start:end].decode("utf-8", errors="replace")
 
 
 def _strip_comment(line: str) -> str:

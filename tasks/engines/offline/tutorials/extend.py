@@ -107,7 +107,7 @@ def _solution(shop: Workshop, path: str, base: Symbol, impls: list[SymbolRef]) -
     steps.append(f"   All implementations: {and_list(shown)}.")
     users = sorted(shop.usage.users.get((path, base.name), frozenset()))
     steps.append(
-        f"3. {plural(len(users), 'file')} name `{base.name}`: {join_names(users, 8)}."
+        f"3. `{base.name}` is named in {plural(len(users), 'other file')}: {join_names(users, 8)}."
         if users
         else f"3. No other file names `{base.name}` directly: it is reached through instances."
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import networkx as nx
 
 from tasks.engines.base import CancelToken
-from tasks.engines.offline.text import first_sentence, inline
+from tasks.engines.offline.text import and_list, first_sentence, inline
 from tasks.engines.offline.tutorials.common import Draft, Workshop, answer, split_node
 
 MAX_FANOUT = 25  # successors looked at per node: bounds the search on dense graphs
@@ -81,7 +81,7 @@ def _exercise(shop: Workshop, chain: tuple[Hop, Hop], files: list[str]) -> list[
     (a, _, line_ab), _ = chain
     a_path, a_name = split_node(a)
     owners = sorted({o for o in map(shop.abstraction_of, files) if o})
-    crossing = f", crossing {', '.join(f'`{o}`' for o in owners)}." if owners else "."
+    crossing = f", crossing {and_list([f'`{o}`' for o in owners])}." if owners else "."
     return [
         f"This exercise follows one real call path of {shop.project} through three files"
         + crossing,

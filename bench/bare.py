@@ -1,0 +1,78 @@
+"""The reference: bare Celery on the same Redis, with the same reliability settings
+(acks_late, prefetch 1, prefork), running chains of eight tasks that do nothing but
+count their end in Redis."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+from celery import Celery, chain
+
+QUEUE = "bare"
+DONE_KEY = "bench:bare:done"
+LAST_KEY = "bench:bare:last"
+
+
+def make_app(broker: str) -> Celery:
+    app = Celery("bare", broker=broker)
+    app.conf.update(
+        task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
+        task_ignore_result=True, task_default_queue=QUEUE, worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+    )  # fmt: skip
+
+    @app.task(name="bare.step")
+    def step(last: bool = False) -> None:
+        if last:
+            client = redis.Redis.from_url(broker)
+            client.incr(DONE_KEY)
+            client.set(LAST_KEY, repr(time.time()))
+
+    return app
+
+
+# The worker process imports this module by name: its broker comes from the environment
+# because `celery -A` offers no other way to pass it.
+app = make_app(os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/15"))
+
+
+def start_worker(broker: str, concurrency: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "BENCH_BROKER": broker}
+    out = log.open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "bench.bare", "worker", "-Q", QUEUE,
+         "-c", str(concurrency), "--prefetch-multiplier", "1", "-l", "WARNING"],
+        env=env, stdout=out, stderr=out, start_new_session=True,
+    )  # fmt: skip
+
+
+def send_chains(app_: Celery, count: int) -> None:
+    for _ in range(count):
+        sigs = [app_.signature("bare.step", immutable=True) for _ in range(7)]
+        sigs.append(app_.signature("bare.step", kwargs={"last": True}, immutable=True))
+        chain(*sigs).apply_async()
+
+
+def run_chains(broker: str, count: int, timeout_s: float = 300) -> float:
+    """Send ``count`` chains at once; return seconds until the last one ended."""
+    client = redis.Redis.from_url(broker)
+    client.delete(DONE_KEY)
+    bench_app = make_app(broker)
+    started = time.monotonic()
+    send_chains(bench_app, count)
+    deadline = started + timeout_s
+    while int(client.get(DONE_KEY) or 0) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError("bare chains did not finish")
+        time.sleep(0.005)
+    return time.monotonic() - started
+
+
+def one_chain_s(broker: str) -> float:
+    """End-to-end seconds of one chain on an idle worker."""
+    return run_chains(broker, 1)

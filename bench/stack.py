@@ -1,0 +1,104 @@
+"""A private stack for one benchmark: an embedded Redis, a SQLite store, a repository,
+and bridges and workers as processes (the same helpers the tests use)."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+from bridge.store.sqlite import SqliteStore
+from fondation.embedded_redis import EmbeddedRedis
+from fondation.settings import load_settings
+from fondation.submit import submit_job
+from tests.support import services
+from tests.support.gitrepo import make_repo
+
+BENCH_ENGINE = "bench.engine:FixedTimeEngine"
+
+
+class Stack:
+    def __init__(self, name: str, **env: str) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix=f"fondation-bench-{name}-"))
+        self.redis = EmbeddedRedis(self.root / "redis", persist=False)
+        self.redis.start()
+        defaults = {
+            "ANALYSIS_ENGINE": BENCH_ENGINE, "LOG_LEVEL": "WARNING",
+            "MAX_CONCURRENT_JOBS": "64", "QUEUE_HIGH_WATER": "64",
+            "POLL_INTERVAL": "5", "HEARTBEAT_INTERVAL": "60", "LEASE_TIME": "300",
+            "WORKER_LIVENESS_INTERVAL": "2",
+        }  # fmt: skip
+        self.env = services.base_env(self.root, self.redis.url, **{**defaults, **env})
+        self.store = SqliteStore(Path(self.env["SQLITE_PATH"]))
+        self.settings = load_settings(allow_local_repos=True,
+                                      sqlite_path=Path(self.env["SQLITE_PATH"]))
+        self.repo = make_repo(self.root / "repo")
+        self.procs: list[services.Service] = []
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for p in self.procs:
+            p.kill()
+        self.redis.stop()
+
+    def worker(self, concurrency: int = 2, name: str = "w", **env: str) -> services.Service:
+        svc = services.worker(self.root, {**self.env, **env}, name=name, concurrency=concurrency)
+        self.procs.append(svc)
+        return svc
+
+    def bridge(self, name: str = "b", **env: str) -> services.Service:
+        svc = services.bridge(self.root, {**self.env, **env}, name=name)
+        self.procs.append(svc)
+        return svc
+
+    def wait_ready(self, workers: int = 1, timeout_s: float = 30) -> None:
+        import redis
+
+        client = redis.Redis.from_url(self.redis.url)
+        services.wait_for(lambda: len(list(client.scan_iter("fondation:worker:*"))) >= workers,
+                          timeout_s, "workers to be ready")
+        time.sleep(0.5)
+
+    def submit(self, announce: bool = True) -> str:
+        job, _ = submit_job(self.store, self.settings, str(self.repo),
+                            redis_url=self.redis.url if announce else None)
+        return job.id
+
+    def wait_done(self, ids: list[str], timeout_s: float = 600) -> None:
+        services.wait_for(lambda: all(self.store.get_job(i).is_final for i in ids), timeout_s,
+                          f"{len(ids)} jobs", interval_s=0.02)
+        bad = [i for i in ids if self.store.get_job(i).status != "completed"]
+        if bad:
+            raise RuntimeError(f"{len(bad)} benchmark jobs did not complete")
+
+    def pickup_ms(self, job_id: str) -> float:
+        """From the job's insert to the start of its first step."""
+        job = self.store.get_job(job_id)
+        first = min(s.started_at for s in self.store.get_steps(job_id))
+        return float(first - job.created_at)
+
+    def end_to_end_s(self, job_id: str) -> float:
+        job = self.store.get_job(job_id)
+        assert job.completed_at is not None
+        return (job.completed_at - job.created_at) / 1000
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
