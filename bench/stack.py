@@ -74,8 +74,16 @@ class Stack:
         return job.id
 
     def wait_done(self, ids: list[str], timeout_s: float = 600) -> None:
-        services.wait_for(lambda: all(self.store.get_job(i).is_final for i in ids), timeout_s,
-                          f"{len(ids)} jobs", interval_s=0.02)
+        # One cheap query per poll: the benchmark must not steal the workers' CPU.
+        pending = set(ids)
+
+        def done() -> bool:
+            for job in self.store.list_jobs(limit=len(pending) + 64):
+                if job.is_final:
+                    pending.discard(job.id)
+            return not pending
+
+        services.wait_for(done, timeout_s, f"{len(ids)} jobs", interval_s=0.02)
         bad = [i for i in ids if self.store.get_job(i).status != "completed"]
         if bad:
             raise RuntimeError(f"{len(bad)} benchmark jobs did not complete")

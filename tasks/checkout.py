@@ -220,6 +220,14 @@ def _head_of(runner: _GitRunner, dest: Path) -> str | None:
     """The commit of the checkout at ``dest``, or None when there is none."""
     if not (dest / ".git").is_dir() or dest.is_symlink():
         return None  # without this check git would look for a repository in the parents
+    # Our checkouts are detached, so .git/HEAD holds the commit id itself: reading it
+    # saves a git process on every step. Anything else is asked of git.
+    try:
+        head = (dest / ".git" / "HEAD").read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        head = ""
+    if _COMMIT_ID.fullmatch(head):
+        return head
     result = runner.run(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], dest)
     return result.stdout.strip() if result.rc == 0 else None
 
@@ -410,9 +418,15 @@ class _GitRunner:
         return _GitResult(rc=rc, stdout=stdout.text(), stderr=stderr.text())
 
     def _wait(self, proc: subprocess.Popen[bytes], what: str, sink: _Sink | None) -> int:
+        # Popen.wait(timeout) polls with sleeps that grow to 50 ms, which made every short
+        # git command cost tens of milliseconds; a blocking wait in a thread returns the
+        # moment git exits, and the loop here only looks at cancel and the deadline.
+        exited = threading.Event()
+        waiter = threading.Thread(target=lambda: (proc.wait(), exited.set()), daemon=True)
+        waiter.start()
         while True:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                return proc.wait(timeout=_POLL_S)
+            if exited.wait(_POLL_S):
+                return proc.wait()
             if self._cancel.is_set:
                 _kill_group(proc)
                 raise JobCanceled(self._cancel.reason or "canceled")

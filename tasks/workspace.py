@@ -54,9 +54,13 @@ class Workspace:
     def claim(self, job_id: str) -> Path:
         """Create the job's folder (if needed) and record this process as its owner."""
         path = self.job_dir(job_id)
+        owner = f"{socket.gethostname()}:{os.getpid()}"
+        # Every step claims the folder; most find it theirs already, so skip the writes.
+        if _read_text(path / _OWNER_FILE) == owner:
+            return path
         path.mkdir(parents=True, exist_ok=True)
         _write_atomically(path / _JOB_ID_FILE, job_id)
-        _write_atomically(path / _OWNER_FILE, f"{socket.gethostname()}:{os.getpid()}")
+        _write_atomically(path / _OWNER_FILE, owner)
         return path
 
     def remove(self, job_id: str) -> None:

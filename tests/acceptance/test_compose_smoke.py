@@ -5,6 +5,7 @@ translated), carrying a job from submission to completion."""
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import secrets
 import signal
@@ -66,6 +67,10 @@ def _healthy(svc: LocalService) -> bool:
     return svc.check_health().returncode == 0
 
 
+def _healthy_or_dead(svc: LocalService) -> bool:
+    return _healthy(svc) or not svc.alive()
+
+
 @pytest.fixture
 def project(tmp_path: Path, redis_url: str) -> LocalProject:
     # The operator's compose/.env: the example, with the one value it must fill in.
@@ -83,9 +88,10 @@ def running(project: LocalProject) -> Iterator[dict[str, list[LocalService]]]:
     local = {"JOB_STORE": "sqlite", "ALLOW_LOCAL_REPOS": "true"}
     started: dict[str, list[LocalService]] = {"bridge": [], "worker": [], "flower": []}
     try:
-        started["bridge"].append(project.service("bridge", **local).start())
+        started["bridge"].append(project.service("bridge", overrides=local).start())
         for n in range(1, WORKER_REPLICAS + 1):
-            started["worker"].append(project.service("worker", replica=n, **local).start())
+            worker = project.service("worker", replica=n, overrides=local)
+            started["worker"].append(worker.start())
         started["flower"].append(project.service("flower").start())
         yield started
     finally:
@@ -108,7 +114,7 @@ def test_the_compose_services_carry_a_job_to_completion_and_stop_in_their_grace_
         str(tmp_path / "compose" / "volumes" / "store" / "fondation.db")
     }
     for w in workers:
-        services.wait_for(lambda w=w: _healthy(w) or not w.alive(), 60, f"{w.name} healthy")
+        services.wait_for(functools.partial(_healthy_or_dead, w), 60, f"{w.name} healthy")
         assert w.alive(), why()
     health_url = f"http://127.0.0.1:{bridge.env['HEALTH_PORT']}/health"
     services.wait_for(lambda: _get(health_url)[0] == 200 or not bridge.alive(), 60, "/health")

@@ -294,6 +294,14 @@ class LocalService(Service):
         )
 
 
+# Service keys the translation honours or that do not change what the process does. Any
+# other key (entrypoint, working_dir, user, ...) would be silently ignored: refuse it.
+TRANSLATED_KEYS = {
+    "build", "image", "command", "env_file", "environment", "volumes", "tmpfs", "ports",
+    "depends_on", "healthcheck", "restart", "stop_grace_period", "security_opt", "cap_drop",
+}  # fmt: skip
+
+
 class LocalProject:
     """The services of the compose file, mapped onto this machine under ``root``."""
 
@@ -325,21 +333,26 @@ class LocalProject:
                 return self.root / "volumes" / source / rel
         return self.root / "fs" / f"{service}-{replica}" / container_path.lstrip("/")
 
-    def service(self, name: str, replica: int = 1, **overrides: str) -> LocalService:
+    def service(
+        self, name: str, *, replica: int = 1, overrides: Mapping[str, str] | None = None
+    ) -> LocalService:
+        """Replica ``replica`` of service ``name``; ``overrides`` beat the compose file."""
         svc = self.services[name]
+        if unknown := set(svc) - TRANSLATED_KEYS:
+            raise AssertionError(f"{name}: no local translation for {sorted(unknown)}")
         image = image_config(service_dockerfile(svc, self.compose_dir))
         if image.entrypoint[:1] != ["tini"]:
             raise AssertionError(f"{name}: only a tini entrypoint translates to a process")
         command = svc.get("command", image.cmd)
         argv = shlex.split(command) if isinstance(command, str) else list(command)
         env = {k: v for k, v in image.env.items() if k != "PATH"}
-        for env_file in _as_list(svc.get("env_file")):
+        for env_file in as_list(svc.get("env_file")):
             # compose/.env is the operator's copy of .env.example: ``variables``.
             if Path(env_file).name != ".env":
                 raise AssertionError(f"{name}: env_file {env_file} is not compose/.env")
             env.update(self.variables)
         env.update(service_environment(svc))
-        env.update(overrides)
+        env.update(overrides or {})
         env = {k: self._map_value(name, replica, v) for k, v in env.items()}
         env["PATH"] = f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', os.defpath)}"
         self._prepare_fs(name, replica, image.workdir)
@@ -370,7 +383,7 @@ class LocalProject:
             link.parent.mkdir(parents=True, exist_ok=True)
             if not link.is_symlink():
                 link.symlink_to(shared, target_is_directory=True)
-        for spec in _as_list(svc.get("tmpfs")):
+        for spec in as_list(svc.get("tmpfs")):
             (own / str(spec).split(":")[0].lstrip("/")).mkdir(parents=True, exist_ok=True)
         (own / workdir.lstrip("/")).mkdir(parents=True, exist_ok=True)
 
@@ -401,7 +414,7 @@ class LocalProject:
         return text
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return value if isinstance(value, list) else [value]

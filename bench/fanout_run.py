@@ -1,0 +1,45 @@
+"""Steps 4 and 5 of the Claude engine with eight chapters, against the CLI test double
+answering each call after a fixed delay."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from tasks.artifacts import Abstraction, AbstractionsArtifact, OrderArtifact, RelationshipsArtifact
+from tasks.engines.base import StepContext
+from tasks.engines.claude import ClaudeEngine
+from tests.claude_double import double_settings, make_claude_bin
+from tests.support.gitrepo import make_repo
+
+_REPO: Path | None = None
+
+
+def _context(root: Path, repo: Path) -> StepContext:
+    ctx = StepContext("bench-job", repo, "", root / "work")
+    files = ["shop/models.py", "shop/cart.py", "shop/checkout.py", "README.md"]
+    ids = [f"part-{i}" for i in range(1, 9)]
+    ctx.abstractions = AbstractionsArtifact(
+        project_name="shop", summary="A shop.",
+        abstractions=[Abstraction(id=a, name=f"Part {a}", summary=f"About {a}.",
+                                  files=[files[i % len(files)]]) for i, a in enumerate(ids)],
+    )  # fmt: skip
+    ctx.relationships = RelationshipsArtifact(summary="s", relationships=[])
+    ctx.order = OrderArtifact(order=ids)
+    return ctx
+
+
+def run_steps_4_5(concurrency: int, delay_s: float) -> float:
+    """Seconds for steps 4 then 5 with ``concurrency`` chapter calls at once."""
+    global _REPO
+    root = Path(tempfile.mkdtemp(prefix="fondation-bench-fanout-"))
+    if _REPO is None:
+        _REPO = make_repo(root / "shop")
+    claude = make_claude_bin(root / "bin", "fanout", CLAUDE_DOUBLE_DELAY_S=str(delay_s))
+    engine = ClaudeEngine(double_settings(claude, chapter_concurrency=concurrency))
+    ctx = _context(root, _REPO)
+    started = time.monotonic()
+    ctx.chapters = engine.generate_chapters(ctx)
+    engine.review_chapters(ctx)
+    return time.monotonic() - started
