@@ -59,7 +59,7 @@ bench: $(STAMP)
 
 ## reliability: the fault scenarios N times (RUNS=20), results in docs/RELIABILITY.md
 reliability: $(STAMP)
-	$(BIN)/python -m tests.reliability --runs $${RUNS:-20}
+	$(BIN)/python -m tests.reliability --runs $${RUNS:-20} --parallel $${PARALLEL:-3}
 
 ## example-course: regenerate docs/example-course/ from this repository itself
 example-course: $(STAMP)

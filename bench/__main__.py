@@ -49,6 +49,9 @@ def main() -> None:
         "pickup": lambda: runs.pickup(10 if q else 30),
         "overhead": lambda: runs.overhead(5 if q else 15),
         "throughput": lambda: runs.throughput(40 if q else 80, 2 if q else 3),
+        "throughput_noevents": lambda: runs.throughput(
+            40 if q else 80, 2 if q else 3, events=False
+        ),
         "scaling": runs.scaling,
         "recovery": lambda: runs.recovery(1 if q else 3),
         "store": runs.store,
@@ -68,8 +71,12 @@ def main() -> None:
             got = [Row(name, f"failed: {type(exc).__name__}: {exc}", "-", "-", False)]
         rows += got
         for r in got:
-            print(f"  {r.name}: {r.value} | ref {r.reference} | {r.note}"
-                  f" ({time.monotonic() - t:.0f} s)", file=sys.stderr, flush=True)
+            print(
+                f"  {r.name}: {r.value} | ref {r.reference} | {r.note}"
+                f" ({time.monotonic() - t:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
     if not args.only:
         OUT.parent.mkdir(parents=True, exist_ok=True)
         OUT.write_text(render(rows, time.monotonic() - started))

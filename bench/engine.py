@@ -48,8 +48,15 @@ class FixedTimeEngine(Engine):
     def generate_chapters(self, ctx: StepContext) -> ChaptersArtifact:
         _pause()
         return ChaptersArtifact(
-            chapters=[Chapter(index=1, abstraction_id="core", slug="core", title="Core",
-                              content="# Core\n\nText.\n")]
+            chapters=[
+                Chapter(
+                    index=1,
+                    abstraction_id="core",
+                    slug="core",
+                    title="Core",
+                    content="# Core\n\nText.\n",
+                )
+            ]
         )
 
     def review_chapters(self, ctx: StepContext) -> ReviewArtifact:

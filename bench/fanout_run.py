@@ -13,7 +13,7 @@ from tasks.engines.claude import ClaudeEngine
 from tests.claude_double import double_settings, make_claude_bin
 from tests.support.gitrepo import make_repo
 
-_REPO: Path | None = None
+_REPOS: dict[str, Path] = {}
 
 
 def _context(root: Path, repo: Path) -> StepContext:
@@ -32,13 +32,12 @@ def _context(root: Path, repo: Path) -> StepContext:
 
 def run_steps_4_5(concurrency: int, delay_s: float) -> float:
     """Seconds for steps 4 then 5 with ``concurrency`` chapter calls at once."""
-    global _REPO
     root = Path(tempfile.mkdtemp(prefix="fondation-bench-fanout-"))
-    if _REPO is None:
-        _REPO = make_repo(root / "shop")
+    if "shop" not in _REPOS:
+        _REPOS["shop"] = make_repo(root / "shop")
     claude = make_claude_bin(root / "bin", "fanout", CLAUDE_DOUBLE_DELAY_S=str(delay_s))
     engine = ClaudeEngine(double_settings(claude, chapter_concurrency=concurrency))
-    ctx = _context(root, _REPO)
+    ctx = _context(root, _REPOS["shop"])
     started = time.monotonic()
     ctx.chapters = engine.generate_chapters(ctx)
     engine.review_chapters(ctx)

@@ -50,11 +50,25 @@ def pickup(repeats: int) -> list[Row]:
             s.wait_done([job])
             polled.append(s.pickup_ms(job))
     p50, p99 = pct(woken, 0.5), pct(woken, 0.99)
-    rows.append(Row("Pickup latency p50 (embedded store, wake-up)", f"{p50:.0f} ms",
-                    f"{pct(polled, 0.5):.0f} ms (5 s polling)", "p50 <= 50 ms", p50 <= 50,
-                    f"n={len(woken)}; polling n={len(polled)}"))
-    rows.append(Row("Pickup latency p99 (embedded store, wake-up)", f"{p99:.0f} ms",
-                    f"{pct(polled, 0.99):.0f} ms (5 s polling)", "-", None))
+    rows.append(
+        Row(
+            "Pickup latency p50 (embedded store, wake-up)",
+            f"{p50:.0f} ms",
+            f"{pct(polled, 0.5):.0f} ms (5 s polling)",
+            "p50 <= 50 ms",
+            p50 <= 50,
+            f"n={len(woken)}; polling n={len(polled)}",
+        )
+    )
+    rows.append(
+        Row(
+            "Pickup latency p99 (embedded store, wake-up)",
+            f"{p99:.0f} ms",
+            f"{pct(polled, 0.99):.0f} ms (5 s polling)",
+            "-",
+            None,
+        )
+    )
     return rows
 
 
@@ -79,17 +93,23 @@ def overhead(repeats: int, step_s: float = 0.05) -> list[Row]:
         finally:
             os.killpg(bare_worker.pid, 9)
     ours_ms, theirs_ms = median(ours) * 1000, median(theirs) * 1000
-    return [Row("Orchestration overhead per hop (step start to step start)",
-                f"{ours_ms:.1f} ms", f"{theirs_ms:.1f} ms (bare Celery hop)",
-                "close to Celery's", None,
-                f"job of 8 hops with {step_s * 1000:.0f} ms steps; n={repeats};"
-                f" per job {ours_ms * 8:.0f} ms vs {theirs_ms * 8:.0f} ms")]
+    return [
+        Row(
+            "Orchestration overhead per hop (step start to step start)",
+            f"{ours_ms:.1f} ms",
+            f"{theirs_ms:.1f} ms (bare Celery hop)",
+            "close to Celery's",
+            None,
+            f"job of 8 hops with {step_s * 1000:.0f} ms steps; n={repeats};"
+            f" per job {ours_ms * 8:.0f} ms vs {theirs_ms * 8:.0f} ms",
+        )
+    ]
 
 
-def throughput(jobs: int, repeats: int) -> list[Row]:
+def throughput(jobs: int, repeats: int, events: bool = True) -> list[Row]:
     """Zero-time steps, 2 worker processes: jobs/s beside bare 8-task chains/s."""
     ours, theirs = [], []
-    with Stack("throughput") as s:
+    with Stack("throughput", TASK_EVENTS=str(events).lower()) as s:
         s.worker(2)
         s.bridge()
         s.wait_ready()
@@ -108,9 +128,17 @@ def throughput(jobs: int, repeats: int) -> list[Row]:
         finally:
             os.killpg(bare_worker.pid, 9)
     ratio = median(ours) / median(theirs)
-    return [Row("Throughput, zero-time steps, 2 worker processes",
-                f"{median(ours):.1f} jobs/s", f"{median(theirs):.1f} chains/s (bare Celery)",
-                "ratio >= 0.5", ratio >= 0.5, f"ratio {ratio:.2f}; {jobs} jobs x {repeats}")]
+    label = "" if events else " (task events off)"
+    return [
+        Row(
+            f"Throughput, zero-time steps, 2 worker processes{label}",
+            f"{median(ours):.1f} jobs/s",
+            f"{median(theirs):.1f} chains/s (bare Celery)",
+            "ratio >= 0.5",
+            ratio >= 0.5,
+            f"ratio {ratio:.2f}; {jobs} jobs x {repeats}",
+        )
+    ]
 
 
 def scaling(step_s: float = 0.1) -> list[Row]:
@@ -129,9 +157,16 @@ def scaling(step_s: float = 0.1) -> list[Row]:
     base = results[1]
     parts = [f"{n}: {v:.2f} jobs/s (eff {v / (n * base):.2f})" for n, v in results.items()]
     effs = {n: results[n] / (n * base) for n in results}
-    return [Row("Scaling, 100 ms steps, 1/2/4/8 worker processes", "; ".join(parts),
-                "linear", "efficiency >= 0.8 until the machine saturates",
-                all(e >= 0.8 for n, e in effs.items() if n <= 4), "")]
+    return [
+        Row(
+            "Scaling, 100 ms steps, 1/2/4/8 worker processes",
+            "; ".join(parts),
+            "linear",
+            "efficiency >= 0.8 until the machine saturates",
+            all(e >= 0.8 for n, e in effs.items() if n <= 4),
+            "",
+        )
+    ]
 
 
 def recovery(repeats: int) -> list[Row]:
@@ -143,10 +178,17 @@ def recovery(repeats: int) -> list[Row]:
         root = Path(f"/tmp/fondation-bench-recovery-{os.getpid()}-{i}")
         out = worker_kill(root, 3, quick=True)
         times.extend(out.recovery_s)
-    return [Row("Recovery after a worker SIGKILL", f"{median(times):.1f} s (max {max(times):.1f} s)",
-                "300 s lease, then step 1 again (today)", "<= 2 x HEARTBEAT_INTERVAL (120 s)",
-                median(times) <= 120, f"n={len(times)}; liveness 0.3 s in this scenario;"
-                " backoff 5 s + 0-5 s jitter is most of it")]
+    return [
+        Row(
+            "Recovery after a worker SIGKILL",
+            f"{median(times):.1f} s (max {max(times):.1f} s)",
+            "300 s lease, then step 1 again (today)",
+            "<= 2 x HEARTBEAT_INTERVAL (120 s)",
+            median(times) <= 120,
+            f"n={len(times)}; liveness 0.3 s in this scenario;"
+            " backoff 5 s + 0-5 s jitter is most of it",
+        )
+    ]
 
 
 _CLAIMER = """
@@ -175,8 +217,12 @@ def store(jobs: int = 2000) -> list[Row]:
     for i in range(jobs):
         st.create_job(JobSpec(user_id="u", repository_id=repo.id), i)
     started = time.monotonic()
-    procs = [subprocess.Popen([sys.executable, "-c", _CLAIMER, str(path), f"b{i}"],
-                              stdout=subprocess.PIPE, text=True) for i in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CLAIMER, str(path), f"b{i}"], stdout=subprocess.PIPE, text=True
+        )
+        for i in range(4)
+    ]
     counts = [int(p.communicate()[0]) for p in procs]
     elapsed = time.monotonic() - started
     claimed = sum(counts)
@@ -189,10 +235,22 @@ def store(jobs: int = 2000) -> list[Row]:
         st.start_step(job.id, c.lease_token, 3, "w", 10**13)
         costs.append((time.perf_counter() - t) * 1e6)
     return [
-        Row("Store: claims/s, 4 claimers on one SQLite file", f"{claimed / elapsed:.0f} claims/s",
-            "-", "-", dup == 0, f"{claimed} claims of {jobs} jobs, {dup} duplicates"),
-        Row("Store: cost of a progress write (start_step)", f"{median(costs):.0f} us",
-            "-", "-", None, f"p99 {pct(costs, 0.99):.0f} us; WAL, synchronous=NORMAL"),
+        Row(
+            "Store: claims/s, 4 claimers on one SQLite file",
+            f"{claimed / elapsed:.0f} claims/s",
+            "-",
+            "-",
+            dup == 0,
+            f"{claimed} claims of {jobs} jobs, {dup} duplicates",
+        ),
+        Row(
+            "Store: cost of a progress write (start_step)",
+            f"{median(costs):.0f} us",
+            "-",
+            "-",
+            None,
+            f"p99 {pct(costs, 0.99):.0f} us; WAL, synchronous=NORMAL",
+        ),
     ]
 
 
@@ -210,15 +268,24 @@ def idle_bridge(seconds: float = 30) -> list[Row]:
         before = cpu_s()
         time.sleep(seconds)
         used = cpu_s() - before
-        rss_kb = next(int(line.split()[1]) for line in
-                      Path(f"/proc/{b.pid}/status").read_text().splitlines()
-                      if line.startswith("VmRSS"))
+        rss_kb = next(
+            int(line.split()[1])
+            for line in Path(f"/proc/{b.pid}/status").read_text().splitlines()
+            if line.startswith("VmRSS")
+        )
     per_min = used * 60 / seconds
     share = per_min / 60 * 100
-    return [Row("Bridge at idle: RSS", f"{rss_kb / 1024:.0f} MB", "-", "< 80 MB",
-                rss_kb / 1024 < 80),
-            Row("Bridge at idle: CPU", f"{per_min:.2f} CPU-s per minute ({share:.2f}% of a core)",
-                "-", "< 1% of a core", share < 1, f"measured over {seconds:.0f} s")]
+    return [
+        Row("Bridge at idle: RSS", f"{rss_kb / 1024:.0f} MB", "-", "< 80 MB", rss_kb / 1024 < 80),
+        Row(
+            "Bridge at idle: CPU",
+            f"{per_min:.2f} CPU-s per minute ({share:.2f}% of a core)",
+            "-",
+            "< 1% of a core",
+            share < 1,
+            f"measured over {seconds:.0f} s",
+        ),
+    ]
 
 
 def offline_engine(repo_root: Path) -> list[Row]:
@@ -233,13 +300,23 @@ print(json.dumps({{"lines": lines, "seconds": seconds,
 """
     import json
 
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip().splitlines()[-1]
+    out = (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     data = json.loads(out)
-    return [Row("Offline engine, all six steps", f"{data['seconds']:.1f} s for"
-                f" {data['lines']:,} lines ({data['lines'] / data['seconds']:,.0f} lines/s)",
-                "-", "< 10 s for 50,000 lines", data["seconds"] < 10 * data["lines"] / 50_000,
-                f"peak RSS {data['rss_mb']:.0f} MB")]
+    return [
+        Row(
+            "Offline engine, all six steps",
+            f"{data['seconds']:.1f} s for"
+            f" {data['lines']:,} lines ({data['lines'] / data['seconds']:,.0f} lines/s)",
+            "-",
+            "< 10 s for 50,000 lines",
+            data["seconds"] < 10 * data["lines"] / 50_000,
+            f"peak RSS {data['rss_mb']:.0f} MB",
+        )
+    ]
 
 
 def fanout(delay_s: float = 0.3) -> list[Row]:
@@ -249,9 +326,16 @@ def fanout(delay_s: float = 0.3) -> list[Row]:
     serial = run_steps_4_5(concurrency=1, delay_s=delay_s)
     parallel = run_steps_4_5(concurrency=4, delay_s=delay_s)
     ratio = parallel / serial
-    return [Row("Chapter fan-out, steps 4+5, 8 chapters, 4 at once",
-                f"{parallel:.2f} s", f"{serial:.2f} s one after another", "<= 0.35x",
-                ratio <= 0.35, f"ratio {ratio:.2f}; CLI double answers after {delay_s} s")]
+    return [
+        Row(
+            "Chapter fan-out, steps 4+5, 8 chapters, 4 at once",
+            f"{parallel:.2f} s",
+            f"{serial:.2f} s one after another",
+            "<= 0.35x",
+            ratio <= 0.35,
+            f"ratio {ratio:.2f}; CLI double answers after {delay_s} s",
+        )
+    ]
 
 
 def machine() -> str:
@@ -262,8 +346,12 @@ def machine() -> str:
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
-    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal"))
-    return (f"{os.cpu_count()} cores ({cpu}), {mem_kb / 1024 / 1024:.0f} GiB,"
-            f" Python {platform.python_version()}, {platform.system()} {platform.release()}")
-
+    mem_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {mem_kb / 1024 / 1024:.0f} GiB,"
+        f" Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )

@@ -32,8 +32,9 @@ class Stack:
         }  # fmt: skip
         self.env = services.base_env(self.root, self.redis.url, **{**defaults, **env})
         self.store = SqliteStore(Path(self.env["SQLITE_PATH"]))
-        self.settings = load_settings(allow_local_repos=True,
-                                      sqlite_path=Path(self.env["SQLITE_PATH"]))
+        self.settings = load_settings(
+            allow_local_repos=True, sqlite_path=Path(self.env["SQLITE_PATH"])
+        )
         self.repo = make_repo(self.root / "repo")
         self.procs: list[services.Service] = []
 
@@ -64,13 +65,20 @@ class Stack:
         import redis
 
         client = redis.Redis.from_url(self.redis.url)
-        services.wait_for(lambda: len(list(client.scan_iter("fondation:worker:*"))) >= workers,
-                          timeout_s, "workers to be ready")
+        services.wait_for(
+            lambda: len(list(client.scan_iter("fondation:worker:*"))) >= workers,
+            timeout_s,
+            "workers to be ready",
+        )
         time.sleep(0.5)
 
     def submit(self, announce: bool = True) -> str:
-        job, _ = submit_job(self.store, self.settings, str(self.repo),
-                            redis_url=self.redis.url if announce else None)
+        job, _ = submit_job(
+            self.store,
+            self.settings,
+            str(self.repo),
+            redis_url=self.redis.url if announce else None,
+        )
         return job.id
 
     def wait_done(self, ids: list[str], timeout_s: float = 600) -> None:

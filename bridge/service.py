@@ -56,7 +56,8 @@ def run_bridge(settings: Settings, redis_url: str) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    listener.start()
+    if settings.listen_wakeups:
+        listener.start()
     watcher = _convex_watcher(settings, bridge)
     health.start()
     log.info("health view on port %d", health.port)

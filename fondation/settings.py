@@ -75,6 +75,9 @@ class Settings(BaseSettings):
         ge=0,
         description="Claim only while fewer tasks than this wait in the Celery queue.",
     )
+    listen_wakeups: bool = Field(
+        default=True, description="Claim at once when a client announces a job in Redis."
+    )
     reclaim_batch: int = Field(default=100, ge=1, description="Expired leases reclaimed per tick.")
     health_host: str = Field(default="0.0.0.0", description="Health view bind address.")  # noqa: S104
     health_port: int = Field(default=8080, ge=0, le=65535, description="Health view port.")
@@ -99,6 +102,9 @@ class Settings(BaseSettings):
     )
     visibility_timeout: int = Field(
         default=7200, gt=0, description="Redis visibility timeout, s; exceeds any step."
+    )
+    task_events: bool = Field(
+        default=True, description="Send Celery task events (Flower needs them)."
     )
     store_outage_grace: float = Field(
         default=60.0,

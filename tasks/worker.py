@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 from typing import Any
@@ -61,6 +62,10 @@ class LivenessBeat:
 
 
 def run_worker(settings: Settings, redis_url: str, extra_args: list[str]) -> None:
+    # Celery's SIGTERM is a warm shutdown that waits for running steps without limit;
+    # `docker stop` would then SIGKILL it. Mapped to SIGQUIT, SIGTERM gives steps
+    # WORKER_SOFT_SHUTDOWN_TIMEOUT, then hands the rest back to the queue.
+    os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
     removed = Workspace(settings.temp_dir).clean_stale()
     if removed:
         log.info("removed %d stale job folders left by dead workers", len(removed))
