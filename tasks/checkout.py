@@ -453,8 +453,12 @@ class _GitRunner:
         # git command cost tens of milliseconds; a blocking wait in a thread returns the
         # moment git exits, and the loop here only looks at cancel and the deadline.
         exited = threading.Event()
-        waiter = threading.Thread(target=lambda: (proc.wait(), exited.set()), daemon=True)
-        waiter.start()
+
+        def wait_for_exit() -> None:
+            proc.wait()
+            exited.set()
+
+        threading.Thread(target=wait_for_exit, name="git-wait", daemon=True).start()
         while True:
             if exited.wait(_POLL_S):
                 return proc.wait()
