@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 
 from bridge.store.backoff import draw_jitter_ms
-from bridge.store.records import ANALYSIS_STEPS, FINALIZE_STEP, STEP_NAMES, JobRecord
+from bridge.store.records import ANALYSIS_STEPS, FINALIZE_STEP, STEP_NAMES, JobRecord, StepRecord
 from fondation import keys
 from fondation.clock import now_ms
 from fondation.errors import (
@@ -66,8 +66,27 @@ class StepRun:
         """Return to let the chain go on; raise ``Ignore`` to stop it quietly; raise
         anything else to stop it as a failure (the job's failure is recorded first)."""
         self._guard_deliveries()
+        cancel = CancelToken()
+        # The watchdog beats from the first store write to the last, so a step that is
+        # waiting out a store outage shows as alive to the bridges, not as lost work.
+        with self._watchdog(cancel):
+            record = self._start()
+            if record.status == "completed":
+                log.info("%s already done, skipped", STEP_NAMES[self.step], extra=self.extra)
+                return
+            log.info(
+                "Step %d/%d: %s", self.step, ANALYSIS_STEPS, STEP_NAMES[self.step],
+                extra=self.extra,
+            )  # fmt: skip
+            started = time.monotonic()
+            self._run_work(cancel)
+        log.info(
+            "%s done in %.2f s", STEP_NAMES[self.step], time.monotonic() - started, extra=self.extra
+        )
+
+    def _start(self) -> StepRecord:
         try:
-            record = self._retry(
+            return self._retry(
                 lambda: self.rt.store.start_step(
                     self.job_id, self.token, self.step, self.rt.worker_name, now_ms()
                 ),
@@ -77,21 +96,14 @@ class StepRun:
             self._finish_cancel()
         except LeaseLost as exc:
             self._abandon(exc.reason)
-        if record.status == "completed":
-            log.info("%s already done, skipped", STEP_NAMES[self.step], extra=self.extra)
-            return
-        log.info(
-            "Step %d/%d: %s", self.step, ANALYSIS_STEPS, STEP_NAMES[self.step], extra=self.extra
-        )
-        started = time.monotonic()
-        cancel = CancelToken()
+
+    def _run_work(self, cancel: CancelToken) -> None:
         try:
-            with self._watchdog(cancel):
-                try:
-                    artifact = self._work(cancel)
-                finally:
-                    # A subprocess still alive once its step ended is an orphan.
-                    self.process_groups().kill_all()
+            try:
+                artifact = self._work(cancel)
+            finally:
+                # A subprocess still alive once its step ended is an orphan.
+                self.process_groups().kill_all()
             cancel.check()
             if artifact is not None:
                 payload = artifact.model_dump_json()
@@ -116,9 +128,6 @@ class StepRun:
         except Exception as exc:
             self.record_failure(f"{type(exc).__name__}: {exc}", permanent=False)
             raise
-        log.info(
-            "%s done in %.2f s", STEP_NAMES[self.step], time.monotonic() - started, extra=self.extra
-        )
 
     # --- the work of each step ----------------------------------------------------
 
@@ -303,12 +312,12 @@ class StepRun:
         if job.is_final:
             self._cleanup_redis()
 
-    def _stop_canceled(self, cancel: CancelToken) -> None:
+    def _stop_canceled(self, cancel: CancelToken) -> NoReturn:
         if cancel.lease_lost:
             self._abandon(cancel.reason)
         self._finish_cancel()
 
-    def _finish_cancel(self) -> Any:
+    def _finish_cancel(self) -> NoReturn:
         try:
             self.rt.store.mark_canceled(self.job_id, self.token, now_ms())
         except (LeaseLost, FondationError) as exc:
@@ -318,7 +327,7 @@ class StepRun:
         self._cleanup_redis()
         raise Ignore()
 
-    def _abandon(self, reason: str) -> Any:
+    def _abandon(self, reason: str) -> NoReturn:
         """The job is no longer ours: stop the chain and drop local files if it ended."""
         log.warning("stopping job %s: lease lost (%s)", self.job_id, reason, extra=self.extra)
         try:
