@@ -63,9 +63,8 @@ reliability: $(STAMP)
 
 ## example-course: regenerate docs/example-course/ from this repository itself
 example-course: $(STAMP)
-	$(BIN)/python scripts/make_demo_repo.py .fondation/self-repo
 	rm -rf docs/example-course
-	$(BIN)/fondation analyze .fondation/self-repo --out docs/example-course
+	$(BIN)/fondation analyze . --out docs/example-course
 
 up: $(STAMP)
 	$(BIN)/fondation up
