@@ -57,3 +57,5 @@ def setup_logging(settings: Settings) -> None:
     # Third-party chatter stays at warning unless asked for.
     for name in ("httpx", "httpcore", "kombu", "celery.worker.strategy", "celery.app.trace"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    # Revoking warns that there is no result backend to mark; we use none on purpose.
+    logging.getLogger("celery.worker.control").setLevel(logging.ERROR)

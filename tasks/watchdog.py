@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from types import TracebackType
 
 import redis
@@ -47,11 +46,17 @@ class Watchdog:
         self._renew_s = heartbeat_interval_s
         self.cancel = cancel
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"watchdog-{job_id}", daemon=True)
+        # Two threads: a renewal blocked by a slow or locked store must never delay the
+        # beat, or bridges would take a step that waits on the store for lost work.
+        self._threads = [
+            threading.Thread(target=self._beat_loop, name=f"beat-{job_id}", daemon=True),
+            threading.Thread(target=self._renew_loop, name=f"renew-{job_id}", daemon=True),
+        ]
 
     def __enter__(self) -> CancelToken:
         self._beat()
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self.cancel
 
     def __exit__(
@@ -61,7 +66,8 @@ class Watchdog:
         tb: TracebackType | None,
     ) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
 
     def _beat(self) -> None:
         # The TTL is what makes the beat a dead-man's switch: it lapses with the worker.
@@ -91,10 +97,10 @@ class Watchdog:
         if state.cancel_requested:
             self.cancel.cancel("canceled")
 
-    def _run(self) -> None:
-        next_renew = time.monotonic() + self._renew_s
+    def _beat_loop(self) -> None:
         while not self._stop.wait(self._beat_s):
             self._beat()
-            if time.monotonic() >= next_renew:
-                self._renew()
-                next_renew = time.monotonic() + self._renew_s
+
+    def _renew_loop(self) -> None:
+        while not self._stop.wait(self._renew_s):
+            self._renew()

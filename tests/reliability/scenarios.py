@@ -16,25 +16,44 @@ from tests.reliability.harness import Harness, Outcome
 
 
 def _slow_git_config(root: Path, delay_s: float) -> str:
-    """A git config whose serving side waits before sending the pack: a clone long
-    enough to be killed in the middle."""
+    """A git config whose serving side waits before sending the pack, the first time
+    only: a clone long enough to be killed in the middle, and a quick one after."""
     hook = root / "slow-pack-objects"
-    hook.write_text(f'#!/bin/sh\nsleep {delay_s}\nexec "$@"\n')
+    marker = root / "slow-clone-done"
+    hook.write_text(
+        f'#!/bin/sh\nif [ ! -e {marker} ]; then touch {marker}; sleep {delay_s}; fi\nexec "$@"\n'
+    )
     hook.chmod(0o755)
     config = root / "slow.gitconfig"
     config.write_text(f"[uploadpack]\n\tpackObjectsHook = {hook}\n")
     return str(config)
 
 
+def _parent_pid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _runner_pid(h: Harness, job: str, step: int) -> int:
+    """The pool process running ``step``: from the ledger, or for the clone from the
+    store's step record ("host:pid")."""
+    if step == 0:
+        worker = h.store.get_steps(job)[0].worker or ":0"
+        return int(worker.rsplit(":", 1)[1])
+    return next(
+        pid for pid, event, j, st in _ledger(h) if j == job and st == step and event == "start"
+    )
+
+
 def worker_kill(root: Path, step: int, quick: bool) -> Outcome:
-    """SIGKILL the worker (its whole process group) in the middle of ``step``."""
+    """SIGKILL the worker (its whole process group) in the middle of ``step``. Both
+    workers are slow on the step's first run only, so whichever takes it can be
+    killed, and the other one re-runs it at once."""
     h = Harness(root)
     try:
-        slow: dict[str, str] = {f"STEP_DELAY_{step}_S": "30"}
+        slow: dict[str, str] = {f"STEP_DELAY_{step}_S": "30", "DELAY_FIRST_RUN_ONLY": "1"}
         if step == 0:
             slow = {"GIT_CONFIG_GLOBAL": _slow_git_config(root, 30)}
-        first = h.worker("w1", **slow)
-        h.worker("w2", STEP_DELAY_S="0")
+        workers = [h.worker("w1", **slow), h.worker("w2", **slow)]
         h.bridge("b1")
         [job] = h.submit()
         if step == 0:
@@ -42,14 +61,22 @@ def worker_kill(root: Path, step: int, quick: bool) -> Outcome:
             time.sleep(0.3)
         else:
             h.wait_started(job, step)
+        parent = _parent_pid(_runner_pid(h, job, step))
+        [victim] = [w for w in workers if w.pid == parent]
         killed = time.time()
-        first.kill()
+        victim.kill()
         h.wait_final([job], 120)
         resumed = h.next_start_after(job, max(step, 1), killed)
         recovery = [resumed - killed] if resumed else []
         return h.outcome(f"worker SIGKILL in {STEP_NAMES[step].lower()}", [job], recovery=recovery)
     finally:
         h.close()
+
+
+def _ledger(h: Harness) -> list[tuple[int, str, str, int]]:
+    from tests.support.services import read_ledger
+
+    return read_ledger(h.ledger)
 
 
 def bridge_kill(root: Path, quick: bool) -> Outcome:

@@ -7,6 +7,7 @@ LEDGER_PATH      file to append "<pid> start|finish <job> <step> <unix time>" li
 STEP_DELAY_S     seconds every step sleeps (default 0); STEP_DELAY_<n>_S for step n
 POISON_STEP      step number that kills its own process with SIGKILL every time
 FAIL_STEP        step number that raises a RuntimeError every time
+DELAY_FIRST_RUN_ONLY  when set, a step that already started once for the job runs at once
 IGNORE_SOFT_LIMIT  when set, a step sleeps on through Celery's soft time limit
 SPAWN_CHILD_PIDFILE  when set, each step starts a long `sleep` in its own process group
                    (as the Claude CLI runs), registers it and appends its pid here
@@ -45,7 +46,17 @@ def _ledger(ctx: StepContext, event: str, step: int) -> None:
             os.fsync(f.fileno())
 
 
+def _started_before(ctx: StepContext, step: int) -> bool:
+    path = os.environ.get("LEDGER_PATH")
+    if not path or not os.path.exists(path):
+        return False
+    needle = f" start {ctx.job_id} {step} "
+    with open(path, encoding="utf-8") as f:
+        return any(needle in line for line in f)
+
+
 def _work(ctx: StepContext, step: int) -> None:
+    rerun = _started_before(ctx, step)
     _ledger(ctx, "start", step)
     if os.environ.get("POISON_STEP") == str(step):
         os.kill(os.getpid(), signal.SIGKILL)
@@ -58,6 +69,8 @@ def _work(ctx: StepContext, step: int) -> None:
         with open(pidfile, "a", encoding="utf-8") as f:
             f.write(f"{child.pid}\n")
     delay = float(os.environ.get(f"STEP_DELAY_{step}_S", os.environ.get("STEP_DELAY_S", "0")))
+    if rerun and os.environ.get("DELAY_FIRST_RUN_ONLY"):
+        delay = 0.0
     deadline = time.monotonic() + delay
     while time.monotonic() < deadline:
         try:
