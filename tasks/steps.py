@@ -16,14 +16,23 @@ from typing import Any, NoReturn, TypeVar
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 
 from bridge.store.backoff import draw_jitter_ms
-from bridge.store.records import ANALYSIS_STEPS, FINALIZE_STEP, STEP_NAMES, JobRecord, StepRecord
+from bridge.store.records import (
+    ANALYSIS_STEPS,
+    FINALIZE_STEP,
+    STEP_NAMES,
+    JobRecord,
+    RepositoryRecord,
+    StepRecord,
+)
 from fondation import keys
 from fondation.clock import now_ms
 from fondation.errors import (
     CancelRequested,
     FondationError,
     JobCanceled,
+    JobNotFound,
     LeaseLost,
+    MalformedJob,
     PermanentError,
 )
 from tasks.artifacts import (
@@ -152,8 +161,18 @@ class StepRun:
         result: Artifact = runs[self.step](ctx)
         return result
 
+    def _repository(self, job: JobRecord) -> RepositoryRecord:
+        try:
+            return self._retry(
+                lambda: self.rt.store.get_repository(job.repository_id), "get_repository"
+            )
+        except JobNotFound as exc:
+            raise MalformedJob(
+                f"job {job.id} names repository {job.repository_id}, which does not exist"
+            ) from exc
+
     def _source(self, job: JobRecord) -> RepoSource:
-        repo = self.rt.store.get_repository(job.repository_id)
+        repo = self._repository(job)
         s = self.rt.settings
         return source_for_repository(
             repo.full_name,
@@ -174,7 +193,7 @@ class StepRun:
 
     def _clone(self, job: JobRecord, cancel: CancelToken) -> CloneArtifact:
         source = self._source(job)
-        repo = self.rt.store.get_repository(job.repository_id)
+        repo = self._repository(job)
         ref = job.ref or repo.default_branch or None
         # A clone interrupted by a crash left nothing usable: start from an empty folder.
         self.rt.workspace.remove(self.job_id)

@@ -8,6 +8,7 @@ A claim is a single UPDATE ... RETURNING, so no two callers can receive the same
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import uuid
@@ -39,6 +40,7 @@ from bridge.store.records import (
 )
 from fondation.errors import CancelRequested, JobNotFound, LeaseLost, MalformedJob, StoreUnavailable
 
+log = logging.getLogger(__name__)
 _ACTIVE_SQL = "(" + ",".join(f"'{s}'" for s in sorted(ACTIVE_STATUSES)) + ")"
 _FINAL_SQL = "(" + ",".join(f"'{s}'" for s in sorted(FINAL_STATUSES)) + ")"
 _CLEAR_LEASE = "lockedBy = NULL, leaseUntil = NULL, leaseToken = NULL"
@@ -66,14 +68,27 @@ def _new_id() -> str:
 
 def _job_from_row(row: sqlite3.Row) -> JobRecord:
     data = dict(row)
-    if data.get("result") is not None:
-        data["result"] = json.loads(data["result"])
-    if data.get("cancelRequested") is not None:
-        data["cancelRequested"] = bool(data["cancelRequested"])
     try:
+        if data.get("result") is not None:
+            data["result"] = json.loads(data["result"])
+        if data.get("cancelRequested") is not None:
+            data["cancelRequested"] = bool(data["cancelRequested"])
         return JobRecord.model_validate(data)
-    except ValueError as exc:
-        raise MalformedJob(f"job {data.get('id')} is malformed: {exc}") from exc
+    except (ValueError, TypeError) as exc:
+        detail = " ".join(str(exc).split())[:400]
+        raise MalformedJob(f"job {data.get('id')} is malformed: {detail}") from exc
+
+
+def _jobs_from_rows(rows: Sequence[sqlite3.Row]) -> list[JobRecord]:
+    """Records of the rows that parse; a malformed row is logged and left out, so one
+    bad row written by another client cannot hide every other job."""
+    jobs = []
+    for row in rows:
+        try:
+            jobs.append(_job_from_row(row))
+        except MalformedJob as exc:
+            log.warning("%s", exc)
+    return jobs
 
 
 class SqliteStore(JobStore):
@@ -244,7 +259,7 @@ class SqliteStore(JobStore):
             )
         else:
             rows = self._read("SELECT * FROM jobs ORDER BY createdAt DESC LIMIT ?", (limit,))
-        return [_job_from_row(r) for r in rows]
+        return _jobs_from_rows(rows)
 
     def request_cancel(self, job_id: str, now_ms: int) -> JobRecord:
         with self._write() as db:
@@ -291,7 +306,20 @@ class SqliteStore(JobStore):
                 " ORDER BY runAt, createdAt LIMIT ?) RETURNING *",
                 (owner, now_ms + lease_ms, now_ms, now_ms, limit),
             ).fetchall()
-        claims = [Claim(job=_job_from_row(r), lease_token=r["leaseToken"]) for r in rows]
+            claims = []
+            for row in rows:
+                try:
+                    claims.append(Claim(job=_job_from_row(row), lease_token=row["leaseToken"]))
+                except MalformedJob as exc:
+                    # Fail it for good, in this transaction: the other claims go on.
+                    error = str(exc)
+                    db.execute(
+                        f"UPDATE jobs SET status='failed', {_CLEAR_LEASE}, error=?, lastError=?,"
+                        " completedAt=?, updatedAt=?, progress='Failed' WHERE id=?",
+                        (error, error, now_ms, now_ms, row["id"]),
+                    )
+                    self._append_log(db, row["id"], "error", f"Failed: {error}", now_ms)
+                    log.error("%s; failed it", error)
         claims.sort(key=lambda c: (c.job.run_at or 0, c.job.created_at))
         return claims
 
@@ -314,7 +342,7 @@ class SqliteStore(JobStore):
             " ORDER BY createdAt LIMIT ?",
             (owner, limit),
         )
-        return [_job_from_row(r) for r in rows]
+        return _jobs_from_rows(rows)
 
     def reclaim_expired(self, now_ms: int, limit: int) -> list[str]:
         with self._write() as db:
@@ -529,7 +557,7 @@ class SqliteStore(JobStore):
             " OR COALESCE(updatedAt, createdAt) < ?) ORDER BY createdAt LIMIT ?",
             (now_ms, now_ms - idle_ms, limit),
         )
-        return [_job_from_row(r) for r in rows]
+        return _jobs_from_rows(rows)
 
     def requeue(self, job_id: str, now_ms: int, reason: str) -> JobRecord:
         with self._write() as db:

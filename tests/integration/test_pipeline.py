@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,79 @@ def test_a_job_runs_every_step_once_and_stores_the_course(tmp_path: Path, redis_
         assert not list((tmp_path / "work" / "jobs").glob("*"))
         logs = [entry.msg for entry in store.get_logs(job.id)]
         assert any(m.startswith("Step 3/6: Determining order") for m in logs)
+    finally:
+        b.stop()
+        w.stop()
+
+
+def test_malformed_jobs_fail_clearly_and_the_others_run(tmp_path: Path, redis_url: str) -> None:
+    repo = make_repo(tmp_path / "shop")
+    env = services.base_env(tmp_path, redis_url, MAX_CONCURRENT_JOBS="10", QUEUE_HIGH_WATER="10")
+    store = _store(env)
+    settings = load_settings(allow_local_repos=True, sqlite_path=Path(env["SQLITE_PATH"]))
+    good, _ = submit_job(store, settings, str(repo))
+    wrong_type, _ = submit_job(store, settings, str(repo))
+    no_repo, _ = submit_job(store, settings, str(repo))
+    bad_result, _ = submit_job(store, settings, str(repo))
+    # Rows as a careless client could write them: SQLite keeps whatever it is given.
+    db = sqlite3.connect(env["SQLITE_PATH"])
+    db.execute("UPDATE jobs SET maxAttempts='many' WHERE id=?", (wrong_type.id,))
+    db.execute("UPDATE jobs SET repositoryId='nowhere' WHERE id=?", (no_repo.id,))
+    db.execute("UPDATE jobs SET result='{not json' WHERE id=?", (bad_result.id,))
+    db.commit()
+    db.close()
+    w = services.worker(tmp_path, env)
+    b = services.bridge(tmp_path, env)
+    try:
+        ids = [good.id, wrong_type.id, no_repo.id, bad_result.id]
+        raw = sqlite3.connect(env["SQLITE_PATH"])
+
+        def status(job_id: str) -> str:
+            return str(raw.execute("SELECT status FROM jobs WHERE id=?", (job_id,)).fetchone()[0])
+
+        services.wait_for(
+            lambda: all(status(i) in {"completed", "failed", "dead"} for i in ids),
+            60,
+            "every job to end",
+        )
+        assert status(good.id) == "completed"
+        for job_id in (wrong_type.id, no_repo.id, bad_result.id):
+            assert status(job_id) == "failed"
+            error = raw.execute("SELECT error FROM jobs WHERE id=?", (job_id,)).fetchone()[0]
+            assert "malformed" in error or "does not exist" in error, error
+        assert b.alive()
+        assert w.alive()
+    finally:
+        b.stop()
+        w.stop()
+
+
+@pytest.mark.parametrize("engine", ["offline", "claude"])
+def test_each_engine_carries_a_job_through_the_pipeline(
+    tmp_path: Path, redis_url: str, engine: str
+) -> None:
+    from tests.claude_double import make_claude_bin
+
+    repo = make_repo(tmp_path / "shop")
+    extra = {"ANALYSIS_ENGINE": engine}
+    if engine == "claude":
+        extra["CLAUDE_BIN"] = str(make_claude_bin(tmp_path / "bin", "success"))
+        extra["ANTHROPIC_API_KEY"] = "sk-ant-test-not-a-real-key"
+    env = services.base_env(tmp_path, redis_url, **extra)
+    store = _store(env)
+    settings = load_settings(allow_local_repos=True, sqlite_path=Path(env["SQLITE_PATH"]))
+    w = services.worker(tmp_path, env)
+    b = services.bridge(tmp_path, env)
+    try:
+        job, _ = submit_job(store, settings, str(repo), redis_url=redis_url)
+        services.wait_for(lambda: store.get_job(job.id).is_final, 120, "the job to end")
+        final = store.get_job(job.id)
+        assert final.status == "completed", (final, w.log()[-3000:])
+        docs = store.get_docs(job.id)
+        chapters = [d for d in docs if d.kind == "chapter"]
+        assert chapters
+        assert all(len(d.content.split()) > 20 for d in chapters)
+        assert "sk-ant-test" not in w.log() + b.log()
     finally:
         b.stop()
         w.stop()
