@@ -12,12 +12,13 @@ from typing import Any
 import click
 
 from bridge.store.base import JobStore
-from bridge.store.records import FINAL_STATUSES, JobRecord
+from bridge.store.records import FINAL_STATUSES, JobRecord, StepRecord
 from fondation.clock import now_ms
 from fondation.errors import ConfigError, FondationError, JobNotFound
 from fondation.logs import setup_logging
 from fondation.settings import Settings, describe_settings, load_settings
 from fondation.stores import open_store
+from tasks.usage import step_usage, total_usage
 
 STATE_DIR = Path(".fondation")
 
@@ -219,7 +220,11 @@ def job(job_id: str, as_json: bool) -> None:
     logs = store.get_logs(job_id)
     if as_json:
         data = _job_dict(record)
-        data["steps"] = [s.model_dump(by_alias=True, exclude={"artifact"}) for s in steps]
+        data["steps"] = [
+            s.model_dump(by_alias=True, exclude={"artifact", "usage"}) | {"usage": step_usage(s)}
+            for s in steps
+        ]
+        data["usage"] = total_usage(steps)
         data["logs"] = [entry.model_dump(by_alias=True) for entry in logs]
         click.echo(json.dumps(data, indent=1))
         return
@@ -231,9 +236,32 @@ def job(job_id: str, as_json: bool) -> None:
         took = (
             "" if s.completed_at is None else f" in {(s.completed_at - s.started_at) / 1000:.1f} s"
         )
-        click.echo(f"  step {s.step} {s.name}: {s.status}{took}, runs {s.runs}")
+        click.echo(f"  step {s.step} {s.name}: {s.status}{took}, runs {s.runs}{_spent(s)}")
+    total = total_usage(steps)
+    if total:
+        click.echo(f"  engine spent: {_describe_usage(total)}")
     for entry in logs[-20:]:
         click.echo(f"  [{entry.level}] {entry.msg}")
+
+
+def _describe_usage(usage: dict[str, Any]) -> str:
+    parts = []
+    if "cost_usd" in usage:
+        parts.append(f"${usage['cost_usd']:.4f}")
+    if "turns" in usage:
+        parts.append(f"{usage['turns']} turns")
+    if "calls" in usage:
+        parts.append(f"{usage['calls']} calls")
+    if "duration_ms" in usage:
+        parts.append(f"{usage['duration_ms'] / 1000:.1f} s of calls")
+    if "input_tokens" in usage:
+        parts.append(f"{usage['input_tokens']}+{usage.get('output_tokens', 0)} tokens")
+    return ", ".join(parts)
+
+
+def _spent(record: StepRecord) -> str:
+    usage = step_usage(record)
+    return f" ({_describe_usage(usage)})" if usage else ""
 
 
 @cli.command()

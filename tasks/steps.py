@@ -8,6 +8,7 @@ was taken over or canceled stops at its next write.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -52,6 +53,7 @@ from tasks.procgroup import ProcessGroups
 from tasks.repo_url import RepoSource, redact, source_for_repository
 from tasks.runtime import WorkerRuntime
 from tasks.store_retry import retry_store
+from tasks.usage import total_usage
 from tasks.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ class StepRun:
         self.token = token
         self.step = step
         self.extra = {"job_id": job_id, "step": step, "worker": rt.worker_name}
+        self.usage: str | None = None
 
     # --- entry point --------------------------------------------------------------
 
@@ -118,7 +121,7 @@ class StepRun:
                 payload = artifact.model_dump_json()
                 self._retry(
                     lambda: self.rt.store.finish_step(
-                        self.job_id, self.token, self.step, payload, now_ms()
+                        self.job_id, self.token, self.step, payload, now_ms(), self.usage
                     ),
                     "finish_step",
                 )
@@ -159,6 +162,8 @@ class StepRun:
             6: engine.create_tutorials,
         }
         result: Artifact = runs[self.step](ctx)
+        usage = engine.step_usage(ctx, self.step)
+        self.usage = None if usage is None else json.dumps(usage, sort_keys=True)
         return result
 
     def _repository(self, job: JobRecord) -> RepositoryRecord:
@@ -262,10 +267,14 @@ class StepRun:
         tutorials = sum(1 for d in docs if d.kind == "tutorial")
         # Files go before the job is marked done: a completed job has left nothing behind.
         self.rt.workspace.remove(self.job_id)
+        data: dict[str, Any] = {"chapters": chapters, "tutorials": tutorials, "docs": count}
+        spent = total_usage(self.rt.store.get_steps(self.job_id))
+        if spent:
+            data["usage"] = spent
         result = {
             "success": True,
             "message": f"{chapters} chapters and {tutorials} tutorials",
-            "data": {"chapters": chapters, "tutorials": tutorials, "docs": count},
+            "data": data,
         }
         self._retry(
             lambda: store.complete(self.job_id, self.token, result, count, now_ms()), "complete"

@@ -115,9 +115,18 @@ class JobStore(abc.ABC):
         the job's cancel was requested, so no later step starts."""
 
     @abc.abstractmethod
-    def finish_step(self, job_id: str, token: str, step: int, artifact: str, now_ms: int) -> None:
-        """Store the step's artifact durably and mark it completed. Running it twice
-        with the same artifact leaves one completed record. Fenced."""
+    def finish_step(
+        self,
+        job_id: str,
+        token: str,
+        step: int,
+        artifact: str,
+        now_ms: int,
+        usage: str | None = None,
+    ) -> None:
+        """Store the step's artifact (and what its engine spent, as JSON) durably and
+        mark it completed. Running it twice with the same artifact leaves one completed
+        record. Fenced."""
 
     @abc.abstractmethod
     def get_steps(self, job_id: str) -> list[StepRecord]:

@@ -270,12 +270,22 @@ class ConvexStore(JobStore):
         )
         return _record(StepRecord, doc)
 
-    def finish_step(self, job_id: str, token: str, step: int, artifact: str, now_ms: int) -> None:
+    def finish_step(
+        self,
+        job_id: str,
+        token: str,
+        step: int,
+        artifact: str,
+        now_ms: int,
+        usage: str | None = None,
+    ) -> None:
         if not 0 <= step < len(STEP_NAMES):
             raise ValueError(f"no step {step}")
+        extra = {} if usage is None else {"usage": usage}
         self._fenced(
-            "steps:finishStep", jobId=job_id, token=token, step=step, artifact=artifact, now=now_ms
-        )
+            "steps:finishStep", jobId=job_id, token=token, step=step, artifact=artifact,
+            now=now_ms, **extra,
+        )  # fmt: skip
 
     def get_steps(self, job_id: str) -> list[StepRecord]:
         return [_record(StepRecord, d) for d in self._query("steps:getSteps", jobId=job_id)]

@@ -146,6 +146,7 @@ class StepRecord(Record):
     started_at: int
     completed_at: int | None = None
     worker: str | None = None
+    usage: str | None = None  # JSON: what the engine spent on the step (cost, turns)
 
 
 class DocSpec(Record):

@@ -102,8 +102,20 @@ class SqliteStore(JobStore):
         schema = resources.files("bridge.store").joinpath("sqlite_schema.sql").read_text()
         try:
             self._conn().executescript(schema)
+            self._migrate()
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
+
+    def _migrate(self) -> None:
+        """Columns added after a store file was first made (additive only)."""
+        conn = self._conn()
+        columns = {r["name"] for r in conn.execute("PRAGMA table_info(jobSteps)")}
+        if "usage" not in columns:
+            try:
+                conn.execute("ALTER TABLE jobSteps ADD COLUMN usage TEXT")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):  # another process was first
+                    raise
 
     # --- connection and transactions ----------------------------------------------
 
@@ -407,15 +419,24 @@ class SqliteStore(JobStore):
             ).fetchone()
             return StepRecord.model_validate(dict(row))
 
-    def finish_step(self, job_id: str, token: str, step: int, artifact: str, now_ms: int) -> None:
+    def finish_step(
+        self,
+        job_id: str,
+        token: str,
+        step: int,
+        artifact: str,
+        now_ms: int,
+        usage: str | None = None,
+    ) -> None:
         with self._write() as db:
             self._fenced(db, job_id, token)
             db.execute(
                 "INSERT INTO jobSteps (jobId, step, name, status, runs, artifact, startedAt,"
-                " completedAt) VALUES (?,?,?,'completed',1,?,?,?)"
+                " completedAt, usage) VALUES (?,?,?,'completed',1,?,?,?,?)"
                 " ON CONFLICT(jobId, step) DO UPDATE SET status='completed',"
-                " artifact=excluded.artifact, completedAt=excluded.completedAt",
-                (job_id, step, STEP_NAMES[step], artifact, now_ms, now_ms),
+                " artifact=excluded.artifact, completedAt=excluded.completedAt,"
+                " usage=COALESCE(excluded.usage, usage)",
+                (job_id, step, STEP_NAMES[step], artifact, now_ms, now_ms, usage),
             )
             db.execute("UPDATE jobs SET updatedAt=? WHERE id=?", (now_ms, job_id))
 

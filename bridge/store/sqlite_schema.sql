@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS jobSteps (
     startedAt INTEGER NOT NULL,
     completedAt INTEGER,
     worker TEXT,
+    usage TEXT,
     PRIMARY KEY (jobId, step)
 );
 

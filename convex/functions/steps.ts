@@ -78,6 +78,7 @@ export const finishStep = mutation({
     token: v.string(),
     step: v.number(),
     artifact: v.string(),
+    usage: v.optional(v.string()),
     now: nowArg,
   },
   returns: v.null(),
@@ -100,12 +101,14 @@ export const finishStep = mutation({
         artifact: args.artifact,
         startedAt: now,
         completedAt: now,
+        ...(args.usage === undefined ? {} : { usage: args.usage }),
       });
     } else {
       await ctx.db.patch(existing._id, {
         status: "completed",
         artifact: args.artifact,
         completedAt: now,
+        ...(args.usage === undefined ? {} : { usage: args.usage }),
       });
     }
     await ctx.db.patch(job._id, { updatedAt: now });

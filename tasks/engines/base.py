@@ -9,7 +9,7 @@ import abc
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fondation.errors import JobCanceled
 from tasks.artifacts import (
@@ -116,3 +116,8 @@ class Engine(abc.ABC):
 
     @abc.abstractmethod
     def create_tutorials(self, ctx: StepContext) -> TutorialsArtifact: ...
+
+    def step_usage(self, ctx: StepContext, step: int) -> dict[str, Any] | None:
+        """What ``step`` spent on this worker (cost, turns, duration), or None for an
+        engine that spends nothing worth recording."""
+        return None

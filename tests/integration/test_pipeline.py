@@ -119,6 +119,10 @@ def test_each_engine_carries_a_job_through_the_pipeline(
         assert chapters
         assert all(len(d.content.split()) > 20 for d in chapters)
         assert "sk-ant-test" not in w.log() + b.log()
+        if engine == "claude":
+            # What the CLI calls cost is kept per step and summed in the job's result.
+            assert final.result["data"]["usage"]["calls"] >= 6
+            assert all(s.usage for s in store.get_steps(job.id) if 1 <= s.step <= 6)
     finally:
         b.stop()
         w.stop()

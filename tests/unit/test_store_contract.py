@@ -388,3 +388,12 @@ def test_no_step_starts_once_a_cancel_is_requested(store: JobStore) -> None:
     with pytest.raises(CancelRequested):
         store.start_step(job_id, token, 2, "w", T0 + 3)
     assert store.mark_canceled(job_id, token, T0 + 4).status == "canceled"
+
+
+def test_a_steps_usage_is_stored_with_its_artifact(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    store.start_step(job_id, token, 4, "w", T0 + 1)
+    store.finish_step(job_id, token, 4, "{}", T0 + 2, '{"cost_usd": 0.25, "turns": 7}')
+    [step] = store.get_steps(job_id)
+    assert step.usage == '{"cost_usd": 0.25, "turns": 7}'

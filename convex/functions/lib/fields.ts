@@ -129,6 +129,8 @@ export const jobStepFields = {
   startedAt: v.number(),
   completedAt: v.optional(v.number()),
   worker: v.optional(v.string()),
+  // Added: what the step's engine spent (Claude: cost, turns, tokens), as JSON.
+  usage: v.optional(v.string()),
 };
 
 // Documents as functions return them: the stored fields plus the system fields.

@@ -30,6 +30,7 @@ from tasks.engines.base import Engine, StepContext
 from tasks.engines.claude import cache, prompts
 from tasks.engines.claude.fanout import fan_out
 from tasks.engines.claude.models import ChapterDraft, ChapterReview
+from tasks.engines.claude.records import summarize_calls
 from tasks.engines.claude.result import ClaudeCallFailed
 from tasks.engines.claude.runner import ClaudeCall, ClaudeRunner
 from tasks.engines.claude.settings import ClaudeSettings, StepName, load_claude_settings
@@ -74,6 +75,10 @@ def _judge(
 def _report(key: str, tries: int, problems: list[str]) -> str:
     lines = "\n".join(f"  - {p}" for p in problems[:_MAX_REPORTED])
     return f"{key}: the answer was still invalid after {tries} call(s):\n{lines}"
+
+
+_STEP_CALLS = {1: "abstractions", 2: "relationships", 3: "order", 4: "chapters",
+               5: "review", 6: "tutorials"}  # fmt: skip
 
 
 class ClaudeEngine(Engine):
@@ -251,6 +256,14 @@ class ClaudeEngine(Engine):
             TutorialsArtifact,
             lambda art: check_tutorials(art, checkout),
         )
+
+    def step_usage(self, ctx: StepContext, step: int) -> dict[str, Any] | None:
+        """Cost, turns, tokens and call time of the step's CLI calls on this worker."""
+        name = _STEP_CALLS.get(step)
+        if name is None:
+            return None
+        steps: dict[str, dict[str, Any]] = summarize_calls(ctx.work_dir)["steps"]
+        return steps.get(name)
 
     # --- helpers ----------------------------------------------------------------------
 
