@@ -47,10 +47,13 @@ def run_all(runs: int, names: list[str], soak_runs: int, parallel: int) -> dict[
     work = [
         (name, i) for i in range(runs) for name in names if not (name == "soak" and i >= soak_runs)
     ]
+    started = time.monotonic()
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         futures = {pool.submit(_one, name, i, runs): name for name, i in work}
         for future in as_completed(futures):
             results[futures[future]].append(future.result())
+            # Rewritten as results come in: a long run that is stopped still reports.
+            OUT.write_text(render(results, time.monotonic() - started))
     return results
 
 

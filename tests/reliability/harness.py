@@ -129,20 +129,30 @@ class Harness:
         return None
 
     def doubled(self, ids: list[str]) -> int:
-        """Steps finished more than once, or started again after they had finished."""
+        """Steps run again after they were committed. A step is committed once the chain
+        moved past it: so a start of step k after a start of a later step is a re-run of
+        finished work. (A step killed after its engine wrote "finish" but before its
+        artifact was stored was not finished, and running it again is right.)"""
         count = 0
         for job_id in ids:
-            finished: set[int] = set()
-            finishes: collections.Counter[int] = collections.Counter()
+            later_started: set[int] = set()
             for _, event, job, step in services.read_ledger(self.ledger):
-                if job != job_id:
+                if job != job_id or event != "start":
                     continue
-                if event == "finish":
-                    finishes[step] += 1
-                    finished.add(step)
-                elif step in finished:
+                if any(s > step for s in later_started):
                     count += 1
-            count += sum(n - 1 for n in finishes.values() if n > 1)
+                later_started.add(step)
+        return count
+
+    def gaps(self, ids: list[str]) -> int:
+        """Completed jobs whose ledger misses the finish of a step."""
+        count = 0
+        for job_id in ids:
+            if self.status(job_id) != "completed":
+                continue
+            done = {st for _, ev, job, st in services.read_ledger(self.ledger)
+                    if job == job_id and ev == "finish"}  # fmt: skip
+            count += len(set(range(1, 7)) - done)
         return count
 
     def lost(self, ids: list[str], expected: str = "completed") -> int:
@@ -155,4 +165,5 @@ class Harness:
         expected: str = "completed",
         recovery: list[float] | None = None,
     ) -> Outcome:
-        return Outcome(name, len(ids), self.lost(ids, expected), self.doubled(ids), recovery or [])
+        lost = self.lost(ids, expected) + self.gaps(ids)
+        return Outcome(name, len(ids), lost, self.doubled(ids), recovery or [])

@@ -149,16 +149,19 @@ def store_outage(root: Path, quick: bool) -> Outcome:
 
 
 def worker_sigterm(root: Path, quick: bool) -> Outcome:
-    """SIGTERM a worker mid-step, as `docker stop` does: the step is handed back."""
+    """SIGTERM the worker running a step, as `docker stop` does: after its soft-shutdown
+    window the step is handed back and another worker runs it."""
     h = Harness(root, WORKER_SOFT_SHUTDOWN_TIMEOUT="1")
     try:
-        first = h.worker("w1", STEP_DELAY_3_S="30")
-        h.worker("w2")
+        slow = {"STEP_DELAY_3_S": "30", "DELAY_FIRST_RUN_ONLY": "1"}
+        workers = [h.worker("w1", **slow), h.worker("w2", **slow)]
         h.bridge("b1")
         [job] = h.submit()
         h.wait_started(job, 3)
+        parent = _parent_pid(_runner_pid(h, job, 3))
+        [victim] = [w for w in workers if w.pid == parent]
         stopped = time.time()
-        first.signal(signal.SIGTERM, group=False)
+        victim.signal(signal.SIGTERM, group=False)
         h.wait_final([job], 120)
         resumed = h.next_start_after(job, 3, stopped)
         return h.outcome(
