@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
@@ -161,10 +162,27 @@ class StepRun:
             5: engine.review_chapters,
             6: engine.create_tutorials,
         }
-        result: Artifact = runs[self.step](ctx)
+        try:
+            result: Artifact = runs[self.step](ctx)
+        finally:
+            self._keep_raw_outputs(ctx)
         usage = engine.step_usage(ctx, self.step)
         self.usage = None if usage is None else json.dumps(usage, sort_keys=True)
         return result
+
+    def _keep_raw_outputs(self, ctx: StepContext) -> None:
+        """Copy the Claude CLI's raw outputs and call records out of the scratch folder
+        (removed with the job) so a failure can be replayed without paying again."""
+        source = ctx.work_dir / "claude"
+        if not source.is_dir():
+            return
+        try:
+            shutil.copytree(
+                source, self.rt.workspace.raw_dir(self.job_id), dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("home", "cache"),
+            )  # fmt: skip
+        except OSError as exc:
+            log.warning("raw outputs not kept: %s", exc, extra=self.extra)
 
     def _repository(self, job: JobRecord) -> RepositoryRecord:
         try:

@@ -51,6 +51,11 @@ class Workspace:
     def scratch_dir(self, job_id: str) -> Path:
         return self.job_dir(job_id) / "scratch"
 
+    def raw_dir(self, job_id: str) -> Path:
+        """Outside the job's folder, so it survives the cleanup: the engine's raw
+        outputs (the Claude CLI's stdout of every call), kept for replay."""
+        return self.temp_dir / "raw" / _folder_name(job_id)
+
     def claim(self, job_id: str) -> Path:
         """Create the job's folder (if needed) and record this process as its owner."""
         path = self.job_dir(job_id)

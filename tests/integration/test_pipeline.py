@@ -123,6 +123,9 @@ def test_each_engine_carries_a_job_through_the_pipeline(
             # What the CLI calls cost is kept per step and summed in the job's result.
             assert final.result["data"]["usage"]["calls"] >= 6
             assert all(s.usage for s in store.get_steps(job.id) if 1 <= s.step <= 6)
+            # The CLI's raw outputs outlive the job's folder, for replay.
+            raw = list((tmp_path / "work" / "raw").rglob("*.json"))
+            assert len([p for p in raw if not p.name.endswith(".meta.json")]) >= 6
     finally:
         b.stop()
         w.stop()
