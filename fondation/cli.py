@@ -87,14 +87,17 @@ def analyze(
     bridge and a worker."""
     from fondation.progress import follow_job
     from fondation.stack import Stack
-    from fondation.submit import submit_job
+    from fondation.submit import repository_spec, submit_job
 
-    embedded = load_settings_or_exit()
-    overrides: dict[str, Any] = {}
-    if embedded.redis_url is None:
-        overrides["allow_local_repos"] = True
-    settings = _settings(**overrides)
+    settings = _settings()
+    if settings.redis_url is None:
+        # The embedded mode analyses what is on this machine: local paths are accepted.
+        settings = settings.model_copy(update={"allow_local_repos": True})
     setup_logging(settings)
+    try:
+        repository_spec(repo, settings)  # refuse bad input before starting anything
+    except FondationError as exc:
+        raise click.ClickException(str(exc)) from exc
     store = _open(settings)
     with Stack(settings, state_dir=STATE_DIR, health_port=0, log_dir=STATE_DIR / "logs") as st:
         try:
@@ -106,10 +109,6 @@ def analyze(
         click.echo(f"job {job.id}", err=True)
         final = follow_job(store, job.id, timeout_s=timeout_s, stack=st)
     _finish(store, final, out_dir)
-
-
-def load_settings_or_exit() -> Settings:
-    return _settings()
 
 
 def _finish(store: JobStore, job: JobRecord, out_dir: Path) -> None:

@@ -1,0 +1,83 @@
+"""The `fondation` command as a user runs it: the main job in one command on the
+embedded defaults, the job commands, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.gitrepo import make_repo
+from tests.support.services import REPO_ROOT
+
+pytestmark = pytest.mark.acceptance
+
+
+def fondation(cwd: Path, *args: str, timeout_s: float = 180) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"REDIS_URL", "SQLITE_PATH", "JOB_STORE", "CONVEX_URL", "TEMP_DIR"}
+    }
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    env["TEMP_DIR"] = str(cwd / "tmp")
+    return subprocess.run(
+        [sys.executable, "-m", "fondation", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+
+
+def test_analyze_runs_the_whole_job_on_the_embedded_defaults(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "shop")
+    out = fondation(tmp_path, "analyze", str(repo), "--out", "course")
+    assert out.returncode == 0, out.stderr[-3000:]
+    index = tmp_path / "course" / "index.md"
+    assert index.exists()
+    chapters = sorted((tmp_path / "course").glob("0*.md"))
+    assert chapters
+    assert "Step 3/6: Determining order" in out.stderr
+    assert (tmp_path / ".fondation" / "fondation.db").exists()
+    # The embedded Redis and the services were stopped on the way out.
+    listed = fondation(tmp_path, "jobs", "--json")
+    [job] = json.loads(listed.stdout)
+    assert job["status"] == "completed"
+    assert "callbackToken" not in job
+    assert "leaseToken" not in job
+    detail = fondation(tmp_path, "job", job["id"])
+    assert "step 7 Saving course: completed" in detail.stdout
+    again = fondation(tmp_path, "export", job["id"], "again")
+    assert again.returncode == 0
+    assert (tmp_path / "again" / "index.md").read_text() == index.read_text()
+
+
+def test_analyze_refuses_a_bad_url_at_once_with_a_clear_error(tmp_path: Path) -> None:
+    out = fondation(tmp_path, "analyze", "ext::sh -c touch% /tmp/x", timeout_s=30)
+    assert out.returncode == 1
+    assert "refused" in out.stderr
+    assert not (tmp_path / ".fondation" / "redis").exists()  # nothing was started
+
+
+def test_a_bad_setting_is_reported_with_its_variable(tmp_path: Path) -> None:
+    env_out = subprocess.run(
+        [sys.executable, "-m", "fondation", "jobs"], cwd=tmp_path, capture_output=True,
+        text=True, check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "LEASE_TIME": "300000"},
+    )  # fmt: skip
+    assert env_out.returncode != 0
+    assert "LEASE_TIME" in env_out.stderr
+    assert "seconds" in env_out.stderr
+
+
+def test_unknown_jobs_are_reported_clearly(tmp_path: Path) -> None:
+    out = fondation(tmp_path, "job", "no-such-job")
+    assert out.returncode == 1
+    assert "no-such-job not found" in out.stderr
