@@ -1,6 +1,18 @@
-"""The stand-in's fixtures for this folder (the root conftest may register them for
-the whole suite as a plugin as well)."""
+"""Fixtures of this folder. The stand-in itself comes from the root conftest's plugin
+(tests.convex_standin.fixture)."""
 
-from tests.convex_standin.fixture import convex_standin, convex_store_factory
+from __future__ import annotations
 
-__all__ = ["convex_standin", "convex_store_factory"]
+from collections.abc import Iterator
+
+import pytest
+
+from tests.convex_standin.fixture import StandIn
+
+
+@pytest.fixture
+def standin(convex_standin: StandIn) -> Iterator[StandIn]:
+    """The shared stand-in, emptied, and answering normally again after the test."""
+    convex_standin.reset()
+    yield convex_standin
+    convex_standin.control("ok")

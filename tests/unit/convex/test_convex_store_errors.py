@@ -32,13 +32,6 @@ LEASE = 60_000
 
 
 @pytest.fixture
-def standin(convex_standin: StandIn) -> Iterator[StandIn]:
-    convex_standin.reset()
-    yield convex_standin
-    convex_standin.control("ok")
-
-
-@pytest.fixture
 def store(standin: StandIn) -> Iterator[ConvexStore]:
     s = make_convex_store(standin.url, standin.secret, timeout_s=2.0, retries=2)
     yield s
