@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     max_repo_bytes: int = Field(
         default=500_000_000, gt=0, description="Refuse checkouts larger than this."
     )
+    max_repo_files: int = Field(
+        default=200_000, gt=0, description="Refuse checkouts with more files than this."
+    )
 
     # --- logs ---
     log_level: str = Field(default="INFO", description="Log level.")

@@ -55,6 +55,7 @@ _MESSAGE_CHARS = 600
 # Deepening steps tried, after fetching the commit by id, when the server refuses that.
 _DEEPEN_BY = 100
 
+DEFAULT_MAX_FILES = 200_000
 _COMMIT_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _BAD_REF_PARTS = re.compile(r"\.\.|@\{|//|/\.|[~^:?*\[\\]")
 # Variables that would make git read or write another repository than the one we name.
@@ -104,6 +105,7 @@ def clone(
     cancel: CancelToken,
     timeout_s: float,
     max_bytes: int,
+    max_files: int = DEFAULT_MAX_FILES,
 ) -> CloneResult:
     """Shallow-clone ``ref`` (or the default branch) into ``dest``, replacing what is there.
 
@@ -119,7 +121,7 @@ def clone(
         commit = _read_head(work) or runner.output(
             ["rev-parse", "--verify", "HEAD^{commit}"], work, "rev-parse"
         )
-        result = _check_out(runner, work, commit, max_bytes)
+        result = _check_out(runner, work, commit, max_bytes, max_files)
         _install(work, dest)
     return result
 
@@ -135,6 +137,7 @@ def ensure_checkout(
     cancel: CancelToken,
     timeout_s: float,
     max_bytes: int,
+    max_files: int = DEFAULT_MAX_FILES,
 ) -> Path:
     """Return ``dest`` holding a checkout at exactly ``commit``, cloning it if needed.
 
@@ -155,7 +158,7 @@ def ensure_checkout(
     with _staging(dest) as work:
         _clone_shallow(runner, url, ref, work, depth)
         _fetch_commit(runner, work, commit, depth=depth, ref=ref, display=source.display)
-        _check_out(runner, work, commit, max_bytes)
+        _check_out(runner, work, commit, max_bytes, max_files)
         _install(work, dest)
     return dest
 
@@ -206,8 +209,10 @@ def _has_commit(runner: _GitRunner, work: Path, commit: str) -> bool:
     return runner.run(["cat-file", "-e", f"{commit}^{{commit}}"], work).rc == 0
 
 
-def _check_out(runner: _GitRunner, work: Path, commit: str, max_bytes: int) -> CloneResult:
-    budget = _TreeBudget(max_bytes)
+def _check_out(
+    runner: _GitRunner, work: Path, commit: str, max_bytes: int, max_files: int
+) -> CloneResult:
+    budget = _TreeBudget(max_bytes, max_files)
     listing = runner.run(["ls-tree", "-r", "-l", "-z", commit], work, sink=budget)
     runner.check(listing, "ls-tree")
     runner.check(runner.run(["checkout", "--quiet", "--force", commit], work), "checkout")
@@ -306,8 +311,10 @@ def _measure(root: Path, max_bytes: int) -> tuple[int, int]:
 class _TreeBudget:
     """Sums blob sizes from ``git ls-tree -r -l -z`` output as it streams."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, max_files: int = 0) -> None:
         self.max_bytes = max_bytes
+        self.max_files = max_files
+        self.files = 0
         self.size = 0
         self.error: PermanentError | None = None
         self._partial = b""
@@ -322,7 +329,14 @@ class _TreeBudget:
             blob_size = record.partition(b"\t")[0].rsplit(b" ", 1)[-1].strip()
             if blob_size.isdigit():
                 self.size += int(blob_size)
-        if self.size > self.max_bytes:
+            self.files += 1
+        # Many empty files weigh nothing but still cost inodes and time to check out.
+        if self.max_files and self.files > self.max_files:
+            self.error = PermanentError(
+                f"repository too large: more than {self.max_files} files"
+                f" (MAX_REPO_FILES={self.max_files})"
+            )
+        elif self.size > self.max_bytes:
             self.error = _too_large(
                 f"its files add up to more than {self.max_bytes} bytes", self.max_bytes
             )

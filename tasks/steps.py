@@ -212,6 +212,7 @@ class StepRun:
             "cancel": cancel,
             "timeout_s": s.step_soft_time_limit,
             "max_bytes": s.max_repo_bytes,
+            "max_files": s.max_repo_files,
         }
 
     def _clone(self, job: JobRecord, cancel: CancelToken) -> CloneArtifact:

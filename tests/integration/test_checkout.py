@@ -294,6 +294,24 @@ def test_a_git_bomb_is_refused_before_its_tree_is_written(tmp_path: Path) -> Non
     assert leftovers(dest.parent) == []
 
 
+def test_a_bomb_of_empty_files_is_refused_by_the_file_count(tmp_path: Path) -> None:
+    repo = tmp_path / "empties"
+    git("init", "-q", "-b", "main", str(repo), cwd=tmp_path)
+    empty = git("hash-object", "-w", "--stdin", cwd=repo)  # the empty blob, stored once
+    listing = "".join(f"100644 blob {empty}\tf{i}\n" for i in range(500))
+    tree = subprocess.run(
+        ["git", "mktree"], cwd=repo, input=listing, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    git("update-ref", "refs/heads/main", git("commit-tree", tree, "-m", "empties", cwd=repo),
+        cwd=repo)  # fmt: skip
+    dest = tmp_path / "job" / "checkout"
+
+    with pytest.raises(PermanentError, match="more than 100 files"):
+        run_clone(local_source(repo), dest, max_files=100)
+    assert leftovers(dest.parent) == []
+    assert run_clone(local_source(repo), dest, max_files=1000).files == 500
+
+
 def test_files_enlarged_by_a_filter_are_caught_after_checkout(
     hermetic_git: Path, tmp_path: Path
 ) -> None:
