@@ -15,6 +15,7 @@ from celery.signals import worker_ready, worker_shutdown
 from fondation import keys
 from fondation.settings import Settings
 from tasks.app import create_app
+from tasks.engines import load_engine
 from tasks.pipeline import register_tasks
 from tasks.runtime import RuntimeHolder
 from tasks.workspace import Workspace
@@ -66,6 +67,9 @@ def run_worker(settings: Settings, redis_url: str, extra_args: list[str]) -> Non
     # `docker stop` would then SIGKILL it. Mapped to SIGQUIT, SIGTERM gives steps
     # WORKER_SOFT_SHUTDOWN_TIMEOUT, then hands the rest back to the queue.
     os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
+    # Build the engine once now: a bad ANALYSIS_ENGINE or a missing Claude credential
+    # stops the worker at start with the variable's name, not every job at its first step.
+    load_engine(settings.analysis_engine)
     removed = Workspace(settings.temp_dir).clean_stale()
     if removed:
         log.info("removed %d stale job folders left by dead workers", len(removed))

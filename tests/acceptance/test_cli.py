@@ -81,3 +81,27 @@ def test_unknown_jobs_are_reported_clearly(tmp_path: Path) -> None:
     out = fondation(tmp_path, "job", "no-such-job")
     assert out.returncode == 1
     assert "no-such-job not found" in out.stderr
+
+
+def test_a_claude_worker_without_credentials_stops_at_start_naming_the_variable(
+    tmp_path: Path,
+) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"}
+    }
+    env.update(
+        PYTHONPATH=str(REPO_ROOT), ANALYSIS_ENGINE="claude", REDIS_URL="redis://127.0.0.1:1/0"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "fondation", "worker"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode != 0
+    assert "ANTHROPIC_API_KEY" in out.stderr or "CLAUDE_CODE_OAUTH_TOKEN" in out.stderr
