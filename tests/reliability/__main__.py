@@ -36,7 +36,10 @@ def _one(name: str, i: int, runs: int) -> Outcome:
         file=sys.stderr,
         flush=True,
     )
-    shutil.rmtree(root, ignore_errors=True)
+    if outcome.lost or outcome.doubled:
+        print(f"  kept {root} for inspection (logs/, ledger.txt, store/)", file=sys.stderr)
+    else:
+        shutil.rmtree(root, ignore_errors=True)
     return outcome
 
 
