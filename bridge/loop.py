@@ -105,7 +105,13 @@ class Bridge:
         """Until ``stopping`` is set; then hand work back (``shutdown``)."""
         log.info("bridge %s started", self.owner, extra={"bridge": self.owner})
         while not self.stopping.is_set():
-            self.tick()
+            try:
+                self.tick()
+            except Exception:
+                # One bad tick (a driver error nobody foresaw) must not end the bridge:
+                # its held jobs would wait for their leases to expire. Log it, go on.
+                log.exception("bridge tick failed; retrying", extra={"bridge": self.owner})
+                self.stopping.wait(min(self.settings.poll_interval, 5.0))
             self.wake.wait(self._sleep_s())
         self.shutdown()
 

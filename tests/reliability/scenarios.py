@@ -112,7 +112,14 @@ def redis_outage(root: Path, quick: bool) -> Outcome:
         time.sleep(down_s)
         h.redis.start()
         back = time.time()
-        h.wait_final(ids, 180)
+        try:
+            h.wait_final(ids, 180)
+        except AssertionError:
+            alive = {svc.name: svc.alive() for svc in h.procs}
+            raise AssertionError(
+                f"jobs did not end after Redis came back; alive: {alive}"
+                f"; statuses: {[h.status(i) for i in ids]}"
+            ) from None
         resumed = min((t for t in (h.next_start_after(i, 1, back) for i in ids) if t), default=None)
         return h.outcome(
             f"Redis down {down_s:.0f} s mid-job", ids, recovery=[resumed - back] if resumed else []
