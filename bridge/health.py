@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -87,14 +86,3 @@ def _make_handler(server: HealthServer) -> type[BaseHTTPRequestHandler]:
                 self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
 
     return Handler
-
-
-def wait_until_listening(port: int, timeout_s: float = 5.0) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)

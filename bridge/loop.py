@@ -29,7 +29,7 @@ from bridge.store.records import STEP_NAMES, Claim, JobRecord
 from fondation import keys
 from fondation.errors import FondationError, LeaseLost, StoreAuthError, StoreUnavailable
 from fondation.settings import Settings
-from tasks.pipeline import build_chain, chain_task_ids
+from tasks.pipeline import build_chain, chain_prefix, chain_task_ids
 
 log = logging.getLogger(__name__)
 
@@ -131,14 +131,6 @@ class Bridge:
             self._store_tick()
         self._check_liveness()
         self.last_tick_mono = time.monotonic()
-        try:
-            self.redis.set(
-                keys.bridge_alive(self.owner),
-                "1",
-                px=int(max(self.settings.poll_interval * 3, 10) * 1000),
-            )
-        except redis.RedisError:
-            pass
 
     def _store_tick(self) -> None:
         try:
@@ -246,13 +238,10 @@ class Bridge:
         except redis.RedisError as exc:
             log.debug("liveness check skipped, Redis unavailable: %s", exc)
             return
-        queued_prefixes = {
-            tid.rsplit("-", 2)[0] + "-" + tid.rsplit("-", 2)[1]
-            for tid in queued
-            if tid.count("-") >= 2
-        }
+        # Task ids are "<prefix>-<step>" (tasks.pipeline): strip the step.
+        queued_prefixes = {tid.rsplit("-", 1)[0] for tid in queued}
         for held, beat in zip(jobs, beats, strict=True):
-            alive = bool(beat) or f"{held.job_id}-{held.token[:8]}" in queued_prefixes
+            alive = bool(beat) or chain_prefix(held.job_id, held.token) in queued_prefixes
             if alive or now_mono - held.dispatched_mono < grace_s:
                 held.missing_since_mono = None
             elif held.missing_since_mono is None:

@@ -28,10 +28,3 @@ def worker_alive(hostname: str) -> str:
 
 
 WORKER_ALIVE_PATTERN = f"{PREFIX}:worker:*"
-
-
-def bridge_alive(bridge_id: str) -> str:
-    return f"{PREFIX}:bridge:{bridge_id}"
-
-
-BRIDGE_ALIVE_PATTERN = f"{PREFIX}:bridge:*"

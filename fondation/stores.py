@@ -8,7 +8,7 @@ from fondation.settings import Settings
 
 def open_store(settings: Settings) -> JobStore:
     if settings.store_kind == "convex":
-        from bridge.store.convex import ConvexStore  # type: ignore[import-not-found,unused-ignore]
+        from bridge.store.convex import ConvexStore
 
         assert settings.convex_url is not None  # checked by Settings
         assert settings.convex_worker_secret is not None

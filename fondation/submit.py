@@ -72,12 +72,7 @@ def submit_job(
                 dedupe_key=dedupe_key),
         now,
     )  # fmt: skip
-    if redis_url:
-        client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
-        try:
-            announce(client)
-        finally:
-            client.close()
+    announce_url(redis_url, "job")
     return job, created
 
 

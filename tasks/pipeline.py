@@ -32,8 +32,13 @@ STEP_TASKS: tuple[str, ...] = (
 assert len(STEP_TASKS) == len(STEP_NAMES)
 
 
+def chain_prefix(job_id: str, token: str) -> str:
+    """What every task id of one dispatch of a job starts with."""
+    return f"{job_id}-{token[:8]}"
+
+
 def task_id(job_id: str, token: str, step: int) -> str:
-    return f"{job_id}-{token[:8]}-{step}"
+    return f"{chain_prefix(job_id, token)}-{step}"
 
 
 def chain_task_ids(job_id: str, token: str, first_step: int) -> list[str]:

@@ -194,8 +194,7 @@ class StepRun:
                 f"job {job.id} names repository {job.repository_id}, which does not exist"
             ) from exc
 
-    def _source(self, job: JobRecord) -> RepoSource:
-        repo = self._repository(job)
+    def _source(self, repo: RepositoryRecord) -> RepoSource:
         s = self.rt.settings
         return source_for_repository(
             repo.full_name,
@@ -216,8 +215,8 @@ class StepRun:
         }
 
     def _clone(self, job: JobRecord, cancel: CancelToken) -> CloneArtifact:
-        source = self._source(job)
         repo = self._repository(job)
+        source = self._source(repo)
         ref = job.ref or repo.default_branch or None
         # A clone interrupted by a crash left nothing usable: start from an empty folder.
         self.rt.workspace.remove(self.job_id)
@@ -257,7 +256,11 @@ class StepRun:
         dest = self.rt.workspace.checkout_dir(self.job_id)
         # Any worker may run any step: re-create the checkout at the recorded commit.
         checkout = ensure_checkout(
-            self._source(job), cloned.ref, cloned.commit, dest, **self._clone_kwargs(cancel)
+            self._source(self._repository(job)),
+            cloned.ref,
+            cloned.commit,
+            dest,
+            **self._clone_kwargs(cancel),
         )
         scratch = self.rt.workspace.scratch_dir(self.job_id)
         scratch.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ def load_engine(name: str) -> Engine:
 
         return OfflineEngine()
     if name == "claude":
-        from tasks.engines.claude import ClaudeEngine  # type: ignore[import-not-found,unused-ignore]
+        from tasks.engines.claude import ClaudeEngine
 
         engine: Engine = ClaudeEngine()
         return engine
