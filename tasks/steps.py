@@ -85,7 +85,7 @@ class StepRun:
         with self._watchdog(cancel):
             record = self._start()
             if record.status == "completed":
-                log.info("%s already done, skipped", STEP_NAMES[self.step], extra=self.extra)
+                self._skip_done_step()
                 return
             log.info(
                 "Step %d/%d: %s", self.step, ANALYSIS_STEPS, STEP_NAMES[self.step],
@@ -96,6 +96,25 @@ class StepRun:
         log.info(
             "%s done in %.2f s", STEP_NAMES[self.step], time.monotonic() - started, extra=self.extra
         )
+
+    def _skip_done_step(self) -> None:
+        """A delivery of a step whose artifact is stored: a message restored after its
+        run ended (the worker died, or lost Redis, before the ack). When a later step has
+        a record, that run already sent the rest of the chain: sending it again would run
+        the next step twice, so stop here. Otherwise the run may have died before sending
+        it, and returning lets the chain go on."""
+        later = [
+            r.step
+            for r in self._retry(lambda: self.rt.store.get_steps(self.job_id), "get_steps")
+            if r.step > self.step
+        ]
+        if later:
+            log.info(
+                "%s already done and the chain moved on to step %d; this delivery stops",
+                STEP_NAMES[self.step], max(later), extra=self.extra,
+            )  # fmt: skip
+            raise Ignore()
+        log.info("%s already done, skipped", STEP_NAMES[self.step], extra=self.extra)
 
     def _start(self) -> StepRecord:
         try:

@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from typing import Any
 
 import redis
@@ -15,6 +16,7 @@ from celery.signals import worker_ready, worker_shutdown
 from fondation import keys
 from fondation.settings import Settings
 from tasks.app import create_app
+from tasks.crash_restart import restart_process, shutdown_requested
 from tasks.engines import load_engine
 from tasks.pipeline import register_tasks
 from tasks.runtime import RuntimeHolder
@@ -80,8 +82,12 @@ def run_worker(settings: Settings, redis_url: str, extra_args: list[str]) -> Non
     def on_ready(**_: Any) -> None:
         beat.start()
 
-    def on_shutdown(**_: Any) -> None:
+    exit_codes: list[object] = []
+
+    def on_shutdown(sender: Any = None, **_: Any) -> None:
         beat.stop()
+        # The only place the worker's exit code can be read: app.start drops it.
+        exit_codes.append(getattr(sender, "exitcode", None))
 
     worker_ready.connect(on_ready, weak=False)
     worker_shutdown.connect(on_shutdown, weak=False)
@@ -93,4 +99,9 @@ def run_worker(settings: Settings, redis_url: str, extra_args: list[str]) -> Non
         "--loglevel", settings.log_level,
         *extra_args,
     ]  # fmt: skip
+    started = time.monotonic()
     app.worker_main(argv)
+    code = exit_codes[-1] if exit_codes else None
+    if shutdown_requested() or code in (0, None):
+        raise SystemExit(code)
+    restart_process(code, time.monotonic() - started)

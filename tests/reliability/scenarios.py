@@ -100,14 +100,19 @@ def bridge_kill(root: Path, quick: bool) -> Outcome:
 
 
 def redis_outage(root: Path, quick: bool) -> Outcome:
-    """Kill Redis in the middle of a job, keep it down, start it again on the same port."""
+    """Restart Redis at once in the middle of a job (a restart that lands during an ack
+    can make Celery stop the worker, which must come back), then kill it again, keep it
+    down, and start it again on the same port."""
     down_s = 3.0 if quick else 30.0
     h = Harness(root, STEP_DELAY_S="1")
     try:
         h.worker("w1")
         h.bridge("b1")
         ids = h.submit(2)
-        h.wait_started(ids[0], 2)
+        h.wait_started(ids[0], 1)
+        h.redis.kill()
+        h.redis.start()
+        h.wait_started(ids[0], 2, timeout_s=120)
         h.redis.kill()
         time.sleep(down_s)
         h.redis.start()
