@@ -5,8 +5,10 @@ count their end in Redis."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +29,9 @@ def make_app(broker: str) -> Celery:
     )  # fmt: skip
 
     @app.task(name="bare.step")
-    def step(last: bool = False) -> None:
+    def step(last: bool = False, clone_from: str | None = None) -> None:
+        if clone_from:
+            git_floor(clone_from)
         if last:
             client = redis.Redis.from_url(broker)
             client.incr(DONE_KEY)
@@ -51,20 +55,42 @@ def start_worker(broker: str, concurrency: int, log: Path) -> subprocess.Popen[b
     )  # fmt: skip
 
 
-def send_chains(app_: Celery, count: int) -> None:
+def git_floor(repo: str) -> None:
+    """The git work of the product's clone step and no more: the same three commands
+    (shallow clone without checkout, the size listing, the checkout), then removal."""
+    work = Path(tempfile.mkdtemp(prefix="bare-clone-"))
+    try:
+        dest = work / "checkout"
+        subprocess.run(
+            ["git", "clone", "--quiet", "--no-checkout", "--depth=1", "--single-branch",
+             "--no-tags", "--no-recurse-submodules", "--template=", "--", repo, str(dest)],
+            check=True,
+        )  # fmt: skip
+        subprocess.run(["git", "ls-tree", "-r", "-l", "-z", "HEAD"], cwd=dest, check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(["git", "checkout", "--quiet", "--force", "HEAD"], cwd=dest, check=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def send_chains(app_: Celery, count: int, clone_from: str | None = None) -> None:
     for _ in range(count):
-        sigs = [app_.signature("bare.step", immutable=True) for _ in range(7)]
+        first = app_.signature("bare.step", kwargs={"clone_from": clone_from}, immutable=True)
+        sigs = [first] + [app_.signature("bare.step", immutable=True) for _ in range(6)]
         sigs.append(app_.signature("bare.step", kwargs={"last": True}, immutable=True))
         chain(*sigs).apply_async()
 
 
-def run_chains(broker: str, count: int, timeout_s: float = 300) -> float:
-    """Send ``count`` chains at once; return seconds until the last one ended."""
+def run_chains(
+    broker: str, count: int, timeout_s: float = 300, clone_from: str | None = None
+) -> float:
+    """Send ``count`` chains at once; return seconds until the last one ended. With
+    ``clone_from``, each chain's first task also does the clone step's git work."""
     client = redis.Redis.from_url(broker)
     client.delete(DONE_KEY)
     bench_app = make_app(broker)
     started = time.monotonic()
-    send_chains(bench_app, count)
+    send_chains(bench_app, count, clone_from)
     deadline = started + timeout_s
     while int(client.get(DONE_KEY) or 0) < count:
         if time.monotonic() > deadline:

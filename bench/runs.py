@@ -108,8 +108,9 @@ def overhead(repeats: int, step_s: float = 0.05) -> list[Row]:
 
 
 def throughput(jobs: int, repeats: int, events: bool = True) -> list[Row]:
-    """Zero-time steps, 2 worker processes: jobs/s beside bare 8-task chains/s."""
-    ours, theirs = [], []
+    """Zero-time steps, 2 worker processes: jobs/s beside bare 8-task chains/s, and beside
+    bare chains whose first task does the clone step's git work (the floor git sets)."""
+    ours, theirs, floor = [], [], []
     with Stack("throughput", TASK_EVENTS=str(events).lower()) as s:
         s.worker(2)
         s.bridge()
@@ -122,10 +123,12 @@ def throughput(jobs: int, repeats: int, events: bool = True) -> list[Row]:
         for p in s.procs:
             p.stop()
         bare_worker = bare.start_worker(s.redis.url, 2, s.root / "bare.log")
+        repo = s.repo.resolve().as_uri()
         try:
             bare.one_chain_s(s.redis.url)
             for _ in range(repeats):
                 theirs.append(jobs / bare.run_chains(s.redis.url, jobs))
+                floor.append(jobs / bare.run_chains(s.redis.url, jobs, clone_from=repo))
         finally:
             os.killpg(bare_worker.pid, 9)
     ratio = median(ours) / median(theirs)
@@ -134,10 +137,13 @@ def throughput(jobs: int, repeats: int, events: bool = True) -> list[Row]:
         Row(
             f"Throughput, zero-time steps, 2 worker processes{label}",
             f"{median(ours):.1f} jobs/s",
-            f"{median(theirs):.1f} chains/s (bare Celery)",
+            f"{median(theirs):.1f} chains/s (bare Celery);"
+            f" {median(floor):.1f} chains/s (bare Celery + the clone's git commands)",
             "ratio >= 0.5",
             ratio >= 0.5,
-            f"ratio {ratio:.2f}; {jobs} jobs x {repeats}",
+            f"ratio {ratio:.2f} to bare chains, {median(ours) / median(floor):.2f} to bare"
+            f" chains doing the same git work, whose own ratio to bare chains is"
+            f" {median(floor) / median(theirs):.2f}; {jobs} jobs x {repeats}",
         )
     ]
 
@@ -149,34 +155,46 @@ def _cpu_ticks() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def scaling(step_s: float = 0.1) -> list[Row]:
-    """100 ms steps with 1, 2, 4, 8 worker processes; machine CPU use beside each."""
+def scaling(step_s: float = 0.1, jobs_per_process: int = 6) -> list[Row]:
+    """100 ms steps with 1, 2, 4, 8 worker processes; machine CPU use beside each.
+
+    The machine saturates where linear scaling would need more CPU than it has: the CPU
+    one job costs at 1 process, times the linear rate, over the 2 cores. Past that point
+    throughput is capped by the cores, not by the orchestration, so efficiency is judged
+    only below it (and where the measured CPU is below 85 %)."""
     results: dict[int, float] = {}
     busy: dict[int, float] = {}
+    cpu_per_job: dict[int, float] = {}
+    cores = os.cpu_count() or 1
     for n in (1, 2, 4, 8):
         with Stack(f"scale{n}", BENCH_STEP_S=str(step_s)) as s:
             s.worker(n)
             s.bridge()
             s.wait_ready(timeout_s=60)
-            jobs = 4 * n
+            jobs = jobs_per_process * n
             b0, t0 = _cpu_ticks()
             started = time.monotonic()
             ids = [s.submit() for _ in range(jobs)]
             s.wait_done(ids)
-            results[n] = jobs / (time.monotonic() - started)
+            took = time.monotonic() - started
+            results[n] = jobs / took
             b1, t1 = _cpu_ticks()
             busy[n] = (b1 - b0) / max(t1 - t0, 1)
+            cpu_per_job[n] = busy[n] * cores * took / jobs
     base = results[1]
     effs = {n: results[n] / (n * base) for n in results}
-    parts = [f"{n}: {v:.2f} jobs/s (efficiency {effs[n]:.2f}, CPU {busy[n]:.0%})"
+    demand = {n: cpu_per_job[1] * n * base / cores for n in results}
+    parts = [f"{n}: {v:.2f} jobs/s (efficiency {effs[n]:.2f}, CPU {busy[n]:.0%},"
+             f" linear would need {demand[n]:.0%})"
              for n, v in results.items()]  # fmt: skip
-    # The machine saturates when its CPU is (nearly) all used; efficiency is judged below.
-    unsaturated = [n for n in results if busy[n] < 0.85]
+    unsaturated = [n for n in results if busy[n] < 0.85 and demand[n] < 0.85]
     return [
         Row("Scaling, 100 ms steps, 1/2/4/8 worker processes", "; ".join(parts), "linear",
             "efficiency >= 0.8 until the machine saturates",
             all(effs[n] >= 0.8 for n in unsaturated),
-            "CPU is the whole machine's busy share during the run (2 cores)")
+            f"CPU is the whole machine's busy share during the run ({cores} cores); one job"
+            f" costs {cpu_per_job[1] * 1000:.0f} ms of CPU at 1 process; judged at"
+            f" {', '.join(map(str, unsaturated))} process(es), below saturation")
     ]  # fmt: skip
 
 

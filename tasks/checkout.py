@@ -252,17 +252,30 @@ def _read_head(work: Path) -> str | None:
     return None
 
 
-def _head_of(runner: _GitRunner, dest: Path) -> str | None:
-    """The commit of the checkout at ``dest``, or None when there is none."""
+def checked_out_at(dest: Path, commit: str) -> bool:
+    """True when ``dest`` holds our detached checkout of ``commit``, read from its files
+    alone (no git process, no repository lookup): the question every step asks first."""
+    return _detached_head(dest) == commit.lower()
+
+
+def _detached_head(dest: Path) -> str | None:
     if not (dest / ".git").is_dir() or dest.is_symlink():
         return None  # without this check git would look for a repository in the parents
-    # Our checkouts are detached, so .git/HEAD holds the commit id itself: reading it
-    # saves a git process on every step. Anything else is asked of git.
+    # Our checkouts are detached, so .git/HEAD holds the commit id itself.
     try:
         head = (dest / ".git" / "HEAD").read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError):
-        head = ""
-    if _COMMIT_ID.fullmatch(head):
+        return None
+    return head if _COMMIT_ID.fullmatch(head) else None
+
+
+def _head_of(runner: _GitRunner, dest: Path) -> str | None:
+    """The commit of the checkout at ``dest``, or None when there is none."""
+    if not (dest / ".git").is_dir() or dest.is_symlink():
+        return None
+    # Reading a detached HEAD saves a git process; anything else is asked of git.
+    head = _detached_head(dest)
+    if head is not None:
         return head
     result = runner.run(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], dest)
     return result.stdout.strip() if result.rc == 0 else None

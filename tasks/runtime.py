@@ -18,6 +18,7 @@ from fondation.settings import Settings
 from fondation.stores import open_store
 from tasks.engines import load_engine
 from tasks.engines.base import Engine
+from tasks.watchdog import Watchdog
 from tasks.workspace import Workspace
 
 
@@ -29,6 +30,7 @@ class WorkerRuntime:
     redis: redis.Redis
     engine: Engine
     workspace: Workspace
+    watchdog: Watchdog
     hostname: str = field(default_factory=socket.gethostname)
 
     @property
@@ -44,20 +46,32 @@ class RuntimeHolder:
         self.redis_url = redis_url
         self._runtime: WorkerRuntime | None = None
         self._pid = -1
+        # Built in the worker's main process; pool children inherit it.
+        self._main_pid = os.getpid()
         self._lock = threading.Lock()
 
     def get(self) -> WorkerRuntime:
         with self._lock:
             if self._runtime is None or self._pid != os.getpid():
+                s = self.settings
+                store = open_store(s)
+                client = redis.Redis.from_url(
+                    self.redis_url, socket_timeout=10, socket_connect_timeout=5
+                )
                 self._runtime = WorkerRuntime(
-                    settings=self.settings,
+                    settings=s,
                     redis_url=self.redis_url,
-                    store=open_store(self.settings),
-                    redis=redis.Redis.from_url(
-                        self.redis_url, socket_timeout=10, socket_connect_timeout=5
+                    store=store,
+                    redis=client,
+                    engine=load_engine(s.analysis_engine),
+                    workspace=Workspace(s.temp_dir, owner_pid=self._main_pid),
+                    watchdog=Watchdog(
+                        store=store,
+                        redis_client=client,
+                        lease_ms=s.lease_ms,
+                        liveness_interval_s=s.worker_liveness_interval,
+                        heartbeat_interval_s=s.heartbeat_interval,
                     ),
-                    engine=load_engine(self.settings.analysis_engine),
-                    workspace=Workspace(self.settings.temp_dir),
                 )
                 self._pid = os.getpid()
             return self._runtime

@@ -47,7 +47,7 @@ from tasks.artifacts import (
     RelationshipsArtifact,
     ReviewArtifact,
 )
-from tasks.checkout import clone, ensure_checkout
+from tasks.checkout import checked_out_at, clone, ensure_checkout
 from tasks.course import build_docs
 from tasks.engines.base import CancelToken, StepContext
 from tasks.procgroup import ProcessGroups
@@ -55,7 +55,6 @@ from tasks.repo_url import RepoSource, redact, source_for_repository
 from tasks.runtime import WorkerRuntime
 from tasks.store_retry import retry_store
 from tasks.usage import total_usage
-from tasks.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -78,11 +77,11 @@ class StepRun:
     def run(self) -> None:
         """Return to let the chain go on; raise ``Ignore`` to stop it quietly; raise
         anything else to stop it as a failure (the job's failure is recorded first)."""
-        self._guard_deliveries()
         cancel = CancelToken()
+        self._guard_deliveries(cancel)
         # The watchdog beats from the first store write to the last, so a step that is
         # waiting out a store outage shows as alive to the bridges, not as lost work.
-        with self._watchdog(cancel):
+        with self.rt.watchdog.watch(self.job_id, self.token, cancel):
             record = self._start()
             if record.status == "completed":
                 self._skip_done_step()
@@ -272,15 +271,16 @@ class StepRun:
         if not isinstance(cloned, CloneArtifact):
             raise LeaseLost(self.job_id, "the clone artifact is missing")
         self.rt.workspace.claim(self.job_id)
-        dest = self.rt.workspace.checkout_dir(self.job_id)
-        # Any worker may run any step: re-create the checkout at the recorded commit.
-        checkout = ensure_checkout(
-            self._source(self._repository(job)),
-            cloned.ref,
-            cloned.commit,
-            dest,
-            **self._clone_kwargs(cancel),
-        )
+        checkout = self.rt.workspace.checkout_dir(self.job_id)
+        if not checked_out_at(checkout, cloned.commit):
+            # Any worker may run any step: re-create the checkout at the recorded commit.
+            ensure_checkout(
+                self._source(self._repository(job)),
+                cloned.ref,
+                cloned.commit,
+                checkout,
+                **self._clone_kwargs(cancel),
+            )
         scratch = self.rt.workspace.scratch_dir(self.job_id)
         scratch.mkdir(parents=True, exist_ok=True)
         ctx = StepContext(
@@ -325,32 +325,24 @@ class StepRun:
 
     # --- guards and outcomes ------------------------------------------------------
 
-    def _watchdog(self, cancel: CancelToken) -> Watchdog:
-        s = self.rt.settings
-        return Watchdog(
-            store=self.rt.store,
-            redis_client=self.rt.redis,
-            job_id=self.job_id,
-            token=self.token,
-            lease_ms=s.lease_ms,
-            liveness_interval_s=s.worker_liveness_interval,
-            heartbeat_interval_s=s.heartbeat_interval,
-            cancel=cancel,
-        )
-
-    def _guard_deliveries(self) -> None:
+    def _guard_deliveries(self, cancel: CancelToken) -> None:
         """A step that kills its worker is redelivered forever (reject_on_worker_lost);
-        count deliveries per attempt and fail the attempt past the cap."""
+        count deliveries per attempt and fail the attempt past the cap. The same round
+        trip gives the step its first beat and reads the cancel flag."""
         key = keys.deliveries(self.job_id, self.token, self.step)
         try:
-            pipe = self.rt.redis.pipeline()
+            pipe = self.rt.redis.pipeline(transaction=False)
             pipe.incr(key)
             pipe.expire(key, 86_400)
-            count = int(pipe.execute()[0])
+            pipe.set(keys.step_beat(self.job_id), "1", px=self.rt.watchdog.beat_ttl_ms)
+            pipe.exists(keys.cancel_flag(self.job_id))
+            count, _, _, canceled = pipe.execute()
         except Exception as exc:  # Redis trouble must not block the step itself
             log.warning("delivery count unavailable: %s", exc, extra=self.extra)
             return
-        if count > self.rt.settings.max_deliveries:
+        if canceled:
+            cancel.cancel("canceled")
+        if int(count) > self.rt.settings.max_deliveries:
             self.record_failure(
                 f"{STEP_NAMES[self.step]} was delivered {count} times; its worker keeps"
                 " dying (poison job?)",

@@ -1,17 +1,22 @@
-"""The watchdog that runs beside a step.
+"""The watchdog that runs beside the steps of a worker process.
 
 While a step runs it (1) refreshes the job's beat key in Redis, which tells bridges the
 work is alive; (2) polls the cancel flag a bridge sets; (3) renews the job's lease in the
 store every HEARTBEAT_INTERVAL, so a running job outlives the bridge that claimed it, and
 learns from the renewal when the job was canceled or taken over. Any of those trips the
 step's CancelToken.
+
+One watchdog serves every step of its process: its two threads start with the first step
+and live as long as the process, so a step costs a registration, not two thread starts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from types import TracebackType
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import redis
 
@@ -24,83 +29,101 @@ from tasks.engines.base import CancelToken
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class _Watched:
+    job_id: str
+    token: str
+    cancel: CancelToken
+
+
 class Watchdog:
     def __init__(
         self,
         *,
         store: JobStore,
         redis_client: redis.Redis,
-        job_id: str,
-        token: str,
         lease_ms: int,
         liveness_interval_s: float,
         heartbeat_interval_s: float,
-        cancel: CancelToken,
     ) -> None:
         self._store = store
         self._redis = redis_client
-        self._job_id = job_id
-        self._token = token
         self._lease_ms = lease_ms
         self._beat_s = liveness_interval_s
         self._renew_s = heartbeat_interval_s
-        self.cancel = cancel
-        self._stop = threading.Event()
+        self._watched: dict[int, _Watched] = {}
+        self._lock = threading.Lock()
+        self._started = False
+
+    @property
+    def beat_ttl_ms(self) -> int:
+        # The TTL is what makes the beat a dead-man's switch: it lapses with the worker.
+        return max(int(self._beat_s * 3000), 1000)
+
+    @contextlib.contextmanager
+    def watch(self, job_id: str, token: str, cancel: CancelToken) -> Iterator[CancelToken]:
+        """Watch one step while the block runs. The caller beats once before entering
+        (in the same Redis round trip as its delivery count), so the beat is never
+        missing between the step's first store write and the threads' next turn."""
+        entry = _Watched(job_id, token, cancel)
+        with self._lock:
+            self._watched[id(entry)] = entry
+            if not self._started:
+                self._start_threads()
+        try:
+            yield cancel
+        finally:
+            with self._lock:
+                self._watched.pop(id(entry), None)
+
+    def _start_threads(self) -> None:
         # Two threads: a renewal blocked by a slow or locked store must never delay the
         # beat, or bridges would take a step that waits on the store for lost work.
-        self._threads = [
-            threading.Thread(target=self._beat_loop, name=f"beat-{job_id}", daemon=True),
-            threading.Thread(target=self._renew_loop, name=f"renew-{job_id}", daemon=True),
-        ]
+        for target, name in ((self._beat_loop, "watchdog-beat"), (self._renew_loop, "renew")):
+            threading.Thread(target=target, name=name, daemon=True).start()
+        self._started = True
 
-    def __enter__(self) -> CancelToken:
-        self._beat()
-        for thread in self._threads:
-            thread.start()
-        return self.cancel
+    def _current(self) -> list[_Watched]:
+        with self._lock:
+            return list(self._watched.values())
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=5)
-
-    def _beat(self) -> None:
-        # The TTL is what makes the beat a dead-man's switch: it lapses with the worker.
-        ttl_ms = max(int(self._beat_s * 3000), 1000)
+    def _beat(self, entries: list[_Watched]) -> None:
         try:
-            pipe = self._redis.pipeline()
-            pipe.set(keys.step_beat(self._job_id), "1", px=ttl_ms)
-            pipe.exists(keys.cancel_flag(self._job_id))
-            _, canceled = pipe.execute()
+            pipe = self._redis.pipeline(transaction=False)
+            for e in entries:
+                pipe.set(keys.step_beat(e.job_id), "1", px=self.beat_ttl_ms)
+                pipe.exists(keys.cancel_flag(e.job_id))
+            replies = pipe.execute()
         except redis.RedisError as exc:
             log.warning("watchdog cannot reach Redis: %s", exc)
             return
-        if canceled:
-            self.cancel.cancel("canceled")
+        for e, canceled in zip(entries, replies[1::2], strict=True):
+            if canceled:
+                e.cancel.cancel("canceled")
 
-    def _renew(self) -> None:
+    def _renew(self, e: _Watched) -> None:
         try:
-            state = self._store.renew(self._job_id, self._token, self._lease_ms, now_ms())
+            state = self._store.renew(e.job_id, e.token, self._lease_ms, now_ms())
         except LeaseLost as exc:
-            self.cancel.cancel(exc.reason, lease_lost=True)
+            e.cancel.cancel(exc.reason, lease_lost=True)
             return
         except FondationError as exc:
             # A store outage must not stop the step: the lease is long and the next
             # renewal may succeed. The work is fenced if it does not.
-            log.warning("lease renewal failed for job %s: %s", self._job_id, exc)
+            log.warning("lease renewal failed for job %s: %s", e.job_id, exc)
             return
         if state.cancel_requested:
-            self.cancel.cancel("canceled")
+            e.cancel.cancel("canceled")
 
     def _beat_loop(self) -> None:
-        while not self._stop.wait(self._beat_s):
-            self._beat()
+        stop = threading.Event()  # never set: the thread ends with the process
+        while not stop.wait(self._beat_s):
+            entries = self._current()
+            if entries:
+                self._beat(entries)
 
     def _renew_loop(self) -> None:
-        while not self._stop.wait(self._renew_s):
-            self._renew()
+        stop = threading.Event()
+        while not stop.wait(self._renew_s):
+            for e in self._current():
+                self._renew(e)

@@ -2,7 +2,7 @@
 
 Layout::
 
-    <temp_dir>/jobs/<safe job id>/owner      "<hostname>:<pid>" of the last claimant
+    <temp_dir>/jobs/<safe job id>/owner      "<hostname>:<pid>" of the last claimant's worker
     <temp_dir>/jobs/<safe job id>/job_id     the job id as given, for clean_stale's report
     <temp_dir>/jobs/<safe job id>/checkout/  the repository (see tasks.checkout)
     <temp_dir>/jobs/<safe job id>/scratch/   an engine's work files
@@ -38,9 +38,13 @@ _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 class Workspace:
-    def __init__(self, temp_dir: Path) -> None:
+    def __init__(self, temp_dir: Path, owner_pid: int | None = None) -> None:
+        """``owner_pid`` is the process whose life keeps the folders: a Celery worker's
+        main process, so that claims survive its pool children taking turns (and being
+        replaced); the calling process when not given."""
         self.temp_dir = temp_dir
         self.jobs_dir = temp_dir / "jobs"
+        self._owner_pid = owner_pid
 
     def job_dir(self, job_id: str) -> Path:
         return self.jobs_dir / _folder_name(job_id)
@@ -59,7 +63,7 @@ class Workspace:
     def claim(self, job_id: str) -> Path:
         """Create the job's folder (if needed) and record this process as its owner."""
         path = self.job_dir(job_id)
-        owner = f"{socket.gethostname()}:{os.getpid()}"
+        owner = f"{socket.gethostname()}:{self._owner_pid or os.getpid()}"
         # Every step claims the folder; most find it theirs already, so skip the writes.
         if _read_text(path / _OWNER_FILE) == owner:
             return path

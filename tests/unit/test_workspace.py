@@ -152,3 +152,15 @@ def test_clean_stale_without_a_jobs_folder_does_nothing(workspace: Workspace) ->
 
 def test_remove_tree_of_a_missing_path_does_nothing(tmp_path: Path) -> None:
     remove_tree(tmp_path / "missing")
+
+
+def test_a_claim_names_the_given_owner_process_so_pool_children_share_it(
+    tmp_path: Path,
+) -> None:
+    main_pid = os.getppid()  # stands for a worker's main process
+    child_view = Workspace(tmp_path / "fondation", owner_pid=main_pid)
+    path = child_view.claim("job-1")
+    assert (path / "owner").read_text() == f"{socket.gethostname()}:{main_pid}"
+    before = (path / "owner").stat().st_mtime_ns
+    assert Workspace(tmp_path / "fondation", owner_pid=main_pid).claim("job-1") == path
+    assert (path / "owner").stat().st_mtime_ns == before, "a claim already held was rewritten"
