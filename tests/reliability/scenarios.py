@@ -207,7 +207,12 @@ def time_limits(root: Path, quick: bool) -> Outcome:
         outcome.doubled += h.doubled(hard)
         for error in (h.store.get_job(soft[0]).error, h.store.get_job(hard[0]).error):
             outcome.notes.append(str(error))
-        orphans = _alive_pids(pidfile)
+        # SIGKILL takes effect when the process next runs: on a loaded machine a child
+        # killed a few milliseconds before the job was marked dead may still show. An
+        # orphan is one that is still there seconds later.
+        deadline = time.monotonic() + 5
+        while (orphans := _alive_pids(pidfile)) and time.monotonic() < deadline:
+            time.sleep(0.1)
         if orphans:
             outcome.lost += 1
             outcome.notes.append(f"orphaned child processes: {orphans}")
