@@ -127,7 +127,9 @@ def redis_outage(root: Path, quick: bool) -> Outcome:
             ) from None
         resumed = min((t for t in (h.next_start_after(i, 1, back) for i in ids) if t), default=None)
         return h.outcome(
-            f"Redis restarted, then down {down_s:.0f} s mid-job", ids, recovery=[resumed - back] if resumed else []
+            f"Redis restarted, then down {down_s:.0f} s mid-job",
+            ids,
+            recovery=[resumed - back] if resumed else [],
         )
     finally:
         h.close()
