@@ -60,7 +60,7 @@ def test_a_worker_stopped_by_an_unrecoverable_error_restarts_and_its_job_complet
     marker = tmp_path / "crashed"
     env = services.base_env(
         tmp_path, redis_url, LEDGER_PATH=str(ledger), STEP_DELAY_2_S="3",
-        CRASH_ON_RESTORE_MARKER=str(marker),
+        CRASH_ON_RECONNECT_MARKER=str(marker),
     )  # fmt: skip
     env["PYTHONPATH"] = f"{CRASH_DOUBLE}{os.pathsep}{env['PYTHONPATH']}"
     store = SqliteStore(Path(env["SQLITE_PATH"]))

@@ -1,15 +1,15 @@
 """Test double for a kombu failure that cannot be produced on demand: after the worker
-loses its Redis connection, kombu closes the channel and restores its unacked messages
-through a connection pool that is already gone, and raises
+loses its Redis connection, Celery's reconnect path closes the broken connection, and
+kombu, restoring unacked messages through a connection pool that is already gone, raises
 ``AttributeError: 'NoneType' object has no attribute 'hostname'`` (seen here with a Redis
-restart landing during an ack). The error escapes Celery's reconnect path and Celery
-stops the whole worker ("Unrecoverable error").
+restart landing during an ack). The error escapes
+``Consumer.on_connection_error_after_connected`` and Celery stops the whole worker
+("Unrecoverable error").
 
-Python loads this file at start-up when its folder is on PYTHONPATH. Every restore of
-the first run of the worker fails (kombu tries twice: once while collecting the broken
-connection, which Celery ignores, then while closing it, which ends the worker) and
-writes CRASH_ON_RESTORE_MARKER; a worker that was restarted after a crash (it carries
-FONDATION_WORKER_CRASHES) restores normally.
+Python loads this file at start-up when its folder is on PYTHONPATH. In the first run of
+the worker, the reconnect path raises that error and writes CRASH_ON_RECONNECT_MARKER; a
+worker that was restarted after a crash (it carries FONDATION_WORKER_CRASHES) reconnects
+normally.
 """
 
 from __future__ import annotations
@@ -18,17 +18,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-_MARKER = os.environ.get("CRASH_ON_RESTORE_MARKER")
+_MARKER = os.environ.get("CRASH_ON_RECONNECT_MARKER")
 
 if _MARKER:
-    from kombu.transport.virtual.base import QoS
+    from celery.worker.consumer.consumer import Consumer
 
-    _restore_unacked_once = QoS.restore_unacked_once
+    _on_connection_error = Consumer.on_connection_error_after_connected
 
-    def _crashing_restore(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def _crashing_reconnect(self: Any, exc: Exception) -> None:
         if "FONDATION_WORKER_CRASHES" not in os.environ:
             Path(str(_MARKER)).write_text(str(os.getpid()))
             raise AttributeError("'NoneType' object has no attribute 'hostname' (test double)")
-        return _restore_unacked_once(self, *args, **kwargs)
+        _on_connection_error(self, exc)
 
-    QoS.restore_unacked_once = _crashing_restore  # type: ignore[method-assign]
+    Consumer.on_connection_error_after_connected = _crashing_reconnect  # type: ignore[method-assign]
