@@ -271,12 +271,12 @@ def _detached_head(dest: Path) -> str | None:
 
 def _head_of(runner: _GitRunner, dest: Path) -> str | None:
     """The commit of the checkout at ``dest``, or None when there is none."""
-    if not (dest / ".git").is_dir() or dest.is_symlink():
-        return None
     # Reading a detached HEAD saves a git process; anything else is asked of git.
     head = _detached_head(dest)
     if head is not None:
         return head
+    if not (dest / ".git").is_dir() or dest.is_symlink():
+        return None
     result = runner.run(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], dest)
     return result.stdout.strip() if result.rc == 0 else None
 

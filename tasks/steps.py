@@ -334,8 +334,7 @@ class StepRun:
             pipe = self.rt.redis.pipeline(transaction=False)
             pipe.incr(key)
             pipe.expire(key, 86_400)
-            pipe.set(keys.step_beat(self.job_id), "1", px=self.rt.watchdog.beat_ttl_ms)
-            pipe.exists(keys.cancel_flag(self.job_id))
+            self.rt.watchdog.add_beat(pipe, self.job_id)
             count, _, _, canceled = pipe.execute()
         except Exception as exc:  # Redis trouble must not block the step itself
             log.warning("delivery count unavailable: %s", exc, extra=self.extra)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -55,11 +56,6 @@ class Watchdog:
         self._lock = threading.Lock()
         self._started = False
 
-    @property
-    def beat_ttl_ms(self) -> int:
-        # The TTL is what makes the beat a dead-man's switch: it lapses with the worker.
-        return max(int(self._beat_s * 3000), 1000)
-
     @contextlib.contextmanager
     def watch(self, job_id: str, token: str, cancel: CancelToken) -> Iterator[CancelToken]:
         """Watch one step while the block runs. The caller beats once before entering
@@ -87,12 +83,18 @@ class Watchdog:
         with self._lock:
             return list(self._watched.values())
 
+    def add_beat(self, pipe: redis.client.Pipeline, job_id: str) -> None:
+        """Queue a job's beat and the read of its cancel flag on ``pipe``: two replies,
+        the second true when the job was canceled."""
+        # The TTL is what makes the beat a dead-man's switch: it lapses with the worker.
+        pipe.set(keys.step_beat(job_id), "1", px=max(int(self._beat_s * 3000), 1000))
+        pipe.exists(keys.cancel_flag(job_id))
+
     def _beat(self, entries: list[_Watched]) -> None:
         try:
             pipe = self._redis.pipeline(transaction=False)
             for e in entries:
-                pipe.set(keys.step_beat(e.job_id), "1", px=self.beat_ttl_ms)
-                pipe.exists(keys.cancel_flag(e.job_id))
+                self.add_beat(pipe, e.job_id)
             replies = pipe.execute()
         except redis.RedisError as exc:
             log.warning("watchdog cannot reach Redis: %s", exc)
@@ -115,15 +117,16 @@ class Watchdog:
         if state.cancel_requested:
             e.cancel.cancel("canceled")
 
+    # Both loops end with the process (daemon threads).
     def _beat_loop(self) -> None:
-        stop = threading.Event()  # never set: the thread ends with the process
-        while not stop.wait(self._beat_s):
+        while True:
+            time.sleep(self._beat_s)
             entries = self._current()
             if entries:
                 self._beat(entries)
 
     def _renew_loop(self) -> None:
-        stop = threading.Event()
-        while not stop.wait(self._renew_s):
+        while True:
+            time.sleep(self._renew_s)
             for e in self._current():
                 self._renew(e)

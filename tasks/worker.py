@@ -72,7 +72,7 @@ def run_worker(settings: Settings, redis_url: str, extra_args: list[str]) -> Non
     # Build the engine once now: a bad ANALYSIS_ENGINE or a missing Claude credential
     # stops the worker at start with the variable's name, not every job at its first step.
     load_engine(settings.analysis_engine)
-    removed = Workspace(settings.temp_dir).clean_stale()
+    removed = Workspace(settings.temp_dir).clean_stale(starting_pid=os.getpid())
     if removed:
         log.info("removed %d stale job folders left by dead workers", len(removed))
     app = build_worker_app(settings, redis_url)

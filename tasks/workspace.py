@@ -75,12 +75,15 @@ class Workspace:
     def remove(self, job_id: str) -> None:
         remove_tree(self.job_dir(job_id))
 
-    def clean_stale(self) -> list[str]:
+    def clean_stale(self, starting_pid: int | None = None) -> list[str]:
         """Remove the folders of dead processes of this host; return their job ids.
 
         A folder with no readable owner is kept: it may be one that a live process has
         just created and not yet claimed. A dead owner's pid reused by a new process
         keeps its folder too; that errs on the side of never deleting live work.
+        ``starting_pid``, the caller's own pid before it runs anything, counts as dead: a
+        folder it owns is from an earlier run of the same process (a worker that
+        replaced itself after a crash keeps its pid).
         """
         if not self.jobs_dir.is_dir():
             return []
@@ -88,7 +91,9 @@ class Workspace:
         removed = []
         for path in sorted(self.jobs_dir.iterdir()):
             owner = _read_owner(path)
-            if owner is None or owner[0] != hostname or _pid_alive(owner[1]):
+            if owner is None or owner[0] != hostname:
+                continue
+            if owner[1] != starting_pid and _pid_alive(owner[1]):
                 continue
             job_id = _read_text(path / _JOB_ID_FILE) or path.name
             remove_tree(path)

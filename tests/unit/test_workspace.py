@@ -164,3 +164,15 @@ def test_a_claim_names_the_given_owner_process_so_pool_children_share_it(
     before = (path / "owner").stat().st_mtime_ns
     assert Workspace(tmp_path / "fondation", owner_pid=main_pid).claim("job-1") == path
     assert (path / "owner").stat().st_mtime_ns == before, "a claim already held was rewritten"
+
+
+def test_clean_stale_at_start_counts_folders_of_the_same_pid_as_an_earlier_run(
+    workspace: Workspace,
+) -> None:
+    host = socket.gethostname()
+    earlier_run = owned_by(workspace, "crashed-job", f"{host}:{os.getpid()}")
+    other_live = owned_by(workspace, "live-job", f"{host}:{os.getppid()}")
+
+    assert workspace.clean_stale(starting_pid=os.getpid()) == ["crashed-job"]
+    assert not earlier_run.exists()
+    assert (other_live / "checkout" / "file.txt").exists()
