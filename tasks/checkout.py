@@ -25,18 +25,16 @@ import base64
 import contextlib
 import os
 import re
+import selectors
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
-
-import git
+from typing import Protocol
 
 from fondation.errors import (
     ConfigError,
@@ -449,55 +447,75 @@ class _GitRunner:
 
     def run(self, args: Sequence[str], cwd: Path, sink: _Sink | None = None) -> _GitResult:
         env = {**self._env, "GIT_CEILING_DIRECTORIES": str(cwd.parent)}
-        executable = str(git.cmd.Git.GIT_PYTHON_GIT_EXECUTABLE or "git")
         try:
-            # Keep the handle: GitPython terminates the process when it is garbage-collected.
-            handle = git.cmd.Git(str(cwd)).execute(
-                [executable, *args], as_process=True, env=env, start_new_session=True
-            )
-        except git.exc.GitCommandNotFound as exc:
-            raise ConfigError(f"cannot run git ({executable}): is it installed?") from exc
-        proc: subprocess.Popen[bytes] | None = handle.proc
-        assert proc is not None
-        assert proc.stdout is not None
-        assert proc.stderr is not None
+            # A session of its own: on cancel or timeout the whole group (upload-pack,
+            # index-pack, ...) is killed.
+            proc = subprocess.Popen(
+                ["git", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            )  # fmt: skip
+        except FileNotFoundError as exc:
+            raise ConfigError("cannot run git: is it installed and on PATH?") from exc
         stdout = _Collector()
         stderr = _Collector(keep_tail=_STDERR_KEEP_BYTES)
-        readers = [_pump(proc.stdout, sink or stdout), _pump(proc.stderr, stderr)]
         try:
-            rc = self._wait(proc, args[0], sink)
+            rc = self._drive(proc, args[0], sink or stdout, stderr, sink)
         finally:
             if proc.poll() is None:
                 _kill_group(proc)
-            for reader in readers:
-                reader.join(timeout=5)
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()
         if sink is not None and sink.error is not None:
             raise sink.error
         return _GitResult(rc=rc, stdout=stdout.text(), stderr=stderr.text())
 
-    def _wait(self, proc: subprocess.Popen[bytes], what: str, sink: _Sink | None) -> int:
-        # Popen.wait(timeout) polls with sleeps that grow to 50 ms, which made every short
-        # git command cost tens of milliseconds; a blocking wait in a thread returns the
-        # moment git exits, and the loop here only looks at cancel and the deadline.
-        exited = threading.Event()
+    def _drive(
+        self,
+        proc: subprocess.Popen[bytes],
+        what: str,
+        out: _Sink,
+        err: _Sink,
+        sink: _Sink | None,
+    ) -> int:
+        """Read git's output in this thread until both pipes close, looking at cancel, the
+        deadline and the sink's verdict at least every ``_POLL_S``; then reap git.
 
-        def wait_for_exit() -> None:
-            proc.wait()
-            exited.set()
-
-        threading.Thread(target=wait_for_exit, name="git-wait", daemon=True).start()
+        One thread and a selector: reader threads and a waiting thread cost more CPU than
+        the short commands of a clone themselves."""
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(proc.stdout, selectors.EVENT_READ, out)
+            selector.register(proc.stderr, selectors.EVENT_READ, err)
+            while selector.get_map():
+                ready = selector.select(_POLL_S)
+                for key, _ in ready:
+                    chunk = os.read(key.fd, 65_536)
+                    if chunk:
+                        key.data.feed(chunk)
+                    else:
+                        selector.unregister(key.fileobj)
+                self._check_stop(proc, what, sink)
+                if not ready and proc.poll() is not None:
+                    break  # git exited, but a helper it left keeps a pipe open
         while True:
-            if exited.wait(_POLL_S):
-                return proc.wait()
-            if self._cancel.is_set:
-                _kill_group(proc)
-                raise JobCanceled(self._cancel.reason or "canceled")
-            if time.monotonic() > self._deadline:
-                _kill_group(proc)
-                raise TransientError(f"git {what} timed out after {self._timeout_s:g} s")
-            if sink is not None and sink.error is not None:
-                _kill_group(proc)
-                raise sink.error
+            try:
+                # Both pipes are closed, so git is exiting: this returns within a few ms.
+                return proc.wait(timeout=_POLL_S)
+            except subprocess.TimeoutExpired:
+                self._check_stop(proc, what, sink)
+
+    def _check_stop(self, proc: subprocess.Popen[bytes], what: str, sink: _Sink | None) -> None:
+        if self._cancel.is_set:
+            _kill_group(proc)
+            raise JobCanceled(self._cancel.reason or "canceled")
+        if time.monotonic() > self._deadline:
+            _kill_group(proc)
+            raise TransientError(f"git {what} timed out after {self._timeout_s:g} s")
+        if sink is not None and sink.error is not None:
+            _kill_group(proc)
+            raise sink.error
 
 
 def _unquoted(stderr: str) -> str:
@@ -527,17 +545,6 @@ class _Collector:
         return bytes(data).decode("utf-8", errors="replace")
 
 
-def _pump(pipe: IO[bytes], sink: _Sink) -> threading.Thread:
-    def read_all() -> None:
-        fd = pipe.fileno()
-        while chunk := os.read(fd, 65_536):
-            sink.feed(chunk)
-
-    reader = threading.Thread(target=read_all, name="git-output", daemon=True)
-    reader.start()
-    return reader
-
-
 def _git_env(kind: str, token: str | None) -> tuple[dict[str, str], tuple[str, ...]]:
     """The environment of every git process, and the secrets to scrub from its output.
 
@@ -557,6 +564,9 @@ def _git_env(kind: str, token: str | None) -> tuple[dict[str, str], tuple[str, .
         ("submodule.recurse", "false"),
         ("fetch.recurseSubmodules", "false"),
         ("advice.detachedHead", "false"),
+        # No housekeeping in a throwaway clone: a detached "gc --auto" would outlive git.
+        ("gc.auto", "0"),
+        ("maintenance.auto", "false"),
     ]
     secrets: tuple[str, ...] = ()
     if token:
@@ -565,6 +575,10 @@ def _git_env(kind: str, token: str | None) -> tuple[dict[str, str], tuple[str, .
         config.append(("http.extraHeader", f"Authorization: Basic {basic}"))
         secrets = (token, basic)
     env = {
+        **os.environ,
+        # git's messages in English: the failure patterns above are matched against them.
+        "LANGUAGE": "C",
+        "LC_ALL": "C",
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_ASKPASS": "",
         "SSH_ASKPASS": "",
