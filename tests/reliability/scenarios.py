@@ -53,7 +53,7 @@ def worker_kill(root: Path, step: int, quick: bool) -> Outcome:
         slow: dict[str, str] = {f"STEP_DELAY_{step}_S": "30", "DELAY_FIRST_RUN_ONLY": "1"}
         if step == 0:
             slow = {"GIT_CONFIG_GLOBAL": _slow_git_config(root, 30)}
-        workers = [h.worker("w1", **slow), h.worker("w2", **slow)]
+        workers = [h.worker("w1", env=slow), h.worker("w2", env=slow)]
         h.bridge("b1")
         [job] = h.submit()
         if step == 0:
@@ -168,7 +168,7 @@ def worker_sigterm(root: Path, quick: bool) -> Outcome:
     h = Harness(root, WORKER_SOFT_SHUTDOWN_TIMEOUT="1")
     try:
         slow = {"STEP_DELAY_3_S": "30", "DELAY_FIRST_RUN_ONLY": "1"}
-        workers = [h.worker("w1", **slow), h.worker("w2", **slow)]
+        workers = [h.worker("w1", env=slow), h.worker("w2", env=slow)]
         h.bridge("b1")
         [job] = h.submit()
         h.wait_started(job, 3)
@@ -363,10 +363,12 @@ def soak(root: Path, quick: bool) -> Outcome:
         h.close()
 
 
+def _worker_kill_at(step: int) -> Callable[[Path, bool], Outcome]:
+    return lambda root, quick: worker_kill(root, step, quick)
+
+
 SCENARIOS: dict[str, Callable[[Path, bool], Outcome]] = {
-    **{
-        f"worker_kill_{s}": (lambda root, quick, s=s: worker_kill(root, s, quick)) for s in range(7)
-    },
+    **{f"worker_kill_{s}": _worker_kill_at(s) for s in range(7)},
     "bridge_kill": bridge_kill,
     "redis_outage": redis_outage,
     "store_outage": store_outage,

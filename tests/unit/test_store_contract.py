@@ -36,7 +36,7 @@ def new_job(store: JobStore, now: int = T0, **kw: object) -> str:
     repo = store.upsert_repository(
         RepositorySpec(user_id="u1", name="demo", full_name="octo/demo"), now
     )
-    job, created = store.create_job(JobSpec(user_id="u1", repository_id=repo.id, **kw), now)  # type: ignore[arg-type]
+    job, created = store.create_job(JobSpec(user_id="u1", repository_id=repo.id, **kw), now)
     assert created
     return job.id
 
