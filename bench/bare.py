@@ -1,6 +1,8 @@
 """The reference: bare Celery on the same Redis, with the same reliability settings
 (acks_late, prefetch 1, prefork), running chains of eight tasks that do nothing but
-count their end in Redis."""
+count their end in Redis. Optionally the chains send the task events Flower needs (as
+the product does by default), the first task does the clone step's git work, and the six
+middle tasks (the analysis steps' places) pause for a set time."""
 
 from __future__ import annotations
 
@@ -20,18 +22,22 @@ DONE_KEY = "bench:bare:done"
 LAST_KEY = "bench:bare:last"
 
 
-def make_app(broker: str) -> Celery:
+def make_app(broker: str, events: bool = False) -> Celery:
     app = Celery("bare", broker=broker)
     app.conf.update(
         task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
         task_ignore_result=True, task_default_queue=QUEUE, worker_hijack_root_logger=False,
-        broker_connection_retry_on_startup=True,
+        broker_connection_retry_on_startup=True, worker_send_task_events=events,
+        task_send_sent_event=events,
     )  # fmt: skip
 
-    @app.task(name="bare.step")
-    def step(last: bool = False, clone_from: str | None = None) -> None:
+    # shared=False: each app made here keeps its own task, without a warning per app.
+    @app.task(name="bare.step", shared=False)
+    def step(last: bool = False, clone_from: str | None = None, pause_s: float = 0) -> None:
         if clone_from:
             git_floor(clone_from)
+        if pause_s > 0:
+            time.sleep(pause_s)
         if last:
             client = redis.Redis.from_url(broker)
             client.incr(DONE_KEY)
@@ -40,17 +46,23 @@ def make_app(broker: str) -> Celery:
     return app
 
 
-# The worker process imports this module by name: its broker comes from the environment
-# because `celery -A` offers no other way to pass it.
-app = make_app(os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/15"))
+# The worker process imports this module by name: its broker and events come from the
+# environment because `celery -A` offers no other way to pass them.
+app = make_app(
+    os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/15"),
+    events=os.environ.get("BENCH_EVENTS") == "1",
+)
 
 
-def start_worker(broker: str, concurrency: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "BENCH_BROKER": broker}
+def start_worker(
+    broker: str, concurrency: int, log: Path, events: bool = False
+) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "BENCH_BROKER": broker, "BENCH_EVENTS": "1" if events else "0"}
     out = log.open("ab")
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "bench.bare", "worker", "-Q", QUEUE,
-         "-c", str(concurrency), "--prefetch-multiplier", "1", "-l", "WARNING"],
+         "-c", str(concurrency), "--prefetch-multiplier", "1", "-l", "WARNING",
+         *(["-E"] if events else [])],
         env=env, stdout=out, stderr=out, start_new_session=True,
     )  # fmt: skip
 
@@ -73,24 +85,35 @@ def git_floor(repo: str) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def send_chains(app_: Celery, count: int, clone_from: str | None = None) -> None:
+def send_chains(
+    app_: Celery, count: int, clone_from: str | None = None, pause_s: float = 0
+) -> None:
     for _ in range(count):
         first = app_.signature("bare.step", kwargs={"clone_from": clone_from}, immutable=True)
-        sigs = [first] + [app_.signature("bare.step", immutable=True) for _ in range(6)]
-        sigs.append(app_.signature("bare.step", kwargs={"last": True}, immutable=True))
-        chain(*sigs).apply_async()
+        middle = [
+            app_.signature("bare.step", kwargs={"pause_s": pause_s}, immutable=True)
+            for _ in range(6)
+        ]
+        last = app_.signature("bare.step", kwargs={"last": True}, immutable=True)
+        chain(first, *middle, last).apply_async()
 
 
 def run_chains(
-    broker: str, count: int, timeout_s: float = 300, clone_from: str | None = None
+    broker: str,
+    count: int,
+    timeout_s: float = 300,
+    clone_from: str | None = None,
+    pause_s: float = 0,
+    events: bool = False,
 ) -> float:
     """Send ``count`` chains at once; return seconds until the last one ended. With
-    ``clone_from``, each chain's first task also does the clone step's git work."""
+    ``clone_from``, each chain's first task also does the clone step's git work; with
+    ``pause_s``, the six middle tasks pause that long. ``events`` must match the worker's."""
     client = redis.Redis.from_url(broker)
     client.delete(DONE_KEY)
-    bench_app = make_app(broker)
+    bench_app = make_app(broker, events=events)
     started = time.monotonic()
-    send_chains(bench_app, count, clone_from)
+    send_chains(bench_app, count, clone_from, pause_s)
     deadline = started + timeout_s
     while int(client.get(DONE_KEY) or 0) < count:
         if time.monotonic() > deadline:
@@ -99,6 +122,6 @@ def run_chains(
     return time.monotonic() - started
 
 
-def one_chain_s(broker: str) -> float:
+def one_chain_s(broker: str, events: bool = False) -> float:
     """End-to-end seconds of one chain on an idle worker."""
-    return run_chains(broker, 1)
+    return run_chains(broker, 1, events=events)

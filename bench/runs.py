@@ -3,6 +3,7 @@ measured in the same run, and the goal."""
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import subprocess
@@ -12,8 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import bare
+from bench import bare, cpu
+from bench.cpu import Meter
 from bench.stack import Stack, median, pct
+from bridge.store.base import JobStore
 
 
 @dataclass
@@ -109,43 +112,67 @@ def overhead(repeats: int, step_s: float = 0.05) -> list[Row]:
 
 def throughput(jobs: int, repeats: int, events: bool = True) -> list[Row]:
     """Zero-time steps, 2 worker processes: jobs/s beside bare 8-task chains/s, and beside
-    bare chains whose first task does the clone step's git work (the floor git sets)."""
+    bare chains whose first task does the clone step's git work (the floor git sets). The
+    bare worker sends the same task events as ours, so what differs is ours alone. CPU per
+    job, by process, says where the difference goes."""
     ours, theirs, floor = [], [], []
     with Stack("throughput", TASK_EVENTS=str(events).lower()) as s:
-        s.worker(2)
-        s.bridge()
-        s.wait_ready()
-        for _ in range(repeats):
-            started = time.monotonic()
-            ids = [s.submit() for _ in range(jobs)]
-            s.wait_done(ids)
-            ours.append(jobs / (time.monotonic() - started))
-        for p in s.procs:
-            p.stop()
-        bare_worker = bare.start_worker(s.redis.url, 2, s.root / "bare.log")
+        worker = s.worker(2)
+        bridge = s.bridge()
+        # Both workers stay up, each idle on its own queue while the other works, and the
+        # three kinds of runs take turns: the machine's speed drifts over a minute, and
+        # turns spread that drift over all three alike.
+        bare_worker = bare.start_worker(s.redis.url, 2, s.root / "bare.log", events=events)
         repo = s.repo.resolve().as_uri()
         try:
-            bare.one_chain_s(s.redis.url)
+            s.wait_ready()
+            bare.one_chain_s(s.redis.url, events=events)
+            our_cpu = Meter(
+                {"worker": [worker.pid], "pool": cpu.children(worker.pid), "bridge": [bridge.pid]}
+            )
+            pids = {"worker": [bare_worker.pid], "pool": cpu.children(bare_worker.pid)}
+            bare_cpu, floor_cpu = Meter(pids), Meter(pids)
             for _ in range(repeats):
-                theirs.append(jobs / bare.run_chains(s.redis.url, jobs))
-                floor.append(jobs / bare.run_chains(s.redis.url, jobs, clone_from=repo))
+                started = time.monotonic()
+                with our_cpu.measuring():
+                    ids = [s.submit() for _ in range(jobs)]
+                    s.wait_done(ids)
+                ours.append(jobs / (time.monotonic() - started))
+                with bare_cpu.measuring():
+                    theirs.append(jobs / bare.run_chains(s.redis.url, jobs, events=events))
+                with floor_cpu.measuring():
+                    floor.append(
+                        jobs / bare.run_chains(s.redis.url, jobs, clone_from=repo, events=events)
+                    )
         finally:
             os.killpg(bare_worker.pid, 9)
     ratio = median(ours) / median(theirs)
-    label = "" if events else " (task events off)"
+    label = " (task events on, as Flower needs)" if events else " (task events off)"
+    bare_label = "bare Celery" + (" with the same events" if events else "")
+    units = jobs * repeats
     return [
         Row(
             f"Throughput, zero-time steps, 2 worker processes{label}",
             f"{median(ours):.1f} jobs/s",
-            f"{median(theirs):.1f} chains/s (bare Celery);"
-            f" {median(floor):.1f} chains/s (bare Celery + the clone's git commands)",
+            f"{median(theirs):.1f} chains/s ({bare_label});"
+            f" {median(floor):.1f} chains/s ({bare_label} + the clone's git commands)",
             "ratio >= 0.5",
             ratio >= 0.5,
             f"ratio {ratio:.2f} to bare chains, {median(ours) / median(floor):.2f} to bare"
             f" chains doing the same git work, whose own ratio to bare chains is"
-            f" {median(floor) / median(theirs):.2f}; {jobs} jobs x {repeats}",
+            f" {median(floor) / median(theirs):.2f}; {jobs} jobs x {repeats}. CPU per job:"
+            f" {_cpu_text(our_cpu.per_unit_ms(units))}; per bare chain:"
+            f" {_cpu_text(bare_cpu.per_unit_ms(units))}; per bare chain with the git work:"
+            f" {_cpu_text(floor_cpu.per_unit_ms(units))}",
         )
     ]
+
+
+def _cpu_text(per_job_ms: dict[str, float]) -> str:
+    names = {"worker": "worker main process", "pool": "pool processes", "git": "git",
+             "bridge": "bridge"}  # fmt: skip
+    parts = [f"{names[k]} {v:.0f} ms" for k, v in per_job_ms.items() if k in names]
+    return ", ".join(parts) + f" (total {sum(per_job_ms.values()):.0f} ms)"
 
 
 def _cpu_ticks() -> tuple[int, int]:
@@ -156,7 +183,9 @@ def _cpu_ticks() -> tuple[int, int]:
 
 
 def scaling(step_s: float = 0.1, jobs_per_process: int = 6) -> list[Row]:
-    """100 ms steps with 1, 2, 4, 8 worker processes; machine CPU use beside each.
+    """100 ms steps with 1, 2, 4, 8 worker processes; machine CPU use beside each, and the
+    same measure for bare Celery chains shaped like a job (the clone's git work, six
+    100 ms tasks, a last one) on the same Redis.
 
     The machine saturates where linear scaling would need more CPU than it has: the CPU
     one job costs at 1 process, times the linear rate, over the 2 cores. Past that point
@@ -165,6 +194,7 @@ def scaling(step_s: float = 0.1, jobs_per_process: int = 6) -> list[Row]:
     results: dict[int, float] = {}
     busy: dict[int, float] = {}
     cpu_per_job: dict[int, float] = {}
+    bare_rate: dict[int, float] = {}
     cores = os.cpu_count() or 1
     for n in (1, 2, 4, 8):
         with Stack(f"scale{n}", BENCH_STEP_S=str(step_s)) as s:
@@ -181,21 +211,49 @@ def scaling(step_s: float = 0.1, jobs_per_process: int = 6) -> list[Row]:
             b1, t1 = _cpu_ticks()
             busy[n] = (b1 - b0) / max(t1 - t0, 1)
             cpu_per_job[n] = busy[n] * cores * took / jobs
+            for p in s.procs:
+                p.stop()
+            bare_rate[n] = _bare_scaling_rate(s, n, jobs, step_s)
     base = results[1]
     effs = {n: results[n] / (n * base) for n in results}
+    bare_effs = {n: bare_rate[n] / (n * bare_rate[1]) for n in bare_rate}
     demand = {n: cpu_per_job[1] * n * base / cores for n in results}
     parts = [f"{n}: {v:.2f} jobs/s (efficiency {effs[n]:.2f}, CPU {busy[n]:.0%},"
              f" linear would need {demand[n]:.0%})"
              for n, v in results.items()]  # fmt: skip
-    unsaturated = [n for n in results if busy[n] < 0.85 and demand[n] < 0.85]
+    bare_parts = [f"{n}: {bare_rate[n]:.2f} chains/s (efficiency {bare_effs[n]:.2f})"
+                  for n in bare_rate]  # fmt: skip
+    # Below saturation by CPU, and where bare Celery itself still scales (>= 0.8): past
+    # that point the machine, not the orchestration, sets the limit.
+    unsaturated = [
+        n for n in results if busy[n] < 0.85 and demand[n] < 0.85 and bare_effs[n] >= 0.8
+    ]
     return [
-        Row("Scaling, 100 ms steps, 1/2/4/8 worker processes", "; ".join(parts), "linear",
+        Row("Scaling, 100 ms steps, 1/2/4/8 worker processes", "; ".join(parts),
+            "bare Celery chains shaped like a job: " + "; ".join(bare_parts),
             "efficiency >= 0.8 until the machine saturates",
             all(effs[n] >= 0.8 for n in unsaturated),
             f"CPU is the whole machine's busy share during the run ({cores} cores); one job"
             f" costs {cpu_per_job[1] * 1000:.0f} ms of CPU at 1 process; judged at"
-            f" {', '.join(map(str, unsaturated))} process(es), below saturation")
+            f" {', '.join(map(str, unsaturated))} process(es): below saturation by CPU and"
+            f" where bare Celery keeps efficiency >= 0.8; ours over bare Celery's efficiency: "
+            + ", ".join(f"{n}: {effs[n] / bare_effs[n]:.2f}" for n in results)
+            + f"; {jobs_per_process} jobs per process")
     ]  # fmt: skip
+
+
+def _bare_scaling_rate(s: Stack, n: int, chains: int, step_s: float) -> float:
+    """Chains/s of bare Celery with ``n`` processes, chains shaped like a job."""
+    worker = bare.start_worker(s.redis.url, n, s.root / "bare.log", events=True)
+    try:
+        bare.one_chain_s(s.redis.url, events=True)
+        took = bare.run_chains(
+            s.redis.url, chains, clone_from=s.repo.resolve().as_uri(), pause_s=step_s,
+            events=True,
+        )  # fmt: skip
+    finally:
+        os.killpg(worker.pid, 9)
+    return chains / took
 
 
 def recovery(repeats: int) -> list[Row]:
@@ -418,7 +476,7 @@ def convex_pickup(repeats: int) -> list[Row]:
                     job, _ = store.create_job(
                         JobSpec(user_id="web", repository_id=repo.id), int(time.time() * 1000)
                     )
-                    services_wait(lambda j=job.id, st=store: st.get_job(j).is_final)
+                    services_wait(functools.partial(_is_final, store, job.id))
                     first = min(x.started_at for x in store.get_steps(job.id))
                     values.append(float(first - job.created_at))
                 results[label] = values
@@ -441,3 +499,7 @@ def services_wait(predicate: Callable[[], bool], timeout_s: float = 120) -> None
     from tests.support import services
 
     services.wait_for(predicate, timeout_s, "a Convex job", interval_s=0.05)
+
+
+def _is_final(store: JobStore, job_id: str) -> bool:
+    return store.get_job(job_id).is_final
