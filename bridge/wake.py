@@ -1,5 +1,7 @@
-"""Wake-ups: a Redis pub/sub channel on which clients announce new work or a cancel, so
-a bridge reacts at once instead of at its next poll."""
+"""Wake-ups: a Redis pub/sub channel on which clients announce new work or a cancel, and
+workers announce a job that left its chain (completed, failed, canceled), so a bridge
+reacts at once instead of at its next poll: it claims new work, or frees the capacity a
+finished job held for jobs waiting behind MAX_CONCURRENT_JOBS."""
 
 from __future__ import annotations
 

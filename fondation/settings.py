@@ -76,7 +76,9 @@ class Settings(BaseSettings):
         description="Claim only while fewer tasks than this wait in the Celery queue.",
     )
     listen_wakeups: bool = Field(
-        default=True, description="Claim at once when a client announces a job in Redis."
+        default=True,
+        description="Claim at once when a client announces a job, or a worker a finished"
+        " one, in Redis.",
     )
     reclaim_batch: int = Field(default=100, ge=1, description="Expired leases reclaimed per tick.")
     health_host: str = Field(default="0.0.0.0", description="Health view bind address.")  # noqa: S104

@@ -26,6 +26,7 @@ from bridge.store.records import (
     RepositoryRecord,
     StepRecord,
 )
+from bridge.wake import announce
 from fondation import keys
 from fondation.clock import now_ms
 from fondation.errors import (
@@ -321,6 +322,8 @@ class StepRun:
             lambda: store.complete(self.job_id, self.token, result, count, now_ms()), "complete"
         )
         self._cleanup_redis()
+        # Frees this job's place at once for a job waiting behind MAX_CONCURRENT_JOBS.
+        announce(self.rt.redis, "finished")
         log.info("Completed: %d docs", count, extra=self.extra)
 
     # --- guards and outcomes ------------------------------------------------------
@@ -366,6 +369,7 @@ class StepRun:
             log.error("could not record failure of job %s: %s", self.job_id, exc, extra=self.extra)
             return
         log.error("job %s %s: %s", self.job_id, job.status, error, extra=self.extra)
+        announce(self.rt.redis, "finished")
         # Cleaned after any failure: a retry may run on another worker, and a shallow
         # checkout is cheap to make again.
         self.rt.workspace.remove(self.job_id)
@@ -385,6 +389,7 @@ class StepRun:
         self._log(f"Canceled during {STEP_NAMES[self.step]}")
         self.rt.workspace.remove(self.job_id)
         self._cleanup_redis()
+        announce(self.rt.redis, "finished")
         raise Ignore()
 
     def _abandon(self, reason: str) -> NoReturn:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from bridge.store.sqlite import SqliteStore
-from fondation.settings import load_settings
+from fondation.settings import Settings, load_settings
 from fondation.submit import submit_job
 from tests.support import services
 from tests.support.gitrepo import make_repo
@@ -20,16 +23,34 @@ def _store(env: dict[str, str]) -> SqliteStore:
     return SqliteStore(Path(env["SQLITE_PATH"]))
 
 
+@dataclass
+class _Stack:
+    store: SqliteStore
+    settings: Settings
+    worker: services.Service
+    bridge: services.Service
+
+
+@contextlib.contextmanager
+def _stack(tmp_path: Path, redis_url: str, **env: str) -> Iterator[_Stack]:
+    """A worker and a bridge on a fresh SQLite store, stopped when the test ends."""
+    full_env = services.base_env(tmp_path, redis_url, **env)
+    settings = load_settings(allow_local_repos=True, sqlite_path=Path(full_env["SQLITE_PATH"]))
+    w = services.worker(tmp_path, full_env)
+    b = services.bridge(tmp_path, full_env)
+    try:
+        yield _Stack(_store(full_env), settings, w, b)
+    finally:
+        b.stop()
+        w.stop()
+
+
 def test_a_job_runs_every_step_once_and_stores_the_course(tmp_path: Path, redis_url: str) -> None:
     repo = make_repo(tmp_path / "shop")
     ledger = tmp_path / "ledger.txt"
-    env = services.base_env(tmp_path, redis_url, LEDGER_PATH=str(ledger))
-    store = _store(env)
-    settings = load_settings(allow_local_repos=True, sqlite_path=Path(env["SQLITE_PATH"]))
-    w = services.worker(tmp_path, env)
-    b = services.bridge(tmp_path, env)
-    try:
-        job, _ = submit_job(store, settings, str(repo), redis_url=redis_url)
+    with _stack(tmp_path, redis_url, LEDGER_PATH=str(ledger)) as stack:
+        store, w, b = stack.store, stack.worker, stack.bridge
+        job, _ = submit_job(store, stack.settings, str(repo), redis_url=redis_url)
         services.wait_for(lambda: store.get_job(job.id).is_final, 60, "the job to end")
         final = store.get_job(job.id)
         assert final.status == "completed", (final, w.log()[-3000:], b.log()[-3000:])
@@ -46,9 +67,6 @@ def test_a_job_runs_every_step_once_and_stores_the_course(tmp_path: Path, redis_
         assert not list((tmp_path / "work" / "jobs").glob("*"))
         logs = [entry.msg for entry in store.get_logs(job.id)]
         assert any(m.startswith("Step 3/6: Determining order") for m in logs)
-    finally:
-        b.stop()
-        w.stop()
 
 
 def test_malformed_jobs_fail_clearly_and_the_others_run(tmp_path: Path, redis_url: str) -> None:
@@ -129,3 +147,26 @@ def test_each_engine_carries_a_job_through_the_pipeline(
     finally:
         b.stop()
         w.stop()
+
+
+def test_a_finished_job_wakes_the_bridge_for_the_job_waiting_behind_it(
+    tmp_path: Path, redis_url: str
+) -> None:
+    # One job at a time, and a poll and a lost-work check (three liveness intervals) far
+    # longer than the test: only the worker's wake-up when the first job completes can
+    # get the second one started in time.
+    repo = make_repo(tmp_path / "shop")
+    with _stack(
+        tmp_path, redis_url, POLL_INTERVAL="60", WORKER_LIVENESS_INTERVAL="10",
+        MAX_CONCURRENT_JOBS="1", QUEUE_HIGH_WATER="1",
+    ) as stack:  # fmt: skip
+        store = stack.store
+        first, _ = submit_job(store, stack.settings, str(repo), redis_url=redis_url)
+        second, _ = submit_job(store, stack.settings, str(repo), redis_url=redis_url)
+        services.wait_for(lambda: store.get_job(second.id).is_final, 40, "both jobs to end")
+        done_first = store.get_job(first.id).completed_at
+        assert done_first is not None
+        started_second = min(s.started_at for s in store.get_steps(second.id))
+        assert store.get_job(second.id).status == "completed"
+        logs = (stack.worker.log()[-2000:], stack.bridge.log()[-2000:])
+        assert 0 <= started_second - done_first < 5_000, logs
