@@ -127,10 +127,14 @@ def throughput(jobs: int, repeats: int, events: bool = True) -> list[Row]:
         try:
             s.wait_ready()
             bare.one_chain_s(s.redis.url, events=events)
+            # Redis and this process (which submits the jobs or sends the chains) share
+            # the cores too, so they are counted beside the services.
+            shared = {"redis": [s.redis_pid()], "driver": [os.getpid()]}
             our_cpu = Meter(
                 {"worker": [worker.pid], "pool": cpu.children(worker.pid), "bridge": [bridge.pid]}
+                | shared
             )
-            pids = {"worker": [bare_worker.pid], "pool": cpu.children(bare_worker.pid)}
+            pids = {"worker": [bare_worker.pid], "pool": cpu.children(bare_worker.pid)} | shared
             bare_cpu, floor_cpu = Meter(pids), Meter(pids)
             for _ in range(repeats):
                 started = time.monotonic()
@@ -169,8 +173,10 @@ def throughput(jobs: int, repeats: int, events: bool = True) -> list[Row]:
 
 
 def _cpu_text(per_job_ms: dict[str, float]) -> str:
-    names = {"worker": "worker main process", "pool": "pool processes", "git": "git",
-             "bridge": "bridge"}  # fmt: skip
+    names = {
+        "worker": "worker main process", "pool": "pool processes", "git": "git",
+        "bridge": "bridge", "redis": "Redis", "driver": "the benchmark's own process",
+    }  # fmt: skip
     parts = [f"{names[k]} {v:.0f} ms" for k, v in per_job_ms.items() if k in names]
     return ", ".join(parts) + f" (total {sum(per_job_ms.values()):.0f} ms)"
 

@@ -53,6 +53,11 @@ class Stack:
             p.kill()
         self.redis.stop()
 
+    def redis_pid(self) -> int:
+        import redis
+
+        return int(redis.Redis.from_url(self.redis.url).info("server")["process_id"])
+
     def worker(self, concurrency: int = 2, name: str = "w", **env: str) -> services.Service:
         svc = services.worker(self.root, {**self.env, **env}, name=name, concurrency=concurrency)
         self.procs.append(svc)
