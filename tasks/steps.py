@@ -307,8 +307,9 @@ class StepRun:
         )
         chapters = sum(1 for d in docs if d.kind == "chapter")
         tutorials = sum(1 for d in docs if d.kind == "tutorial")
-        # Files go before the job is marked done: a completed job has left nothing behind.
-        self.rt.workspace.remove(self.job_id)
+        # The folder goes before the job is marked done: a completed job has left nothing
+        # behind in jobs/. Its files are deleted in the background (see discard).
+        self.rt.workspace.discard(self.job_id)
         data: dict[str, Any] = {"chapters": chapters, "tutorials": tutorials, "docs": count}
         spent = total_usage(self.rt.store.get_steps(self.job_id))
         if spent:

@@ -6,6 +6,7 @@ Layout::
     <temp_dir>/jobs/<safe job id>/job_id     the job id as given, for clean_stale's report
     <temp_dir>/jobs/<safe job id>/checkout/  the repository (see tasks.checkout)
     <temp_dir>/jobs/<safe job id>/scratch/   an engine's work files
+    <temp_dir>/trash/<name>.<random>/        a discarded job folder, being deleted
 
 A worker that dies (SIGKILL, OOM, lost machine) cannot remove its folders; the next
 worker started on the same host removes those whose owner process is gone. Folders owned
@@ -20,17 +21,22 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
+import queue
 import re
 import shutil
 import socket
 import stat
 import sys
 import tempfile
+import threading
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger(__name__)
 _OWNER_FILE = "owner"
 _JOB_ID_FILE = "job_id"
 _SAFE_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
@@ -75,6 +81,27 @@ class Workspace:
     def remove(self, job_id: str) -> None:
         remove_tree(self.job_dir(job_id))
 
+    def discard(self, job_id: str) -> None:
+        """Like ``remove``, but only a rename is waited for: the job's folder is gone at
+        once (moved under ``trash/``) and its files are deleted on a background thread, so
+        a large checkout does not hold up the step that ends the job. Trash left by a
+        process that died is removed by ``clean_stale``."""
+        path = self.job_dir(job_id)
+        try:
+            self.trash_dir.mkdir(parents=True, exist_ok=True)
+            target = self.trash_dir / f"{path.name}.{uuid.uuid4().hex[:12]}"
+            os.rename(path, target)
+        except FileNotFoundError:
+            return  # already gone
+        except OSError:
+            remove_tree(path)  # the trash is elsewhere (another device): delete in place
+            return
+        _DELETER.put(target)
+
+    @property
+    def trash_dir(self) -> Path:
+        return self.temp_dir / "trash"
+
     def clean_stale(self, starting_pid: int | None = None) -> list[str]:
         """Remove the folders of dead processes of this host; return their job ids.
 
@@ -85,6 +112,11 @@ class Workspace:
         folder it owns is from an earlier run of the same process (a worker that
         replaced itself after a crash keeps its pid).
         """
+        # Anything in the trash is garbage: a process that discarded it died before its
+        # deleter finished. A live one deleting the same tree meanwhile is harmless.
+        if self.trash_dir.is_dir():
+            for entry in self.trash_dir.iterdir():
+                remove_tree(entry)
         if not self.jobs_dir.is_dir():
             return []
         hostname = socket.gethostname()
@@ -99,6 +131,38 @@ class Workspace:
             remove_tree(path)
             removed.append(job_id)
         return removed
+
+
+class _Deleter:
+    """Deletes discarded trees, one after another, on a daemon thread of the calling
+    process (a pool child gets its own: threads do not survive the fork)."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Path] = queue.SimpleQueue()
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def put(self, path: Path) -> None:
+        with self._lock:
+            if self._pid != os.getpid():
+                self._queue = queue.SimpleQueue()
+                threading.Thread(
+                    target=self._run, args=(self._queue,), name="workspace-deleter", daemon=True
+                ).start()
+                self._pid = os.getpid()
+            self._queue.put(path)
+
+    @staticmethod
+    def _run(paths: queue.SimpleQueue[Path]) -> None:
+        while True:
+            path = paths.get()
+            try:
+                remove_tree(path)
+            except OSError as exc:
+                log.warning("discarded folder %s not deleted: %s", path, exc)
+
+
+_DELETER = _Deleter()
 
 
 def remove_tree(path: Path) -> None:

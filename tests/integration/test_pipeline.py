@@ -63,8 +63,10 @@ def test_a_job_runs_every_step_once_and_stores_the_course(tmp_path: Path, redis_
         assert final.docs_count == len(store.get_docs(job.id))
         starts = [r for r in services.read_ledger(ledger) if r[1] == "start"]
         assert sorted(r[3] for r in starts) == [1, 2, 3, 4, 5, 6]
-        # TEMP_DIR is cleaned after success.
+        # TEMP_DIR is cleaned after success: the job's folder at once, its files soon.
         assert not list((tmp_path / "work" / "jobs").glob("*"))
+        trash = tmp_path / "work" / "trash"
+        services.wait_for(lambda: not any(trash.glob("*")), 10, "the files to be deleted")
         logs = [entry.msg for entry in store.get_logs(job.id)]
         assert any(m.startswith("Step 3/6: Determining order") for m in logs)
 

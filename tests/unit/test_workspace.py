@@ -7,6 +7,8 @@ import socket
 import stat
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -111,6 +113,58 @@ def test_remove_deletes_a_symlink_without_following_it(
 
     assert not workspace.job_dir("job-1").is_symlink()
     assert (target / "data").read_text() == "keep me"
+
+
+def _wait_until(predicate: Callable[[], bool], timeout_s: float = 10) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_discard_removes_the_folder_at_once_and_its_files_in_the_background(
+    workspace: Workspace,
+) -> None:
+    path = owned_by(workspace, "job-1", "anyone:1")
+    pack = path / "checkout" / ".git"
+    pack.mkdir()
+    (pack / "packed").write_text("x")
+    (pack / "packed").chmod(stat.S_IRUSR)
+
+    workspace.discard("job-1")
+
+    assert not path.exists()
+    assert _wait_until(lambda: not any(workspace.trash_dir.iterdir()))
+
+
+def test_discard_is_idempotent_and_never_follows_a_symlink(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("x")
+    workspace.jobs_dir.mkdir(parents=True)
+    workspace.job_dir("linked").symlink_to(outside, target_is_directory=True)
+
+    workspace.discard("linked")
+    workspace.discard("linked")
+    workspace.discard("never-claimed")
+
+    assert not workspace.job_dir("linked").is_symlink()
+    assert _wait_until(lambda: not any(workspace.trash_dir.iterdir()))
+    assert (outside / "keep.txt").read_text() == "x"
+
+
+def test_clean_stale_empties_the_trash_a_dead_process_left(workspace: Workspace) -> None:
+    left = workspace.trash_dir / "job-1.0123456789ab" / "checkout"
+    left.mkdir(parents=True)
+    (left / "file.txt").write_text("x")
+
+    workspace.clean_stale()
+
+    assert not any(workspace.trash_dir.iterdir())
 
 
 def test_clean_stale_removes_folders_of_dead_processes_of_this_host(
