@@ -97,6 +97,7 @@ class Bridge:
         self.stopping = threading.Event()
         self.last_tick_mono: float | None = None
         self.last_store_tick_mono: float = 0.0
+        self.last_liveness_mono: float = 0.0
         self._jobs: dict[str, JobRecord] = {}
 
     # --- the loop -----------------------------------------------------------------
@@ -117,11 +118,15 @@ class Bridge:
 
     def _sleep_s(self) -> float:
         poll = self.store_state.backoff_s(self.settings.poll_interval)
-        until_store = max(0.0, self.last_store_tick_mono + poll - time.monotonic())
-        return min(until_store, self.settings.worker_liveness_interval)
+        now = time.monotonic()
+        until_store = max(0.0, self.last_store_tick_mono + poll - now)
+        liveness = self.settings.worker_liveness_interval
+        until_liveness = max(0.0, self.last_liveness_mono + liveness - now)
+        return min(until_store, until_liveness)
 
     def tick(self) -> None:
-        """One pass; the store part runs when the poll interval passed or a wake-up came."""
+        """One pass; the store part runs when the poll interval passed or a wake-up came,
+        the liveness check when WORKER_LIVENESS_INTERVAL passed."""
         mono = time.monotonic()
         woken = self.wake.is_set()
         self.wake.clear()
@@ -129,7 +134,11 @@ class Bridge:
         if woken or mono - self.last_store_tick_mono >= poll:
             self.last_store_tick_mono = mono
             self._store_tick()
-        self._check_liveness()
+        # On its own cadence, not on every wake-up: it reads the whole queue, and a busy
+        # stack wakes the bridge for every job that ends.
+        if mono - self.last_liveness_mono >= self.settings.worker_liveness_interval:
+            self.last_liveness_mono = mono
+            self._check_liveness()
         self.last_tick_mono = time.monotonic()
 
     def _store_tick(self) -> None:
