@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format typecheck unit integration acceptance convex-test bench \
+.PHONY: demo test lint format typecheck unit integration acceptance convex-test bench profile \
         reliability example-course up clean
 
 $(BIN)/python:
@@ -56,6 +56,10 @@ convex-test: convex/node_modules/.package-lock.json
 ## bench: benchmarks, results in docs/BENCHMARKS.md
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## profile: where a job's CPU goes, by process and by function (py-spy)
+profile: $(STAMP)
+	$(BIN)/python -m bench.profile
 
 ## reliability: the fault scenarios N times (RUNS=20), results in docs/RELIABILITY.md
 reliability: $(STAMP)
