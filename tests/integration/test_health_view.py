@@ -40,7 +40,9 @@ def stack(tmp_path: Path, redis_url: str):  # type: ignore[no-untyped-def]
     env = services.base_env(
         tmp_path,
         redis_url,
-        STEP_DELAY_S="0.6",
+        # Six steps of 1 s: the dashboard refreshes every 2 s, so it sees the job at
+        # least twice part-way (0.6 s steps, run faster than they used to, left one).
+        STEP_DELAY_S="1.0",
         CONVEX_WORKER_SECRET="must-not-leak",
         GIT_TOKEN="ghp_mustnotleak",
     )
