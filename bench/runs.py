@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import bare, cpu
-from bench.cpu import Meter
 from bench.stack import Stack, median, pct
 from bridge.store.base import JobStore
 
@@ -84,7 +83,7 @@ def overhead(repeats: int, step_s: float = 0.05) -> list[Row]:
         s.worker(2)
         s.bridge()
         bare_worker = bare.start_worker(s.redis.url, 2, s.root / "bare.log", events=True)
-        repo = s.repo.resolve().as_uri()
+        repo = s.repo_uri
         try:
             s.wait_ready()
             bare.one_chain_s(s.redis.url, events=True)  # warm the bare worker
@@ -135,19 +134,19 @@ def throughput(jobs: int, repeats: int, events: bool = True) -> list[Row]:
         # three kinds of runs take turns: the machine's speed drifts over a minute, and
         # turns spread that drift over all three alike.
         bare_worker = bare.start_worker(s.redis.url, 2, s.root / "bare.log", events=events)
-        repo = s.repo.resolve().as_uri()
+        repo = s.repo_uri
         try:
             s.wait_ready()
             bare.one_chain_s(s.redis.url, events=events)
             # Redis and this process (which submits the jobs or sends the chains) share
             # the cores too, so they are counted beside the services.
             shared = {"redis": [s.redis_pid()], "driver": [os.getpid()]}
-            our_cpu = Meter(
+            our_cpu = cpu.Meter(
                 {"worker": [worker.pid], "pool": cpu.children(worker.pid), "bridge": [bridge.pid]}
                 | shared
             )
             pids = {"worker": [bare_worker.pid], "pool": cpu.children(bare_worker.pid)} | shared
-            bare_cpu, floor_cpu = Meter(pids), Meter(pids)
+            bare_cpu, floor_cpu = cpu.Meter(pids), cpu.Meter(pids)
             for _ in range(repeats):
                 started = time.monotonic()
                 with our_cpu.measuring():
@@ -266,7 +265,7 @@ def _bare_scaling_rate(s: Stack, n: int, chains: int, step_s: float) -> float:
     try:
         bare.one_chain_s(s.redis.url, events=True)
         took = bare.run_chains(
-            s.redis.url, chains, clone_from=s.repo.resolve().as_uri(), pause_s=step_s,
+            s.redis.url, chains, clone_from=s.repo_uri, pause_s=step_s,
             events=True,
         )  # fmt: skip
     finally:

@@ -53,6 +53,11 @@ class Stack:
             p.kill()
         self.redis.stop()
 
+    @property
+    def repo_uri(self) -> str:
+        """The benchmark repository as git is given it (file://)."""
+        return self.repo.resolve().as_uri()
+
     def redis_pid(self) -> int:
         import redis
 

@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 
 def announce(client: redis.Redis, reason: str = "job") -> None:
-    """Tell every bridge to look at the store now. Best effort: polling still covers it."""
+    """Tell every bridge to look at the store now. Best effort: polling still covers it.
+    ``client`` may be a pipeline: the wake-up then goes with its other commands."""
     try:
         client.publish(keys.WAKE_CHANNEL, reason)
     except redis.RedisError as exc:

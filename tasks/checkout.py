@@ -459,15 +459,13 @@ class _GitRunner:
         stdout = _Collector()
         stderr = _Collector(keep_tail=_STDERR_KEEP_BYTES)
         try:
-            rc = self._drive(proc, args[0], sink or stdout, stderr, sink)
+            rc = self._drive(proc, args[0], sink or stdout, stderr)
         finally:
             if proc.poll() is None:
                 _kill_group(proc)
             for pipe in (proc.stdout, proc.stderr):
                 if pipe is not None:
                     pipe.close()
-        if sink is not None and sink.error is not None:
-            raise sink.error
         return _GitResult(rc=rc, stdout=stdout.text(), stderr=stderr.text())
 
     def _drive(
@@ -476,10 +474,9 @@ class _GitRunner:
         what: str,
         out: _Sink,
         err: _Sink,
-        sink: _Sink | None,
     ) -> int:
         """Read git's output in this thread until both pipes close, looking at cancel, the
-        deadline and the sink's verdict at least every ``_POLL_S``; then reap git.
+        deadline and ``out``'s verdict at least every ``_POLL_S``; then reap git.
 
         One thread and a selector: reader threads and a waiting thread cost more CPU than
         the short commands of a clone themselves."""
@@ -496,7 +493,7 @@ class _GitRunner:
                         key.data.feed(chunk)
                     else:
                         selector.unregister(key.fileobj)
-                self._check_stop(proc, what, sink)
+                self._check_stop(proc, what, out)
                 if not ready and proc.poll() is not None:
                     break  # git exited, but a helper it left keeps a pipe open
         while True:
@@ -504,18 +501,18 @@ class _GitRunner:
                 # Both pipes are closed, so git is exiting: this returns within a few ms.
                 return proc.wait(timeout=_POLL_S)
             except subprocess.TimeoutExpired:
-                self._check_stop(proc, what, sink)
+                self._check_stop(proc, what, out)
 
-    def _check_stop(self, proc: subprocess.Popen[bytes], what: str, sink: _Sink | None) -> None:
+    def _check_stop(self, proc: subprocess.Popen[bytes], what: str, out: _Sink) -> None:
         if self._cancel.is_set:
             _kill_group(proc)
             raise JobCanceled(self._cancel.reason or "canceled")
         if time.monotonic() > self._deadline:
             _kill_group(proc)
             raise TransientError(f"git {what} timed out after {self._timeout_s:g} s")
-        if sink is not None and sink.error is not None:
+        if out.error is not None:
             _kill_group(proc)
-            raise sink.error
+            raise out.error
 
 
 def _unquoted(stderr: str) -> str:

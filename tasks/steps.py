@@ -322,9 +322,7 @@ class StepRun:
         self._retry(
             lambda: store.complete(self.job_id, self.token, result, count, now_ms()), "complete"
         )
-        self._cleanup_redis()
-        # Frees this job's place at once for a job waiting behind MAX_CONCURRENT_JOBS.
-        announce(self.rt.redis, "finished")
+        self._left_chain(ended=True)
         log.info("Completed: %d docs", count, extra=self.extra)
 
     # --- guards and outcomes ------------------------------------------------------
@@ -370,12 +368,10 @@ class StepRun:
             log.error("could not record failure of job %s: %s", self.job_id, exc, extra=self.extra)
             return
         log.error("job %s %s: %s", self.job_id, job.status, error, extra=self.extra)
-        announce(self.rt.redis, "finished")
         # Cleaned after any failure: a retry may run on another worker, and a shallow
         # checkout is cheap to make again.
         self.rt.workspace.remove(self.job_id)
-        if job.is_final:
-            self._cleanup_redis()
+        self._left_chain(ended=job.is_final)
 
     def _stop_canceled(self, cancel: CancelToken) -> NoReturn:
         if cancel.lease_lost:
@@ -389,8 +385,7 @@ class StepRun:
             log.info("cancel of job %s finished elsewhere: %s", self.job_id, exc, extra=self.extra)
         self._log(f"Canceled during {STEP_NAMES[self.step]}")
         self.rt.workspace.remove(self.job_id)
-        self._cleanup_redis()
-        announce(self.rt.redis, "finished")
+        self._left_chain(ended=True)
         raise Ignore()
 
     def _abandon(self, reason: str) -> NoReturn:
@@ -415,11 +410,17 @@ class StepRun:
         except FondationError as exc:
             log.warning("job log not written: %s", exc, extra=self.extra)
 
-    def _cleanup_redis(self) -> None:
+    def _left_chain(self, *, ended: bool) -> None:
+        """The job's chain stopped: wake the bridges, so one at MAX_CONCURRENT_JOBS claims
+        the next job at once, and drop the beat key of a job that ended. One round trip."""
         try:
-            self.rt.redis.delete(keys.step_beat(self.job_id))
-        except Exception as exc:
-            log.debug("beat key not removed: %s", exc)
+            pipe = self.rt.redis.pipeline(transaction=False)
+            if ended:
+                pipe.delete(keys.step_beat(self.job_id))
+            announce(pipe, "finished")
+            pipe.execute()
+        except Exception as exc:  # best effort: polling and the beat's expiry cover it
+            log.debug("end of chain not announced: %s", exc)
 
 
 def _typed(value: object, cls: type[_T]) -> _T | None:

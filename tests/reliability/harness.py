@@ -6,7 +6,6 @@ from __future__ import annotations
 import collections
 import sqlite3
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,16 +48,8 @@ class Harness:
 
     # --- processes ------------------------------------------------------------------
 
-    def worker(
-        self,
-        name: str,
-        *,
-        concurrency: int = 2,
-        env: Mapping[str, str] | None = None,
-        **more_env: str,
-    ) -> services.Service:
-        merged = {**self.env, **(env or {}), **more_env}
-        svc = services.worker(self.root, merged, name=name, concurrency=concurrency)
+    def worker(self, name: str, concurrency: int = 2, **env: str) -> services.Service:
+        svc = services.worker(self.root, {**self.env, **env}, name=name, concurrency=concurrency)
         self.procs.append(svc)
         return svc
 

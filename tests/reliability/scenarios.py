@@ -53,7 +53,7 @@ def worker_kill(root: Path, step: int, quick: bool) -> Outcome:
         slow: dict[str, str] = {f"STEP_DELAY_{step}_S": "30", "DELAY_FIRST_RUN_ONLY": "1"}
         if step == 0:
             slow = {"GIT_CONFIG_GLOBAL": _slow_git_config(root, 30)}
-        workers = [h.worker("w1", env=slow), h.worker("w2", env=slow)]
+        workers = [h.worker("w1", 2, **slow), h.worker("w2", 2, **slow)]
         h.bridge("b1")
         [job] = h.submit()
         if step == 0:
@@ -168,7 +168,7 @@ def worker_sigterm(root: Path, quick: bool) -> Outcome:
     h = Harness(root, WORKER_SOFT_SHUTDOWN_TIMEOUT="1")
     try:
         slow = {"STEP_DELAY_3_S": "30", "DELAY_FIRST_RUN_ONLY": "1"}
-        workers = [h.worker("w1", env=slow), h.worker("w2", env=slow)]
+        workers = [h.worker("w1", 2, **slow), h.worker("w2", 2, **slow)]
         h.bridge("b1")
         [job] = h.submit()
         h.wait_started(job, 3)

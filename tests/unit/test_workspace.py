@@ -7,13 +7,13 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tasks.workspace import Workspace, remove_tree
+from tests.support import services
 
 
 def dead_pid() -> int:
@@ -75,15 +75,32 @@ def test_claiming_twice_keeps_the_folder_and_its_content(workspace: Workspace) -
     assert (path / "keep.txt").exists()
 
 
-def test_remove_is_idempotent(workspace: Workspace) -> None:
+@pytest.fixture(params=["remove", "discard"])
+def remove(request: pytest.FixtureRequest, workspace: Workspace) -> Callable[[str], None]:
+    """Removes a job's folder the one way or the other: ``discard`` renames it away at
+    once and deletes its files in the background, which is waited for here."""
+
+    def run(job_id: str) -> None:
+        getattr(workspace, request.param)(job_id)
+        assert not os.path.lexists(workspace.job_dir(job_id))
+        if request.param == "discard" and workspace.trash_dir.exists():
+            trash = workspace.trash_dir
+            services.wait_for(lambda: not any(trash.iterdir()), 10, "the trash to empty")
+
+    return run
+
+
+def test_remove_is_idempotent(workspace: Workspace, remove: Callable[[str], None]) -> None:
     workspace.claim("job-1")
-    workspace.remove("job-1")
-    workspace.remove("job-1")
-    workspace.remove("never-claimed")
+    remove("job-1")
+    remove("job-1")
+    remove("never-claimed")
     assert not workspace.job_dir("job-1").exists()
 
 
-def test_remove_deletes_read_only_files_and_folders(workspace: Workspace) -> None:
+def test_remove_deletes_read_only_files_and_folders(
+    workspace: Workspace, remove: Callable[[str], None]
+) -> None:
     path = workspace.claim("job-1")
     pack = path / "checkout" / ".git" / "objects" / "pack"
     pack.mkdir(parents=True)
@@ -95,13 +112,13 @@ def test_remove_deletes_read_only_files_and_folders(workspace: Workspace) -> Non
     (locked / "f").write_text("x")
     locked.chmod(0)
 
-    workspace.remove("job-1")
+    remove("job-1")
 
     assert not path.exists()
 
 
 def test_remove_deletes_a_symlink_without_following_it(
-    workspace: Workspace, tmp_path: Path
+    workspace: Workspace, tmp_path: Path, remove: Callable[[str], None]
 ) -> None:
     target = tmp_path / "precious"
     target.mkdir()
@@ -109,52 +126,10 @@ def test_remove_deletes_a_symlink_without_following_it(
     workspace.jobs_dir.mkdir(parents=True)
     workspace.job_dir("job-1").symlink_to(target)
 
-    workspace.remove("job-1")
+    remove("job-1")
 
     assert not workspace.job_dir("job-1").is_symlink()
     assert (target / "data").read_text() == "keep me"
-
-
-def _wait_until(predicate: Callable[[], bool], timeout_s: float = 10) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
-def test_discard_removes_the_folder_at_once_and_its_files_in_the_background(
-    workspace: Workspace,
-) -> None:
-    path = owned_by(workspace, "job-1", "anyone:1")
-    pack = path / "checkout" / ".git"
-    pack.mkdir()
-    (pack / "packed").write_text("x")
-    (pack / "packed").chmod(stat.S_IRUSR)
-
-    workspace.discard("job-1")
-
-    assert not path.exists()
-    assert _wait_until(lambda: not any(workspace.trash_dir.iterdir()))
-
-
-def test_discard_is_idempotent_and_never_follows_a_symlink(
-    workspace: Workspace, tmp_path: Path
-) -> None:
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "keep.txt").write_text("x")
-    workspace.jobs_dir.mkdir(parents=True)
-    workspace.job_dir("linked").symlink_to(outside, target_is_directory=True)
-
-    workspace.discard("linked")
-    workspace.discard("linked")
-    workspace.discard("never-claimed")
-
-    assert not workspace.job_dir("linked").is_symlink()
-    assert _wait_until(lambda: not any(workspace.trash_dir.iterdir()))
-    assert (outside / "keep.txt").read_text() == "x"
 
 
 def test_clean_stale_empties_the_trash_a_dead_process_left(workspace: Workspace) -> None:
