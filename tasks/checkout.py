@@ -26,6 +26,7 @@ import contextlib
 import os
 import re
 import selectors
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -419,7 +420,14 @@ class _GitRunner:
     def __init__(
         self, source: RepoSource, token: str | None, cancel: CancelToken, timeout_s: float
     ) -> None:
-        self._env, self._secrets = _git_env(source.kind, token)
+        env, self._secrets = _git_env(source.kind, token)
+        # Encoded and looked up once per clone, not by subprocess for each of its
+        # commands: with the worker's whole environment that was most of a spawn's cost.
+        self._env = {os.fsencode(k): os.fsencode(v) for k, v in env.items()}
+        git = shutil.which("git", path=env.get("PATH", os.defpath))
+        if git is None:
+            raise ConfigError("cannot run git: is it installed and on PATH?")
+        self._git = git
         self._cancel = cancel
         self._timeout_s = timeout_s
         self._deadline = time.monotonic() + timeout_s
@@ -446,12 +454,12 @@ class _GitRunner:
         return redact(text)
 
     def run(self, args: Sequence[str], cwd: Path, sink: _Sink | None = None) -> _GitResult:
-        env = {**self._env, "GIT_CEILING_DIRECTORIES": str(cwd.parent)}
+        env = {**self._env, b"GIT_CEILING_DIRECTORIES": os.fsencode(cwd.parent)}
         try:
             # A session of its own: on cancel or timeout the whole group (upload-pack,
             # index-pack, ...) is killed.
             proc = subprocess.Popen(
-                ["git", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                [self._git, *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
             )  # fmt: skip
         except FileNotFoundError as exc:

@@ -88,7 +88,10 @@ def _register_step(
     app: Celery, holder: RuntimeHolder, base: type[Task[Any, None]], step: int, name: str
 ) -> None:
     def run(self: Task[Any, None], job_id: str, token: str) -> None:
-        StepRun(holder.get(), job_id, token, step).run()
+        delivery = self.request.delivery_info or {}
+        StepRun(holder.get(), job_id, token, step).run(
+            redelivered=bool(delivery.get("redelivered"))
+        )
 
     app.task(
         name=name, bind=True, base=base, step=step, acks_late=True, reject_on_worker_lost=True

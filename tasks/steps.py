@@ -22,9 +22,9 @@ from bridge.store.records import (
     ANALYSIS_STEPS,
     FINALIZE_STEP,
     STEP_NAMES,
-    JobRecord,
     RepositoryRecord,
     StepRecord,
+    StepStart,
 )
 from bridge.wake import announce
 from fondation import keys
@@ -33,7 +33,6 @@ from fondation.errors import (
     CancelRequested,
     FondationError,
     JobCanceled,
-    JobNotFound,
     LeaseLost,
     MalformedJob,
     PermanentError,
@@ -75,39 +74,39 @@ class StepRun:
 
     # --- entry point --------------------------------------------------------------
 
-    def run(self) -> None:
+    def run(self, *, redelivered: bool = False) -> None:
         """Return to let the chain go on; raise ``Ignore`` to stop it quietly; raise
-        anything else to stop it as a failure (the job's failure is recorded first)."""
+        anything else to stop it as a failure (the job's failure is recorded first).
+
+        ``redelivered`` is the broker's flag: the message was given back (its worker
+        died, or lost Redis, before the ack) and comes round again."""
         cancel = CancelToken()
-        self._guard_deliveries(cancel)
+        if redelivered:
+            self._guard_deliveries(cancel)
         # The watchdog beats from the first store write to the last, so a step that is
         # waiting out a store outage shows as alive to the bridges, not as lost work.
         with self.rt.watchdog.watch(self.job_id, self.token, cancel):
-            record = self._start()
-            if record.status == "completed":
-                self._skip_done_step()
+            start = self._start()
+            if start.step.status == "completed":
+                self._skip_done_step(start)
                 return
             log.info(
                 "Step %d/%d: %s", self.step, ANALYSIS_STEPS, STEP_NAMES[self.step],
                 extra=self.extra,
             )  # fmt: skip
             started = time.monotonic()
-            self._run_work(cancel)
+            self._run_work(cancel, start)
         log.info(
             "%s done in %.2f s", STEP_NAMES[self.step], time.monotonic() - started, extra=self.extra
         )
 
-    def _skip_done_step(self) -> None:
+    def _skip_done_step(self, start: StepStart) -> None:
         """A delivery of a step whose artifact is stored: a message restored after its
         run ended (the worker died, or lost Redis, before the ack). When a later step has
         a record, that run already sent the rest of the chain: sending it again would run
         the next step twice, so stop here. Otherwise the run may have died before sending
         it, and returning lets the chain go on."""
-        later = [
-            r.step
-            for r in self._retry(lambda: self.rt.store.get_steps(self.job_id), "get_steps")
-            if r.step > self.step
-        ]
+        later = start.later_steps()
         if later:
             log.info(
                 "%s already done and the chain moved on to step %d; this delivery stops",
@@ -116,7 +115,7 @@ class StepRun:
             raise Ignore()
         log.info("%s already done, skipped", STEP_NAMES[self.step], extra=self.extra)
 
-    def _start(self) -> StepRecord:
+    def _start(self) -> StepStart:
         try:
             return self._retry(
                 lambda: self.rt.store.start_step(
@@ -129,10 +128,10 @@ class StepRun:
         except LeaseLost as exc:
             self._abandon(exc.reason)
 
-    def _run_work(self, cancel: CancelToken) -> None:
+    def _run_work(self, cancel: CancelToken, start: StepStart) -> None:
         try:
             try:
-                artifact = self._work(cancel)
+                artifact = self._work(cancel, start)
             finally:
                 # A subprocess still alive once its step ended is an orphan.
                 self.process_groups().kill_all()
@@ -163,15 +162,14 @@ class StepRun:
 
     # --- the work of each step ----------------------------------------------------
 
-    def _work(self, cancel: CancelToken) -> Artifact | None:
-        job = self._retry(lambda: self.rt.store.get_job(self.job_id), "get_job")
+    def _work(self, cancel: CancelToken, start: StepStart) -> Artifact | None:
         if self.step == 0:
-            return self._clone(job, cancel)
-        artifacts = self._artifacts()
-        ctx = self._context(job, artifacts, cancel)
+            return self._clone(start, cancel)
+        artifacts = _artifacts(start.steps)
+        ctx = self._context(start, artifacts, cancel)
         engine = self.rt.engine
         if self.step == FINALIZE_STEP:
-            self._finalize(artifacts)
+            self._finalize(artifacts, start.steps)
             return None
         runs: dict[int, Any] = {
             1: engine.extract_abstractions,
@@ -203,15 +201,14 @@ class StepRun:
         except OSError as exc:
             log.warning("raw outputs not kept: %s", exc, extra=self.extra)
 
-    def _repository(self, job: JobRecord) -> RepositoryRecord:
-        try:
-            return self._retry(
-                lambda: self.rt.store.get_repository(job.repository_id), "get_repository"
-            )
-        except JobNotFound as exc:
+    @staticmethod
+    def _repository(start: StepStart) -> RepositoryRecord:
+        if start.repository is None:
+            job = start.job
             raise MalformedJob(
                 f"job {job.id} names repository {job.repository_id}, which does not exist"
-            ) from exc
+            )
+        return start.repository
 
     def _source(self, repo: RepositoryRecord) -> RepoSource:
         s = self.rt.settings
@@ -233,10 +230,10 @@ class StepRun:
             "max_files": s.max_repo_files,
         }
 
-    def _clone(self, job: JobRecord, cancel: CancelToken) -> CloneArtifact:
-        repo = self._repository(job)
+    def _clone(self, start: StepStart, cancel: CancelToken) -> CloneArtifact:
+        repo = self._repository(start)
         source = self._source(repo)
-        ref = job.ref or repo.default_branch or None
+        ref = start.job.ref or repo.default_branch or None
         # A clone interrupted by a crash left nothing usable: start from an empty folder.
         self.rt.workspace.remove(self.job_id)
         self.rt.workspace.claim(self.job_id)
@@ -254,19 +251,8 @@ class StepRun:
             bytes=result.bytes,
         )
 
-    def _artifacts(self) -> dict[int, Artifact]:
-        out: dict[int, Artifact] = {}
-        for rec in self._retry(lambda: self.rt.store.get_steps(self.job_id), "get_steps"):
-            if (
-                rec.status == "completed"
-                and rec.artifact is not None
-                and rec.step in STEP_ARTIFACTS
-            ):
-                out[rec.step] = STEP_ARTIFACTS[rec.step].model_validate_json(rec.artifact)
-        return out
-
     def _context(
-        self, job: JobRecord, artifacts: dict[int, Artifact], cancel: CancelToken
+        self, start: StepStart, artifacts: dict[int, Artifact], cancel: CancelToken
     ) -> StepContext:
         cloned = artifacts.get(0)
         if not isinstance(cloned, CloneArtifact):
@@ -276,7 +262,7 @@ class StepRun:
         if not checked_out_at(checkout, cloned.commit):
             # Any worker may run any step: re-create the checkout at the recorded commit.
             ensure_checkout(
-                self._source(self._repository(job)),
+                self._source(self._repository(start)),
                 cloned.ref,
                 cloned.commit,
                 checkout,
@@ -288,7 +274,7 @@ class StepRun:
             process_groups=self.process_groups(),
             job_id=self.job_id,
             checkout=checkout,
-            prompt=job.prompt,
+            prompt=start.job.prompt,
             work_dir=scratch,
             cancel=cancel,
         )
@@ -299,7 +285,7 @@ class StepRun:
         ctx.review = _typed(artifacts.get(5), ReviewArtifact)
         return ctx
 
-    def _finalize(self, artifacts: dict[int, Artifact]) -> None:
+    def _finalize(self, artifacts: dict[int, Artifact], steps: list[StepRecord]) -> None:
         docs = build_docs({k: v for k, v in artifacts.items() if k >= 1})
         store = self.rt.store
         count = self._retry(
@@ -311,7 +297,7 @@ class StepRun:
         # behind in jobs/. Its files are deleted in the background (see discard).
         self.rt.workspace.discard(self.job_id)
         data: dict[str, Any] = {"chapters": chapters, "tutorials": tutorials, "docs": count}
-        spent = total_usage(self.rt.store.get_steps(self.job_id))
+        spent = total_usage(steps)
         if spent:
             data["usage"] = spent
         result = {
@@ -329,23 +315,29 @@ class StepRun:
 
     def _guard_deliveries(self, cancel: CancelToken) -> None:
         """A step that kills its worker is redelivered forever (reject_on_worker_lost);
-        count deliveries per attempt and fail the attempt past the cap. The same round
-        trip gives the step its first beat and reads the cancel flag."""
+        count the redeliveries of each step per attempt and fail the attempt past the
+        cap. The same round trip gives the step its first beat and reads the cancel flag.
+
+        Only redeliveries are counted: kombu flags every message it gives back
+        (``_do_restore_message``), whichever way it comes back, and a first delivery
+        needs no Redis round trip (its beat comes from the watchdog, well within the
+        bridges' grace of three liveness intervals; its cancel from ``start_step``)."""
         key = keys.deliveries(self.job_id, self.token, self.step)
         try:
             pipe = self.rt.redis.pipeline(transaction=False)
             pipe.incr(key)
             pipe.expire(key, 86_400)
             self.rt.watchdog.add_beat(pipe, self.job_id)
-            count, _, _, canceled = pipe.execute()
+            redeliveries, _, _, canceled = pipe.execute()
         except Exception as exc:  # Redis trouble must not block the step itself
             log.warning("delivery count unavailable: %s", exc, extra=self.extra)
             return
         if canceled:
             cancel.cancel("canceled")
-        if int(count) > self.rt.settings.max_deliveries:
+        deliveries = int(redeliveries) + 1
+        if deliveries > self.rt.settings.max_deliveries:
             self.record_failure(
-                f"{STEP_NAMES[self.step]} was delivered {count} times; its worker keeps"
+                f"{STEP_NAMES[self.step]} was delivered {deliveries} times; its worker keeps"
                 " dying (poison job?)",
                 permanent=False,
             )
@@ -421,6 +413,15 @@ class StepRun:
             pipe.execute()
         except Exception as exc:  # best effort: polling and the beat's expiry cover it
             log.debug("end of chain not announced: %s", exc)
+
+
+def _artifacts(steps: list[StepRecord]) -> dict[int, Artifact]:
+    """The stored artifacts of the completed steps, by step number."""
+    return {
+        rec.step: STEP_ARTIFACTS[rec.step].model_validate_json(rec.artifact)
+        for rec in steps
+        if rec.status == "completed" and rec.artifact is not None and rec.step in STEP_ARTIFACTS
+    }
 
 
 def _typed(value: object, cls: type[_T]) -> _T | None:

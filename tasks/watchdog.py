@@ -58,9 +58,10 @@ class Watchdog:
 
     @contextlib.contextmanager
     def watch(self, job_id: str, token: str, cancel: CancelToken) -> Iterator[CancelToken]:
-        """Watch one step while the block runs. The caller beats once before entering
-        (in the same Redis round trip as its delivery count), so the beat is never
-        missing between the step's first store write and the threads' next turn."""
+        """Watch one step while the block runs. Its first beat comes at the beat
+        thread's next turn, within one liveness interval: a bridge calls work lost only
+        after three intervals without a beat. (A redelivered step beats at once, in the
+        round trip that counts its deliveries.)"""
         entry = _Watched(job_id, token, cancel)
         with self._lock:
             self._watched[id(entry)] = entry

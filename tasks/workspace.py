@@ -20,6 +20,7 @@ no-op.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -51,6 +52,12 @@ class Workspace:
         self.temp_dir = temp_dir
         self.jobs_dir = temp_dir / "jobs"
         self._owner_pid = owner_pid
+        self._hostname = socket.gethostname()
+
+    def _owner(self) -> str:
+        # Not cached: a process forked from this one (a pool child given no owner_pid)
+        # claims under its own pid.
+        return f"{self._hostname}:{self._owner_pid or os.getpid()}"
 
     def job_dir(self, job_id: str) -> Path:
         return self.jobs_dir / _folder_name(job_id)
@@ -69,7 +76,7 @@ class Workspace:
     def claim(self, job_id: str) -> Path:
         """Create the job's folder (if needed) and record this process as its owner."""
         path = self.job_dir(job_id)
-        owner = f"{socket.gethostname()}:{self._owner_pid or os.getpid()}"
+        owner = self._owner()
         # Every step claims the folder; most find it theirs already, so skip the writes.
         if _read_text(path / _OWNER_FILE) == owner:
             return path
@@ -119,7 +126,7 @@ class Workspace:
                 remove_tree(entry)
         if not self.jobs_dir.is_dir():
             return []
-        hostname = socket.gethostname()
+        hostname = self._hostname
         removed = []
         for path in sorted(self.jobs_dir.iterdir()):
             owner = _read_owner(path)
@@ -224,6 +231,7 @@ def _make_writable(name: str) -> None:
         os.chmod(name, stat.S_IMODE(mode) | extra)
 
 
+@functools.lru_cache(maxsize=1024)  # every step asks several times for its job's folder
 def _folder_name(job_id: str) -> str:
     """A folder name for any job id: the id itself when safe, else a readable hash.
 

@@ -28,6 +28,7 @@ from bridge.store.records import (
     RepositoryRecord,
     RepositorySpec,
     StepRecord,
+    StepStart,
 )
 
 
@@ -105,14 +106,14 @@ class JobStore(abc.ABC):
     # --- the workers ------------------------------------------------------------------
 
     @abc.abstractmethod
-    def start_step(
-        self, job_id: str, token: str, step: int, worker: str, now_ms: int
-    ) -> StepRecord:
+    def start_step(self, job_id: str, token: str, step: int, worker: str, now_ms: int) -> StepStart:
         """Record that ``step`` starts: job status, currentStep and progress text
-        ("Step k/6: <name>"), the step's run count, and a job log line. Returns the
-        step record; a step already completed is returned unchanged (status
-        ``completed``) so the caller skips it. Fenced; raises ``CancelRequested`` when
-        the job's cancel was requested, so no later step starts."""
+        ("Step k/6: <name>"), the step's run count, and a job log line. Returns, read in
+        the same transaction, the step record, the job as updated, its repository and
+        every step record of the job (the artifacts the step works from). A step already
+        completed is returned unchanged (status ``completed``) and nothing is written,
+        so the caller skips it. Fenced; raises ``CancelRequested`` when the job's cancel
+        was requested, so no later step starts."""
 
     @abc.abstractmethod
     def finish_step(

@@ -39,6 +39,7 @@ from bridge.store.records import (
     RepositoryRecord,
     RepositorySpec,
     StepRecord,
+    StepStart,
 )
 from fondation.errors import (
     CancelRequested,
@@ -260,15 +261,25 @@ class ConvexStore(JobStore):
 
     # --- the workers --------------------------------------------------------------
 
-    def start_step(
-        self, job_id: str, token: str, step: int, worker: str, now_ms: int
-    ) -> StepRecord:
+    def start_step(self, job_id: str, token: str, step: int, worker: str, now_ms: int) -> StepStart:
         if not 0 <= step < len(STEP_NAMES):
             raise ValueError(f"no step {step}")
         doc = self._fenced(
             "steps:startStep", jobId=job_id, token=token, step=step, worker=worker, now=now_ms
         )
-        return _record(StepRecord, doc)
+        if not isinstance(doc, Mapping) or not {"step", "job", "steps"} <= doc.keys():
+            # A deployment older than this worker answers with the bare step record.
+            raise MalformedJob(
+                "Convex's steps:startStep answered without the job and its steps;"
+                " deploy the functions in convex/ that match this worker"
+            )
+        repo = doc.get("repository")
+        return StepStart(
+            step=_record(StepRecord, doc["step"]),
+            job=_job(doc["job"]),
+            repository=None if repo is None else _record(RepositoryRecord, repo),
+            steps=[_record(StepRecord, d) for d in doc["steps"]],
+        )
 
     def finish_step(
         self,

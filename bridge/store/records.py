@@ -149,6 +149,19 @@ class StepRecord(Record):
     usage: str | None = None  # JSON: what the engine spent on the step (cost, turns)
 
 
+class StepStart(Record):
+    """What a worker needs to run a step, read in the transaction that starts it: one
+    round trip per step instead of four (on Convex each is an HTTPS request)."""
+
+    step: StepRecord  # this step's record; status "completed" means skip it
+    job: JobRecord  # as the start left it
+    repository: RepositoryRecord | None  # None when the job names no existing repository
+    steps: list[StepRecord]  # every step record of the job by step number, this one included
+
+    def later_steps(self) -> list[int]:
+        return [r.step for r in self.steps if r.step > self.step.step]
+
+
 class DocSpec(Record):
     slug: str
     title: str

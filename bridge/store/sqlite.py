@@ -37,6 +37,7 @@ from bridge.store.records import (
     RepositoryRecord,
     RepositorySpec,
     StepRecord,
+    StepStart,
 )
 from fondation.errors import CancelRequested, JobNotFound, LeaseLost, MalformedJob, StoreUnavailable
 
@@ -79,15 +80,31 @@ def _job_from_row(row: sqlite3.Row) -> JobRecord:
         raise MalformedJob(f"job {data.get('id')} is malformed: {detail}") from exc
 
 
-def _jobs_from_rows(rows: Sequence[sqlite3.Row]) -> list[JobRecord]:
+# A job's row values and the record parsed from them, by job id.
+_RowMemo = dict[str, tuple[tuple[Any, ...], JobRecord]]
+
+
+def _jobs_from_rows(
+    rows: Sequence[sqlite3.Row], reuse: _RowMemo | None = None, memo: _RowMemo | None = None
+) -> list[JobRecord]:
     """Records of the rows that parse; a malformed row is logged and left out, so one
-    bad row written by another client cannot hide every other job."""
+    bad row written by another client cannot hide every other job. A row equal to its
+    entry in ``reuse`` gets that entry's record; ``memo`` collects what was returned."""
     jobs = []
     for row in rows:
-        try:
-            jobs.append(_job_from_row(row))
-        except MalformedJob as exc:
-            log.warning("%s", exc)
+        values = tuple(row)
+        cached = reuse.get(row["id"]) if reuse else None
+        if cached is not None and cached[0] == values:
+            job = cached[1]
+        else:
+            try:
+                job = _job_from_row(row)
+            except MalformedJob as exc:
+                log.warning("%s", exc)
+                continue
+        if memo is not None:
+            memo[job.id] = (values, job)
+        jobs.append(job)
     return jobs
 
 
@@ -97,6 +114,7 @@ class SqliteStore(JobStore):
     def __init__(self, path: Path | str, busy_timeout_ms: int = 5000) -> None:
         self.path = Path(path)
         self._busy_timeout_ms = busy_timeout_ms
+        self._held_memo: _RowMemo = {}
         self._local = threading.local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         schema = resources.files("bridge.store").joinpath("sqlite_schema.sql").read_text()
@@ -354,7 +372,13 @@ class SqliteStore(JobStore):
             " ORDER BY createdAt LIMIT ?",
             (owner, limit),
         )
-        return _jobs_from_rows(rows)
+        # A bridge asks on every wake-up, once per finished job on a busy stack, and most
+        # rows have not changed since: parsing is most of the cost, so a row equal to one
+        # parsed last time gets the same (frozen) record back.
+        memo: _RowMemo = {}
+        jobs = _jobs_from_rows(rows, reuse=self._held_memo, memo=memo)
+        self._held_memo = memo
+        return jobs
 
     def reclaim_expired(self, now_ms: int, limit: int) -> list[str]:
         with self._write() as db:
@@ -388,36 +412,44 @@ class SqliteStore(JobStore):
 
     # --- the workers --------------------------------------------------------------
 
-    def start_step(
-        self, job_id: str, token: str, step: int, worker: str, now_ms: int
-    ) -> StepRecord:
+    def start_step(self, job_id: str, token: str, step: int, worker: str, now_ms: int) -> StepStart:
         if not 0 <= step < len(STEP_NAMES):
             raise ValueError(f"no step {step}")
         with self._write() as db:
             job = self._fenced(db, job_id, token)
             if job["cancelRequested"]:
                 raise CancelRequested(job_id)
-            row = db.execute(
-                "SELECT * FROM jobSteps WHERE jobId=? AND step=?", (job_id, step)
+            rows = db.execute(
+                "SELECT * FROM jobSteps WHERE jobId=? ORDER BY step", (job_id,)
+            ).fetchall()
+            if not any(r["step"] == step and r["status"] == "completed" for r in rows):
+                started = db.execute(
+                    "INSERT INTO jobSteps (jobId, step, name, status, runs, startedAt, worker)"
+                    " VALUES (?,?,?,'started',1,?,?) ON CONFLICT(jobId, step) DO UPDATE SET"
+                    " runs=runs+1, startedAt=excluded.startedAt, worker=excluded.worker"
+                    " RETURNING *",
+                    (job_id, step, STEP_NAMES[step], now_ms, worker),
+                ).fetchone()
+                rows = sorted(
+                    [*(r for r in rows if r["step"] != step), started], key=lambda r: r["step"]
+                )
+                text = progress_text(step)
+                job = db.execute(
+                    "UPDATE jobs SET status=?, currentStep=?, progress=?, updatedAt=?"
+                    " WHERE id=? RETURNING *",
+                    (step_status(step), min(step, ANALYSIS_STEPS), text, now_ms, job_id),
+                ).fetchone()
+                self._append_log(db, job_id, "info", f"{text} (worker {worker})", now_ms)
+            repo = db.execute(
+                "SELECT * FROM repositories WHERE id = ?", (job["repositoryId"],)
             ).fetchone()
-            if row is not None and row["status"] == "completed":
-                return StepRecord.model_validate(dict(row))
-            db.execute(
-                "INSERT INTO jobSteps (jobId, step, name, status, runs, startedAt, worker)"
-                " VALUES (?,?,?,'started',1,?,?) ON CONFLICT(jobId, step) DO UPDATE SET"
-                " runs=runs+1, startedAt=excluded.startedAt, worker=excluded.worker",
-                (job_id, step, STEP_NAMES[step], now_ms, worker),
-            )
-            text = progress_text(step)
-            db.execute(
-                "UPDATE jobs SET status=?, currentStep=?, progress=?, updatedAt=? WHERE id=?",
-                (step_status(step), min(step, ANALYSIS_STEPS), text, now_ms, job_id),
-            )
-            self._append_log(db, job_id, "info", f"{text} (worker {worker})", now_ms)
-            row = db.execute(
-                "SELECT * FROM jobSteps WHERE jobId=? AND step=?", (job_id, step)
-            ).fetchone()
-            return StepRecord.model_validate(dict(row))
+        steps = [StepRecord.model_validate(dict(r)) for r in rows]
+        return StepStart(
+            step=next(r for r in steps if r.step == step),
+            job=_job_from_row(job),
+            repository=None if repo is None else RepositoryRecord.model_validate(dict(repo)),
+            steps=steps,
+        )
 
     def finish_step(
         self,
@@ -447,14 +479,12 @@ class SqliteStore(JobStore):
     @staticmethod
     def _append_log(db: sqlite3.Connection, job_id: str, level: str, msg: str, now_ms: int) -> int:
         row = db.execute(
-            "SELECT COALESCE(MAX(seq), -1) + 1 AS seq FROM jobLogs WHERE jobId=?", (job_id,)
+            "INSERT INTO jobLogs (jobId, seq, ts, level, msg)"
+            " SELECT ?, COALESCE(MAX(seq), -1) + 1, ?, ?, ? FROM jobLogs WHERE jobId=?"
+            " RETURNING seq",
+            (job_id, now_ms, level, msg, job_id),
         ).fetchone()
-        seq = int(row["seq"])
-        db.execute(
-            "INSERT INTO jobLogs (jobId, seq, ts, level, msg) VALUES (?,?,?,?,?)",
-            (job_id, seq, now_ms, level, msg),
-        )
-        return seq
+        return int(row["seq"])
 
     def append_log(self, job_id: str, level: LogLevel, msg: str, now_ms: int) -> int:
         with self._write() as db:

@@ -20,6 +20,7 @@ import {
   CLEAR_LEASE,
   DEFAULT_MAX_ATTEMPTS,
   clampLimit,
+  findRepository,
   isActive,
   loadJob,
 } from "./lib/jobs";
@@ -84,8 +85,7 @@ export const getRepository = query({
 });
 
 async function loadRepository(ctx: QueryCtx, repositoryId: string): Promise<Doc<"repositories">> {
-  const id = ctx.db.normalizeId("repositories", repositoryId);
-  const repo = id === null ? null : await ctx.db.get(id);
+  const repo = await findRepository(ctx, repositoryId);
   if (repo === null) throw notFound("repository", repositoryId);
   return repo;
 }

@@ -2,25 +2,52 @@
 // job logs, and the docs a run produces.
 import { paginationOptsValidator } from "convex/server";
 import { v } from "convex/values";
-import { mutation, query } from "./_generated/server";
+import type { Doc } from "./_generated/dataModel";
+import { mutation, query, type QueryCtx } from "./_generated/server";
 import { requireWorker } from "./lib/auth";
 import { cancelRequested, invalid } from "./lib/errors";
-import { docDoc, docKind, jobLogDoc, jobStepDoc, logLevel, nowArg, secretArg } from "./lib/fields";
+import {
+  docDoc,
+  docKind,
+  jobDoc,
+  jobLogDoc,
+  jobStepDoc,
+  logLevel,
+  nowArg,
+  repositoryDoc,
+  secretArg,
+} from "./lib/fields";
 import {
   ANALYSIS_STEPS,
-  STEP_NAMES,
   appendLogLine,
   clampLimit,
   fenced,
+  findRepository,
   jobIdOf,
   loadJob,
   progressText,
   stepName,
   stepStatus,
+  stepsOf,
 } from "./lib/jobs";
 
 const MAX_LOG_PAGE = 1000;
 const MAX_DOCS_PER_CALL = 200;
+
+// startStep returns everything a worker needs to run the step: the step's
+// record, the job, its repository and all of the job's step records. That makes
+// one round trip per step start instead of three (startStep, jobs:getJob,
+// steps:getSteps, plus jobs:getRepository for the clone step); on Convex each
+// is an HTTPS request.
+async function stepBundle(ctx: QueryCtx, step: Doc<"jobSteps">, job: Doc<"jobs">) {
+  return {
+    step,
+    job,
+    // null rather than an error: the web app may have deleted the repository.
+    repository: await findRepository(ctx, job.repositoryId),
+    steps: await stepsOf(ctx, job._id),
+  };
+}
 
 export const startStep = mutation({
   args: {
@@ -31,7 +58,12 @@ export const startStep = mutation({
     worker: v.string(),
     now: nowArg,
   },
-  returns: jobStepDoc,
+  returns: v.object({
+    step: jobStepDoc,
+    job: jobDoc,
+    repository: v.union(repositoryDoc, v.null()),
+    steps: v.array(jobStepDoc),
+  }),
   handler: async (ctx, args) => {
     await requireWorker(args.secret);
     const now = args.now ?? Date.now();
@@ -42,8 +74,8 @@ export const startStep = mutation({
       .query("jobSteps")
       .withIndex("by_job_step", (q) => q.eq("jobId", job._id).eq("step", args.step))
       .unique();
-    // A completed step is returned as it is: the caller skips it.
-    if (existing?.status === "completed") return existing;
+    // A completed step is returned as it is, with the job untouched: the caller skips it.
+    if (existing?.status === "completed") return stepBundle(ctx, existing, job);
     let stepId;
     if (existing === null) {
       stepId = await ctx.db.insert("jobSteps", {
@@ -67,7 +99,7 @@ export const startStep = mutation({
       updatedAt: now,
     });
     await appendLogLine(ctx, job._id, "info", `${text} (worker ${args.worker})`, now);
-    return (await ctx.db.get(stepId))!;
+    return stepBundle(ctx, (await ctx.db.get(stepId))!, (await ctx.db.get(job._id))!);
   },
 });
 
@@ -123,11 +155,7 @@ export const getSteps = query({
     await requireWorker(args.secret);
     const jobId = jobIdOf(ctx, args.jobId);
     if (jobId === null) return [];
-    // The index orders by step; a job has at most one record per step.
-    return ctx.db
-      .query("jobSteps")
-      .withIndex("by_job_step", (q) => q.eq("jobId", jobId))
-      .take(STEP_NAMES.length);
+    return stepsOf(ctx, jobId);
   },
 });
 

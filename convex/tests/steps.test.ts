@@ -18,7 +18,11 @@ describe("steps", () => {
       [7, "gathering", "Saving course"],
     ];
     for (const [step, status, progress] of expectations) {
-      const record = await t.mutation(api.steps.startStep, { ...base, step, worker: "w1" });
+      const { step: record } = await t.mutation(api.steps.startStep, {
+        ...base,
+        step,
+        worker: "w1",
+      });
       expect(record).toMatchObject({ step, status: "started", runs: 1, worker: "w1" });
       const job = await t.query(api.jobs.getJob, { secret: SECRET, jobId });
       expect([job.status, job.progress, job.currentStep]).toEqual([
@@ -31,14 +35,16 @@ describe("steps", () => {
     await t.mutation(api.steps.finishStep, { ...base, step: 3, artifact: '{"order":[1]}' });
     // A completed step is returned unchanged, so the caller skips it.
     const again = await t.mutation(api.steps.startStep, { ...base, step: 3, worker: "w2" });
-    expect(again).toMatchObject({
+    expect(again.step).toMatchObject({
       status: "completed",
       runs: 1,
       worker: "w1",
       artifact: '{"order":[1]}',
     });
+    expect(again.job).toEqual(await t.query(api.jobs.getJob, { secret: SECRET, jobId }));
+    expect(again.job.currentStep).toBe(6);
     const rerun = await t.mutation(api.steps.startStep, { ...base, step: 0, worker: "w2" });
-    expect(rerun.runs).toBe(2);
+    expect(rerun.step.runs).toBe(2);
     const steps = await t.query(api.steps.getSteps, { secret: SECRET, jobId });
     expect(steps.map((s) => [s.step, s.status])).toEqual([
       [0, "started"],
@@ -48,6 +54,59 @@ describe("steps", () => {
     expect(
       await errorCode(t.mutation(api.steps.startStep, { ...base, step: 8, worker: "w" })),
     ).toBe("invalid");
+  });
+
+  test("startStep returns the step, the patched job, its repository and every step of the job", async () => {
+    const t = setup();
+    const repositoryId = await newRepository(t);
+    const jobId = await newJob(t, repositoryId);
+    const { leaseToken: token } = (await claimOne(t, "a"))!;
+    const base = { secret: SECRET, jobId, token };
+    await t.mutation(api.steps.startStep, { ...base, step: 0, worker: "w1", now: T0 + 1 });
+    const artifact = '{"path":"/tmp/repo"}';
+    await t.mutation(api.steps.finishStep, { ...base, step: 0, artifact, now: T0 + 2 });
+    const bundle = await t.mutation(api.steps.startStep, {
+      ...base,
+      step: 1,
+      worker: "w1",
+      now: T0 + 3,
+    });
+    expect(bundle.step).toMatchObject({ step: 1, status: "started", runs: 1, worker: "w1" });
+    expect(bundle.job).toMatchObject({
+      _id: jobId,
+      status: "analyzing",
+      currentStep: 1,
+      progress: "Step 1/6: Extracting abstractions",
+      updatedAt: T0 + 3,
+    });
+    expect(bundle.job).toEqual(await t.query(api.jobs.getJob, { secret: SECRET, jobId }));
+    expect(bundle.repository).toEqual(
+      await t.query(api.jobs.getRepository, { secret: SECRET, repositoryId }),
+    );
+    expect(bundle.steps.map((s) => [s.step, s.status, s.runs, s.artifact])).toEqual([
+      [0, "completed", 1, artifact],
+      [1, "started", 1, undefined],
+    ]);
+    expect(bundle.steps[1]).toEqual(bundle.step);
+  });
+
+  test("startStep gives a null repository when the job's repository was deleted", async () => {
+    const t = setup();
+    const repositoryId = await newRepository(t);
+    const jobId = await newJob(t, repositoryId);
+    const { leaseToken: token } = (await claimOne(t, "a"))!;
+    await t.run((ctx) => ctx.db.delete(repositoryId));
+    const bundle = await t.mutation(api.steps.startStep, {
+      secret: SECRET,
+      jobId,
+      token,
+      step: 0,
+      worker: "w1",
+      now: T0 + 1,
+    });
+    expect(bundle.repository).toBeNull();
+    expect(bundle.job.status).toBe("cloning");
+    expect(bundle.steps).toEqual([bundle.step]);
   });
 
   test("log seq is monotonic per job and pages by afterSeq", async () => {

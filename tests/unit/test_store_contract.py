@@ -238,21 +238,46 @@ def test_a_canceled_job_is_never_resurrected(store: JobStore) -> None:
 def test_steps_record_progress_and_skip_when_completed(store: JobStore) -> None:
     new_job(store)
     job_id, token = claim_one(store)
-    rec = store.start_step(job_id, token, 3, "w1", T0 + 1)
+    rec = store.start_step(job_id, token, 3, "w1", T0 + 1).step
     assert rec.status == "started"
     assert rec.runs == 1
     job = store.get_job(job_id)
     assert job.status == "analyzing"
     assert job.progress == "Step 3/6: Determining order"
     assert job.current_step == 3
-    assert store.start_step(job_id, token, 3, "w2", T0 + 2).runs == 2
+    assert store.start_step(job_id, token, 3, "w2", T0 + 2).step.runs == 2
     store.finish_step(job_id, token, 3, '{"order": ["a"]}', T0 + 3)
     store.finish_step(job_id, token, 3, '{"order": ["a"]}', T0 + 4)
+    logs = len(store.get_logs(job_id))
     again = store.start_step(job_id, token, 3, "w3", T0 + 5)
-    assert again.status == "completed"
-    assert again.artifact == '{"order": ["a"]}'
+    assert again.step.status == "completed"
+    assert again.step.artifact == '{"order": ["a"]}'
+    # A completed step is only read: no run counted, no progress or log line written.
+    assert len(store.get_logs(job_id)) == logs
+    assert again.job.updated_at == store.get_job(job_id).updated_at == T0 + 4
     steps = store.get_steps(job_id)
     assert [(s.step, s.status, s.runs) for s in steps] == [(3, "completed", 2)]
+
+
+def test_a_step_start_returns_the_job_its_repository_and_every_step(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    store.start_step(job_id, token, 0, "w", T0 + 1)
+    store.finish_step(job_id, token, 0, '{"commit": "c"}', T0 + 2)
+    start = store.start_step(job_id, token, 1, "w", T0 + 3)
+    assert start.job == store.get_job(job_id)
+    assert start.job.status == "analyzing"
+    assert start.job.current_step == 1
+    assert start.job.progress == "Step 1/6: Extracting abstractions"
+    assert start.repository == store.get_repository(start.job.repository_id)
+    assert start.steps == store.get_steps(job_id)
+    assert [(s.step, s.status, s.artifact) for s in start.steps] == [
+        (0, "completed", '{"commit": "c"}'),
+        (1, "started", None),
+    ]
+    assert start.step == start.steps[1]
+    assert start.later_steps() == []
+    assert store.start_step(job_id, token, 0, "w", T0 + 4).later_steps() == [1]
 
 
 def test_clone_step_sets_status_cloning(store: JobStore) -> None:
@@ -311,6 +336,22 @@ def test_held_jobs_lists_the_owners_active_jobs(store: JobStore) -> None:
     store.claim("b2", 1, LEASE, T0 + 10)
     assert len(store.held_jobs("b1", 10)) == 2
     assert len(store.held_jobs("b2", 10)) == 1
+
+
+def test_held_jobs_show_every_change_made_since_the_last_call(store: JobStore) -> None:
+    first, second = new_job(store, now=T0), new_job(store, now=T0 + 1)
+    store.claim("b1", 2, LEASE, T0 + 10)
+    before = {j.id: j for j in store.held_jobs("b1", 10)}
+    assert not before[first].cancel_requested
+    store.request_cancel(first, T0 + 11)
+    token = before[second].lease_token
+    assert token is not None
+    store.start_step(second, token, 2, "w", T0 + 12)
+    after = {j.id: j for j in store.held_jobs("b1", 10)}
+    assert after[first].cancel_requested
+    assert (after[second].status, after[second].current_step) == ("analyzing", 2)
+    store.complete(second, token, {"success": True}, 0, T0 + 13)
+    assert [j.id for j in store.held_jobs("b1", 10)] == [first]
 
 
 def test_retry_puts_a_dead_job_back_and_keeps_its_artifacts(store: JobStore) -> None:

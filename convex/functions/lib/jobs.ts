@@ -85,6 +85,25 @@ export async function loadJob(ctx: QueryCtx, jobId: string): Promise<Doc<"jobs">
   return job;
 }
 
+// A repository by id, or null when the id is not a repositories id or its
+// document is gone: the one lookup behind jobs:getRepository and steps:startStep.
+export async function findRepository(
+  ctx: QueryCtx,
+  repositoryId: string,
+): Promise<Doc<"repositories"> | null> {
+  const id = ctx.db.normalizeId("repositories", repositoryId);
+  return id === null ? null : ctx.db.get(id);
+}
+
+// A job's step records ordered by step: the index orders by step, and a job has
+// at most one record per step.
+export function stepsOf(ctx: QueryCtx, jobId: Id<"jobs">): Promise<Doc<"jobSteps">[]> {
+  return ctx.db
+    .query("jobSteps")
+    .withIndex("by_job_step", (q) => q.eq("jobId", jobId))
+    .take(STEP_NAMES.length);
+}
+
 // Every write after a claim goes through here: the caller must hold the current
 // lease token, and a final job takes no more writes (so a heartbeat or a late
 // completion never brings a canceled job back).
