@@ -33,7 +33,9 @@ def render(rows: list[Row], took_s: float) -> str:
         "repository. The distance to the second one is what leasing, progress, artifacts",
         "and recovery cost; the distance between the two is git's. The bare worker sends",
         "the same task events as ours (Flower needs them; TASK_EVENTS=true by default),",
-        "and the CPU each process spends per job, read from /proc, is in the notes.",
+        "and the CPU each process spends per job, read from /proc, is in the notes. The",
+        "three run in rounds, back to back; a ratio is the median of the rounds' ratios,",
+        "since the machine's speed drifts between rounds more than within one.",
         "Scaling has bare Celery chains shaped like a job beside it (the clone's git work,",
         "six 100 ms tasks, a last one), on the same Redis and the same number of processes.",
         "",
@@ -59,7 +61,7 @@ def main() -> None:
     benches: dict[str, Callable[[], list[Row]]] = {
         "pickup": lambda: runs.pickup(10 if q else 30),
         "overhead": lambda: runs.overhead(5 if q else 15),
-        "throughput": lambda: runs.throughput(40 if q else 80, 2 if q else 4),
+        "throughput": lambda: runs.throughput(40 if q else 80, 2 if q else 6),
         "throughput_noevents": lambda: runs.throughput(
             40 if q else 80, 2 if q else 4, events=False
         ),

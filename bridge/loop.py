@@ -3,8 +3,9 @@ honour cancels, and give work back on a graceful stop.
 
 Two cadences. Every POLL_INTERVAL (or at once on a wake-up) the bridge talks to the
 store: it syncs the jobs it holds, finishes cancels, renews due leases, reclaims expired
-ones and claims new work. Every WORKER_LIVENESS_INTERVAL it checks, in Redis only, that
-the work of each held job is alive: a step beat, or a step message waiting in the queue.
+ones (at most once per POLL_INTERVAL) and claims new work. Every
+WORKER_LIVENESS_INTERVAL it checks, in Redis only, that the work of each held job is
+alive: a step beat, or a step message waiting in the queue.
 Work missing for longer than three liveness intervals is lost (its worker died) and the
 job is failed as a transient attempt, which retries it with backoff from its first step
 not yet completed.
@@ -98,6 +99,7 @@ class Bridge:
         self.last_tick_mono: float | None = None
         self.last_store_tick_mono: float = 0.0
         self.last_liveness_mono: float = 0.0
+        self.last_reclaim_mono = float("-inf")
         self._jobs: dict[str, JobRecord] = {}
 
     # --- the loop -----------------------------------------------------------------
@@ -145,7 +147,12 @@ class Bridge:
         try:
             self._sync_held()
             self._handle_cancels_and_renewals()
-            self.store.reclaim_expired(self.clock_ms(), self.settings.reclaim_batch)
+            # Expired leases are a matter of minutes: looking once per poll interval is
+            # enough, and spares the store a write on each of a busy stack's wake-ups.
+            mono = time.monotonic()
+            if mono - self.last_reclaim_mono >= self.settings.poll_interval:
+                self.store.reclaim_expired(self.clock_ms(), self.settings.reclaim_batch)
+                self.last_reclaim_mono = mono
             if not self.stopping.is_set():
                 self._admit()
         except (StoreUnavailable, StoreAuthError) as exc:

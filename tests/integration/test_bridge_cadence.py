@@ -1,0 +1,64 @@
+"""The bridge's store work on a busy stack: wake-ups come once per finished job, and each
+one must cost no more store writes than claiming needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import redis
+
+from bridge.loop import Bridge
+from bridge.store.records import JobSpec, RepositorySpec
+from bridge.store.sqlite import SqliteStore
+from fondation.settings import load_settings
+from tasks.app import create_app
+
+pytestmark = pytest.mark.integration
+
+T0 = 1_700_000_000_000
+
+
+class CountingStore(SqliteStore):
+    """The real SQLite store, counting the scans for expired leases."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.reclaims = 0
+
+    def reclaim_expired(self, now_ms: int, limit: int) -> list[str]:
+        self.reclaims += 1
+        return super().reclaim_expired(now_ms, limit)
+
+
+def test_a_bridge_woken_often_reclaims_expired_leases_once_per_poll_interval(
+    redis_url: str, sqlite_path: Path
+) -> None:
+    settings = load_settings(sqlite_path=sqlite_path, poll_interval=5.0, worker_id="b1")
+    store = CountingStore(sqlite_path)
+    repo = store.upsert_repository(RepositorySpec(user_id="u", name="d", full_name="o/d"), T0)
+    job, _ = store.create_job(JobSpec(user_id="u", repository_id=repo.id), T0)
+    # A lease held by a bridge that died long ago.
+    store.claim("dead-bridge", 1, 1_000, T0)
+    clock = [T0 + 60_000]
+    bridge = Bridge(
+        settings,
+        store,
+        create_app(settings, redis_url),
+        redis.Redis.from_url(redis_url),
+        clock_ms=lambda: clock[0],
+    )
+    # Admission is not under test: nothing is claimed (and nothing sent to Celery).
+    bridge.stopping.set()
+    bridge.tick()
+    assert store.reclaims == 1
+    assert store.get_job(job.id).status == "pending"
+    for _ in range(20):
+        bridge.wake.set()
+        bridge.tick()
+    assert store.reclaims == 1
+    # One poll interval later (moved back rather than slept), the next tick scans again.
+    bridge.last_reclaim_mono -= settings.poll_interval
+    bridge.wake.set()
+    bridge.tick()
+    assert store.reclaims == 2
