@@ -9,7 +9,7 @@ and tables, a diagram that does not render.
 from __future__ import annotations
 
 import ast
-import importlib.util
+import importlib.machinery
 import re
 import shutil
 import subprocess
@@ -40,7 +40,9 @@ class Result:
 
 
 def make_repo(root: Path, package: str) -> Path:
-    spec = importlib.util.find_spec(package)
+    # Looked up on sys.path, not in sys.modules: once imported, kombu and celery replace
+    # their module objects with lazy ones that have no __spec__.
+    spec = importlib.machinery.PathFinder.find_spec(package)
     assert spec is not None
     assert spec.submodule_search_locations
     source = Path(next(iter(spec.submodule_search_locations)))
