@@ -264,15 +264,13 @@ class ConvexStore(JobStore):
     def start_step(self, job_id: str, token: str, step: int, worker: str, now_ms: int) -> StepStart:
         if not 0 <= step < len(STEP_NAMES):
             raise ValueError(f"no step {step}")
+        # beginStep, not startStep: the step's record together with what the step needs,
+        # in one request (startStep stays for workers of the previous release).
         doc = self._fenced(
-            "steps:startStep", jobId=job_id, token=token, step=step, worker=worker, now=now_ms
+            "steps:beginStep", jobId=job_id, token=token, step=step, worker=worker, now=now_ms
         )
         if not isinstance(doc, Mapping) or not {"step", "job", "steps"} <= doc.keys():
-            # A deployment older than this worker answers with the bare step record.
-            raise MalformedJob(
-                "Convex's steps:startStep answered without the job and its steps;"
-                " deploy the functions in convex/ that match this worker"
-            )
+            raise MalformedJob(f"Convex's steps:beginStep answered {str(doc)[:200]!r}")
         repo = doc.get("repository")
         return StepStart(
             step=_record(StepRecord, doc["step"]),

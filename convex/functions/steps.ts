@@ -3,7 +3,7 @@
 import { paginationOptsValidator } from "convex/server";
 import { v } from "convex/values";
 import type { Doc } from "./_generated/dataModel";
-import { mutation, query, type QueryCtx } from "./_generated/server";
+import { mutation, query, type MutationCtx } from "./_generated/server";
 import { requireWorker } from "./lib/auth";
 import { cancelRequested, invalid } from "./lib/errors";
 import {
@@ -34,30 +34,80 @@ import {
 const MAX_LOG_PAGE = 1000;
 const MAX_DOCS_PER_CALL = 200;
 
-// startStep returns everything a worker needs to run the step: the step's
-// record, the job, its repository and all of the job's step records. That makes
-// one round trip per step start instead of three (startStep, jobs:getJob,
-// steps:getSteps, plus jobs:getRepository for the clone step); on Convex each
-// is an HTTPS request.
-async function stepBundle(ctx: QueryCtx, step: Doc<"jobSteps">, job: Doc<"jobs">) {
-  return {
-    step,
-    job,
-    // null rather than an error: the web app may have deleted the repository.
-    repository: await findRepository(ctx, job.repositoryId),
-    steps: await stepsOf(ctx, job._id),
-  };
+const stepStartArgs = {
+  secret: secretArg,
+  jobId: v.string(),
+  token: v.string(),
+  step: v.number(),
+  worker: v.string(),
+  now: nowArg,
+};
+
+type StepStartArgs = {
+  secret?: string;
+  jobId: string;
+  token: string;
+  step: number;
+  worker: string;
+  now?: number;
+};
+
+// Records that a step starts and returns its record and the job as they now are.
+// A completed step is returned as it is, with the job untouched: the caller skips it.
+async function recordStart(
+  ctx: MutationCtx,
+  args: StepStartArgs,
+): Promise<{ step: Doc<"jobSteps">; job: Doc<"jobs"> }> {
+  await requireWorker(args.secret);
+  const now = args.now ?? Date.now();
+  const name = stepName(args.step);
+  const job = await fenced(ctx, args.jobId, args.token);
+  if (job.cancelRequested) throw cancelRequested(job._id);
+  const existing = await ctx.db
+    .query("jobSteps")
+    .withIndex("by_job_step", (q) => q.eq("jobId", job._id).eq("step", args.step))
+    .unique();
+  if (existing?.status === "completed") return { step: existing, job };
+  let stepId;
+  if (existing === null) {
+    stepId = await ctx.db.insert("jobSteps", {
+      jobId: job._id,
+      step: args.step,
+      name,
+      status: "started",
+      runs: 1,
+      startedAt: now,
+      worker: args.worker,
+    });
+  } else {
+    stepId = existing._id;
+    await ctx.db.patch(stepId, { runs: existing.runs + 1, startedAt: now, worker: args.worker });
+  }
+  const text = progressText(args.step);
+  await ctx.db.patch(job._id, {
+    status: stepStatus(args.step),
+    currentStep: Math.min(args.step, ANALYSIS_STEPS),
+    progress: text,
+    updatedAt: now,
+  });
+  await appendLogLine(ctx, job._id, "info", `${text} (worker ${args.worker})`, now);
+  return { step: (await ctx.db.get(stepId))!, job: (await ctx.db.get(job._id))! };
 }
 
+// The step's record alone: what workers of the previous release call. Kept so that
+// the functions can be deployed before the workers are replaced.
 export const startStep = mutation({
-  args: {
-    secret: secretArg,
-    jobId: v.string(),
-    token: v.string(),
-    step: v.number(),
-    worker: v.string(),
-    now: nowArg,
-  },
+  args: stepStartArgs,
+  returns: jobStepDoc,
+  handler: async (ctx, args) => (await recordStart(ctx, args)).step,
+});
+
+// startStep plus everything a worker needs to run the step: the job, its
+// repository and all of the job's step records. One round trip per step start
+// instead of four (startStep, jobs:getJob, steps:getSteps, plus
+// jobs:getRepository for the clone step); on Convex each is an HTTPS request.
+export const beginStep = mutation({
+  args: stepStartArgs,
   returns: v.object({
     step: jobStepDoc,
     job: jobDoc,
@@ -65,41 +115,14 @@ export const startStep = mutation({
     steps: v.array(jobStepDoc),
   }),
   handler: async (ctx, args) => {
-    await requireWorker(args.secret);
-    const now = args.now ?? Date.now();
-    const name = stepName(args.step);
-    const job = await fenced(ctx, args.jobId, args.token);
-    if (job.cancelRequested) throw cancelRequested(job._id);
-    const existing = await ctx.db
-      .query("jobSteps")
-      .withIndex("by_job_step", (q) => q.eq("jobId", job._id).eq("step", args.step))
-      .unique();
-    // A completed step is returned as it is, with the job untouched: the caller skips it.
-    if (existing?.status === "completed") return stepBundle(ctx, existing, job);
-    let stepId;
-    if (existing === null) {
-      stepId = await ctx.db.insert("jobSteps", {
-        jobId: job._id,
-        step: args.step,
-        name,
-        status: "started",
-        runs: 1,
-        startedAt: now,
-        worker: args.worker,
-      });
-    } else {
-      stepId = existing._id;
-      await ctx.db.patch(stepId, { runs: existing.runs + 1, startedAt: now, worker: args.worker });
-    }
-    const text = progressText(args.step);
-    await ctx.db.patch(job._id, {
-      status: stepStatus(args.step),
-      currentStep: Math.min(args.step, ANALYSIS_STEPS),
-      progress: text,
-      updatedAt: now,
-    });
-    await appendLogLine(ctx, job._id, "info", `${text} (worker ${args.worker})`, now);
-    return stepBundle(ctx, (await ctx.db.get(stepId))!, (await ctx.db.get(job._id))!);
+    const { step, job } = await recordStart(ctx, args);
+    return {
+      step,
+      job,
+      // null rather than an error: the web app may have deleted the repository.
+      repository: await findRepository(ctx, job.repositoryId),
+      steps: await stepsOf(ctx, job._id),
+    };
   },
 });
 

@@ -20,6 +20,7 @@ const PUBLIC_CALLS: Record<string, Record<string, unknown>> = {
   "queue:fail": { jobId: JOB, token: "t", error: "e", permanent: true, now: T0 },
   "queue:readyCount": { now: T0 },
   "steps:startStep": { jobId: JOB, token: "t", step: 0, worker: "w", now: T0 },
+  "steps:beginStep": { jobId: JOB, token: "t", step: 0, worker: "w", now: T0 },
   "steps:finishStep": { jobId: JOB, token: "t", step: 0, artifact: "", now: T0 },
   "steps:getSteps": { jobId: JOB },
   "steps:appendLog": { jobId: JOB, level: "info", msg: "m", now: T0 },

@@ -18,7 +18,7 @@ describe("steps", () => {
       [7, "gathering", "Saving course"],
     ];
     for (const [step, status, progress] of expectations) {
-      const { step: record } = await t.mutation(api.steps.startStep, {
+      const { step: record } = await t.mutation(api.steps.beginStep, {
         ...base,
         step,
         worker: "w1",
@@ -34,7 +34,7 @@ describe("steps", () => {
     await t.mutation(api.steps.finishStep, { ...base, step: 3, artifact: '{"order":[1]}' });
     await t.mutation(api.steps.finishStep, { ...base, step: 3, artifact: '{"order":[1]}' });
     // A completed step is returned unchanged, so the caller skips it.
-    const again = await t.mutation(api.steps.startStep, { ...base, step: 3, worker: "w2" });
+    const again = await t.mutation(api.steps.beginStep, { ...base, step: 3, worker: "w2" });
     expect(again.step).toMatchObject({
       status: "completed",
       runs: 1,
@@ -43,7 +43,7 @@ describe("steps", () => {
     });
     expect(again.job).toEqual(await t.query(api.jobs.getJob, { secret: SECRET, jobId }));
     expect(again.job.currentStep).toBe(6);
-    const rerun = await t.mutation(api.steps.startStep, { ...base, step: 0, worker: "w2" });
+    const rerun = await t.mutation(api.steps.beginStep, { ...base, step: 0, worker: "w2" });
     expect(rerun.step.runs).toBe(2);
     const steps = await t.query(api.steps.getSteps, { secret: SECRET, jobId });
     expect(steps.map((s) => [s.step, s.status])).toEqual([
@@ -52,20 +52,20 @@ describe("steps", () => {
       [7, "started"],
     ]);
     expect(
-      await errorCode(t.mutation(api.steps.startStep, { ...base, step: 8, worker: "w" })),
+      await errorCode(t.mutation(api.steps.beginStep, { ...base, step: 8, worker: "w" })),
     ).toBe("invalid");
   });
 
-  test("startStep returns the step, the patched job, its repository and every step of the job", async () => {
+  test("beginStep returns the step, the patched job, its repository and every step of the job", async () => {
     const t = setup();
     const repositoryId = await newRepository(t);
     const jobId = await newJob(t, repositoryId);
     const { leaseToken: token } = (await claimOne(t, "a"))!;
     const base = { secret: SECRET, jobId, token };
-    await t.mutation(api.steps.startStep, { ...base, step: 0, worker: "w1", now: T0 + 1 });
+    await t.mutation(api.steps.beginStep, { ...base, step: 0, worker: "w1", now: T0 + 1 });
     const artifact = '{"path":"/tmp/repo"}';
     await t.mutation(api.steps.finishStep, { ...base, step: 0, artifact, now: T0 + 2 });
-    const bundle = await t.mutation(api.steps.startStep, {
+    const bundle = await t.mutation(api.steps.beginStep, {
       ...base,
       step: 1,
       worker: "w1",
@@ -90,13 +90,13 @@ describe("steps", () => {
     expect(bundle.steps[1]).toEqual(bundle.step);
   });
 
-  test("startStep gives a null repository when the job's repository was deleted", async () => {
+  test("beginStep gives a null repository when the job's repository was deleted", async () => {
     const t = setup();
     const repositoryId = await newRepository(t);
     const jobId = await newJob(t, repositoryId);
     const { leaseToken: token } = (await claimOne(t, "a"))!;
     await t.run((ctx) => ctx.db.delete(repositoryId));
-    const bundle = await t.mutation(api.steps.startStep, {
+    const bundle = await t.mutation(api.steps.beginStep, {
       secret: SECRET,
       jobId,
       token,
@@ -107,6 +107,33 @@ describe("steps", () => {
     expect(bundle.repository).toBeNull();
     expect(bundle.job.status).toBe("cloning");
     expect(bundle.steps).toEqual([bundle.step]);
+  });
+
+  test("startStep, the previous release's call, records the same start and answers the bare step", async () => {
+    const t = setup();
+    const jobId = await newJob(t, await newRepository(t));
+    const { leaseToken: token } = (await claimOne(t, "a"))!;
+    const base = { secret: SECRET, jobId, token };
+    const record = await t.mutation(api.steps.startStep, {
+      ...base,
+      step: 2,
+      worker: "old",
+      now: T0 + 1,
+    });
+    expect(record).toMatchObject({ step: 2, status: "started", runs: 1, worker: "old" });
+    const job = await t.query(api.jobs.getJob, { secret: SECRET, jobId });
+    expect([job.status, job.progress, job.currentStep]).toEqual([
+      "analyzing",
+      "Step 2/6: Analyzing relationships",
+      2,
+    ]);
+    const bundle = await t.mutation(api.steps.beginStep, {
+      ...base,
+      step: 2,
+      worker: "new",
+      now: T0 + 2,
+    });
+    expect(bundle.step).toMatchObject({ runs: 2, worker: "new" });
   });
 
   test("log seq is monotonic per job and pages by afterSeq", async () => {
