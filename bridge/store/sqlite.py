@@ -419,20 +419,19 @@ class SqliteStore(JobStore):
             job = self._fenced(db, job_id, token)
             if job["cancelRequested"]:
                 raise CancelRequested(job_id)
-            rows = db.execute(
-                "SELECT * FROM jobSteps WHERE jobId=? ORDER BY step", (job_id,)
-            ).fetchall()
-            if not any(r["step"] == step and r["status"] == "completed" for r in rows):
-                started = db.execute(
+            rows = {
+                r["step"]: r
+                for r in db.execute("SELECT * FROM jobSteps WHERE jobId=?", (job_id,)).fetchall()
+            }
+            current = rows.get(step)
+            if current is None or current["status"] != "completed":
+                rows[step] = db.execute(
                     "INSERT INTO jobSteps (jobId, step, name, status, runs, startedAt, worker)"
                     " VALUES (?,?,?,'started',1,?,?) ON CONFLICT(jobId, step) DO UPDATE SET"
                     " runs=runs+1, startedAt=excluded.startedAt, worker=excluded.worker"
                     " RETURNING *",
                     (job_id, step, STEP_NAMES[step], now_ms, worker),
                 ).fetchone()
-                rows = sorted(
-                    [*(r for r in rows if r["step"] != step), started], key=lambda r: r["step"]
-                )
                 text = progress_text(step)
                 job = db.execute(
                     "UPDATE jobs SET status=?, currentStep=?, progress=?, updatedAt=?"
@@ -443,12 +442,12 @@ class SqliteStore(JobStore):
             repo = db.execute(
                 "SELECT * FROM repositories WHERE id = ?", (job["repositoryId"],)
             ).fetchone()
-        steps = [StepRecord.model_validate(dict(r)) for r in rows]
+        steps = {n: StepRecord.model_validate(dict(r)) for n, r in sorted(rows.items())}
         return StepStart(
-            step=next(r for r in steps if r.step == step),
+            step=steps[step],
             job=_job_from_row(job),
             repository=None if repo is None else RepositoryRecord.model_validate(dict(repo)),
-            steps=steps,
+            steps=list(steps.values()),
         )
 
     def finish_step(

@@ -1,7 +1,7 @@
 // The workers' side: step records (so a retried job resumes where it stopped),
 // job logs, and the docs a run produces.
 import { paginationOptsValidator } from "convex/server";
-import { v } from "convex/values";
+import { type ObjectType, v } from "convex/values";
 import type { Doc } from "./_generated/dataModel";
 import { mutation, query, type MutationCtx } from "./_generated/server";
 import { requireWorker } from "./lib/auth";
@@ -43,14 +43,7 @@ const stepStartArgs = {
   now: nowArg,
 };
 
-type StepStartArgs = {
-  secret?: string;
-  jobId: string;
-  token: string;
-  step: number;
-  worker: string;
-  now?: number;
-};
+type StepStartArgs = ObjectType<typeof stepStartArgs>;
 
 // Records that a step starts and returns its record and the job as they now are.
 // A completed step is returned as it is, with the job untouched: the caller skips it.
