@@ -65,6 +65,7 @@ def main() -> None:
         "throughput_noevents": lambda: runs.throughput(
             40 if q else 80, 2 if q else 4, events=False
         ),
+        "throughput_git": lambda: runs.throughput(40 if q else 80, 2 if q else 6, git=True),
         "scaling": runs.scaling,
         "recovery": lambda: runs.recovery(1 if q else 3),
         "store": runs.store,

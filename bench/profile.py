@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from bench import cpu
-from bench.stack import Stack
+from bench.stack import CLONE_FREE_ENGINE, Stack
 
 _ROLES = ("worker", "pool", "bridge")
 
@@ -71,7 +71,9 @@ def main() -> None:
     args = parser.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
     args.out.mkdir(parents=True)
-    with Stack("profile", TASK_EVENTS=str(args.events).lower()) as s:
+    with Stack(
+        "profile", TASK_EVENTS=str(args.events).lower(), ANALYSIS_ENGINE=CLONE_FREE_ENGINE
+    ) as s:
         worker, bridge = s.worker(2), s.bridge()
         s.wait_ready()
         s.wait_done([s.submit() for _ in range(5)])  # warm: imports, connections

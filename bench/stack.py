@@ -19,6 +19,8 @@ from tests.support import services
 from tests.support.gitrepo import make_repo
 
 BENCH_ENGINE = "bench.engine:FixedTimeEngine"
+# Every step takes the set time, the clone included, and no git runs.
+CLONE_FREE_ENGINE = "bench.engine:FixedTimeCloneEngine"
 
 
 class Stack:

@@ -1,7 +1,7 @@
 """The Celery app, configured for long steps that must be neither lost nor run twice.
 
 Built by ``create_app(settings)``: nothing is read from the environment at import.
-Why each option is set is in ../shared/NOTES.md terms: acks_late plus reject_on_worker_lost
+Why each option is set: acks_late plus reject_on_worker_lost
 keep a step whose process died; prefetch 1 stops a busy worker from sitting on work;
 cancel_long_running_tasks_on_connection_loss stops a step from running twice after a
 broker reconnect; the visibility timeout exceeds the hard time limit so Redis never
@@ -15,6 +15,7 @@ from typing import Any
 from celery import Celery
 
 from fondation.settings import Settings
+from tasks.broker import transport_for
 
 APP_NAME = "fondation"
 
@@ -27,6 +28,7 @@ def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
     }
     return {
         "broker_url": redis_url,
+        "broker_transport": transport_for(redis_url),
         "result_backend": None,
         "task_ignore_result": True,
         "broker_transport_options": transport,

@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from fondation.errors import (
     ConfigError,
@@ -44,9 +44,12 @@ from fondation.errors import (
     PermanentError,
     TransientError,
 )
-from tasks.engines.base import CancelToken
 from tasks.repo_url import RepoSource, redact, validate_repo_url
 from tasks.workspace import remove_tree
+
+if TYPE_CHECKING:
+    # Only a type here: the engine interface names this module's Checkouts in turn.
+    from tasks.engines.base import CancelToken
 
 _POLL_S = 0.2
 _STDERR_KEEP_BYTES = 16_384

@@ -47,7 +47,7 @@ from tasks.artifacts import (
     RelationshipsArtifact,
     ReviewArtifact,
 )
-from tasks.checkout import checked_out_at, clone, ensure_checkout
+from tasks.checkouts import CloneOptions
 from tasks.course import build_docs
 from tasks.engines.base import CancelToken, StepContext
 from tasks.procgroup import ProcessGroups
@@ -219,16 +219,16 @@ class StepRun:
             allow_local=s.allow_local_repos,
         )
 
-    def _clone_kwargs(self, cancel: CancelToken) -> dict[str, Any]:
+    def _clone_options(self, cancel: CancelToken) -> CloneOptions:
         s = self.rt.settings
-        return {
-            "depth": s.clone_depth,
-            "token": s.git_token.get_secret_value() if s.git_token else None,
-            "cancel": cancel,
-            "timeout_s": s.step_soft_time_limit,
-            "max_bytes": s.max_repo_bytes,
-            "max_files": s.max_repo_files,
-        }
+        return CloneOptions(
+            depth=s.clone_depth,
+            token=s.git_token.get_secret_value() if s.git_token else None,
+            cancel=cancel,
+            timeout_s=s.step_soft_time_limit,
+            max_bytes=s.max_repo_bytes,
+            max_files=s.max_repo_files,
+        )
 
     def _clone(self, start: StepStart, cancel: CancelToken) -> CloneArtifact:
         repo = self._repository(start)
@@ -238,7 +238,7 @@ class StepRun:
         self.rt.workspace.remove(self.job_id)
         self.rt.workspace.claim(self.job_id)
         dest = self.rt.workspace.checkout_dir(self.job_id)
-        result = clone(source, ref, dest, **self._clone_kwargs(cancel))
+        result = self.rt.engine.checkouts.clone(source, ref, dest, self._clone_options(cancel))
         self._log(
             f"Cloned {source.display} at {result.commit[:12]}"
             f" ({result.files} files, {result.bytes} bytes)"
@@ -259,14 +259,15 @@ class StepRun:
             raise LeaseLost(self.job_id, "the clone artifact is missing")
         self.rt.workspace.claim(self.job_id)
         checkout = self.rt.workspace.checkout_dir(self.job_id)
-        if not checked_out_at(checkout, cloned.commit):
+        checkouts = self.rt.engine.checkouts
+        if not checkouts.holds(checkout, cloned.commit):
             # Any worker may run any step: re-create the checkout at the recorded commit.
-            ensure_checkout(
+            checkouts.ensure(
                 self._source(self._repository(start)),
                 cloned.ref,
                 cloned.commit,
                 checkout,
-                **self._clone_kwargs(cancel),
+                self._clone_options(cancel),
             )
         scratch = self.rt.workspace.scratch_dir(self.job_id)
         scratch.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ import abc
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from fondation.errors import JobCanceled
 from tasks.artifacts import (
@@ -20,6 +20,7 @@ from tasks.artifacts import (
     ReviewArtifact,
     TutorialsArtifact,
 )
+from tasks.checkouts import GIT_CHECKOUTS, Checkouts
 from tasks.procgroup import ProcessGroups
 
 _T = TypeVar("_T")
@@ -98,6 +99,9 @@ class Engine(abc.ABC):
     """One implementation of the six analysis steps."""
 
     name: str = "engine"
+    # How the repository gets on disk before step 1. Every engine that reads the files
+    # keeps git; one whose steps never open a file (the benchmark's) may bring its own.
+    checkouts: ClassVar[Checkouts] = GIT_CHECKOUTS
 
     @abc.abstractmethod
     def extract_abstractions(self, ctx: StepContext) -> AbstractionsArtifact: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -149,6 +150,23 @@ def test_each_engine_carries_a_job_through_the_pipeline(
     finally:
         b.stop()
         w.stop()
+
+
+def test_an_engine_that_brings_its_own_checkouts_gets_the_repository_through_them(
+    tmp_path: Path, redis_url: str
+) -> None:
+    # The benchmark engine whose clone runs no git: every step, the clone included, is
+    # its own, and the job still goes through the whole pipeline.
+    repo = make_repo(tmp_path / "shop")
+    engine = "bench.engine:FixedTimeCloneEngine"
+    with _stack(tmp_path, redis_url, ANALYSIS_ENGINE=engine) as stack:
+        job, _ = submit_job(stack.store, stack.settings, str(repo), redis_url=redis_url)
+        services.wait_for(lambda: stack.store.get_job(job.id).is_final, 60, "the job to end")
+        final = stack.store.get_job(job.id)
+        assert final.status == "completed", (final, stack.worker.log()[-3000:])
+        cloned = json.loads(stack.store.get_steps(job.id)[0].artifact or "{}")
+        assert (cloned["commit"], cloned["files"]) == ("0" * 40, 0)
+        assert any("(0 files, 0 bytes)" in e.msg for e in stack.store.get_logs(job.id))
 
 
 def test_a_finished_job_wakes_the_bridge_for_the_job_waiting_behind_it(
