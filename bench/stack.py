@@ -10,11 +10,15 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from bridge.store.records import FINAL_STATUSES
+import redis
+
+from bridge import wake
+from bridge.store.records import FINAL_STATUSES, JobSpec
 from bridge.store.sqlite import SqliteStore
+from fondation.clock import now_ms
 from fondation.embedded_redis import EmbeddedRedis
 from fondation.settings import load_settings
-from fondation.submit import submit_job
+from fondation.submit import LOCAL_USER, repository_spec
 from tests.support import services
 from tests.support.gitrepo import make_repo
 
@@ -41,6 +45,8 @@ class Stack:
         )
         self.repo = make_repo(self.root / "repo")
         self.procs: list[services.Service] = []
+        self._repository_id: str | None = None
+        self._redis: redis.Redis | None = None
 
     def __enter__(self) -> Stack:
         return self
@@ -53,6 +59,8 @@ class Stack:
     ) -> None:
         for p in self.procs:
             p.kill()
+        if self._redis is not None:
+            self._redis.close()
         self.redis.stop()
 
     @property
@@ -61,8 +69,6 @@ class Stack:
         return self.repo.resolve().as_uri()
 
     def redis_pid(self) -> int:
-        import redis
-
         return int(redis.Redis.from_url(self.redis.url).info("server")["process_id"])
 
     def worker(self, concurrency: int = 2, name: str = "w", **env: str) -> services.Service:
@@ -76,9 +82,7 @@ class Stack:
         return svc
 
     def wait_ready(self, workers: int = 1, timeout_s: float = 30) -> None:
-        import redis
-
-        client = redis.Redis.from_url(self.redis.url)
+        client = self._redis_client()
         services.wait_for(
             lambda: len(list(client.scan_iter("fondation:worker:*"))) >= workers,
             timeout_s,
@@ -87,13 +91,23 @@ class Stack:
         time.sleep(0.5)
 
     def submit(self, announce: bool = True) -> str:
-        job, _ = submit_job(
-            self.store,
-            self.settings,
-            str(self.repo),
-            redis_url=self.redis.url if announce else None,
+        """Insert a job as the web app does: a row for a repository it already knows,
+        then a wake-up. The CLI's path (``submit_job``) would also run git on the local
+        repository for each job, work no web-app insert does, on the cores being measured."""
+        if self._repository_id is None:
+            spec = repository_spec(str(self.repo), self.settings)
+            self._repository_id = self.store.upsert_repository(spec, now_ms()).id
+        job, _ = self.store.create_job(
+            JobSpec(user_id=LOCAL_USER, repository_id=self._repository_id), now_ms()
         )
+        if announce:
+            wake.announce(self._redis_client())
         return job.id
+
+    def _redis_client(self) -> redis.Redis:
+        if self._redis is None:
+            self._redis = redis.Redis.from_url(self.redis.url)
+        return self._redis
 
     def wait_done(self, ids: list[str], timeout_s: float = 600) -> None:
         # One COUNT per poll on a read-only connection: the benchmark must not steal the
