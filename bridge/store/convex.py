@@ -47,6 +47,7 @@ from fondation.errors import (
     JobNotFound,
     LeaseLost,
     MalformedJob,
+    PermanentError,
     StoreAuthError,
     StoreUnavailable,
 )
@@ -63,6 +64,11 @@ _DOCS_PAGE = 25
 # per-transaction size limits as well.
 _DOCS_PER_CALL = 100
 _DOCS_BYTES_PER_CALL = 4 * 1024 * 1024
+# A Convex document holds at most 1 MiB: an artifact larger than this goes in pieces
+# of at most this many bytes (steps:putArtifactPart), at most _MAX_ARTIFACT_PARTS of
+# them (steps.ts's MAX_ARTIFACT_PARTS).
+_ARTIFACT_PART_BYTES = 900_000
+_MAX_ARTIFACT_PARTS = 64
 _MAX_RETRY_AFTER_S = 2.0
 
 
@@ -273,10 +279,10 @@ class ConvexStore(JobStore):
             raise MalformedJob(f"Convex's steps:beginStep answered {str(doc)[:200]!r}")
         repo = doc.get("repository")
         return StepStart(
-            step=_record(StepRecord, doc["step"]),
+            step=self._step(doc["step"]),
             job=_job(doc["job"]),
             repository=None if repo is None else _record(RepositoryRecord, repo),
-            steps=[_record(StepRecord, d) for d in doc["steps"]],
+            steps=[self._step(d) for d in doc["steps"]],
         )
 
     def finish_step(
@@ -290,14 +296,45 @@ class ConvexStore(JobStore):
     ) -> None:
         if not 0 <= step < len(STEP_NAMES):
             raise ValueError(f"no step {step}")
-        extra = {} if usage is None else {"usage": usage}
+        extra: dict[str, Any] = {} if usage is None else {"usage": usage}
+        parts = _artifact_parts(artifact)
+        if len(parts) > 1:
+            # Each piece is fenced and replaces itself when sent again, so a retry or a
+            # second run of the step rewrites them; finishStep then names the count.
+            for part, data in enumerate(parts):
+                self._fenced(
+                    "steps:putArtifactPart", jobId=job_id, token=token, step=step, part=part,
+                    data=data,
+                )  # fmt: skip
+            artifact, extra["parts"] = "", len(parts)
         self._fenced(
             "steps:finishStep", jobId=job_id, token=token, step=step, artifact=artifact,
             now=now_ms, **extra,
         )  # fmt: skip
 
     def get_steps(self, job_id: str) -> list[StepRecord]:
-        return [_record(StepRecord, d) for d in self._query("steps:getSteps", jobId=job_id)]
+        return [self._step(d) for d in self._query("steps:getSteps", jobId=job_id)]
+
+    def _step(self, doc: Mapping[str, Any]) -> StepRecord:
+        """A step record, with an artifact stored in pieces joined back together."""
+        count = doc.get("artifactParts")
+        if not count:
+            return _record(StepRecord, doc)
+        job_id, step = str(doc.get("jobId")), int(doc.get("step", -1))
+        pieces: list[str] = []
+        while len(pieces) < count:
+            args = {"jobId": job_id, "step": step, "from": len(pieces)}
+            page = self._call("query", "steps:getArtifactParts", args, idempotent=True)
+            before = len(pieces)
+            for piece in page:
+                if piece.get("part") != len(pieces) or len(pieces) == count:
+                    break
+                pieces.append(str(piece.get("data", "")))
+            if len(pieces) == before:
+                raise MalformedJob(
+                    f"job {job_id} step {step}: artifact piece {before} of {count} is missing"
+                )
+        return _record(StepRecord, {**doc, "artifact": "".join(pieces[:count])})
 
     def append_log(self, job_id: str, level: LogLevel, msg: str, now_ms: int) -> int:
         # Not retried: a repeat would add the line twice.
@@ -519,6 +556,29 @@ def _job(doc: Mapping[str, Any]) -> JobRecord:
         return JobRecord.model_validate(data)
     except ValueError as exc:
         raise MalformedJob(f"job {data.get('id')} is malformed: {exc}") from exc
+
+
+def _artifact_parts(artifact: str) -> list[str]:
+    """``artifact`` in pieces of at most _ARTIFACT_PART_BYTES of UTF-8, cut between
+    characters; one piece when it fits in a document."""
+    data = artifact.encode()
+    if len(data) <= _ARTIFACT_PART_BYTES:
+        return [artifact]
+    parts: list[str] = []
+    start = 0
+    while start < len(data):
+        end = min(start + _ARTIFACT_PART_BYTES, len(data))
+        while end < len(data) and data[end] & 0xC0 == 0x80:
+            end -= 1  # a continuation byte: the cut would split a character
+        parts.append(data[start:end].decode())
+        start = end
+    if len(parts) > _MAX_ARTIFACT_PARTS:
+        limit_mb = _ARTIFACT_PART_BYTES * _MAX_ARTIFACT_PARTS / 1e6
+        raise PermanentError(
+            f"the step's artifact is {len(data) / 1e6:.1f} MB; Convex holds at most"
+            f" {limit_mb:.1f} MB per artifact"
+        )
+    return parts
 
 
 def _doc_chunks(docs: Sequence[DocSpec]) -> Iterator[list[DocSpec]]:

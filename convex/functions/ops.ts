@@ -26,6 +26,9 @@ const MAX_PURGE_JOBS = 100;
 // Steps and log lines deleted by one purge call; a job whose lines do not fit is
 // left for the next call, so that one transaction stays far from Convex's limits.
 const PURGE_CHILD_BUDGET = 8000;
+// Artifact pieces are up to 1 MiB each: at most this many per purge transaction, well
+// inside its 16 MiB of writes.
+const PURGE_PART_BUDGET = 8;
 
 export const metrics = query({
   args: { secret: secretArg, cap: v.optional(v.number()) },
@@ -136,9 +139,10 @@ export const requeue = mutation({
   },
 });
 
-// Deletes final jobs finished before `before` with their steps and log lines; the
-// docs stay (they are the product). Returns the ids deleted (or, with dryRun,
-// that would be).
+// Deletes final jobs finished before `before` with their steps, artifact pieces and
+// log lines; the docs stay (they are the product). Returns the ids deleted (or, with
+// dryRun, that would be). A job whose children do not fit in one transaction is
+// finished by the next call.
 export const purge = mutation({
   args: { secret: secretArg, before: v.number(), limit: v.number(), dryRun: v.boolean() },
   returns: v.array(v.id("jobs")),
@@ -154,7 +158,15 @@ export const purge = mutation({
     if (args.dryRun) return chosen.map((job) => job._id);
     const purged = [];
     let budget = PURGE_CHILD_BUDGET;
+    let partBudget = PURGE_PART_BUDGET;
     for (const job of chosen) {
+      const parts = await ctx.db
+        .query("jobStepParts")
+        .withIndex("by_job_step_part", (q) => q.eq("jobId", job._id))
+        .take(partBudget + 1);
+      for (const piece of parts.slice(0, partBudget)) await ctx.db.delete(piece._id);
+      if (parts.length > partBudget) break;
+      partBudget -= parts.length;
       const steps = await ctx.db
         .query("jobSteps")
         .withIndex("by_job_step", (q) => q.eq("jobId", job._id))

@@ -1,9 +1,16 @@
 // Fondation's tables. The first four already exist in the web app's deployment;
 // their fields and indexes are kept, and this project only adds optional fields,
-// indexes and the jobSteps table. Every queue read goes through one of these
+// indexes and the jobSteps and jobStepParts tables. Every queue read goes through one of these
 // indexes with a bound (take/first), never a scan of the jobs table.
 import { defineSchema, defineTable } from "convex/server";
-import { docFields, jobFields, jobLogFields, jobStepFields, repositoryFields } from "./lib/fields";
+import {
+  docFields,
+  jobFields,
+  jobLogFields,
+  jobStepFields,
+  jobStepPartFields,
+  repositoryFields,
+} from "./lib/fields";
 
 export default defineSchema({
   jobs: defineTable(jobFields)
@@ -30,4 +37,6 @@ export default defineSchema({
     .index("by_job_slug", ["jobId", "slug"]),
   jobLogs: defineTable(jobLogFields).index("by_job_seq", ["jobId", "seq"]),
   jobSteps: defineTable(jobStepFields).index("by_job_step", ["jobId", "step"]),
+  // Added: the pieces of step artifacts larger than one document.
+  jobStepParts: defineTable(jobStepPartFields).index("by_job_step_part", ["jobId", "step", "part"]),
 });

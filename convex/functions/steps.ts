@@ -33,6 +33,18 @@ import {
 
 const MAX_LOG_PAGE = 1000;
 const MAX_DOCS_PER_CALL = 200;
+// A large artifact is written in pieces of under 1 MiB (a document's limit), at most
+// this many: 64 MiB in all, far beyond any course, and a bound on what a read takes.
+export const MAX_ARTIFACT_PARTS = 64;
+// Pieces per getArtifactParts answer: about 4 MiB, well inside a query's read limit.
+const PARTS_PER_READ = 4;
+
+function partCount(parts: number): number {
+  if (!Number.isInteger(parts) || parts < 1 || parts > MAX_ARTIFACT_PARTS) {
+    throw invalid(`an artifact has 1 to ${MAX_ARTIFACT_PARTS} parts, not ${parts}`);
+  }
+  return parts;
+}
 
 const stepStartArgs = {
   secret: secretArg,
@@ -119,6 +131,46 @@ export const beginStep = mutation({
   },
 });
 
+// One piece of a large artifact, written before finishStep names how many there
+// are. Writing a piece again replaces it, so a retried call changes nothing.
+export const putArtifactPart = mutation({
+  args: {
+    secret: secretArg,
+    jobId: v.string(),
+    token: v.string(),
+    step: v.number(),
+    part: v.number(),
+    data: v.string(),
+  },
+  returns: v.null(),
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    stepName(args.step);
+    partCount(args.part + 1);
+    const job = await fenced(ctx, args.jobId, args.token);
+    const existing = await ctx.db
+      .query("jobStepParts")
+      .withIndex("by_job_step_part", (q) =>
+        q.eq("jobId", job._id).eq("step", args.step).eq("part", args.part),
+      )
+      .unique();
+    if (existing === null) {
+      await ctx.db.insert("jobStepParts", {
+        jobId: job._id,
+        step: args.step,
+        part: args.part,
+        data: args.data,
+      });
+    } else {
+      await ctx.db.patch(existing._id, { data: args.data });
+    }
+    return null;
+  },
+});
+
+// Stores a step's artifact: inline, or (with `parts`) as the pieces already written
+// by putArtifactPart, and then `artifact` must be empty. Pieces an earlier, larger
+// run left beyond the new count are deleted.
 export const finishStep = mutation({
   args: {
     secret: secretArg,
@@ -126,6 +178,7 @@ export const finishStep = mutation({
     token: v.string(),
     step: v.number(),
     artifact: v.string(),
+    parts: v.optional(v.number()),
     usage: v.optional(v.string()),
     now: nowArg,
   },
@@ -134,7 +187,27 @@ export const finishStep = mutation({
     await requireWorker(args.secret);
     const now = args.now ?? Date.now();
     const name = stepName(args.step);
+    const parts = args.parts === undefined ? undefined : partCount(args.parts);
+    if (parts !== undefined && args.artifact !== "") {
+      throw invalid("an artifact stored in parts has an empty inline artifact");
+    }
     const job = await fenced(ctx, args.jobId, args.token);
+    const stale = await ctx.db
+      .query("jobStepParts")
+      .withIndex("by_job_step_part", (q) =>
+        q
+          .eq("jobId", job._id)
+          .eq("step", args.step)
+          .gte("part", parts ?? 0),
+      )
+      .take(MAX_ARTIFACT_PARTS);
+    for (const piece of stale) await ctx.db.delete(piece._id);
+    const stored = {
+      status: "completed" as const,
+      artifact: args.artifact,
+      completedAt: now,
+      ...(args.usage === undefined ? {} : { usage: args.usage }),
+    };
     const existing = await ctx.db
       .query("jobSteps")
       .withIndex("by_job_step", (q) => q.eq("jobId", job._id).eq("step", args.step))
@@ -144,23 +217,37 @@ export const finishStep = mutation({
         jobId: job._id,
         step: args.step,
         name,
-        status: "completed",
         runs: 1,
-        artifact: args.artifact,
         startedAt: now,
-        completedAt: now,
-        ...(args.usage === undefined ? {} : { usage: args.usage }),
+        ...stored,
+        ...(parts === undefined ? {} : { artifactParts: parts }),
       });
     } else {
-      await ctx.db.patch(existing._id, {
-        status: "completed",
-        artifact: args.artifact,
-        completedAt: now,
-        ...(args.usage === undefined ? {} : { usage: args.usage }),
-      });
+      // Patching to undefined removes the field: an inline artifact replaces parts.
+      await ctx.db.patch(existing._id, { ...stored, artifactParts: parts });
     }
     await ctx.db.patch(job._id, { updatedAt: now });
     return null;
+  },
+});
+
+// The pieces of a step's artifact from `from` on, at most PARTS_PER_READ of them, in
+// order. The caller joins them; a missing piece shows as a gap in `part`.
+export const getArtifactParts = query({
+  args: { secret: secretArg, jobId: v.string(), step: v.number(), from: v.number() },
+  returns: v.array(v.object({ part: v.number(), data: v.string() })),
+  handler: async (ctx, args) => {
+    await requireWorker(args.secret);
+    stepName(args.step);
+    const jobId = jobIdOf(ctx, args.jobId);
+    if (jobId === null) return [];
+    const pieces = await ctx.db
+      .query("jobStepParts")
+      .withIndex("by_job_step_part", (q) =>
+        q.eq("jobId", jobId).eq("step", args.step).gte("part", args.from),
+      )
+      .take(PARTS_PER_READ);
+    return pieces.map((piece) => ({ part: piece.part, data: piece.data }));
   },
 });
 

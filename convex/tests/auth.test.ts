@@ -22,6 +22,8 @@ const PUBLIC_CALLS: Record<string, Record<string, unknown>> = {
   "steps:startStep": { jobId: JOB, token: "t", step: 0, worker: "w", now: T0 },
   "steps:beginStep": { jobId: JOB, token: "t", step: 0, worker: "w", now: T0 },
   "steps:finishStep": { jobId: JOB, token: "t", step: 0, artifact: "", now: T0 },
+  "steps:putArtifactPart": { jobId: JOB, token: "t", step: 0, part: 0, data: "d" },
+  "steps:getArtifactParts": { jobId: JOB, step: 0, from: 0 },
   "steps:getSteps": { jobId: JOB },
   "steps:appendLog": { jobId: JOB, level: "info", msg: "m", now: T0 },
   "steps:getLogs": { jobId: JOB },

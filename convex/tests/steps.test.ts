@@ -1,3 +1,4 @@
+import { getDocumentSize } from "convex/values";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api } from "../functions/_generated/api";
 import { SECRET, T0, claimOne, errorCode, newJob, newRepository, setup } from "./setup";
@@ -200,5 +201,84 @@ describe("steps", () => {
     expect(seen).toHaveLength(12);
     const c0 = seen.find((d) => d.slug === "c0")!;
     expect([c0.content, c0.createdAt, c0.updatedAt]).toEqual(["new", T0, T0 + 1]);
+  });
+
+  test("an artifact larger than a document is kept in pieces under 1 MiB, read back in order, replaced whole and purged", async () => {
+    // The real transaction limits (16 MiB read and written), not convex-test's none.
+    const t = setup({});
+    const jobId = await newJob(t, await newRepository(t));
+    const { leaseToken: token } = (await claimOne(t, "a"))!;
+    const fence = { secret: SECRET, jobId, token };
+    const base = { ...fence, now: T0 + 1 };
+    const pieces = ["a", "b", "c", "d", "e"].map((c) => c.repeat(900_000));
+    for (const [part, data] of pieces.entries()) {
+      await t.mutation(api.steps.putArtifactPart, { ...fence, step: 4, part, data });
+    }
+    // A retried piece changes nothing.
+    await t.mutation(api.steps.putArtifactPart, { ...fence, step: 4, part: 1, data: pieces[1]! });
+    await t.mutation(api.steps.finishStep, { ...base, step: 4, artifact: "", parts: 5 });
+    const [record] = await t.query(api.steps.getSteps, { secret: SECRET, jobId });
+    expect(record).toMatchObject({ step: 4, status: "completed", artifact: "", artifactParts: 5 });
+    const read = [];
+    for (let from = 0; ;) {
+      const page = await t.query(api.steps.getArtifactParts, {
+        secret: SECRET,
+        jobId,
+        step: 4,
+        from,
+      });
+      if (page.length === 0) break;
+      read.push(...page);
+      from = page[page.length - 1]!.part + 1;
+    }
+    expect(read.map((p) => p.part)).toEqual([0, 1, 2, 3, 4]);
+    expect(read.map((p) => p.data).join("")).toBe(pieces.join(""));
+    const sizes = await t.run(async (ctx) =>
+      [
+        ...(await ctx.db.query("jobStepParts").collect()),
+        ...(await ctx.db.query("jobSteps").collect()),
+      ].map((doc) => getDocumentSize(doc)),
+    );
+    expect(Math.max(...sizes)).toBeLessThan(1 << 20);
+
+    // A later run with fewer pieces leaves none of the old ones behind; an inline one, none.
+    await t.mutation(api.steps.finishStep, { ...base, step: 4, artifact: "", parts: 2 });
+    const parts = () => t.run(async (ctx) => (await ctx.db.query("jobStepParts").collect()).length);
+    expect(await parts()).toBe(2);
+    await t.mutation(api.steps.finishStep, { ...base, step: 4, artifact: "{}" });
+    expect(await parts()).toBe(0);
+    const [inline] = await t.query(api.steps.getSteps, { secret: SECRET, jobId });
+    expect(inline!.artifact).toBe("{}");
+    expect(inline!.artifactParts).toBeUndefined();
+
+    const refused = [
+      t.mutation(api.steps.finishStep, { ...base, step: 4, artifact: "{}", parts: 1 }),
+      t.mutation(api.steps.finishStep, { ...base, step: 4, artifact: "", parts: 0 }),
+      t.mutation(api.steps.putArtifactPart, { ...fence, step: 4, part: 64, data: "x" }),
+      t.mutation(api.steps.putArtifactPart, { ...fence, step: 9, part: 0, data: "x" }),
+    ];
+    for (const call of refused) expect(await errorCode(call)).toBe("invalid");
+    expect(
+      await errorCode(
+        t.mutation(api.steps.putArtifactPart, {
+          ...fence,
+          token: "stale",
+          step: 4,
+          part: 0,
+          data: "x",
+        }),
+      ),
+    ).toBe("lease_lost");
+
+    // Purge takes the pieces with the job, at most eight per transaction.
+    for (const [part, data] of pieces.concat(pieces).entries()) {
+      await t.mutation(api.steps.putArtifactPart, { ...fence, step: 5, part, data });
+    }
+    await t.mutation(api.queue.complete, { ...base, result: null, docsCount: 0, now: T0 + 2 });
+    const purge = { secret: SECRET, before: T0 + 10, limit: 10, dryRun: false };
+    expect(await t.mutation(api.ops.purge, purge)).toEqual([]);
+    expect(await parts()).toBe(2);
+    expect(await t.mutation(api.ops.purge, purge)).toEqual([jobId]);
+    expect(await parts()).toBe(0);
   });
 });

@@ -37,6 +37,10 @@ const MODES = new Set(["ok", "hang", "down", "drop"]);
 // Convex's error codes for the statuses tests ask for.
 const STATUS_CODES = { 401: "Unauthenticated", 403: "Forbidden", 429: "RateLimited", 500: "InternalServerError", 503: "Overloaded" };
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
+// A deployment refuses to store a document over 1 MiB, and convex-test has no such
+// check. Every function here stores its string arguments as they are, so a string
+// argument over the limit is refused up front, as the write would be.
+const DOCUMENT_LIMIT_BYTES = 1 << 20;
 
 function parseArgs(argv) {
   const opts = { port: 0, host: "127.0.0.1" };
@@ -201,6 +205,11 @@ class StandIn {
       if (typeof body.path !== "string") throw new Error("missing function path");
       const ref = makeFunctionReference(body.path.replace(/\.js:/, ":"));
       const args = jsonToConvex(body.args ?? {});
+      for (const [name, arg] of Object.entries(args)) {
+        if (typeof arg === "string" && Buffer.byteLength(arg) > DOCUMENT_LIMIT_BYTES) {
+          throw new Error(`Value is too large: argument ${name} would make a document over 1 MiB`);
+        }
+      }
       const value = await this.t[kind](ref, args);
       return { status: "success", value: convexToJson(value ?? null), logLines: [] };
     } catch (err) {

@@ -3,6 +3,7 @@ fixture); the clock is a parameter, so leases expire without sleeping."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -278,6 +279,21 @@ def test_a_step_start_returns_the_job_its_repository_and_every_step(store: JobSt
     assert start.step == start.steps[1]
     assert start.later_steps() == []
     assert store.start_step(job_id, token, 0, "w", T0 + 4).later_steps() == [1]
+
+
+def test_an_artifact_larger_than_a_convex_document_round_trips(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    # 2.5 MB of three-byte characters: on Convex three pieces, each cut between characters.
+    big = json.dumps({"content": "\u2603" * 850_000}, ensure_ascii=False)
+    store.start_step(job_id, token, 4, "w", T0 + 1)
+    store.finish_step(job_id, token, 4, big, T0 + 2)
+    assert store.get_steps(job_id)[0].artifact == big
+    start = store.start_step(job_id, token, 5, "w", T0 + 3)
+    assert [(s.step, s.artifact) for s in start.steps] == [(4, big), (5, None)]
+    # A later run of the step stores a small artifact in place of the large one.
+    store.finish_step(job_id, token, 4, "{}", T0 + 4)
+    assert store.get_steps(job_id)[0].artifact == "{}"
 
 
 def test_clone_step_sets_status_cloning(store: JobStore) -> None:

@@ -131,6 +131,17 @@ export const jobStepFields = {
   worker: v.optional(v.string()),
   // Added: what the step's engine spent (Claude: cost, turns, tokens), as JSON.
   usage: v.optional(v.string()),
+  // Added: an artifact too large for one document (1 MiB) is stored in this many
+  // jobStepParts documents, and artifact is then empty.
+  artifactParts: v.optional(v.number()),
+};
+
+// One piece of a large step artifact; the pieces in part order are the artifact.
+export const jobStepPartFields = {
+  jobId: v.id("jobs"),
+  step: v.number(),
+  part: v.number(),
+  data: v.string(),
 };
 
 // Documents as functions return them: the stored fields plus the system fields.

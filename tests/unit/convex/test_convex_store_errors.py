@@ -22,6 +22,7 @@ from fondation.errors import (
     JobNotFound,
     LeaseLost,
     MalformedJob,
+    PermanentError,
     StoreAuthError,
     StoreUnavailable,
 )
@@ -289,3 +290,38 @@ def test_decode_value_reads_convex_special_encodings() -> None:
         {"a": float("inf")}
     ]
     assert decode_value({"a": 1, "b": [True, None]}) == {"a": 1, "b": [True, None]}
+
+
+# --- artifacts larger than a document ------------------------------------------------
+
+
+def test_a_large_artifact_goes_in_pieces_and_a_missing_piece_is_a_clear_error(
+    store: ConvexStore, standin: StandIn
+) -> None:
+    new_job(store)
+    [claim] = store.claim("b1", 1, LEASE, T0)
+    big = "x" * 2_000_000
+    store.finish_step(claim.job.id, claim.lease_token, 4, big, T0 + 1)
+    assert calls(standin, "steps:putArtifactPart") == 3
+    assert store.get_steps(claim.job.id)[0].artifact == big
+    # A record naming more pieces than were written (a piece lost) is refused by name.
+    store.finish_step(claim.job.id, claim.lease_token, 4, "", T0 + 2)
+    store._fenced(
+        "steps:finishStep", jobId=claim.job.id, token=claim.lease_token, step=4, artifact="",
+        parts=2, now=T0 + 3,
+    )  # fmt: skip
+    with pytest.raises(MalformedJob, match="artifact piece 0 of 2 is missing"):
+        store.get_steps(claim.job.id)
+
+
+def test_an_artifact_beyond_what_convex_can_hold_fails_the_step_permanently(
+    store: ConvexStore, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bridge.store.convex as convex_store
+
+    monkeypatch.setattr(convex_store, "_ARTIFACT_PART_BYTES", 1000)
+    new_job(store)
+    [claim] = store.claim("b1", 1, LEASE, T0)
+    with pytest.raises(PermanentError, match="Convex holds at most 0.1 MB per artifact"):
+        store.finish_step(claim.job.id, claim.lease_token, 4, "y" * 70_000, T0 + 1)
+    assert calls(standin, "steps:putArtifactPart") == 0
