@@ -17,18 +17,26 @@ from pathlib import Path
 import redis
 from celery import Celery, chain
 
+from tasks.broker import TRANSPORT
+
 QUEUE = "bare"
+# The bare chains on this product's Redis transport (one client per channel), on their
+# own queue so that both kinds of bare worker can stay up side by side.
+SHARED_CLIENT_QUEUE = "bare-shared-client"
 DONE_KEY = "bench:bare:done"
 LAST_KEY = "bench:bare:last"
 
 
-def make_app(broker: str, events: bool = False) -> Celery:
+def make_app(broker: str, events: bool = False, shared_client: bool = False) -> Celery:
+    """``shared_client``: publish and acknowledge through tasks/broker.py's transport,
+    as the product does, instead of stock kombu's."""
     app = Celery("bare", broker=broker)
     app.conf.update(
         task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
-        task_ignore_result=True, task_default_queue=QUEUE, worker_hijack_root_logger=False,
-        broker_connection_retry_on_startup=True, worker_send_task_events=events,
-        task_send_sent_event=events,
+        task_ignore_result=True, task_default_queue=_queue(shared_client),
+        worker_hijack_root_logger=False, broker_connection_retry_on_startup=True,
+        worker_send_task_events=events, task_send_sent_event=events,
+        broker_transport=TRANSPORT if shared_client else None,
     )  # fmt: skip
 
     # shared=False: each app made here keeps its own task, without a warning per app.
@@ -46,21 +54,29 @@ def make_app(broker: str, events: bool = False) -> Celery:
     return app
 
 
-# The worker process imports this module by name: its broker and events come from the
-# environment because `celery -A` offers no other way to pass them.
+def _queue(shared_client: bool) -> str:
+    return SHARED_CLIENT_QUEUE if shared_client else QUEUE
+
+
+# The worker process imports this module by name: its broker, events and transport come
+# from the environment because `celery -A` offers no other way to pass them.
 app = make_app(
     os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/15"),
     events=os.environ.get("BENCH_EVENTS") == "1",
+    shared_client=os.environ.get("BENCH_SHARED_CLIENT") == "1",
 )
 
 
 def start_worker(
-    broker: str, concurrency: int, log: Path, events: bool = False
+    broker: str, concurrency: int, log: Path, events: bool = False, shared_client: bool = False
 ) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "BENCH_BROKER": broker, "BENCH_EVENTS": "1" if events else "0"}
+    env = {
+        **os.environ, "BENCH_BROKER": broker, "BENCH_EVENTS": "1" if events else "0",
+        "BENCH_SHARED_CLIENT": "1" if shared_client else "0",
+    }  # fmt: skip
     out = log.open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "bench.bare", "worker", "-Q", QUEUE,
+        [sys.executable, "-m", "celery", "-A", "bench.bare", "worker", "-Q", _queue(shared_client),
          "-c", str(concurrency), "--prefetch-multiplier", "1", "-l", "WARNING",
          *(["-E"] if events else [])],
         env=env, stdout=out, stderr=out, start_new_session=True,
@@ -105,13 +121,15 @@ def run_chains(
     clone_from: str | None = None,
     pause_s: float = 0,
     events: bool = False,
+    shared_client: bool = False,
 ) -> float:
     """Send ``count`` chains at once; return seconds until the last one ended. With
     ``clone_from``, each chain's first task also does the clone step's git work; with
-    ``pause_s``, the six middle tasks pause that long. ``events`` must match the worker's."""
+    ``pause_s``, the six middle tasks pause that long. ``events`` and ``shared_client``
+    must match the worker's."""
     client = redis.Redis.from_url(broker)
     client.delete(DONE_KEY)
-    bench_app = make_app(broker, events=events)
+    bench_app = make_app(broker, events=events, shared_client=shared_client)
     started = time.monotonic()
     send_chains(bench_app, count, clone_from, pause_s)
     deadline = started + timeout_s

@@ -128,6 +128,8 @@ def throughput(jobs: int, repeats: int, events: bool = True, git: bool = False) 
     benchmark repository as the product does, and a third series, bare chains whose first
     task runs the same git commands, shows the floor git sets."""
     engine = BENCH_ENGINE if git else CLONE_FREE_ENGINE
+    # floor: bare chains doing the clone's git work (with ``git``); otherwise bare chains
+    # on this product's Redis transport, which is not stock Celery's.
     ours, theirs, floor = [], [], []
     with Stack("throughput", TASK_EVENTS=str(events).lower(), ANALYSIS_ENGINE=engine) as s:
         worker = s.worker(2)
@@ -136,9 +138,16 @@ def throughput(jobs: int, repeats: int, events: bool = True, git: bool = False) 
         # kinds of runs take turns: the machine's speed drifts over a minute, and turns
         # spread that drift over all of them alike.
         bare_worker = bare.start_worker(s.redis.url, 2, s.root / "bare.log", events=events)
+        shared_worker = None
+        if not git:
+            shared_worker = bare.start_worker(
+                s.redis.url, 2, s.root / "bare-shared.log", events=events, shared_client=True
+            )
         try:
             s.wait_ready()
             bare.one_chain_s(s.redis.url, events=events)
+            if shared_worker is not None:
+                bare.run_chains(s.redis.url, 1, events=events, shared_client=True)
             # Redis and this process (which submits the jobs or sends the chains) share
             # the cores too, so they are counted beside the services.
             shared = {"redis": [s.redis_pid()], "driver": [os.getpid()]}
@@ -164,8 +173,14 @@ def throughput(jobs: int, repeats: int, events: bool = True, git: bool = False) 
                                 s.redis.url, jobs, clone_from=s.repo_uri, events=events
                             )
                         )
+                else:
+                    floor.append(
+                        jobs / bare.run_chains(s.redis.url, jobs, events=events, shared_client=True)
+                    )
         finally:
             os.killpg(bare_worker.pid, 9)
+            if shared_worker is not None:
+                os.killpg(shared_worker.pid, 9)
     # Each round runs its series back to back, so a round's ratios share the machine's
     # speed of that moment; their median is the figure judged.
     rounds = [o / t for o, t in zip(ours, theirs, strict=True)]
@@ -182,6 +197,11 @@ def throughput(jobs: int, repeats: int, events: bool = True, git: bool = False) 
         f" {_cpu_text(bare_cpu.per_unit_ms(units))}"
     )
     if not git:
+        to_shared = median([o / f for o, f in zip(ours, floor, strict=True)])
+        note += (
+            f". Beside bare chains on this product's Redis transport (tasks/broker.py, one"
+            f" client per channel; {median(floor):.1f} chains/s): ratio {to_shared:.2f}"
+        )
         name = f"Throughput, zero-time steps (the clone included), 2 worker processes ({label})"
         rate = f"{median(ours):.1f} jobs/s"
         return [Row(name, rate, reference, "ratio >= 0.5", ratio >= 0.5, note)]
