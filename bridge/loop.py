@@ -9,6 +9,9 @@ alive: a step beat, or a step message waiting in the queue.
 Work missing for longer than three liveness intervals is lost (its worker died) and the
 job is failed as a transient attempt, which retries it with backoff from its first step
 not yet completed.
+
+On the liveness cadence the bridge also beats in Redis, and once per POLL_INTERVAL it
+looks after the jobs of bridges whose beat is gone (bridge/peers.py).
 """
 
 from __future__ import annotations
@@ -23,14 +26,15 @@ import redis
 from celery import Celery
 
 from bridge.metrics import BridgeMetrics
-from bridge.queue import queue_depth, queued_task_ids
+from bridge.peers import PeerWatch
+from bridge.queue import queue_depth, work_alive
 from bridge.store.backoff import draw_jitter_ms
 from bridge.store.base import JobStore
 from bridge.store.records import STEP_NAMES, Claim, JobRecord
 from fondation import keys
 from fondation.errors import FondationError, LeaseLost, StoreAuthError, StoreUnavailable
 from fondation.settings import Settings
-from tasks.pipeline import build_chain, chain_prefix, chain_task_ids
+from tasks.pipeline import build_chain, chain_task_ids
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +104,13 @@ class Bridge:
         self.last_store_tick_mono: float = 0.0
         self.last_liveness_mono: float = 0.0
         self.last_reclaim_mono = float("-inf")
+        self.last_beat_mono = float("-inf")
+        self.last_peers_mono = float("-inf")
         self._jobs: dict[str, JobRecord] = {}
+        self.peers = PeerWatch(
+            settings, store, redis_client, owner=self.owner, clock_ms=clock_ms,
+            metrics=self.metrics, on_released=self.wake.set,
+        )  # fmt: skip
 
     # --- the loop -----------------------------------------------------------------
 
@@ -140,8 +150,28 @@ class Bridge:
         # stack wakes the bridge for every job that ends.
         if mono - self.last_liveness_mono >= self.settings.worker_liveness_interval:
             self.last_liveness_mono = mono
+            self._beat()
             self._check_liveness()
+        if mono - self.last_peers_mono >= self.settings.poll_interval:
+            self.last_peers_mono = mono
+            self._check_peers(mono)
         self.last_tick_mono = time.monotonic()
+
+    def _beat(self) -> None:
+        try:
+            self.peers.beat()
+        except redis.RedisError as exc:
+            log.debug("bridge beat not sent, Redis unavailable: %s", exc)
+
+    def _check_peers(self, now_mono: float) -> None:
+        try:
+            self.peers.check(now_mono)
+        except redis.RedisError as exc:
+            log.debug("other bridges not checked, Redis unavailable: %s", exc)
+        except (StoreUnavailable, StoreAuthError) as exc:
+            self.store_state.failed(exc)
+        except FondationError as exc:  # one unreadable job must not stop the others' care
+            log.warning("other bridges' jobs not checked: %s", exc, extra={"bridge": self.owner})
 
     def _store_tick(self) -> None:
         try:
@@ -244,20 +274,15 @@ class Bridge:
             return
         grace_s = self.settings.worker_liveness_interval * 3
         now_mono = time.monotonic()
+        jobs = list(self.held.values())
         try:
-            queued = queued_task_ids(self.redis, self.settings.celery_queue)
-            pipe = self.redis.pipeline()
-            jobs = list(self.held.values())
-            for held in jobs:
-                pipe.exists(keys.step_beat(held.job_id))
-            beats = pipe.execute()
+            alive_now = work_alive(
+                self.redis, self.settings.celery_queue, [(h.job_id, h.token) for h in jobs]
+            )
         except redis.RedisError as exc:
             log.debug("liveness check skipped, Redis unavailable: %s", exc)
             return
-        # Task ids are "<prefix>-<step>" (tasks.pipeline): strip the step.
-        queued_prefixes = {tid.rsplit("-", 1)[0] for tid in queued}
-        for held, beat in zip(jobs, beats, strict=True):
-            alive = bool(beat) or chain_prefix(held.job_id, held.token) in queued_prefixes
+        for held, alive in zip(jobs, alive_now, strict=True):
             if alive or now_mono - held.dispatched_mono < grace_s:
                 held.missing_since_mono = None
             elif held.missing_since_mono is None:
@@ -372,4 +397,8 @@ class Bridge:
             except FondationError as exc:
                 log.warning("job %s left to expire: %s", job_id, exc, extra={"job_id": job_id})
         self.held.clear()
+        try:
+            self.peers.leave()
+        except redis.RedisError as exc:
+            log.debug("bridge beat not removed, Redis unavailable: %s", exc)
         log.info("bridge %s stopped", self.owner, extra={"bridge": self.owner})

@@ -28,3 +28,13 @@ def worker_alive(hostname: str) -> str:
 
 
 WORKER_ALIVE_PATTERN = f"{PREFIX}:worker:*"
+
+
+def bridge_alive(owner: str) -> str:
+    """A bridge's liveness beat (dies with the bridge through its TTL)."""
+    return f"{PREFIX}:bridge:{owner}"
+
+
+# Every bridge that has held leases (its WORKER_ID); a bridge leaves it only once no job
+# is leased to it any more, so its jobs are looked after even when it never comes back.
+BRIDGES = f"{PREFIX}:bridges"

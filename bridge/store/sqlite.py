@@ -114,7 +114,8 @@ class SqliteStore(JobStore):
     def __init__(self, path: Path | str, busy_timeout_ms: int = 5000) -> None:
         self.path = Path(path)
         self._busy_timeout_ms = busy_timeout_ms
-        self._held_memo: _RowMemo = {}
+        # Per owner: a bridge also reads the jobs of dead bridges (bridge/peers.py).
+        self._held_memo: dict[str, _RowMemo] = {}
         self._local = threading.local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         schema = resources.files("bridge.store").joinpath("sqlite_schema.sql").read_text()
@@ -376,8 +377,8 @@ class SqliteStore(JobStore):
         # rows have not changed since: parsing is most of the cost, so a row equal to one
         # parsed last time gets the same (frozen) record back.
         memo: _RowMemo = {}
-        jobs = _jobs_from_rows(rows, reuse=self._held_memo, memo=memo)
-        self._held_memo = memo
+        jobs = _jobs_from_rows(rows, reuse=self._held_memo.get(owner, {}), memo=memo)
+        self._held_memo[owner] = memo
         return jobs
 
     def reclaim_expired(self, now_ms: int, limit: int) -> list[str]:

@@ -99,6 +99,31 @@ def bridge_kill(root: Path, quick: bool) -> Outcome:
         h.close()
 
 
+def bridge_and_worker_kill(root: Path, quick: bool) -> Outcome:
+    """SIGKILL a bridge together with the worker running its job, as when one host is
+    lost. The other bridge gives the job back without waiting for its lease (120 s here,
+    six times the other scenarios'), and the other worker resumes it."""
+    h = Harness(root, LEASE_TIME="120")
+    try:
+        slow = {"STEP_DELAY_2_S": "30", "DELAY_FIRST_RUN_ONLY": "1"}
+        workers = [h.worker("w1", 2, **slow), h.worker("w2", 2, **slow)]
+        bridges = {name: h.bridge(name) for name in ("b1", "b2")}
+        [job] = h.submit()
+        h.wait_started(job, 2)
+        holder = bridges[h.store.get_job(job).locked_by or ""]
+        parent = _parent_pid(_runner_pid(h, job, 2))
+        [victim] = [w for w in workers if w.pid == parent]
+        killed = time.time()
+        victim.kill()
+        holder.kill()
+        h.wait_final([job], 100)
+        resumed = h.next_start_after(job, 2, killed)
+        recovery = [resumed - killed] if resumed else []
+        return h.outcome("bridge and its job's worker SIGKILLed together", [job], recovery=recovery)
+    finally:
+        h.close()
+
+
 def redis_outage(root: Path, quick: bool) -> Outcome:
     """Restart Redis at once in the middle of a job (a restart that lands during an ack
     can make Celery stop the worker, which must come back), then kill it again, keep it
@@ -370,6 +395,7 @@ def _worker_kill_at(step: int) -> Callable[[Path, bool], Outcome]:
 SCENARIOS: dict[str, Callable[[Path, bool], Outcome]] = {
     **{f"worker_kill_{s}": _worker_kill_at(s) for s in range(7)},
     "bridge_kill": bridge_kill,
+    "bridge_and_worker_kill": bridge_and_worker_kill,
     "redis_outage": redis_outage,
     "store_outage": store_outage,
     "worker_sigterm": worker_sigterm,
