@@ -119,7 +119,8 @@ def bridge_and_worker_kill(root: Path, quick: bool) -> Outcome:
         h.wait_final([job], 100)
         resumed = h.next_start_after(job, 2, killed)
         recovery = [resumed - killed] if resumed else []
-        return h.outcome("bridge and its job's worker SIGKILLed together", [job], recovery=recovery)
+        name = "bridge and its job's worker SIGKILLed together (lease 120 s)"
+        return h.outcome(name, [job], recovery=recovery)
     finally:
         h.close()
 
