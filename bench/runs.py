@@ -128,9 +128,12 @@ def throughput(jobs: int, repeats: int, events: bool = True, git: bool = False) 
     benchmark repository as the product does, and a third series, bare chains whose first
     task runs the same git commands, shows the floor git sets."""
     engine = BENCH_ENGINE if git else CLONE_FREE_ENGINE
-    # floor: bare chains doing the clone's git work (with ``git``); otherwise bare chains
-    # on this product's Redis transport, which is not stock Celery's.
-    ours, theirs, floor = [], [], []
+    # floor: bare chains doing the clone's git work (with ``git``); on_ours: bare chains
+    # on this product's Redis transport, which is not stock Celery's (without it).
+    ours: list[float] = []
+    theirs: list[float] = []
+    floor: list[float] = []
+    on_ours: list[float] = []
     with Stack("throughput", TASK_EVENTS=str(events).lower(), ANALYSIS_ENGINE=engine) as s:
         worker = s.worker(2)
         bridge = s.bridge()
@@ -174,7 +177,7 @@ def throughput(jobs: int, repeats: int, events: bool = True, git: bool = False) 
                             )
                         )
                 else:
-                    floor.append(
+                    on_ours.append(
                         jobs / bare.run_chains(s.redis.url, jobs, events=events, shared_client=True)
                     )
         finally:
@@ -197,10 +200,10 @@ def throughput(jobs: int, repeats: int, events: bool = True, git: bool = False) 
         f" {_cpu_text(bare_cpu.per_unit_ms(units))}"
     )
     if not git:
-        to_shared = median([o / f for o, f in zip(ours, floor, strict=True)])
+        to_shared = median([o / b for o, b in zip(ours, on_ours, strict=True)])
         note += (
             f". Beside bare chains on this product's Redis transport (tasks/broker.py, one"
-            f" client per channel; {median(floor):.1f} chains/s): ratio {to_shared:.2f}"
+            f" client per channel; {median(on_ours):.1f} chains/s): ratio {to_shared:.2f}"
         )
         name = f"Throughput, zero-time steps (the clone included), 2 worker processes ({label})"
         rate = f"{median(ours):.1f} jobs/s"

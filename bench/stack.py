@@ -69,7 +69,7 @@ class Stack:
         return self.repo.resolve().as_uri()
 
     def redis_pid(self) -> int:
-        return int(redis.Redis.from_url(self.redis.url).info("server")["process_id"])
+        return int(self._redis_client().info("server")["process_id"])
 
     def worker(self, concurrency: int = 2, name: str = "w", **env: str) -> services.Service:
         svc = services.worker(self.root, {**self.env, **env}, name=name, concurrency=concurrency)

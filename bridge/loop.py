@@ -104,7 +104,6 @@ class Bridge:
         self.last_store_tick_mono: float = 0.0
         self.last_liveness_mono: float = 0.0
         self.last_reclaim_mono = float("-inf")
-        self.last_beat_mono = float("-inf")
         self.last_peers_mono = float("-inf")
         self._jobs: dict[str, JobRecord] = {}
         self.peers = PeerWatch(

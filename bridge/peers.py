@@ -95,28 +95,26 @@ class PeerWatch:
         """Look at the jobs of dead bridges; give back those whose work has been gone for
         three liveness intervals. Raises ``redis.RedisError`` and the store's errors."""
         grace_s = self.settings.worker_liveness_interval * 3
-        seen: set[str] = set()
+        orphans: list[tuple[str, str, str]] = []  # (peer, job id, lease token)
         for peer in self.dead_peers():
-            jobs = [
-                j
-                for j in self.store.held_jobs(peer, self.settings.max_concurrent_jobs * 4)
-                if j.lease_token
-            ]
+            held = self.store.held_jobs(peer, self.settings.max_concurrent_jobs * 4)
+            jobs = [(peer, j.id, j.lease_token) for j in held if j.lease_token]
             if not jobs:
                 # Nothing is leased to it any more; a bridge that comes back adds itself.
                 self.redis.srem(keys.BRIDGES, peer)
-                continue
-            pairs = [(j.id, str(j.lease_token)) for j in jobs]
-            alive = work_alive(self.redis, self.settings.celery_queue, pairs)
-            for (job_id, token), is_alive in zip(pairs, alive, strict=True):
-                seen.add(job_id)
-                known = self._orphans.get(job_id)
-                if is_alive:
-                    self._orphans.pop(job_id, None)
-                elif known is None or known.token != token:
-                    self._orphans[job_id] = _Orphan(token, now_mono)
-                elif now_mono - known.missing_since_mono >= grace_s:
-                    self._give_back(job_id, token, peer, now_mono - known.missing_since_mono)
+            orphans += jobs
+        # One read of the queue for the jobs of every dead bridge.
+        pairs = [(job_id, token) for _, job_id, token in orphans]
+        alive = work_alive(self.redis, self.settings.celery_queue, pairs)
+        for (peer, job_id, token), is_alive in zip(orphans, alive, strict=True):
+            known = self._orphans.get(job_id)
+            if is_alive:
+                self._orphans.pop(job_id, None)
+            elif known is None or known.token != token:
+                self._orphans[job_id] = _Orphan(token, now_mono)
+            elif now_mono - known.missing_since_mono >= grace_s:
+                self._give_back(job_id, token, peer, now_mono - known.missing_since_mono)
+        seen = {job_id for _, job_id, _ in orphans}
         # Jobs that left a dead bridge (finished, taken over) are forgotten.
         for job_id in set(self._orphans) - seen:
             del self._orphans[job_id]

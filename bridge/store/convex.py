@@ -334,7 +334,7 @@ class ConvexStore(JobStore):
                 raise MalformedJob(
                     f"job {job_id} step {step}: artifact piece {before} of {count} is missing"
                 )
-        return _record(StepRecord, {**doc, "artifact": "".join(pieces[:count])})
+        return _record(StepRecord, {**doc, "artifact": "".join(pieces)})
 
     def append_log(self, job_id: str, level: LogLevel, msg: str, now_ms: int) -> int:
         # Not retried: a repeat would add the line twice.
