@@ -1,5 +1,5 @@
 """The health view on :8080: /health (JSON checks, 200 or 503), /metrics (Prometheus text
-or JSON by content negotiation) and / (the dashboard page).
+for scrapers, JSON for everyone else) and / (the dashboard page).
 
 Served from a thread of the bridge with the standard library's HTTP server: no secret is
 ever placed in a response (tokens and credentials are not part of any record we render).
@@ -78,11 +78,18 @@ def _make_handler(server: HealthServer) -> type[BaseHTTPRequestHandler]:
                 self._json(500, {"error": type(exc).__name__})
 
         def _metrics(self) -> None:
-            accept = self.headers.get("Accept", "")
             registry = server.bridge.metrics.registry
-            if "application/json" in accept and "text/plain" not in accept:
-                self._json(200, metrics_json(registry))
-            else:
+            if wants_prometheus_text(self.headers.get("Accept", "")):
                 self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+            else:
+                self._json(200, metrics_json(registry))
 
     return Handler
+
+
+def wants_prometheus_text(accept: str) -> bool:
+    """Text for clients that ask for Prometheus' formats by name (every scraper does),
+    JSON for the rest: a plain ``curl`` sends ``Accept: */*``, and the runbook pipes it
+    into ``jq``."""
+    media = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    return bool(media & {"text/plain", "application/openmetrics-text"})

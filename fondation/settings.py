@@ -136,7 +136,18 @@ class Settings(BaseSettings):
         default=False, description="Accept local paths as repositories (embedded mode)."
     )
     git_token: SecretStr | None = Field(
-        default=None, description="Token for private repositories; never written to disk."
+        default=None,
+        description=(
+            "Token for private repositories on a store without users (SQLite); never"
+            " written to disk. On Convex each clone uses its repository owner's token."
+        ),
+    )
+    encryption_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The web app's ENCRYPTION_KEY (64 hex characters): decrypts the users'"
+            " GitHub tokens (enc_v1_) for private clones on Convex."
+        ),
     )
     clone_depth: int = Field(default=1, ge=1, description="Shallow clone depth.")
     max_repo_bytes: int = Field(

@@ -18,6 +18,7 @@ from fondation.settings import Settings
 from fondation.stores import open_store
 from tasks.engines import load_engine
 from tasks.engines.base import Engine
+from tasks.github_token import CloneCredentials
 from tasks.watchdog import Watchdog
 from tasks.workspace import Workspace
 
@@ -31,6 +32,7 @@ class WorkerRuntime:
     engine: Engine
     workspace: Workspace
     watchdog: Watchdog
+    credentials: CloneCredentials
     hostname: str = field(default_factory=socket.gethostname)
 
     @property
@@ -72,6 +74,7 @@ class RuntimeHolder:
                         liveness_interval_s=s.worker_liveness_interval,
                         heartbeat_interval_s=s.heartbeat_interval,
                     ),
+                    credentials=CloneCredentials.from_settings(s),
                 )
                 self._pid = os.getpid()
             return self._runtime

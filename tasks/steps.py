@@ -54,7 +54,6 @@ from tasks.procgroup import ProcessGroups
 from tasks.repo_url import RepoSource, redact, source_for_repository
 from tasks.runtime import WorkerRuntime
 from tasks.store_retry import retry_store
-from tasks.usage import total_usage
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -169,7 +168,7 @@ class StepRun:
         ctx = self._context(start, artifacts, cancel)
         engine = self.rt.engine
         if self.step == FINALIZE_STEP:
-            self._finalize(artifacts, start.steps)
+            self._finalize(artifacts)
             return None
         runs: dict[int, Any] = {
             1: engine.extract_abstractions,
@@ -223,12 +222,24 @@ class StepRun:
         s = self.rt.settings
         return CloneOptions(
             depth=s.clone_depth,
-            token=s.git_token.get_secret_value() if s.git_token else None,
+            token=self._git_token(),
             cancel=cancel,
             timeout_s=s.step_soft_time_limit,
             max_bytes=s.max_repo_bytes,
             max_files=s.max_repo_files,
         )
+
+    def _git_token(self) -> str | None:
+        """The clone's token, read afresh for each clone and kept only in memory: the
+        owner's own on a store with users (a missing or unreadable one fails the job
+        with the web's "reconnect GitHub" message), GIT_TOKEN otherwise."""
+        store = self.rt.store
+        stored = None
+        if store.per_user_tokens:
+            stored = self._retry(
+                lambda: store.owner_github_token(self.job_id, self.token), "owner_github_token"
+            )
+        return self.rt.credentials.for_clone(store.per_user_tokens, stored)
 
     def _clone(self, start: StepStart, cancel: CancelToken) -> CloneArtifact:
         repo = self._repository(start)
@@ -286,7 +297,7 @@ class StepRun:
         ctx.review = _typed(artifacts.get(5), ReviewArtifact)
         return ctx
 
-    def _finalize(self, artifacts: dict[int, Artifact], steps: list[StepRecord]) -> None:
+    def _finalize(self, artifacts: dict[int, Artifact]) -> None:
         docs = build_docs({k: v for k, v in artifacts.items() if k >= 1})
         store = self.rt.store
         count = self._retry(
@@ -297,14 +308,12 @@ class StepRun:
         # The folder goes before the job is marked done: a completed job has left nothing
         # behind in jobs/. Its files are deleted in the background (see discard).
         self.rt.workspace.discard(self.job_id)
-        data: dict[str, Any] = {"chapters": chapters, "tutorials": tutorials, "docs": count}
-        spent = total_usage(steps)
-        if spent:
-            data["usage"] = spent
+        # The web app's result type: data is a string. The usage stays in the step
+        # records, where `fondation status` sums it.
         result = {
             "success": True,
             "message": f"{chapters} chapters and {tutorials} tutorials",
-            "data": data,
+            "data": f"{count} documents",
         }
         self._retry(
             lambda: store.complete(self.job_id, self.token, result, count, now_ms()), "complete"

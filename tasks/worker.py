@@ -18,6 +18,7 @@ from fondation.settings import Settings
 from tasks.app import create_app
 from tasks.crash_restart import restart_process, shutdown_requested
 from tasks.engines import load_engine
+from tasks.github_token import CloneCredentials
 from tasks.pipeline import register_tasks
 from tasks.runtime import RuntimeHolder
 from tasks.workspace import Workspace
@@ -72,6 +73,8 @@ def run_worker(settings: Settings, redis_url: str, extra_args: list[str]) -> Non
     # Build the engine once now: a bad ANALYSIS_ENGINE or a missing Claude credential
     # stops the worker at start with the variable's name, not every job at its first step.
     load_engine(settings.analysis_engine)
+    # Likewise a malformed ENCRYPTION_KEY, which would fail every private clone.
+    CloneCredentials.from_settings(settings)
     removed = Workspace(settings.temp_dir).clean_stale(starting_pid=os.getpid())
     if removed:
         log.info("removed %d stale job folders left by dead workers", len(removed))

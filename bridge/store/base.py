@@ -35,6 +35,10 @@ from bridge.store.records import (
 class JobStore(abc.ABC):
     """One job database. Implementations: ``SqliteStore`` and ``ConvexStore``."""
 
+    # Whether the store keeps users with their own GitHub tokens (the web app's Convex
+    # deployment does); a store without them clones with the operator's GIT_TOKEN.
+    per_user_tokens: bool = False
+
     # --- clients (CLI, web app) -------------------------------------------------------
 
     @abc.abstractmethod
@@ -104,6 +108,12 @@ class JobStore(abc.ABC):
         """Finish a requested cancel: status canceled, lease cleared. Fenced."""
 
     # --- the workers ------------------------------------------------------------------
+
+    def owner_github_token(self, job_id: str, token: str) -> str | None:
+        """The GitHub token of the job's repository owner as the store holds it (the web
+        app's encrypted form), or None when the owner has none. Fenced: a holder that
+        lost the lease gets no credential. A store without users has none to give."""
+        return None
 
     @abc.abstractmethod
     def start_step(self, job_id: str, token: str, step: int, worker: str, now_ms: int) -> StepStart:

@@ -3,8 +3,10 @@ parser, the JSON variant, and the dashboard page in headless Chromium."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -16,6 +18,11 @@ from fondation.settings import load_settings
 from fondation.submit import submit_job
 from tests.support import services
 from tests.support.gitrepo import make_repo
+
+# What Prometheus sends when it scrapes.
+SCRAPER_ACCEPT = (
+    "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3,*/*;q=0.1"
+)
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +75,7 @@ def test_health_metrics_and_json_after_a_job(stack, redis_url: str) -> None:  # 
     assert {"loop", "store", "redis", "workers", "oldest_pending", "leases", "queue"} <= set(checks)
 
     def completed_count() -> float:
-        text = httpx.get(f"{base}/metrics").text
+        text = httpx.get(f"{base}/metrics", headers={"Accept": SCRAPER_ACCEPT}).text
         families = {f.name: f for f in text_string_to_metric_families(text)}
         samples = {
             (s.name, tuple(sorted(s.labels.items()))): s.value
@@ -77,7 +84,7 @@ def test_health_metrics_and_json_after_a_job(stack, redis_url: str) -> None:  # 
         return samples.get(("fondation_jobs_total", (("event", "completed"),)), 0.0)
 
     services.wait_for(lambda: completed_count() == 1.0, 10, "the completed counter")
-    text = httpx.get(f"{base}/metrics").text
+    text = httpx.get(f"{base}/metrics", headers={"Accept": SCRAPER_ACCEPT}).text
     names = {f.name for f in text_string_to_metric_families(text)}
     assert {
         "fondation_pickup_latency_seconds",
@@ -91,6 +98,11 @@ def test_health_metrics_and_json_after_a_job(stack, redis_url: str) -> None:  # 
     } <= names
     as_json = httpx.get(f"{base}/metrics", headers={"Accept": "application/json"}).json()
     assert as_json["fondation_jobs"]["type"] == "counter"
+    # The runbook's `curl -s localhost:8080/metrics | jq`: curl sends Accept: */*.
+    curl = subprocess.run(
+        ["curl", "-s", f"{base}/metrics"], capture_output=True, text=True, check=True, timeout=30
+    )
+    assert json.loads(curl.stdout)["fondation_jobs"]["type"] == "counter"
     for path in ("/health", "/metrics", "/api/state", "/"):
         body = httpx.get(f"{base}{path}").text
         assert "must-not-leak" not in body

@@ -1,0 +1,102 @@
+"""Reading the users' GitHub tokens in the three forms the web app stores them."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from fondation.errors import ConfigError, PermanentError
+from fondation.settings import load_settings
+from tasks.github_token import (
+    NOT_FOUND_MESSAGE,
+    UNREADABLE_MESSAGE,
+    CloneCredentials,
+    decrypt_stored_token,
+    parse_key,
+)
+
+KEY_HEX = "0f" * 32
+TOKEN = "gho_" + "A1b2C3" * 6
+
+
+def web_encrypt(token: str, key_hex: str = KEY_HEX) -> str:
+    """The web app's enc_v1_ form: 16-byte IV, AES-256-GCM, hex parts, tag apart."""
+    iv = os.urandom(16)
+    sealed = AESGCM(bytes.fromhex(key_hex)).encrypt(iv, token.encode(), None)
+    ciphertext, tag = sealed[:-16], sealed[-16:]
+    return f"enc_v1_{iv.hex()}:{tag.hex()}:{ciphertext.hex()}"
+
+
+def test_an_encrypted_token_is_decrypted_with_the_web_key() -> None:
+    assert decrypt_stored_token(web_encrypt(TOKEN), parse_key(KEY_HEX)) == TOKEN
+
+
+def test_a_legacy_obfuscated_token_is_decoded() -> None:
+    stored = "obf_" + base64.b64encode(TOKEN.encode()).decode()
+    assert decrypt_stored_token(stored, None) == TOKEN
+
+
+def test_a_plain_token_is_used_as_it_is() -> None:
+    assert decrypt_stored_token(TOKEN, None) == TOKEN
+
+
+@pytest.mark.parametrize("stored", [None, ""])
+def test_no_token_fails_permanently_asking_to_reconnect(stored: str | None) -> None:
+    with pytest.raises(PermanentError, match="reconnect your GitHub account") as info:
+        decrypt_stored_token(stored, parse_key(KEY_HEX))
+    assert str(info.value) == NOT_FOUND_MESSAGE
+
+
+def test_a_token_encrypted_under_another_key_fails_without_revealing_it() -> None:
+    stored = web_encrypt(TOKEN, "ab" * 32)
+    with pytest.raises(PermanentError) as info:
+        decrypt_stored_token(stored, parse_key(KEY_HEX))
+    assert str(info.value) == UNREADABLE_MESSAGE
+    assert info.value.__cause__ is None
+    assert info.value.__suppress_context__
+
+
+def test_a_tampered_token_fails_permanently() -> None:
+    stored = web_encrypt(TOKEN)
+    flipped = stored[:-2] + ("00" if stored[-2:] != "00" else "11")
+    with pytest.raises(PermanentError, match="Invalid GitHub token format"):
+        decrypt_stored_token(flipped, parse_key(KEY_HEX))
+
+
+@pytest.mark.parametrize(
+    "stored",
+    ["enc_v1_zz:yy:xx", "enc_v1_00:00", "obf_!!!", "obf_" + base64.b64encode(b"\xff").decode()],
+)
+def test_a_malformed_token_fails_permanently(stored: str) -> None:
+    with pytest.raises(PermanentError, match="Invalid GitHub token format"):
+        decrypt_stored_token(stored, parse_key(KEY_HEX))
+
+
+def test_an_encrypted_token_without_a_key_names_the_missing_setting() -> None:
+    with pytest.raises(PermanentError, match="ENCRYPTION_KEY"):
+        decrypt_stored_token(web_encrypt(TOKEN), None)
+
+
+def test_a_malformed_key_is_a_config_error_that_does_not_quote_it() -> None:
+    with pytest.raises(ConfigError) as info:
+        CloneCredentials.from_settings(load_settings(encryption_key="secret-key-value"))
+    assert "secret-key-value" not in str(info.value)
+
+
+def test_a_store_without_users_clones_with_the_operator_token() -> None:
+    creds = CloneCredentials.from_settings(load_settings(git_token="op-token"))
+    assert creds.for_clone(per_user=False, stored=None) == "op-token"
+
+
+def test_a_store_with_users_never_falls_back_to_the_operator_token() -> None:
+    creds = CloneCredentials.from_settings(
+        load_settings(git_token="op-token", encryption_key=KEY_HEX)
+    )
+    assert creds.for_clone(per_user=True, stored=web_encrypt(TOKEN)) == TOKEN
+    with pytest.raises(PermanentError, match="reconnect"):
+        creds.for_clone(per_user=True, stored=None)
+    assert "op-token" not in repr(creds)
+    assert KEY_HEX not in repr(creds)
