@@ -125,6 +125,12 @@ class Settings(BaseSettings):
         default_factory=lambda: Path(tempfile.gettempdir()) / "fondation",
         description="Checkouts and scratch space; cleaned after each job.",
     )
+    course_language: str = Field(
+        default="English",
+        description=(
+            "Language the Claude engine writes courses in (the offline engine writes English only)."
+        ),
+    )
     analysis_engine: str = Field(
         default="offline",
         description="offline, claude, or module:Class of another Engine.",

@@ -50,6 +50,7 @@ from tasks.artifacts import (
 from tasks.checkouts import CloneOptions
 from tasks.course import build_docs
 from tasks.engines.base import CancelToken, StepContext
+from tasks.job_prompt import requester_instructions
 from tasks.procgroup import ProcessGroups
 from tasks.repo_url import RepoSource, redact, source_for_repository
 from tasks.runtime import WorkerRuntime
@@ -286,7 +287,7 @@ class StepRun:
             process_groups=self.process_groups(),
             job_id=self.job_id,
             checkout=checkout,
-            prompt=start.job.prompt,
+            prompt=requester_instructions(start.job.prompt, self.rt.settings.course_language),
             work_dir=scratch,
             cancel=cancel,
         )
