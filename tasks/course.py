@@ -153,7 +153,8 @@ def _for_the_course_page(docs: list[DocSpec]) -> list[DocSpec]:
     for doc in docs:
         content = doc.content
         if doc.kind != "yaml":
-            content = markdown.unlink_relative(markdown.normalize(content))
+            content = markdown.normalize(content)
+            content = markdown.unlink_relative(markdown.drop_leading_title(content))
         title = _unique(doc.title, doc.kind, titles)
         pieces = markdown.split(content)
         if len(pieces) == 1:
@@ -186,8 +187,9 @@ def doc_filename(doc: DocSpec | DocRecord) -> str:
 
 
 def write_docs(docs: Sequence[DocSpec | DocRecord], out_dir: Path) -> list[Path]:
-    """Write docs as files under ``out_dir``; returns the paths written. The index's
-    entries link to their files again."""
+    """Write docs as files under ``out_dir``; returns the paths written. Each Markdown
+    file starts with its title as a heading, and the index's entries link to their
+    files again."""
     files = {
         (doc.chapter_index, doc.title): doc_filename(doc)
         for doc in docs
@@ -197,7 +199,11 @@ def write_docs(docs: Sequence[DocSpec | DocRecord], out_dir: Path) -> list[Path]
     for doc in docs:
         path = out_dir / doc_filename(doc)
         path.parent.mkdir(parents=True, exist_ok=True)
-        content = _link_entries(doc.content, files) if doc.kind == "toc" else doc.content
+        content = doc.content
+        if doc.kind == "toc":
+            content = _link_entries(content, files)
+        if doc.kind != "yaml":
+            content = f"# {doc.title}\n\n{content}"
         path.write_text(content, encoding="utf-8")
         written.append(path)
     return written

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 MAX_DOC_BYTES = 900_000
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_H1 = re.compile(r"^ {0,3}# ")
 # [text](target) where target is a relative path to a .md file, with an optional anchor
 # or title. Absolute URLs (a scheme, or //host) and pure anchors are left alone.
 _INLINE_MD_LINK = re.compile(
@@ -73,6 +74,15 @@ def normalize(text: str) -> str:
     if opener is not None:
         body += "\n" + opener
     return body + "\n"
+
+
+def drop_leading_title(text: str) -> str:
+    """``text`` without its first line when that line is a level-one heading: the
+    course page renders the doc's title as the heading above its content already."""
+    lines = text.lstrip("\n").split("\n")
+    if lines and _H1.match(lines[0]):
+        return "\n".join(lines[1:]).lstrip("\n")
+    return text
 
 
 def unlink_relative(text: str) -> str:

@@ -131,3 +131,18 @@ def test_the_file_export_links_the_index_entries_to_their_files(tmp_path: Path) 
     assert "1. [Add an item](tutorial-01-t1.md)" in index
     assert (tmp_path / "01-core.md").exists()
     assert (tmp_path / "artifacts" / "artifact-3-order.yaml").exists()
+
+
+def test_a_docs_own_top_heading_is_left_to_the_page_which_shows_the_title() -> None:
+    docs = build_docs(_artifacts([_chapter(1, "core", "Core", "# Chapter 1: Core\n\nBody.\n")], []))
+    chapter = next(d for d in docs if d.kind == "chapter")
+    toc = next(d for d in docs if d.kind == "toc")
+    assert chapter.content == "Body.\n"
+    assert not toc.content.startswith("# ")
+
+
+def test_the_file_export_gives_each_file_its_title_as_heading(tmp_path: Path) -> None:
+    docs = build_docs(_artifacts([_chapter(1, "core", "Core", "# Chapter 1: Core\n\nBody.\n")], []))
+    write_docs(docs, tmp_path)
+    assert (tmp_path / "01-core.md").read_text() == "# Core\n\nBody.\n"
+    assert (tmp_path / "index.md").read_text().startswith("# shop\n\nA shop.\n")

@@ -91,3 +91,9 @@ def test_a_line_longer_than_a_piece_is_cut_between_characters() -> None:
     pieces = markdown.split(text, 1000)
     assert all(len(p.encode()) <= 1000 for p in pieces)
     assert "".join(pieces).replace("\n", "") == "é" * 3000
+
+
+def test_a_leading_level_one_heading_is_dropped_and_deeper_ones_kept() -> None:
+    assert markdown.drop_leading_title("\n# Title\n\nBody\n") == "Body\n"
+    assert markdown.drop_leading_title("## Section\nBody\n") == "## Section\nBody\n"
+    assert markdown.drop_leading_title("Body\n# Later\n") == "Body\n# Later\n"
