@@ -33,6 +33,7 @@ from tasks.engines.offline.mermaid import neighbourhood
 from tasks.engines.offline.model import Symbol
 from tasks.engines.offline.parsing.common import split_lines
 from tasks.engines.offline.relationships import parse_label
+from tasks.engines.offline.showcase import Showcase
 from tasks.engines.offline.text import (
     and_list,
     code,
@@ -70,6 +71,7 @@ class Course:
     root: Path
     graph: CodeGraph
     usage: Usage
+    showcase: Showcase
     abstractions: AbstractionsArtifact
     relationships: RelationshipsArtifact
     ordered: list[Abstraction]
@@ -105,11 +107,12 @@ class ChapterWriter:
         lines = [f"# Chapter {self.i + 1}: {self.a.name}", ""]
         for section in (
             self.intro,
-            self.where_it_fits,
-            self.files_section,
+            self.meet,
             self.symbols_section,
             self.closer_look,
+            self.where_it_fits,
             self.hot_spots,
+            self.files_section,
             self.navigation,
         ):
             lines += section()
@@ -164,17 +167,53 @@ class ChapterWriter:
         elif not later:
             text += " It depends on no other abstraction of this course, so it can be read first."
         if later:
-            links = self._links(later)
             text += (
-                f" It also uses {links}, which comes later because the two depend on each other."
-                if len(later) == 1
-                else f" It also uses {links}, which come later: each of them depends on "
-                f"`{self.a.name}` in turn, so not all of them can come first."
+                f" It uses {self._links(later)}, explained in later chapters: the course "
+                "starts from what a user meets first and goes outward to what it relies on."
             )
         after = [u for u in users if self.course.position(u) > self.i]
         if after:
             text += f" Later chapters that rely on it: {self._links(after)}."
-        return [self.a.summary, "", text, ""]
+        purpose = self._purpose()
+        return [*([purpose, ""] if purpose else []), self.a.summary, "", text, ""]
+
+    def _purpose(self) -> str:
+        """What the concept is for, in one sentence of its own documentation."""
+        for name in self.a.symbols[:3]:
+            found = self.symbol(name)
+            if found is not None and found[1].doc:
+                said = first_sentence(found[1].doc, 240)
+                return f"**What it is for.** `{found[1].name}`: {inline(said)}"
+        return ""
+
+    def meet(self) -> list[str]:
+        """How a user meets the concept: the first README or example snippet using it."""
+        names = set(self.a.symbols)
+        snippets = self.course.showcase.using(names)
+        if not snippets:
+            return []
+        snippet = snippets[0]
+        used = [n for n in snippet.names if n in names]
+        where = self._cite_snippet(snippet.path, snippet.start, snippet.end)
+        language = self.graph.facts[self.files[0]].language if self.files else ""
+        lines = ["## How you meet it", ""]
+        intro = f"A user meets `{self.a.name}` in {snippet.title} ({where})"
+        if snippet.context:
+            intro += f", introduced as “{inline(snippet.context, 160)}”"
+        lines += [intro + f"; it uses {join_names(used, 5)}.", ""]
+        lines += [*code_block(snippet.text, FENCE.get(language, "")), ""]
+        if len(snippets) > 1:
+            more = [s.title for s in snippets[1:4]]
+            lines += [f"It appears again in {and_list(more)}.", ""]
+        return lines
+
+    def _cite_snippet(self, path: str, start: int, end: int) -> str:
+        if path in self.graph.facts:
+            return self.cite(path, start, end)
+        citation = Citation(path=path, start_line=start, end_line=max(start, end))
+        if citation not in self.citations:
+            self.citations.append(citation)
+        return f"`{citation.render()}`"
 
     def _links(self, ids: list[str]) -> str:
         return and_list([self.course.link(i) for i in ids])
@@ -183,7 +222,7 @@ class ChapterWriter:
         rels = [r for r in self.course.relationships.relationships if r.source != r.target]
         outgoing = [r for r in rels if r.source == self.a.id]
         incoming = [r for r in rels if r.target == self.a.id]
-        lines = ["## Where it fits", ""]
+        lines = ["## Its neighbours", ""]
         if not outgoing and not incoming:
             outside = {i for f in self.files for i in self.graph.importers(f)} - set(self.files)
             lines.append(
@@ -271,7 +310,7 @@ class ChapterWriter:
         if not found:
             return []
         lines = [
-            "## Key symbols",
+            "## Public surface",
             "",
             (
                 f"These {len(found)} public names of `{self.a.name}` are the ones other files "
@@ -387,7 +426,7 @@ class ChapterWriter:
             if end < symbol.end
             else "all of it"
         )
-        lines = [f"## A closer look at `{symbol.name}`", ""]
+        lines = [f"## How it works inside: `{symbol.name}`", ""]
         if symbol.name != lead[1].name:
             lines += [
                 f"`{lead[1].name}` opens with a long docstring, so here is one of its methods "

@@ -89,6 +89,8 @@ def _statement(
 def _import(node: ts.Node) -> ImportRef:
     spec = _string(t.field(node, "source"))
     bindings: dict[str, str] = {}
+    if node.type == "export_statement":
+        return ImportRef(spec=spec, line=t.first_line(node), bindings=_reexports(node))
     for clause in node.named_children:
         if clause.type != "import_clause":
             continue
@@ -104,6 +106,22 @@ def _import(node: ts.Node) -> ImportRef:
                     if name:
                         bindings[alias] = name
     return ImportRef(spec=spec, line=t.first_line(node), bindings=bindings)
+
+
+def _reexports(node: ts.Node) -> dict[str, str]:
+    """``export * from``, ``export * as ns from`` and ``export {a as b} from``: the names
+    a re-exporting module (an ``index``) passes on, so that uses resolve through it."""
+    bindings: dict[str, str] = {}
+    for part in node.named_children:
+        if part.type == "export_clause":
+            for spec_node in part.named_children:
+                name = t.text(t.field(spec_node, "name"))
+                alias = t.text(t.field(spec_node, "alias")) or name
+                if name:
+                    bindings[alias] = name
+        elif part.type == "namespace_export":
+            bindings[t.text(part.named_children[-1])] = ""
+    return bindings or {"*": "*"}
 
 
 def _loads(language: str, root: ts.Node) -> list[ImportRef]:

@@ -20,9 +20,11 @@ def predict_drafts(shop: Workshop, cancel: CancelToken, limit: int = 2) -> list[
         cancel.check()
         for check in _first_checks(facts):
             start, scope = _enclosing(facts, check)
-            if check <= start:
+            if check <= start or not is_test_function(scope, facts.language):
                 continue
             tested = _tested(shop, path, scope)
+            if not tested:
+                continue  # a test of nothing this course teaches
             score = sum(shop.weight(p) for p in tested) + (1.0 if scope else 0.0)
             candidates.append((-score, path, start, check, len(tested), scope))
     candidates.sort()
@@ -36,6 +38,18 @@ def predict_drafts(shop: Workshop, cancel: CancelToken, limit: int = 2) -> list[
         if len(drafts) == limit:
             break
     return drafts
+
+
+def is_test_function(scope: str, language: str) -> bool:
+    """A test of the public behaviour, not a helper (``checkClass``, ``assertNoErr``):
+    named as the test runner finds tests. JavaScript's ``it(...)`` blocks have no name
+    (the scope is empty there); elsewhere a check outside any function is no test."""
+    name = scope.rsplit(".", 1)[-1]
+    if not scope:
+        return language in ("javascript", "typescript", "tsx")
+    if language == "go":
+        return name.startswith("Test")
+    return name.lower().startswith("test") or name.endswith(("Test", "_test"))
 
 
 def _first_checks(facts: FileFacts) -> list[int]:
