@@ -175,14 +175,16 @@ def imported_modules(tree: ast.Module, package: list[str], modules: dict[str, st
 
 
 @pytest.mark.parametrize("package", PACKAGES)
-def test_the_most_imported_modules_are_in_the_course(
+def test_the_three_most_imported_modules_are_in_the_course(
     results: dict[str, Result], package: str
 ) -> None:
     result = results[package]
     assert result.ctx.abstractions is not None
     covered = {f for a in result.ctx.abstractions.abstractions for f in a.files}
-    top = most_imported(result.repo, package)
-    assert len(top) == 5
+    # The other places go to what users touch (README, examples, exports): a module
+    # imported everywhere is not always one a user meets.
+    top = most_imported(result.repo, package, count=3)
+    assert len(top) == 3
     assert [m for m in top if m not in covered] == []
 
 

@@ -198,7 +198,7 @@ def select_units(
     most_imported = sorted(code, key=lambda f: (-imported[f], f))[:MUST_INCLUDE]
     # ...unless they are private helpers no user touches (a ``_compat`` module).
     must = [unit_of[f] for f in most_imported if imported[f] and scores[unit_of[f].path] > 0]
-    must = [u for u in must if touch.unit(u) or not posixpath.basename(u.path).startswith("_")]
+    must = [u for u in must if touch.unit(u) or not _private(u)]
     ranked = sorted(units, key=lambda u: (-scores[u.path], u.path))
     # In a small project the most imported modules could take every place: keep some
     # for the best-scored ones (often the large module users actually call).
@@ -245,9 +245,15 @@ def unit_scores(
         score = rank[unit.path] + IMPORTERS_WEIGHT * outside[unit.path] / importers_total
         score += SIZE_WEIGHT * size + TOUCH_WEIGHT * touched[unit.path] / touch_total
         score *= TINY_FACTOR if unit.lines < tiny else 1.0
-        private = posixpath.basename(unit.path).startswith("_") and not unit.is_dir
-        scores[unit.path] = score * (PRIVATE_FACTOR if private and not touched[unit.path] else 1.0)
+        private = _private(unit) and not touched[unit.path]
+        scores[unit.path] = score * (PRIVATE_FACTOR if private else 1.0)
     return scores
+
+
+def _private(unit: Unit) -> bool:
+    """A module its package keeps to itself (``_compat.py``; not ``__init__.py``)."""
+    name = posixpath.basename(unit.path)
+    return not unit.is_dir and name.startswith("_") and not name.startswith("__init__.")
 
 
 def unit_name(unit: Unit, graph: CodeGraph, project: str) -> str:
