@@ -145,8 +145,25 @@ def most_imported(repo: Path, package: str, count: int = 5) -> list[str]:
         for target in imported_modules(tree, package_parts, modules):
             if target != rel:
                 importers[target].add(rel)
-    ranked = sorted(importers, key=lambda t: (-len(importers[t]), t))
+    # A module that defines nothing public (a package's re-export hub) is taught through
+    # the modules it re-exports.
+    defining = {t for t in importers if public_names(repo / t)}
+    ranked = sorted(defining, key=lambda t: (-len(importers[t]), t))
     return ranked[:count]
+
+
+def public_names(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    kinds = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    names = {n.name for n in tree.body if isinstance(n, kinds) and not n.name.startswith("_")}
+    for node in tree.body:  # ``__all__`` says what is public, when the module has one
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            value = node.value
+            listed = ast.literal_eval(value) if isinstance(value, ast.List | ast.Tuple) else []
+            names &= set(listed)
+    return names
 
 
 def imported_modules(tree: ast.Module, package: list[str], modules: dict[str, str]) -> set[str]:

@@ -24,7 +24,7 @@ import networkx as nx
 from fondation.errors import PermanentError
 from tasks.artifacts import Abstraction, AbstractionsArtifact, Citation
 from tasks.engines.base import CancelToken
-from tasks.engines.offline.entry import Entry, entry_point
+from tasks.engines.offline.entry import Entry, entry_point, exported_names
 from tasks.engines.offline.graph import CodeGraph, SymbolRef, pagerank
 from tasks.engines.offline.index import Index
 from tasks.engines.offline.languages import is_support_path
@@ -37,7 +37,12 @@ from tasks.engines.offline.text import (
     plural,
     unique_slug,
 )
-from tasks.engines.offline.units import MAX_CHAPTERS, Unit, chapter_count, plan_units
+from tasks.engines.offline.units import (
+    MAX_CHAPTERS,
+    Unit,
+    chapter_count,
+    plan_units,
+)
 
 MUST_INCLUDE = 3  # modules with the most importers
 MAX_SYMBOLS = 12
@@ -51,6 +56,12 @@ TINY_FACTOR = 0.5
 PRIVATE_FACTOR = 0.4  # a "_module" none of whose names users touch
 DOMINANT_SHARE = 0.4  # a type holding this share of a unit's touch names the unit
 EXPORTED_TOUCH = 2.0
+REACH_WEIGHT = 0.3  # the entry point's own unit; half for what it calls, a third beyond
+REACH_DEPTH = 2
+MIN_DEFINING = 3  # candidates that define something, below which none is left out
+SUBSTANTIAL_LINES = (
+    5  # a type shorter than this (an alias, a one-method interface) names no chapter
+)
 TYPE_KINDS = frozenset({"class", "struct", "interface", "trait", "enum", "type"})
 _FAMILY = re.compile(r"^_*([A-Za-z0-9]+)")
 
@@ -106,18 +117,6 @@ class Touch:
         return sum(self.symbol(p, s) for p, s in _public(unit, self.graph))
 
 
-def exported_names(graph: CodeGraph) -> frozenset[str]:
-    """Names a package hands its users: bound in a Python ``__init__`` or a JS/TS index,
-    or listed in ``__all__``."""
-    names: set[str] = set()
-    for path, facts in graph.facts.items():
-        stem = posixpath.basename(path).split(".", 1)[0]
-        if stem in ("__init__", "index", "mod", "lib") and not is_support_path(path):
-            names |= {b for imp in facts.imports for b in imp.bindings if b != "*"}
-            names |= set(facts.exports or [])
-    return frozenset(names)
-
-
 def merge_families(units: list[Unit]) -> list[Unit]:
     """Sibling modules of one family (``flag.go``, ``flag_int.go``; ``termui.py``,
     ``_termui_impl.py``) become one candidate, led by the file named like the family."""
@@ -153,6 +152,11 @@ def extract_abstractions(
     units = merge_families(plan_units(code, chapters))
     usage = symbol_usage(graph)
     touch = Touch(graph, usage, showcase, exported_names(graph))
+    # A file that defines nothing (a re-export hub, a table of constants) is read
+    # through the chapters that use it, unless the project has little else.
+    defining = [u for u in units if _public(u, graph)]
+    if len(defining) >= MIN_DEFINING:
+        units = defining
     chosen = select_units(units, graph, code, chapters, touch)
     taken: set[str] = set()
     names: set[str] = set()
@@ -160,7 +164,7 @@ def extract_abstractions(
     for unit in chosen:
         cancel.check()
         abstractions.append(describe(unit, graph, touch, project, taken, names))
-    entry = entry_point(abstractions, graph, showcase)
+    entry = entry_point(abstractions, graph, showcase, project)
     if entry is not None:
         first = next(a for a in abstractions if a.id == entry.abstraction_id)
         abstractions = [first, *(a for a in abstractions if a is not first)]
@@ -194,8 +198,8 @@ def select_units(
     """The modules most imported first, then the best scores; best score first."""
     unit_of = {f: u for u in units for f in u.files}
     scores = unit_scores(units, graph, code, touch)
-    imported = {f: len(graph.importers(f, "imports")) for f in code}
-    most_imported = sorted(code, key=lambda f: (-imported[f], f))[:MUST_INCLUDE]
+    imported = {f: len(graph.importers(f, "imports")) for f in unit_of}
+    most_imported = sorted(unit_of, key=lambda f: (-imported[f], f))[:MUST_INCLUDE]
     # ...unless they are private helpers no user touches (a ``_compat`` module).
     must = [unit_of[f] for f in most_imported if imported[f] and scores[unit_of[f].path] > 0]
     must = [u for u in must if touch.unit(u) or not _private(u)]
@@ -239,11 +243,13 @@ def unit_scores(
     tiny = max(TINY_LINES, TINY_SHARE * lines_total)
     touched = {u.path: touch.unit(u) for u in units}
     touch_total = max(1.0, sum(touched.values()))
+    reach = reached(units, graph, touch.showcase, unit_of)
     scores: dict[str, float] = {}
     for unit in units:
         size = unit.lines / lines_total * (1.0 if outside[unit.path] else UNIMPORTED_SIZE)
         score = rank[unit.path] + IMPORTERS_WEIGHT * outside[unit.path] / importers_total
         score += SIZE_WEIGHT * size + TOUCH_WEIGHT * touched[unit.path] / touch_total
+        score += REACH_WEIGHT / (1 + reach[unit.path]) if unit.path in reach else 0.0
         score *= TINY_FACTOR if unit.lines < tiny else 1.0
         private = _private(unit) and not touched[unit.path]
         scores[unit.path] = score * (PRIVATE_FACTOR if private else 1.0)
@@ -254,6 +260,38 @@ def _private(unit: Unit) -> bool:
     """A module its package keeps to itself (``_compat.py``; not ``__init__.py``)."""
     name = posixpath.basename(unit.path)
     return not unit.is_dir and name.startswith("_") and not name.startswith("__init__.")
+
+
+def reached(
+    units: list[Unit], graph: CodeGraph, showcase: Showcase, unit_of: dict[str, str]
+) -> dict[str, int]:
+    """How many calls (or type uses) away from the entry point each candidate is: the
+    unit whose public name the README's (or an example's) first snippet uses, then what
+    it calls, then what those call, up to ``REACH_DEPTH``."""
+    owner: dict[str, str] = {}
+    for unit in units:
+        for _, symbol in _public(unit, graph):
+            owner.setdefault(symbol.name, unit.path)
+    found = showcase.first_use(set(owner))
+    if found is None:
+        return {}
+    distance = {owner[found[1]]: 0}
+    ring = [owner[found[1]]]
+    members: dict[str, list[str]] = defaultdict(list)
+    for path, held_by in unit_of.items():
+        members[held_by].append(path)
+    for depth in range(1, REACH_DEPTH + 1):
+        following: list[str] = []
+        for current in ring:
+            for path in members[current]:
+                for target in graph.files.successors(path):
+                    kinds = graph.files.edges[path, target]["lines"]
+                    other = unit_of.get(target)
+                    if other is not None and other not in distance and set(kinds) - {"imports"}:
+                        distance[other] = depth
+                        following.append(other)
+        ring = sorted(following)
+    return distance
 
 
 def unit_name(unit: Unit, graph: CodeGraph, project: str) -> str:
@@ -301,17 +339,28 @@ def concept_name(unit: Unit, graph: CodeGraph, touch: Touch, project: str) -> st
     symbols = public_symbols(unit, graph, touch)
     total = sum(touch.symbol(p, s) for p, s in symbols)
     stem = posixpath.splitext(posixpath.basename(unit.path))[0].replace("_", "")
-    for path, symbol in symbols:
-        if symbol.kind not in TYPE_KINDS:
-            continue
-        share = touch.symbol(path, symbol) / total if total else 0.0
-        named_like_file = not unit.is_dir and symbol.name.lower() == stem.lower()
-        if share >= DOMINANT_SHARE or (named_like_file and share > 0):
+    types = [(p, s) for p, s in symbols if s.kind in TYPE_KINDS]
+    share = {s.name: touch.symbol(p, s) / total if total else 0.0 for p, s in symbols}
+    for _, symbol in types:
+        if not unit.is_dir and _plain(symbol.name) == _plain(stem) and share[symbol.name] > 0:
+            return symbol.name  # websocket.js holds WebSocket
+    for _, symbol in types:
+        if share[symbol.name] >= DOMINANT_SHARE:
             return symbol.name
-    types = [s.name for p, s in symbols if s.kind in TYPE_KINDS and touch.symbol(p, s) > 0]
-    if len(types) >= 2:
-        return f"{types[0]} and {types[1]}"  # a module of several concepts: its two main ones
+    touched = [
+        s.name for _, s in types if share[s.name] > 0 and s.end - s.start >= SUBSTANTIAL_LINES
+    ]
+    if len(touched) >= 2:
+        return f"{touched[0]} and {touched[1]}"  # a module of several concepts: its two main ones
+    functions = [s.name for p, s in symbols if s.kind == "function" and share[s.name] > 0]
+    if _private(unit) and functions:
+        # ``httpx._api`` is no name a user knows; what it offers (``get``...) is.
+        return " and ".join(functions[:2])
     return unit_name(unit, graph, project)
+
+
+def _plain(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
 def describe(

@@ -202,8 +202,9 @@ class ChapterWriter:
             intro += f", introduced as “{inline(snippet.context, 160)}”"
         lines += [intro + f"; it uses {join_names(used, 5)}.", ""]
         lines += [*code_block(snippet.text, FENCE.get(language, "")), ""]
-        if len(snippets) > 1:
-            more = [s.title for s in snippets[1:4]]
+        more = list(dict.fromkeys(s.title for s in snippets[1:] if s.title != snippet.title))
+        if more:
+            more = more[:3]
             lines += [f"It appears again in {and_list(more)}.", ""]
         return lines
 
@@ -409,7 +410,10 @@ class ChapterWriter:
         return found.start if found else 1
 
     def closer_look(self) -> list[str]:
-        lead = next((s for s in (self.symbol(n) for n in self.a.symbols) if s), None)
+        # The type the chapter is named after, else its most used public name.
+        lead = self.symbol(self.a.name) or next(
+            (s for s in (self.symbol(n) for n in self.a.symbols) if s), None
+        )
         if lead is None:
             return []
         path, symbol = self._excerpt_target(*lead)
@@ -429,9 +433,8 @@ class ChapterWriter:
         lines = [f"## How it works inside: `{symbol.name}`", ""]
         if symbol.name != lead[1].name:
             lines += [
-                f"`{lead[1].name}` opens with a long docstring, so here is one of its methods "
-                f"instead: the longest {'documented ' if symbol.doc else ''}one that fits on a "
-                "screen.",
+                f"The work of `{lead[1].name}` is done in its methods; this one calls the most "
+                "of the project's own code.",
                 "",
             ]
         lines += [f"The excerpt is {shown}, from {self.cite(path, symbol.start, end)}.", ""]
@@ -448,9 +451,9 @@ class ChapterWriter:
         return lines
 
     def _excerpt_target(self, path: str, symbol: Symbol) -> tuple[str, Symbol]:
-        """The lead symbol, or for a class whose docstring fills the excerpt, a method."""
-        doc_lines = symbol.doc.count("\n") + 1 if symbol.doc else 0
-        if symbol.kind != "class" or doc_lines < EXCERPT_LINES // 3:
+        """The lead symbol, or for a type with public methods, the method that calls the
+        most of the project's code (how the type works, rather than its fields)."""
+        if symbol.kind not in ("class", "struct"):
             return path, symbol
         methods = [
             s
@@ -458,10 +461,17 @@ class ChapterWriter:
             if s.name.startswith(symbol.name + ".")
             and s.public
             and s.kind == "method"
-            and 3 <= s.end - s.start + 1 <= EXCERPT_LINES
+            and s.end - s.start + 1 >= 3
+            and not s.name.rsplit(".", 1)[-1].startswith("__")
         ]
-        methods.sort(key=lambda m: (not m.doc, m.start - m.end, m.start))
-        return (path, methods[0]) if methods else (path, symbol)
+        calls = self.graph.calls
+
+        def out(method: Symbol) -> int:
+            node = f"{path}::{method.name}"
+            return calls.out_degree(node) if node in calls else 0
+
+        methods.sort(key=lambda m: (-out(m), not m.doc, m.start - m.end, m.start))
+        return (path, methods[0]) if methods and out(methods[0]) else (path, symbol)
 
     def _calls_of(self, path: str, name: str) -> list[str]:
         out: list[str] = []

@@ -7,14 +7,18 @@ command line's ``main``. Only the concepts chosen for the course are candidates.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tasks.artifacts import Abstraction
 from tasks.engines.offline.graph import CodeGraph
+from tasks.engines.offline.languages import is_support_path
 from tasks.engines.offline.showcase import Showcase
 
 _TYPE_KINDS = frozenset({"class", "struct", "interface", "trait", "enum", "type"})
+_ERRORS = ("Error", "Exception", "Warning", "Err")
+MIN_TYPE_LINES = 5
 
 
 @dataclass(frozen=True)
@@ -34,8 +38,20 @@ def public_names(abstraction: Abstraction, graph: CodeGraph) -> set[str]:
     }
 
 
+def exported_names(graph: CodeGraph) -> frozenset[str]:
+    """Names a package hands its users: bound in a Python ``__init__`` or a JS/TS index,
+    or listed in ``__all__``."""
+    names: set[str] = set()
+    for path, facts in graph.facts.items():
+        stem = posixpath.basename(path).split(".", 1)[0]
+        if stem in ("__init__", "index", "mod", "lib") and not is_support_path(path):
+            names |= {b for imp in facts.imports for b in imp.bindings if b != "*"}
+            names |= set(facts.exports or [])
+    return frozenset(names)
+
+
 def entry_point(
-    abstractions: Sequence[Abstraction], graph: CodeGraph, showcase: Showcase
+    abstractions: Sequence[Abstraction], graph: CodeGraph, showcase: Showcase, project: str = ""
 ) -> Entry | None:
     owner: dict[str, str] = {}
     for abstraction in abstractions:
@@ -53,30 +69,47 @@ def entry_point(
                 else f"the project's first example ({where}) uses `{name}`"
             )
             return Entry(owner[name], name, said)
-    return _main_type(abstractions, graph) or _main_function(abstractions, graph)
+    return _main_type(abstractions, graph, project) or _main_function(abstractions, graph)
 
 
-def _main_type(abstractions: Sequence[Abstraction], graph: CodeGraph) -> Entry | None:
-    best: tuple[int, str, str] | None = None
+def _main_type(abstractions: Sequence[Abstraction], graph: CodeGraph, project: str) -> Entry | None:
+    """The package's main type: named like the project (``Celery``), else exported by
+    the package, else used by the most files; substantial (methods or a body), and not
+    an error (errors are met when things fail, not first)."""
+    exported = exported_names(graph)
+    users: dict[tuple[str, str], set[str]] = {}
+    for source, target, data in graph.files.edges(data=True):
+        for names in data["names"].values():
+            for name in names:
+                users.setdefault((target, name.split(".", 1)[0]), set()).add(source)
+    best: tuple[tuple[bool, bool, int], str, str] | None = None
     for abstraction in abstractions:
         for path in abstraction.files:
             for symbol in graph.facts[path].top_level() if path in graph.facts else []:
-                if not symbol.public or symbol.kind not in _TYPE_KINDS:
+                if (
+                    not symbol.public
+                    or symbol.kind not in _TYPE_KINDS
+                    or symbol.end - symbol.start < MIN_TYPE_LINES
+                    or symbol.name.endswith(_ERRORS)
+                ):
                     continue
-                users = len(
-                    [u for u in graph.files.predecessors(path) if u != path]
-                    if path in graph.files
-                    else []
+                key = (
+                    _plain(symbol.name) == _plain(project),
+                    symbol.name in exported,
+                    len(users.get((path, symbol.name), set())),
                 )
-                key = (users, symbol.name, abstraction.id)
-                if best is None or key[0] > best[0]:
-                    best = key
-    if best is None or best[0] == 0:
+                if best is None or key > best[0]:
+                    best = (key, symbol.name, abstraction.id)
+    if best is None or best[0] == (False, False, 0):
         return None
-    users, name, abstraction_id = best
+    (_, _, count), name, abstraction_id = best
     return Entry(
-        abstraction_id, name, f"`{name}` is its main exported type (used by {users} files)"
+        abstraction_id, name, f"`{name}` is its main exported type (used by {count} files)"
     )
+
+
+def _plain(name: str) -> str:
+    return "".join(c for c in name.lower() if c.isalnum())
 
 
 def _main_function(abstractions: Sequence[Abstraction], graph: CodeGraph) -> Entry | None:

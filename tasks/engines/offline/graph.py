@@ -230,7 +230,10 @@ def _symbol_in(
 ) -> list[SymbolRef]:
     names = rest if target.member in ("", "*") else [target.member, *rest]
     if not names:
-        return []
+        # A module bound to a name and called (CommonJS ``const scan = require('./scan')``
+        # then ``scan(...)``): the module's symbol of that name, if it has one.
+        binding = target.binding
+        return [(target.path, binding)] if binding in defined.get(target.path, set()) else []
     candidates = [".".join(names[:2]), names[0]] if len(names) > 1 else [names[0]]
     symbols = defined.get(target.path, set())
     for candidate in candidates:

@@ -43,12 +43,15 @@ class Snippet:
     context: str  # the sentence that introduces it, or the example's own comment
     names: tuple[str, ...]  # identifiers, in order of first use
     origin: str  # "readme" or "example"
+    name: str = ""  # a Go example function's name
 
     @property
     def title(self) -> str:
         """How the snippet is named in prose."""
         if self.origin == "readme":
             return f"the README's example at line {self.start}"
+        if self.name:
+            return f"the example `{self.name}` in `{self.path}`"
         return f"the example in `{self.path}`"
 
 
@@ -195,7 +198,7 @@ def example_snippets(root: Path, facts: dict[str, FileFacts]) -> list[Snippet]:
         if path.endswith(".go"):
             for symbol in examples:
                 found = _snippet(path, lines, symbol.start - 1, symbol.end, "example")
-                out += [_with_context(s, symbol.doc or symbol.name) for s in found]
+                out += [replace(_with_context(s, symbol.doc), name=symbol.name) for s in found]
         else:
             out += [
                 _with_context(s, facts[path].doc)

@@ -36,6 +36,17 @@ def use_drafts(shop: Workshop, limit: int = 2) -> list[Draft]:
     return drafts
 
 
+def expected_output(text: str) -> list[str]:
+    """The lines a Go example promises to print (its ``// Output:`` comment)."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip() in ("// Output:", "// Unordered output:"):
+            tail = [x.strip() for x in lines[i + 1 :]]
+            said = [x[2:].strip() for x in tail if x.startswith("//")]
+            return [x for x in said if x][:4]
+    return []
+
+
 def _draft(
     shop: Workshop,
     path: str,
@@ -50,7 +61,11 @@ def _draft(
     language = FENCE.get(shop.graph.facts[path].language, "") if path in shop.graph.facts else ""
     if not language:
         language = FENCE.get(shop.graph.facts[defined[used[0]][0]].language, "")
-    goal = inline(context, 240) if context else f"what {title} does"
+    output = expected_output(text)
+    if output:
+        goal = f"a program that prints `{inline(' / '.join(output), 200).replace('`', '')}`"
+    else:
+        goal = inline(context, 240) if context else f"what {title} does"
     body = [
         f"This exercise asks you to use the public API of {shop.project} the way {title} does.",
         "",
