@@ -350,7 +350,7 @@ def concept_name(unit: Unit, graph: CodeGraph, touch: Touch, project: str) -> st
     touched = [
         s.name for _, s in types if share[s.name] > 0 and s.end - s.start >= SUBSTANTIAL_LINES
     ]
-    if len(touched) >= 2:
+    if len(touched) >= 2 and not unit.is_dir:
         return f"{touched[0]} and {touched[1]}"  # a module of several concepts: its two main ones
     functions = [s.name for p, s in symbols if s.kind == "function" and share[s.name] > 0]
     if _private(unit) and functions:

@@ -27,7 +27,7 @@ from tasks.engines.offline.abstractions import Usage
 from tasks.engines.offline.complexity import HotSpot, hot_spots
 from tasks.engines.offline.files import decode, read_bytes
 from tasks.engines.offline.graph import CodeGraph
-from tasks.engines.offline.languages import FENCE
+from tasks.engines.offline.languages import FENCE, is_test_function, is_test_path
 from tasks.engines.offline.markdown import code_block
 from tasks.engines.offline.mermaid import neighbourhood
 from tasks.engines.offline.model import Symbol
@@ -48,6 +48,7 @@ MAX_SYMBOLS = 6
 MAX_METHODS = 6
 MAX_FILES_IN_TABLE = 12
 EXCERPT_LINES = 30
+MEET_LINES = 25  # a longer test shows more set-up than use
 MIN_HOT_COMPLEXITY = 3  # below this, nothing branches enough to call it a hot spot
 
 
@@ -178,12 +179,12 @@ class ChapterWriter:
         return [*([purpose, ""] if purpose else []), self.a.summary, "", text, ""]
 
     def _purpose(self) -> str:
-        """What the concept is for, in one sentence of its own documentation."""
-        for name in self.a.symbols[:3]:
-            found = self.symbol(name)
-            if found is not None and found[1].doc:
-                said = first_sentence(found[1].doc, 240)
-                return f"**What it is for.** `{found[1].name}`: {inline(said)}"
+        """What the concept is for, in one sentence of the documentation of the type it is
+        named after (a module's or package's own docstring opens the summary instead)."""
+        found = self.symbol(self.a.name)
+        if found is not None and found[1].doc:
+            said = first_sentence(found[1].doc, 240)
+            return f"**What it is for.** {inline(said)}"
         return ""
 
     def meet(self) -> list[str]:
@@ -191,7 +192,7 @@ class ChapterWriter:
         names = set(self.a.symbols)
         snippets = self.course.showcase.using(names)
         if not snippets:
-            return []
+            return self._meet_in_tests()
         snippet = snippets[0]
         used = [n for n in snippet.names if n in names]
         where = self._cite_snippet(snippet.path, snippet.start, snippet.end)
@@ -207,6 +208,44 @@ class ChapterWriter:
             more = more[:3]
             lines += [f"It appears again in {and_list(more)}.", ""]
         return lines
+
+    def _meet_in_tests(self) -> list[str]:
+        """No README or example uses the concept: the shortest test that calls it shows
+        how it is used from outside."""
+        mine = set(self.files)
+        found: list[tuple[int, str, Symbol, str]] = []
+        for caller, callee in self.graph.calls.edges:
+            path, _, scope = caller.partition("::")
+            target, _, name = callee.partition("::")
+            if target not in mine or not is_test_path(path) or path not in self.graph.facts:
+                continue
+            facts = self.graph.facts[path]
+            test = facts.symbol(scope)
+            if test is None or not is_test_function(scope, facts.language):
+                continue
+            size = test.end - test.start + 1
+            if size <= MEET_LINES:
+                found.append((size, path, test, name))
+        if not found:
+            return []
+        _, path, test, name = min(found, key=lambda f: (f[0], f[1], f[2].start))
+        try:
+            source = split_lines(decode(read_bytes(self.course.root, path)))
+        except (OSError, PermanentError):
+            return []
+        where = self.cite(path, test.start, test.end)
+        return [
+            "## How you meet it",
+            "",
+            f"No README or example uses `{self.a.name}`; its tests use it as a caller would. "
+            f"The shortest, `{test.name}` ({where}), calls `{name}`:",
+            "",
+            *code_block(
+                "\n".join(source[test.start - 1 : test.end]),
+                FENCE.get(self.graph.facts[path].language, ""),
+            ),
+            "",
+        ]
 
     def _cite_snippet(self, path: str, start: int, end: int) -> str:
         if path in self.graph.facts:

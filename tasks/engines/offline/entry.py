@@ -69,7 +69,29 @@ def entry_point(
                 else f"the project's first example ({where}) uses `{name}`"
             )
             return Entry(owner[name], name, said)
-    return _main_type(abstractions, graph, project) or _main_function(abstractions, graph)
+    return (
+        _declared_command(abstractions, graph, showcase)
+        or _main_type(abstractions, graph, project)
+        or _main_function(abstractions, graph)
+    )
+
+
+def _declared_command(
+    abstractions: Sequence[Abstraction], graph: CodeGraph, showcase: Showcase
+) -> Entry | None:
+    """The command the build files declare (an application's front door)."""
+    path_of = {module: path for path, module in sorted(graph.module_names.items())}
+    for target, function in showcase.commands:
+        path = path_of.get(target, target)
+        for abstraction in abstractions:
+            if path in abstraction.files:
+                name = function or "main"
+                return Entry(
+                    abstraction.id,
+                    name,
+                    f"its command line starts at `{name}` in `{path}`, as its build file declares",
+                )
+    return None
 
 
 def _main_type(abstractions: Sequence[Abstraction], graph: CodeGraph, project: str) -> Entry | None:

@@ -130,5 +130,17 @@ def is_support_path(path: str) -> bool:
     return bool(_SUPPORT_DIRS.intersection(parts[:-1])) or bool(_SUPPORT_NAME.search(parts[-1]))
 
 
+def is_test_function(scope: str, language: str) -> bool:
+    """A test of the public behaviour, not a helper (``checkClass``, ``assertNoErr``):
+    named as the test runner finds tests. JavaScript's ``it(...)`` blocks have no name
+    (the scope is empty there); elsewhere a check outside any function is no test."""
+    name = scope.rsplit(".", 1)[-1]
+    if not scope:
+        return language in ("javascript", "typescript", "tsx")
+    if language == "go":
+        return name.startswith("Test")
+    return name.lower().startswith("test") or name.endswith(("Test", "_test"))
+
+
 def is_generated_name(path: str) -> bool:
     return bool(_GENERATED_NAME.search(PurePosixPath(path).name))

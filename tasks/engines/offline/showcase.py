@@ -8,8 +8,10 @@ course should start, and each snippet is the "how you meet it" of a chapter.
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
+import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
@@ -26,7 +28,15 @@ MAX_EXAMPLE_FILES = 40
 _FENCE = re.compile(r"^\s*(```+|~~~+)\s*([\w+-]*)")
 _RST_BLOCK = re.compile(r"(::\s*$)|(^\s*\.\.\s+code(-block)?::)")
 _QUALIFIED = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*")
-_SHELL = frozenset({"sh", "shell", "bash", "console", "text", "txt", "ini", "toml", "yaml"})
+# Fenced blocks in these languages (or with no language) hold code a user writes.
+_CODE = frozenset(
+    {
+        "",
+        *("python", "py", "pycon", "python3", "ipython"),
+        *("js", "javascript", "jsx", "mjs", "cjs", "ts", "typescript", "tsx", "node"),
+        *("go", "golang", "java", "kotlin", "kt", "rust", "rs", "c", "cpp", "c++", "h"),
+    }
+)
 _PROMPT = re.compile(r"^\s*(>>>|\.\.\.)\s?")
 # String literals, comments and keyword arguments name no part of the project.
 _NOISE = re.compile(
@@ -59,6 +69,9 @@ class Snippet:
 class Showcase:
     snippets: list[Snippet] = field(default_factory=list)
     mentions: dict[str, float] = field(default_factory=dict)  # weighted uses of each name
+    # Commands the build files declare: ("fondation.cli", "main") from pyproject's
+    # [project.scripts], ("bin/cli.js", "") from package.json's "bin".
+    commands: list[tuple[str, str]] = field(default_factory=list)
 
     def first_use(self, names: set[str]) -> tuple[Snippet, str] | None:
         """The first snippet using one of ``names``, and the first such name in it."""
@@ -83,6 +96,7 @@ def build_showcase(root: Path, manifests: dict[str, str], facts: dict[str, FileF
     if readme is not None and "." in posixpath.basename(readme):
         show.snippets += readme_snippets(readme, manifests[readme])
     show.snippets += example_snippets(root, facts)
+    show.commands = declared_commands(manifests)
     packages = package_names(facts) | {posixpath.basename(str(root))}
     show.snippets = [replace(s, names=own_names(s.names, packages)) for s in show.snippets]
     for snippet in show.snippets:
@@ -90,6 +104,27 @@ def build_showcase(root: Path, manifests: dict[str, str], facts: dict[str, FileF
         for name in snippet.names:
             show.mentions[name] = show.mentions.get(name, 0.0) + weight
     return show
+
+
+def declared_commands(manifests: dict[str, str]) -> list[tuple[str, str]]:
+    """The command-line entry points of the shallowest pyproject.toml and package.json."""
+    out: list[tuple[str, str]] = []
+    for path in sorted(manifests, key=lambda p: (p.count("/"), p)):
+        name = posixpath.basename(path)
+        base = posixpath.dirname(path)
+        try:
+            if name == "pyproject.toml":
+                scripts = tomllib.loads(manifests[path]).get("project", {}).get("scripts", {})
+                for target in scripts.values() if isinstance(scripts, dict) else []:
+                    module, _, function = str(target).partition(":")
+                    out.append((module.strip(), function.strip()))
+            elif name == "package.json":
+                found = json.loads(manifests[path]).get("bin", {})
+                targets = [found] if isinstance(found, str) else list(dict(found).values())
+                out += [(posixpath.normpath(posixpath.join(base, str(t))), "") for t in targets]
+        except (ValueError, TypeError, AttributeError):
+            continue
+    return out
 
 
 def readme_snippets(path: str, text: str) -> list[Snippet]:
@@ -103,7 +138,7 @@ def readme_snippets(path: str, text: str) -> list[Snippet]:
                 (j for j in range(i + 1, len(lines)) if lines[j].strip().startswith(fence[1])),
                 len(lines),
             )
-            if fence[2].lower() not in _SHELL:
+            if fence[2].lower() in _CODE:
                 out += _snippet(path, lines, i + 1, close, "readme")
             i = close + 1
             continue

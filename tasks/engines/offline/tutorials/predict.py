@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tasks.engines.base import CancelToken
-from tasks.engines.offline.languages import is_test_path
+from tasks.engines.offline.languages import is_test_function, is_test_path
 from tasks.engines.offline.model import FileFacts
 from tasks.engines.offline.tutorials.common import Draft, Workshop, answer, split_node
 
@@ -38,18 +38,6 @@ def predict_drafts(shop: Workshop, cancel: CancelToken, limit: int = 2) -> list[
         if len(drafts) == limit:
             break
     return drafts
-
-
-def is_test_function(scope: str, language: str) -> bool:
-    """A test of the public behaviour, not a helper (``checkClass``, ``assertNoErr``):
-    named as the test runner finds tests. JavaScript's ``it(...)`` blocks have no name
-    (the scope is empty there); elsewhere a check outside any function is no test."""
-    name = scope.rsplit(".", 1)[-1]
-    if not scope:
-        return language in ("javascript", "typescript", "tsx")
-    if language == "go":
-        return name.startswith("Test")
-    return name.lower().startswith("test") or name.endswith(("Test", "_test"))
 
 
 def _first_checks(facts: FileFacts) -> list[int]:
