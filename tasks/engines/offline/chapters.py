@@ -282,8 +282,9 @@ class ChapterWriter:
             lines += [f"`{self.a.name}` is used by:", ""]
             lines += [self._relation_bullet(r, r.source) for r in incoming] + [""]
         lines += [
-            "Solid arrows mark calls or inheritance, dotted ones plain imports; an arrow points "
-            "from the dependent to what it depends on.",
+            "Solid arrows mark what crosses in code (calls, inheritance, implementations, uses "
+            "of a type), dotted ones plain imports; an arrow points from the dependent to what "
+            "it depends on.",
             "",
             "```mermaid",
             neighbourhood(self.a.id, self.course.abstractions, self.course.relationships),

@@ -169,16 +169,18 @@ def _link_references(
 ) -> None:
     for ref in facts.references:
         found = resolve_name(ref.name, path, bindings, defined)
-        implicit = not found and bool(local)
-        if implicit:
+        if not found and local:
             found = _local_name(ref.name, local)
         for target, symbol in found:
             if target == path:
                 continue
             kind = _REFERENCE_KINDS[ref.kind]
-            # No import statement carries the weight of a same-package edge: its first
-            # use does, so that PageRank sees the package's inner structure.
-            fresh = implicit and not graph.files.has_edge(path, target)
+            if kind == "inherits" and _is_interface(graph.facts[target], symbol):
+                kind = "implements"
+            # No import statement carries the weight of an edge to a name of the same
+            # package (Go, Java) or to a re-exported definition: its first use does, so
+            # that PageRank sees that structure too.
+            fresh = not graph.files.has_edge(path, target)
             _add(graph.files, path, target, kind, ref.line, symbol, 1.0 if fresh else 0.0)
             if ref.kind == "call":
                 source_node, target_node = f"{path}::{ref.scope}", f"{target}::{symbol}"
@@ -210,6 +212,11 @@ def resolve_name(
     for target in bound.get("*", []):
         found += _symbol_in(Target("*", target.path, ""), parts, bindings, defined, depth)
     return sorted(set(found))
+
+
+def _is_interface(facts: FileFacts, name: str) -> bool:
+    symbol = facts.symbol(name)
+    return symbol is not None and symbol.kind in ("interface", "trait")
 
 
 def _local_name(name: str, local: dict[str, str]) -> list[SymbolRef]:

@@ -221,3 +221,24 @@ def test_javascript_uses_resolve_through_an_index_that_reexports(
     assert graph.edge("src/main.ts", "src/util.ts")["names"]["calls"] == {"helper"}
     assert graph.edge("lib/api.js", "lib/scan.js")["names"]["calls"] == {"scan"}
     assert graph.facts["lib/api.js"].symbol("api.scan") is not None
+
+
+def test_java_classes_of_one_package_are_related_and_interfaces_are_implemented(
+    tmp_path: Path, write: Writer
+) -> None:
+    root = write(
+        tmp_path / "jpkg",
+        {
+            "src/com/x/App.java": "package com.x;\n\npublic class App extends Base "
+            "implements Runner {\n    public void run() { Helper.make(); }\n}\n",
+            "src/com/x/Helper.java": "package com.x;\n\npublic class Helper {\n"
+            "    public static Helper make() { return new Helper(); }\n}\n",
+            "src/com/x/Base.java": "package com.x;\n\npublic abstract class Base {}\n",
+            "src/com/x/Runner.java": "package com.x;\n\npublic interface Runner { void run(); }\n",
+        },
+    )
+    graph = graph_of(root, tmp_path / "work")
+    assert kinds(graph, "src/com/x/App.java", "src/com/x/Runner.java") == {"implements"}
+    assert kinds(graph, "src/com/x/App.java", "src/com/x/Base.java") == {"inherits"}
+    assert kinds(graph, "src/com/x/App.java", "src/com/x/Helper.java") == {"calls"}
+    assert graph.edge("src/com/x/App.java", "src/com/x/Helper.java")["weight"] == 1.0
