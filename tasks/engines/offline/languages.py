@@ -80,15 +80,11 @@ def is_test_path(path: str) -> bool:
 
 # Sources a course learns from but never teaches as a chapter: how the project is used
 # (examples), measured (benchmarks), typed for other tools (typings) or tested.
-_SUPPORT_DIRS = frozenset(
+_EXAMPLE_DIRS = frozenset(
+    {"example", "examples", "_examples", "demo", "demos", "sample", "samples"}
+)
+_SUPPORT_DIRS = _EXAMPLE_DIRS | frozenset(
     {
-        "example",
-        "examples",
-        "_examples",
-        "demo",
-        "demos",
-        "sample",
-        "samples",
         "bench",
         "benches",
         "benchmark",
@@ -116,9 +112,9 @@ def is_example_path(path: str) -> bool:
     """Examples a user copies from: example folders, example scripts, Go example tests."""
     parts = PurePosixPath(path).parts
     name = parts[-1]
-    return bool(
-        {"example", "examples", "_examples", "demo", "demos", "sample", "samples"} & set(parts[:-1])
-    ) or name.startswith(("example_", "examples_", "example.", "example-"))
+    return bool(_EXAMPLE_DIRS.intersection(parts[:-1])) or name.startswith(
+        ("example_", "examples_", "example.", "example-")
+    )
 
 
 def is_support_path(path: str) -> bool:
