@@ -56,6 +56,7 @@ TINY_FACTOR = 0.5
 PRIVATE_FACTOR = 0.4  # a "_module" none of whose names users touch
 DOMINANT_SHARE = 0.4  # a type holding this share of a unit's touch names the unit
 EXPORTED_TOUCH = 2.0
+MAKER_SHARE = 0.5  # a mention of a type's factory counts half for the type
 REACH_WEIGHT = 0.3  # the entry point's own unit; half for what it calls, a third beyond
 REACH_DEPTH = 2
 MIN_DEFINING = 3  # candidates that define something, below which none is left out
@@ -105,6 +106,15 @@ class Touch:
         # Uses by the project's own code are centrality, counted apart; tests and
         # examples use what a user would.
         score = self.showcase.mentions.get(symbol.name, 0.0)
+        if symbol.kind in TYPE_KINDS:
+            # What makes one: ``@click.command`` builds a Command, ``cli.NewApp`` an App.
+            maker = symbol.name[:1].lower() + symbol.name[1:]
+            score += (
+                MAKER_SHARE * self.showcase.mentions.get(maker, 0.0)
+                if maker != symbol.name
+                else 0.0
+            )
+            score += MAKER_SHARE * self.showcase.mentions.get("New" + symbol.name, 0.0)
         score += EXPORTED_TOUCH if symbol.name in self.exported else 0.0
         users = self.usage.users.get((path, symbol.name), frozenset())
         return score + sum(1 for u in users if is_support_path(u))
