@@ -34,7 +34,7 @@ from tasks.engines.offline.model import FileFacts
 from tasks.engines.offline.parsing import parse_source
 
 CACHE_NAME = "offline-index.json"
-CACHE_VERSION = 2  # 2: Go records local names, Reference.kind 'type'
+CACHE_VERSION = 3  # 2: Go records local names, Reference.kind 'type'; 3: no overloads
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ class Snippet:
     names: tuple[str, ...]  # identifiers, in order of first use
     origin: str  # "readme" or "example"
     name: str = ""  # a Go example function's name
+    run: str = ""  # the shell session the README shows right after it
 
     @property
     def title(self) -> str:
@@ -139,7 +140,9 @@ def readme_snippets(path: str, text: str) -> list[Snippet]:
                 len(lines),
             )
             if fence[2].lower() in _CODE:
-                out += _snippet(path, lines, i + 1, close, "readme")
+                found = _snippet(path, lines, i + 1, close, "readme")
+                run = _session_after(lines, close + 1)
+                out += [replace(s, run=run) for s in found]
             i = close + 1
             continue
         if path.endswith(".rst") and _RST_BLOCK.search(lines[i]):
@@ -160,7 +163,7 @@ def _snippet(path: str, lines: list[str], start: int, end: int, origin: str) -> 
     while end > start and not lines[end - 1].strip():
         end -= 1
     body = lines[start:end]
-    if not body or all(line.lstrip().startswith(("$", "#", "pip ", "go get")) for line in body):
+    if not body or _is_session(body):
         return []
     end = min(end, start + MAX_SNIPPET_LINES)
     code = "\n".join(_PROMPT.sub("", line) for line in lines[start:end])
@@ -175,6 +178,28 @@ def _snippet(path: str, lines: list[str], start: int, end: int, origin: str) -> 
             origin=origin,
         )
     ]
+
+
+def _is_session(body: list[str]) -> bool:
+    """A shell session (``$ python hello.py``) or install commands: no code to learn."""
+    first = body[0].lstrip()
+    commands = ("$", "#", "pip ", "go get", "npm ", "yarn ")
+    return first.startswith("$ ") or all(line.lstrip().startswith(commands) for line in body)
+
+
+def _session_after(lines: list[str], start: int) -> str:
+    """The shell session fenced right after a block (how the README shows it running)."""
+    j = start
+    while j < len(lines) and j < start + 3 and not lines[j].strip():
+        j += 1
+    fence = _FENCE.match(lines[j]) if j < len(lines) else None
+    if fence is None:
+        return ""
+    close = next(
+        (k for k in range(j + 1, len(lines)) if lines[k].strip().startswith(fence[1])), len(lines)
+    )
+    body = [line for line in lines[j + 1 : close] if line.strip()]
+    return "\n".join(body[:MAX_SNIPPET_LINES]) if body and body[0].lstrip().startswith("$ ") else ""
 
 
 def _context(lines: list[str], start: int) -> str:

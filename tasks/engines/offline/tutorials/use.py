@@ -1,8 +1,8 @@
 """Exercise: use the public API to do what one of the project's examples does.
 
-The goal is the example's own words (the sentence that introduces it in the README, or
-the example's comment); the names to use are the public ones it calls, with their
-signatures; the answer is the example itself, cited.
+The goal is what the example shows: the shell session the README prints after it, the
+output a Go example promises, or else the sentence that introduces it. The names to use
+are the public ones it calls, with their signatures; the answer is the example, cited.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from tasks.engines.offline.entry import public_names
 from tasks.engines.offline.languages import FENCE
 from tasks.engines.offline.markdown import code_block
+from tasks.engines.offline.showcase import Snippet
 from tasks.engines.offline.text import inline
 from tasks.engines.offline.tutorials.common import Draft, Workshop, answer
 
@@ -29,8 +30,8 @@ def use_drafts(shop: Workshop, limit: int = 2) -> list[Draft]:
         used = [n for n in snippet.names if n in defined]
         if len(used) < MIN_NAMES:
             continue
-        drafts.append(_draft(shop, snippet.path, snippet.start, snippet.end, snippet.title,
-                             snippet.context, snippet.text, used, defined))  # fmt: skip
+        drafts.append(_draft(shop, snippet, used, defined))
+
         if len(drafts) == limit:
             break
     return drafts
@@ -48,48 +49,52 @@ def expected_output(text: str) -> list[str]:
 
 
 def _draft(
-    shop: Workshop,
-    path: str,
-    start: int,
-    end: int,
-    title: str,
-    context: str,
-    text: str,
-    used: list[str],
-    defined: dict[str, tuple[str, int, str]],
+    shop: Workshop, snippet: Snippet, used: list[str], defined: dict[str, tuple[str, int, str]]
 ) -> Draft:
-    language = FENCE.get(shop.graph.facts[path].language, "") if path in shop.graph.facts else ""
+    path, facts = snippet.path, shop.graph.facts
+    language = FENCE.get(facts[path].language, "") if path in facts else ""
     if not language:
-        language = FENCE.get(shop.graph.facts[defined[used[0]][0]].language, "")
-    output = expected_output(text)
-    if output:
-        goal = f"a program that prints `{inline(' / '.join(output), 200).replace('`', '')}`"
-    else:
-        goal = inline(context, 240) if context else f"what {title} does"
+        language = FENCE.get(facts[defined[used[0]][0]].language, "")
     body = [
-        f"This exercise asks you to use the public API of {shop.project} the way {title} does.",
+        f"This exercise asks you to use the public API of {shop.project} the way "
+        f"{snippet.title} does.",
         "",
         "## Exercise",
         "",
-        f"Goal: {goal}.",
+        *_goal(snippet),
         "",
         f"Write it yourself with these {len(used[:6])} public names:",
         "",
     ]
     for name in used[:6]:
         where, line, signature = defined[name]
-        body.append(
-            f"- `{name}` ({shop.cite(where, line)}): `{inline(signature, 160).replace('`', '')}`"
-        )
+        shown = inline(signature, 160).replace("`", "")
+        body.append(f"- `{name}` ({shop.cite(where, line)}): `{shown}`")
     body.append("")
+    title = snippet.title[:1].upper() + snippet.title[1:]
     solution = [
-        f"{title[:1].upper()}{title[1:]}, at `{path}:{start}-{end}`:",
+        f"{title}, at `{path}:{snippet.start}-{snippet.end}`:",
         "",
-        *code_block(text, language),
+        *code_block(snippet.text, language),
     ]
     return Draft(
-        title=f"Use {used[0]} as {title} does",
+        title=f"Use {used[0]} as {snippet.title} does",
         slug=f"use-{used[0]}",
         body=body + answer(solution),
         files=sorted({path, *(defined[n][0] for n in used[:6])}),
     )
+
+
+def _goal(snippet: Snippet) -> list[str]:
+    """What to build: the run the README shows, the output a Go example promises, or the
+    sentence that introduces the example."""
+    if snippet.run:
+        intro = "Goal: a program that runs like this session from the README:"
+        return [intro, "", *code_block(snippet.run, "console")]
+    output = expected_output(snippet.text)
+    if output:
+        return [
+            f"Goal: a program that prints `{inline(' / '.join(output), 200).replace('`', '')}`."
+        ]
+    said = inline(snippet.context, 240) if snippet.context else f"what {snippet.title} does"
+    return [f"Goal: {said.rstrip('.')}."]
