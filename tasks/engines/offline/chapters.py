@@ -27,12 +27,13 @@ from tasks.engines.offline.abstractions import Usage
 from tasks.engines.offline.complexity import HotSpot, hot_spots
 from tasks.engines.offline.files import decode, read_bytes
 from tasks.engines.offline.graph import CodeGraph
-from tasks.engines.offline.languages import FENCE
+from tasks.engines.offline.languages import FENCE, is_test_function, is_test_path
 from tasks.engines.offline.markdown import code_block
 from tasks.engines.offline.mermaid import neighbourhood
 from tasks.engines.offline.model import Symbol
 from tasks.engines.offline.parsing.common import split_lines
 from tasks.engines.offline.relationships import parse_label
+from tasks.engines.offline.showcase import Showcase
 from tasks.engines.offline.text import (
     and_list,
     code,
@@ -47,6 +48,7 @@ MAX_SYMBOLS = 6
 MAX_METHODS = 6
 MAX_FILES_IN_TABLE = 12
 EXCERPT_LINES = 30
+MEET_LINES = 25  # a longer test shows more set-up than use
 MIN_HOT_COMPLEXITY = 3  # below this, nothing branches enough to call it a hot spot
 
 
@@ -70,6 +72,7 @@ class Course:
     root: Path
     graph: CodeGraph
     usage: Usage
+    showcase: Showcase
     abstractions: AbstractionsArtifact
     relationships: RelationshipsArtifact
     ordered: list[Abstraction]
@@ -105,11 +108,12 @@ class ChapterWriter:
         lines = [f"# Chapter {self.i + 1}: {self.a.name}", ""]
         for section in (
             self.intro,
-            self.where_it_fits,
-            self.files_section,
+            self.meet,
             self.symbols_section,
             self.closer_look,
+            self.where_it_fits,
             self.hot_spots,
+            self.files_section,
             self.navigation,
         ):
             lines += section()
@@ -164,17 +168,92 @@ class ChapterWriter:
         elif not later:
             text += " It depends on no other abstraction of this course, so it can be read first."
         if later:
-            links = self._links(later)
             text += (
-                f" It also uses {links}, which comes later because the two depend on each other."
-                if len(later) == 1
-                else f" It also uses {links}, which come later: each of them depends on "
-                f"`{self.a.name}` in turn, so not all of them can come first."
+                f" It uses {self._links(later)}, explained in later chapters: the course "
+                "starts from what a user meets first and goes outward to what it relies on."
             )
         after = [u for u in users if self.course.position(u) > self.i]
         if after:
             text += f" Later chapters that rely on it: {self._links(after)}."
-        return [self.a.summary, "", text, ""]
+        purpose = self._purpose()
+        return [*([purpose, ""] if purpose else []), self.a.summary, "", text, ""]
+
+    def _purpose(self) -> str:
+        """What the concept is for, in one sentence of the documentation of the type it is
+        named after (a module's or package's own docstring opens the summary instead)."""
+        found = self.symbol(self.a.name)
+        if found is not None and found[1].doc:
+            said = first_sentence(found[1].doc, 240)
+            return f"**What it is for.** {inline(said)}"
+        return ""
+
+    def meet(self) -> list[str]:
+        """How a user meets the concept: the first README or example snippet using it."""
+        names = set(self.a.symbols)
+        snippets = self.course.showcase.using(names)
+        if not snippets:
+            return self._meet_in_tests()
+        snippet = snippets[0]
+        used = [n for n in snippet.names if n in names]
+        where = self._cite_snippet(snippet.path, snippet.start, snippet.end)
+        language = self.graph.facts[self.files[0]].language if self.files else ""
+        lines = ["## How you meet it", ""]
+        intro = f"A user meets `{self.a.name}` in {snippet.title} ({where})"
+        if snippet.context:
+            intro += f", introduced as “{inline(snippet.context, 160)}”"
+        lines += [intro + f"; it uses {join_names(used, 5)}.", ""]
+        lines += [*code_block(snippet.text, FENCE.get(language, "")), ""]
+        more = list(dict.fromkeys(s.title for s in snippets[1:] if s.title != snippet.title))
+        if more:
+            more = more[:3]
+            lines += [f"It appears again in {and_list(more)}.", ""]
+        return lines
+
+    def _meet_in_tests(self) -> list[str]:
+        """No README or example uses the concept: the shortest test that calls it shows
+        how it is used from outside."""
+        mine = set(self.files)
+        found: list[tuple[int, str, Symbol, str]] = []
+        for caller, callee in self.graph.calls.edges:
+            path, _, scope = caller.partition("::")
+            target, _, name = callee.partition("::")
+            if target not in mine or not is_test_path(path) or path not in self.graph.facts:
+                continue
+            facts = self.graph.facts[path]
+            test = facts.symbol(scope)
+            if test is None or not is_test_function(scope, facts.language):
+                continue
+            size = test.end - test.start + 1
+            if size <= MEET_LINES:
+                found.append((size, path, test, name))
+        if not found:
+            return []
+        _, path, test, name = min(found, key=lambda f: (f[0], f[1], f[2].start))
+        try:
+            source = split_lines(decode(read_bytes(self.course.root, path)))
+        except (OSError, PermanentError):
+            return []
+        where = self.cite(path, test.start, test.end)
+        return [
+            "## How you meet it",
+            "",
+            f"No README or example uses `{self.a.name}`; its tests use it as a caller would. "
+            f"The shortest, `{test.name}` ({where}), calls `{name}`:",
+            "",
+            *code_block(
+                "\n".join(source[test.start - 1 : test.end]),
+                FENCE.get(self.graph.facts[path].language, ""),
+            ),
+            "",
+        ]
+
+    def _cite_snippet(self, path: str, start: int, end: int) -> str:
+        if path in self.graph.facts:
+            return self.cite(path, start, end)
+        citation = Citation(path=path, start_line=start, end_line=max(start, end))
+        if citation not in self.citations:
+            self.citations.append(citation)
+        return f"`{citation.render()}`"
 
     def _links(self, ids: list[str]) -> str:
         return and_list([self.course.link(i) for i in ids])
@@ -183,7 +262,7 @@ class ChapterWriter:
         rels = [r for r in self.course.relationships.relationships if r.source != r.target]
         outgoing = [r for r in rels if r.source == self.a.id]
         incoming = [r for r in rels if r.target == self.a.id]
-        lines = ["## Where it fits", ""]
+        lines = ["## Its neighbours", ""]
         if not outgoing and not incoming:
             outside = {i for f in self.files for i in self.graph.importers(f)} - set(self.files)
             lines.append(
@@ -203,8 +282,9 @@ class ChapterWriter:
             lines += [f"`{self.a.name}` is used by:", ""]
             lines += [self._relation_bullet(r, r.source) for r in incoming] + [""]
         lines += [
-            "Solid arrows mark calls or inheritance, dotted ones plain imports; an arrow points "
-            "from the dependent to what it depends on.",
+            "Solid arrows mark what crosses in code (calls, inheritance, implementations, uses "
+            "of a type), dotted ones plain imports; an arrow points from the dependent to what "
+            "it depends on.",
             "",
             "```mermaid",
             neighbourhood(self.a.id, self.course.abstractions, self.course.relationships),
@@ -271,7 +351,7 @@ class ChapterWriter:
         if not found:
             return []
         lines = [
-            "## Key symbols",
+            "## Public surface",
             "",
             (
                 f"These {len(found)} public names of `{self.a.name}` are the ones other files "
@@ -370,7 +450,10 @@ class ChapterWriter:
         return found.start if found else 1
 
     def closer_look(self) -> list[str]:
-        lead = next((s for s in (self.symbol(n) for n in self.a.symbols) if s), None)
+        # The type the chapter is named after, else its most used public name.
+        lead = self.symbol(self.a.name) or next(
+            (s for s in (self.symbol(n) for n in self.a.symbols) if s), None
+        )
         if lead is None:
             return []
         path, symbol = self._excerpt_target(*lead)
@@ -387,12 +470,11 @@ class ChapterWriter:
             if end < symbol.end
             else "all of it"
         )
-        lines = [f"## A closer look at `{symbol.name}`", ""]
+        lines = [f"## How it works inside: `{symbol.name}`", ""]
         if symbol.name != lead[1].name:
             lines += [
-                f"`{lead[1].name}` opens with a long docstring, so here is one of its methods "
-                f"instead: the longest {'documented ' if symbol.doc else ''}one that fits on a "
-                "screen.",
+                f"The work of `{lead[1].name}` is done in its methods; this one calls the most "
+                "of the project's own code.",
                 "",
             ]
         lines += [f"The excerpt is {shown}, from {self.cite(path, symbol.start, end)}.", ""]
@@ -409,9 +491,9 @@ class ChapterWriter:
         return lines
 
     def _excerpt_target(self, path: str, symbol: Symbol) -> tuple[str, Symbol]:
-        """The lead symbol, or for a class whose docstring fills the excerpt, a method."""
-        doc_lines = symbol.doc.count("\n") + 1 if symbol.doc else 0
-        if symbol.kind != "class" or doc_lines < EXCERPT_LINES // 3:
+        """The lead symbol, or for a type with public methods, the method that calls the
+        most of the project's code (how the type works, rather than its fields)."""
+        if symbol.kind not in ("class", "struct"):
             return path, symbol
         methods = [
             s
@@ -419,10 +501,17 @@ class ChapterWriter:
             if s.name.startswith(symbol.name + ".")
             and s.public
             and s.kind == "method"
-            and 3 <= s.end - s.start + 1 <= EXCERPT_LINES
+            and s.end - s.start + 1 >= 3
+            and not s.name.rsplit(".", 1)[-1].startswith("__")
         ]
-        methods.sort(key=lambda m: (not m.doc, m.start - m.end, m.start))
-        return (path, methods[0]) if methods else (path, symbol)
+        calls = self.graph.calls
+
+        def out(method: Symbol) -> int:
+            node = f"{path}::{method.name}"
+            return calls.out_degree(node) if node in calls else 0
+
+        methods.sort(key=lambda m: (-out(m), not m.doc, m.start - m.end, m.start))
+        return (path, methods[0]) if methods and out(methods[0]) else (path, symbol)
 
     def _calls_of(self, path: str, name: str) -> list[str]:
         out: list[str] = []

@@ -28,6 +28,7 @@ from tasks.engines.offline.graph import CodeGraph, build_graph
 from tasks.engines.offline.index import FactsMemo, Index, Limits, build_index
 from tasks.engines.offline.mermaid import neighbourhood
 from tasks.engines.offline.project import project_name
+from tasks.engines.offline.showcase import Showcase, build_showcase
 from tasks.engines.offline.tutorials import Workshop, create_tutorials
 
 _KEPT_ANALYSES = 2  # a graph of a large checkout weighs tens of MB
@@ -39,6 +40,7 @@ class Analysis:
     graph: CodeGraph
     usage: Usage
     project: str
+    showcase: Showcase
 
 
 class OfflineEngine(Engine):
@@ -64,7 +66,8 @@ class OfflineEngine(Engine):
                 return self._analyses[key]
         graph = build_graph(index, ctx.cancel)
         name = project_name(index.manifests, list(index.files), ctx.checkout.name)
-        analysis = Analysis(index, graph, symbol_usage(graph), name)
+        showcase = build_showcase(ctx.checkout, index.manifests, index.files)
+        analysis = Analysis(index, graph, symbol_usage(graph), name, showcase)
         with self._lock:
             self._analyses[key] = analysis
             while len(self._analyses) > _KEPT_ANALYSES:
@@ -74,7 +77,7 @@ class OfflineEngine(Engine):
     def extract_abstractions(self, ctx: StepContext) -> AbstractionsArtifact:
         found = self.analyse(ctx)
         return abstractions.extract_abstractions(
-            found.index, found.graph, found.project, ctx.cancel
+            found.index, found.graph, found.project, found.showcase, ctx.cancel
         )
 
     def analyze_relationships(self, ctx: StepContext) -> RelationshipsArtifact:
@@ -92,6 +95,7 @@ class OfflineEngine(Engine):
             root=ctx.checkout,
             graph=found.graph,
             usage=found.usage,
+            showcase=found.showcase,
             abstractions=listed,
             relationships=ctx.need_relationships(),
             ordered=chapters.ordered_abstractions(listed, ctx.need_order()),
@@ -116,6 +120,7 @@ class OfflineEngine(Engine):
             root=ctx.checkout,
             graph=found.graph,
             usage=found.usage,
+            showcase=found.showcase,
             abstractions=ctx.need_abstractions(),
             relationships=ctx.relationships,
         )

@@ -1,9 +1,14 @@
 """The dependency graph of the checkout's files, with labelled edges.
 
 An edge ``a -> b`` means file ``a`` depends on file ``b``. Each edge records, per kind of
-dependency ("imports", "calls", "inherits"), the lines of ``a`` where it happens and
-the names of ``b`` that cross it. A second graph links symbols to the symbols they call
-in other files; a third map lists the subclasses (implementations) of each class.
+dependency ("inherits", "implements", "calls", "uses" a type, "imports"), the lines of
+``a`` where it happens and the names of ``b`` that cross it. A second graph links symbols
+to the symbols they call in other files; a third map lists the subclasses
+(implementations) of each class or interface.
+
+Names cross files through imports, and in Go also without one: the files of a package
+share its names. Those are resolved against the package's definitions, indexed by name
+once per package, so the cost stays linear in the number of references.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from tasks.engines.offline.index import Index
 from tasks.engines.offline.model import FileFacts
 from tasks.engines.offline.resolve import Resolvers, Target
 
-KINDS = ("inherits", "calls", "imports")  # strongest first
+KINDS = ("inherits", "implements", "calls", "uses", "imports")  # strongest first
+_REFERENCE_KINDS = {"call": "calls", "inherit": "inherits", "type": "uses"}
 _REEXPORT_DEPTH = 3
 
 SymbolRef = tuple[str, str]  # (path, symbol name)
@@ -61,12 +67,71 @@ def build_graph(index: Index, cancel: CancelToken) -> CodeGraph:
         cancel.check()
         bindings[path] = _link_imports(graph, path, resolvers.targets(path, facts))
     defined = {path: {s.name for s in facts.symbols} for path, facts in index.files.items()}
+    packages = go_packages(index.files)
     for path, facts in index.files.items():
         cancel.check()
-        _link_references(graph, path, facts, bindings, defined)
+        local = packages.get(_package_key(path, facts), {}) if facts.language == "go" else {}
+        _link_references(graph, path, facts, bindings, defined, local)
         _same_file_subclasses(graph, path, facts)
+    for members in _package_members(index.files).values():
+        cancel.check()
+        _go_implementations(graph, members)
     graph.rank = pagerank(graph.files)
     return graph
+
+
+def _package_key(path: str, facts: FileFacts) -> tuple[str, str]:
+    return (path.rsplit("/", 1)[0] if "/" in path else "", facts.package)
+
+
+def _package_members(files: dict[str, FileFacts]) -> dict[tuple[str, str], list[str]]:
+    """Go files grouped by package (directory and package clause), tests left out."""
+    out: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for path, facts in files.items():
+        if facts.language == "go" and not path.endswith("_test.go"):
+            out[_package_key(path, facts)].append(path)
+    return out
+
+
+def go_packages(files: dict[str, FileFacts]) -> dict[tuple[str, str], dict[str, str]]:
+    """Each Go package's top-level names (and ``Type.Method``), with the defining file."""
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for key, members in _package_members(files).items():
+        names: dict[str, str] = {}
+        for path in members:
+            for symbol in files[path].symbols:
+                names.setdefault(symbol.name, path)
+        out[key] = names
+    return out
+
+
+def _go_implementations(graph: CodeGraph, members: list[str]) -> None:
+    """Go interfaces are implemented implicitly: a type whose methods include all of an
+    interface's, in the same package, implements it."""
+    methods: dict[str, set[str]] = defaultdict(set)
+    where: dict[str, tuple[str, int]] = {}
+    interfaces: dict[str, tuple[str, set[str]]] = {}
+    for path in members:
+        for symbol in graph.facts[path].symbols:
+            owner, _, method = symbol.name.partition(".")
+            if not method:
+                where.setdefault(owner, (path, symbol.start))
+                if symbol.kind == "interface":
+                    interfaces.setdefault(owner, (path, set()))
+            elif symbol.kind == "method" and not symbol.abstract:
+                methods[owner].add(method)
+            elif symbol.abstract and owner in interfaces:
+                interfaces[owner][1].add(method)
+    for name, (path, wanted) in sorted(interfaces.items()):
+        if not wanted:
+            continue
+        for owner, have in sorted(methods.items()):
+            if owner == name or owner not in where or not wanted <= have:
+                continue
+            owner_path, line = where[owner]
+            graph.subclasses.setdefault((path, name), set()).add((owner_path, owner))
+            if owner_path != path:
+                _add(graph.files, owner_path, path, "implements", line, name, 0.0)
 
 
 def _link_imports(graph: CodeGraph, path: str, found: list[tuple[int, list[Target]]]) -> Bindings:
@@ -100,18 +165,28 @@ def _link_references(
     facts: FileFacts,
     bindings: dict[str, Bindings],
     defined: dict[str, set[str]],
+    local: dict[str, str],
 ) -> None:
     for ref in facts.references:
-        for target, symbol in resolve_name(ref.name, path, bindings, defined):
+        found = resolve_name(ref.name, path, bindings, defined)
+        if not found and local:
+            found = _local_name(ref.name, local)
+        for target, symbol in found:
             if target == path:
                 continue
-            kind = "calls" if ref.kind == "call" else "inherits"
-            _add(graph.files, path, target, kind, ref.line, symbol, 0.0)
+            kind = _REFERENCE_KINDS[ref.kind]
+            if kind == "inherits" and _is_interface(graph.facts[target], symbol):
+                kind = "implements"
+            # No import statement carries the weight of an edge to a name of the same
+            # package (Go, Java) or to a re-exported definition: its first use does, so
+            # that PageRank sees that structure too.
+            fresh = not graph.files.has_edge(path, target)
+            _add(graph.files, path, target, kind, ref.line, symbol, 1.0 if fresh else 0.0)
             if ref.kind == "call":
                 source_node, target_node = f"{path}::{ref.scope}", f"{target}::{symbol}"
                 if not graph.calls.has_edge(source_node, target_node):
                     graph.calls.add_edge(source_node, target_node, line=ref.line)
-            elif ref.scope:
+            elif ref.kind == "inherit" and ref.scope:
                 graph.subclasses.setdefault((target, symbol), set()).add((path, ref.scope))
 
 
@@ -139,6 +214,20 @@ def resolve_name(
     return sorted(set(found))
 
 
+def _is_interface(facts: FileFacts, name: str) -> bool:
+    symbol = facts.symbol(name)
+    return symbol is not None and symbol.kind in ("interface", "trait")
+
+
+def _local_name(name: str, local: dict[str, str]) -> list[SymbolRef]:
+    """A name of the same package: ``helper``, ``Type`` or ``Type.Method``."""
+    for candidate in (name, name.split(".", 1)[0]):
+        path = local.get(candidate)
+        if path is not None:
+            return [(path, candidate)]
+    return []
+
+
 def _symbol_in(
     target: Target,
     rest: list[str],
@@ -148,7 +237,10 @@ def _symbol_in(
 ) -> list[SymbolRef]:
     names = rest if target.member in ("", "*") else [target.member, *rest]
     if not names:
-        return []
+        # A module bound to a name and called (CommonJS ``const scan = require('./scan')``
+        # then ``scan(...)``): the module's symbol of that name, if it has one.
+        binding = target.binding
+        return [(target.path, binding)] if binding in defined.get(target.path, set()) else []
     candidates = [".".join(names[:2]), names[0]] if len(names) > 1 else [names[0]]
     symbols = defined.get(target.path, set())
     for candidate in candidates:

@@ -34,7 +34,7 @@ from tasks.engines.offline.model import FileFacts
 from tasks.engines.offline.parsing import parse_source
 
 CACHE_NAME = "offline-index.json"
-CACHE_VERSION = 1
+CACHE_VERSION = 3  # 2: Go records local names, Reference.kind 'type'; 3: no overloads
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,8 @@ class Index:
             digest.update(f"{path}\0{sha}\n".encode())
         for path, reason in sorted(self.skipped.items()):
             digest.update(f"{path}\0{reason}\n".encode())
+        for path, text in sorted(self.manifests.items()):  # the README is read by steps too
+            digest.update(f"{path}\0{text}\n".encode())
         return digest.hexdigest()
 
 

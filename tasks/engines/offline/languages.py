@@ -78,5 +78,65 @@ def is_test_path(path: str) -> bool:
     return bool(_TEST_DIRS.intersection(parts[:-1])) or bool(_TEST_NAME.search(parts[-1]))
 
 
+# Sources a course learns from but never teaches as a chapter: how the project is used
+# (examples), measured (benchmarks), typed for other tools (typings) or tested.
+_EXAMPLE_DIRS = frozenset(
+    {"example", "examples", "_examples", "demo", "demos", "sample", "samples"}
+)
+_SUPPORT_DIRS = _EXAMPLE_DIRS | frozenset(
+    {
+        "bench",
+        "benches",
+        "benchmark",
+        "benchmarks",
+        "testdata",
+        "fixtures",
+        "testutil",
+        "testutils",
+        "testhelpers",
+        "mocks",
+        "docs",
+        "doc",
+        "typings",
+        "@types",
+        "_codegen",
+    }
+)
+_SUPPORT_NAME = re.compile(
+    r"(\.d\.[cm]?ts$)|(\.test-d\.[cm]?tsx?$)|(^(example|examples)[_.-])|(^bench(mark)?s?[_.-])"
+    r"|(_bench\.\w+$)|(^test[_-]?(util|utils|helpers?)\.\w+$)|(^mock_.*\.go$)"
+)
+
+
+def is_example_path(path: str) -> bool:
+    """Examples a user copies from: example folders, example scripts, Go example tests."""
+    parts = PurePosixPath(path).parts
+    name = parts[-1]
+    return bool(_EXAMPLE_DIRS.intersection(parts[:-1])) or name.startswith(
+        ("example_", "examples_", "example.", "example-")
+    )
+
+
+def is_support_path(path: str) -> bool:
+    """True for a file that may be excerpted but never becomes a chapter: tests and their
+    helpers, type-test and typings files, examples, benchmarks, generated code."""
+    if is_test_path(path) or is_generated_name(path):
+        return True
+    parts = PurePosixPath(path).parts
+    return bool(_SUPPORT_DIRS.intersection(parts[:-1])) or bool(_SUPPORT_NAME.search(parts[-1]))
+
+
+def is_test_function(scope: str, language: str) -> bool:
+    """A test of the public behaviour, not a helper (``checkClass``, ``assertNoErr``):
+    named as the test runner finds tests. JavaScript's ``it(...)`` blocks have no name
+    (the scope is empty there); elsewhere a check outside any function is no test."""
+    name = scope.rsplit(".", 1)[-1]
+    if not scope:
+        return language in ("javascript", "typescript", "tsx")
+    if language == "go":
+        return name.startswith("Test")
+    return name.lower().startswith("test") or name.endswith(("Test", "_test"))
+
+
 def is_generated_name(path: str) -> bool:
     return bool(_GENERATED_NAME.search(PurePosixPath(path).name))

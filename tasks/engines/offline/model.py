@@ -46,10 +46,12 @@ class ImportRef(Fact):
 
 
 class Reference(Fact):
-    """A use of an imported name: a call, or a base class. ``scope`` is the symbol
-    whose body contains it ("" at module level)."""
+    """A use of a name defined elsewhere: a call, a base class (or embedded type), or a
+    type named in a declaration. ``scope`` is the symbol whose body contains it ("" at
+    module level). Most languages record only imported names; Go records every name,
+    since the files of one package see each other's names without an import."""
 
-    kind: Literal["call", "inherit"]
+    kind: Literal["call", "inherit", "type"]
     name: str  # dotted as written: "b.F", "helper"
     line: int
     scope: str = ""

@@ -13,7 +13,7 @@ import posixpath
 from collections import defaultdict
 from dataclasses import dataclass
 
-MIN_CHAPTERS = 5
+MIN_CHAPTERS = 6
 MAX_CHAPTERS = 12
 CANDIDATES_PER_CHAPTER = 3
 

@@ -74,6 +74,19 @@ SHOP: dict[str, str | bytes] = {
         [project]
         name = "shop"
     """,
+    "README.md": """
+        # Shop
+
+        Fill a cart and pay:
+
+        ```python
+        from shop.service import Cart
+
+        cart = Cart()
+        cart.add("apple", 3)
+        print(cart.checkout())
+        ```
+    """,
     "shop/__init__.py": '''
         """Shop: a tiny store used to test the offline engine."""
         from shop.models import Item, Money

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import networkx as nx
 import pytest
 
 from fondation.errors import JobCanceled, PermanentError
@@ -51,7 +50,7 @@ def test_every_citation_names_a_real_file_and_lines_in_range(
         assert citation.end_line <= line_count(shop, citation.path), citation
 
 
-def test_abstractions_are_real_modules_with_real_symbols(
+def test_abstractions_are_concepts_named_after_their_central_type(
     shop: Path, tmp_path: Path, run_course: Runner
 ) -> None:
     course = run_course(shop, tmp_path / "work")
@@ -61,8 +60,10 @@ def test_abstractions_are_real_modules_with_real_symbols(
     ids = [a.id for a in artifact.abstractions]
     assert len(set(ids)) == len(ids)
     named = {a.name: a for a in artifact.abstractions}
-    assert named["shop.models"].symbols[:2] == ["Money", "Item"]
-    assert "Domain models" in named["shop.models"].summary
+    assert named["Money"].files == ["shop/models.py"]
+    assert named["Money"].symbols[:2] == ["Money", "Item"]
+    assert "Domain models" in named["Money"].summary
+    assert named["Cart"].files == ["shop/service.py"]
     for abstraction in artifact.abstractions:
         assert not any(f.startswith("tests/") for f in abstraction.files)
         for symbol in abstraction.symbols:
@@ -70,20 +71,21 @@ def test_abstractions_are_real_modules_with_real_symbols(
             assert any(f"def {symbol}(" in s or f"class {symbol}" in s for s in sources), symbol
 
 
-def test_order_is_a_permutation_with_dependencies_first(
+def test_order_starts_at_the_readme_example_and_goes_outward_through_what_it_uses(
     shop: Path, tmp_path: Path, run_course: Runner
 ) -> None:
     course = run_course(shop, tmp_path / "work")
     ids = [a.id for a in course.abstractions.abstractions]
     order = course.order.order
     assert sorted(order) == sorted(ids)
-    graph = nx.DiGraph()
-    graph.add_edges_from((r.source, r.target) for r in course.relationships.relationships)
-    position = {a: i for i, a in enumerate(order)}
-    for source, target in graph.edges:
-        in_cycle = nx.has_path(graph, target, source)
-        assert in_cycle or position[target] < position[source], (source, target)
-    assert position["shop-models"] < position["shop-service"]
+    assert order[0] == "cart"  # the README's example creates a Cart
+    used_by_cart = {r.target for r in course.relationships.relationships if r.source == "cart"}
+    assert used_by_cart == {"money", "shop-pricing", "shop-storage-memory"}
+    assert set(order[1:4]) == used_by_cart
+    assert "with `Cart`, because the README's first example" in course.abstractions.summary
+    first = course.review.chapters[0].content
+    assert "## How you meet it" in first
+    assert "`README.md:6-10`" in first
 
 
 def test_chapters_have_prose_diagrams_and_navigation(
@@ -115,12 +117,17 @@ def _links(markdown: str) -> list[str]:
     return [m.group(2) for m in LINK.finditer(markdown) if m.group(2).endswith(".md")]
 
 
-def test_tutorials_trace_predict_extend_and_quiz_with_hidden_answers(
+def test_tutorials_use_trace_extend_and_predict_with_hidden_answers(
     shop: Path, tmp_path: Path, run_course: Runner
 ) -> None:
     course = run_course(shop, tmp_path / "work")
     tutorials = {t.slug.split("-", 1)[0]: t for t in course.tutorials.tutorials}
-    assert set(tutorials) == {"trace", "predict", "extend", "quiz"}
+    assert set(tutorials) == {"use", "trace", "predict", "extend"}
+    titles = [t.title for t in course.tutorials.tutorials]
+    assert len(set(titles)) == len(titles)
+    use = tutorials["use"].content
+    assert "Goal: Fill a cart and pay." in use
+    assert "cart.checkout()" in use.split("## Answer")[1]
     for tutorial in course.tutorials.tutorials:
         assert "## Answer" in tutorial.content
         assert "<details>" in tutorial.content
@@ -225,6 +232,8 @@ def test_a_polyglot_repository_gets_a_course(
             "// Open opens it.\nfunc Open() *Mem { return &Mem{} }\n",
             "store/mem.go": "package store\n\n// Mem keeps things in memory.\n"
             "type Mem struct{}\n\n// Get returns one.\nfunc (m *Mem) Get() int { return 1 }\n",
+            "store/disk.go": "package store\n\n// Disk keeps things on disk.\n"
+            "type Disk struct{ Mem }\n\n// Get reads one.\nfunc (d *Disk) Get() int { return 2 }\n",
             "web/app.ts": "import { api } from './api';\nexport function start() { api(); }\n",
             "web/api.ts": "/** Calls the server. */\nexport function api() { return 1; }\n",
             "native/lib.c": '#include "lib.h"\nint twice(int x) { return x * 2; }\n',
@@ -238,6 +247,10 @@ def test_a_polyglot_repository_gets_a_course(
     extend = [t for t in course.tutorials.tutorials if t.slug.startswith("extend")]
     assert extend
     assert "`Mem` in `store/mem.go`" in extend[0].content
+    # The files of one Go package use each other's names without an import.
+    crossing = {(r.source, r.target, r.label) for r in course.relationships.relationships}
+    labels = {label for _, _, label in crossing}
+    assert any(label.startswith("implements: Store") for label in labels), crossing
 
 
 _RUN_IN_CHILD = """

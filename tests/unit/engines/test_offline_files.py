@@ -11,6 +11,7 @@ from fondation.errors import PermanentError
 from tasks.engines.base import CancelToken
 from tasks.engines.offline.files import read_bytes
 from tasks.engines.offline.index import FactsMemo, Index, Limits, build_index
+from tasks.engines.offline.languages import is_example_path, is_support_path
 from tests.unit.engines.conftest import Writer
 
 
@@ -150,3 +151,24 @@ def test_the_cache_is_reused_and_a_corrupt_cache_is_rebuilt(tmp_path: Path, writ
     assert index(root, work).files == first.files
     (root / "app.py").write_text('"""Changed."""\n', encoding="utf-8")
     assert index(root, work).files["app.py"].doc == "Changed."
+
+
+def test_tests_examples_benchmarks_and_typings_are_support_not_chapters() -> None:
+    support = [
+        "index.d.ts",
+        "typings/index.d.ts",
+        "index.test-d.ts",
+        "examples/basic.js",
+        "example_test.go",
+        "bench/run.py",
+        "internal/testutil/fake.go",
+        "app_test.go",
+        "tests/test_api.py",
+        "_codegen/main.go",
+    ]
+    code = ["lib/command.js", "src/index.ts", "flag.go", "click/core.py", "assert/assertions.go"]
+    assert [p for p in support if not is_support_path(p)] == []
+    assert [p for p in code if is_support_path(p)] == []
+    assert is_example_path("examples/basic.js")
+    assert is_example_path("example_test.go")
+    assert not is_example_path("app_test.go")

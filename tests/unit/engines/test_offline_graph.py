@@ -167,3 +167,78 @@ def test_pagerank_favours_what_many_files_depend_on(shop: Path, tmp_path: Path) 
     ranked = sorted(graph.rank, key=lambda p: -graph.rank[p])
     assert ranked[0] == "shop/models.py"
     assert abs(sum(graph.rank.values()) - 1.0) < 1e-6
+
+
+def test_go_files_of_one_package_call_embed_implement_and_use_each_others_names(
+    tmp_path: Path, write: Writer
+) -> None:
+    root = write(
+        tmp_path / "gopkg",
+        {
+            "go.mod": "module example.com/cli\n",
+            "app.go": "package cli\n\ntype App struct {\n\tCommands []Command\n}\n\n"
+            "func (a *App) Run() error { return runAll(a.Commands) }\n",
+            "command.go": "package cli\n\ntype Command struct {\n\tBase\n}\n\n"
+            "func runAll(c []Command) error { return nil }\n\n"
+            'func (c Command) Name() string { return "" }\n',
+            "base.go": "package cli\n\ntype Base struct{}\n\n"
+            "type Named interface {\n\tName() string\n}\n",
+            "app_test.go": "package cli\n\nfunc TestRun(t *T) { (&App{}).Run() }\n",
+        },
+    )
+    graph = graph_of(root, tmp_path / "work")
+    assert kinds(graph, "app.go", "command.go") == {"uses", "calls"}
+    assert graph.edge("app.go", "command.go")["names"]["calls"] == {"runAll"}
+    assert graph.edge("app.go", "command.go")["names"]["uses"] == {"Command"}
+    assert {"inherits", "implements"} <= kinds(graph, "command.go", "base.go")
+    assert graph.edge("command.go", "base.go")["names"]["implements"] == {"Named"}
+    assert graph.subclasses[("base.go", "Named")] == {("command.go", "Command")}
+    assert graph.calls.has_edge("app.go::App.Run", "command.go::runAll")
+    assert kinds(graph, "app_test.go", "app.go") == {"uses"}
+    # No import carries a same-package edge, so its first use gives it weight.
+    assert graph.edge("app.go", "command.go")["weight"] == 1.0
+
+
+def test_javascript_uses_resolve_through_an_index_that_reexports(
+    tmp_path: Path, write: Writer
+) -> None:
+    root = write(
+        tmp_path / "jsre",
+        {
+            "src/index.ts": "export * from './command';\n"
+            "export { helper as help } from './util';\n",
+            "src/command.ts": "export class Command { run() {} }\n",
+            "src/util.ts": "export function helper() { return 1; }\n",
+            "src/main.ts": "import { Command, help } from './index';\n"
+            "export function main() { help(); return new Command(); }\n",
+            "lib/scan.js": "const scan = (input) => input;\nmodule.exports = scan;\n",
+            "lib/api.js": "const scan = require('./scan');\n"
+            "const api = () => 1;\napi.scan = (x) => scan(x);\nmodule.exports = api;\n",
+        },
+    )
+    graph = graph_of(root, tmp_path / "work")
+    assert graph.edge("src/main.ts", "src/command.ts")["names"]["calls"] == {"Command"}
+    assert graph.edge("src/main.ts", "src/util.ts")["names"]["calls"] == {"helper"}
+    assert graph.edge("lib/api.js", "lib/scan.js")["names"]["calls"] == {"scan"}
+    assert graph.facts["lib/api.js"].symbol("api.scan") is not None
+
+
+def test_java_classes_of_one_package_are_related_and_interfaces_are_implemented(
+    tmp_path: Path, write: Writer
+) -> None:
+    root = write(
+        tmp_path / "jpkg",
+        {
+            "src/com/x/App.java": "package com.x;\n\npublic class App extends Base "
+            "implements Runner {\n    public void run() { Helper.make(); }\n}\n",
+            "src/com/x/Helper.java": "package com.x;\n\npublic class Helper {\n"
+            "    public static Helper make() { return new Helper(); }\n}\n",
+            "src/com/x/Base.java": "package com.x;\n\npublic abstract class Base {}\n",
+            "src/com/x/Runner.java": "package com.x;\n\npublic interface Runner { void run(); }\n",
+        },
+    )
+    graph = graph_of(root, tmp_path / "work")
+    assert kinds(graph, "src/com/x/App.java", "src/com/x/Runner.java") == {"implements"}
+    assert kinds(graph, "src/com/x/App.java", "src/com/x/Base.java") == {"inherits"}
+    assert kinds(graph, "src/com/x/App.java", "src/com/x/Helper.java") == {"calls"}
+    assert graph.edge("src/com/x/App.java", "src/com/x/Helper.java")["weight"] == 1.0

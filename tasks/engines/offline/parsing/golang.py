@@ -9,6 +9,33 @@ from tasks.engines.offline.parsing import treesitter as t
 from tasks.engines.offline.parsing.common import attach_scopes, split_lines
 
 _CALLS = "(call_expression function: [(identifier) (selector_expression)] @callee)"
+_TYPES = "(type_identifier) @type"
+_BUILTIN_TYPES = frozenset(
+    {
+        "bool",
+        "byte",
+        "complex64",
+        "complex128",
+        "error",
+        "float32",
+        "float64",
+        "int",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "rune",
+        "string",
+        "uint",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "uintptr",
+        "any",
+        "comparable",
+    }
+)
 _ASSERT_HEADS = ("t", "b", "assert", "require")
 _ASSERT_METHODS = ("Error", "Fatal", "Equal", "NotEqual", "True", "False", "Nil", "NoError")
 
@@ -34,11 +61,12 @@ def parse_go(text: str) -> FileFacts:
                     symbols += _type(spec, node, source)
     heads = {name for imp in imports for name in imp.bindings}
     refs, asserts = _calls(root, heads)
+    refs += _types(root)
+    # Embedded types: imported ones by their package, local ones by name (same package).
     refs += [
         Reference(kind="inherit", name=base, line=s.start, scope=s.name)
         for s in symbols
         for base in s.bases
-        if base.split(".", 1)[0] in heads
     ]
     return FileFacts(
         language="go",
@@ -153,6 +181,23 @@ def _calls(root: ts.Node, heads: set[str]) -> tuple[list[Reference], list[int]]:
         head, _, rest = name.partition(".")
         if head in _ASSERT_HEADS and rest.startswith(_ASSERT_METHODS):
             asserts.add(t.first_line(node))
-        if head in heads or "*" in heads:
+        # A bare name may be a function of another file of the same package.
+        if head in heads or "*" in heads or not rest:
             refs.append(Reference(kind="call", name=name, line=t.first_line(node)))
     return refs, sorted(asserts)
+
+
+def _types(root: ts.Node) -> list[Reference]:
+    """Local type names used in the file (``pkg.Type`` counts through its import)."""
+    refs: list[Reference] = []
+    for node in t.captures("go", _TYPES, root).get("type", []):
+        parent = node.parent
+        if parent is not None and (
+            parent.type == "qualified_type"
+            or (parent.type in ("type_spec", "type_alias") and t.field(parent, "name") == node)
+        ):
+            continue
+        name = t.text(node)
+        if name and name not in _BUILTIN_TYPES:
+            refs.append(Reference(kind="type", name=name, line=t.first_line(node)))
+    return refs

@@ -74,6 +74,8 @@ def _statement(
         symbols.append(_function(node, outer, source, t.text(t.field(node, "name")), public))
     elif kind in ("interface_declaration", "type_alias_declaration", "enum_declaration"):
         symbols += _type(node, outer, source, public)
+    elif kind == "expression_statement":
+        symbols += _assigned_function(node, source)
     elif kind in _VARIABLES:
         for declarator in node.named_children:
             value = t.field(declarator, "value")
@@ -86,9 +88,38 @@ def _statement(
                 symbols.append(_function(value, outer, source, name, public, declarator))
 
 
+def _assigned_function(node: ts.Node, source: bytes) -> list[Symbol]:
+    """CommonJS style: ``exports.f = function`` (a top-level ``f``) and
+    ``picomatch.isMatch = (...) => ...`` (a member of ``picomatch``)."""
+    assignment = node.named_children[0] if node.named_children else None
+    if assignment is None or assignment.type != "assignment_expression":
+        return []
+    left, value = t.field(assignment, "left"), t.field(assignment, "right")
+    if left is None or value is None or value.type not in _FUNCTION_VALUES:
+        return []
+    owner, prop = t.field(left, "object"), t.field(left, "property")
+    if left.type != "member_expression" or owner is None or owner.type != "identifier":
+        return []
+    member = t.text(prop)
+    name = member if t.text(owner) == "exports" else f"{t.text(owner)}.{member}"
+    return [
+        Symbol(
+            name=name,
+            kind="function" if "." not in name else "method",
+            start=t.first_line(node),
+            end=t.last_line(node),
+            signature=t.header(assignment, t.field(value, "body"), source),
+            doc=t.leading_doc(node),
+            public=not member.startswith("_"),
+        )
+    ]
+
+
 def _import(node: ts.Node) -> ImportRef:
     spec = _string(t.field(node, "source"))
     bindings: dict[str, str] = {}
+    if node.type == "export_statement":
+        return ImportRef(spec=spec, line=t.first_line(node), bindings=_reexports(node))
     for clause in node.named_children:
         if clause.type != "import_clause":
             continue
@@ -104,6 +135,22 @@ def _import(node: ts.Node) -> ImportRef:
                     if name:
                         bindings[alias] = name
     return ImportRef(spec=spec, line=t.first_line(node), bindings=bindings)
+
+
+def _reexports(node: ts.Node) -> dict[str, str]:
+    """``export * from``, ``export * as ns from`` and ``export {a as b} from``: the names
+    a re-exporting module (an ``index``) passes on, so that uses resolve through it."""
+    bindings: dict[str, str] = {}
+    for part in node.named_children:
+        if part.type == "export_clause":
+            for spec_node in part.named_children:
+                name = t.text(t.field(spec_node, "name"))
+                alias = t.text(t.field(spec_node, "alias")) or name
+                if name:
+                    bindings[alias] = name
+        elif part.type == "namespace_export":
+            bindings[t.text(part.named_children[-1])] = ""
+    return bindings or {"*": "*"}
 
 
 def _loads(language: str, root: ts.Node) -> list[ImportRef]:

@@ -120,6 +120,8 @@ def _definitions(body: list[ast.stmt], nested: bool) -> list[ast.ClassDef | _Def
     (``if TYPE_CHECKING:``, optional-dependency fallbacks)."""
     found: list[ast.ClassDef | _Def] = []
     for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _is_overload(node):
+            continue  # a typing stub: the implementation that follows is the definition
         if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
             found.append(node)
         elif nested and isinstance(node, ast.If | ast.Try):
@@ -133,6 +135,10 @@ def _definitions(body: list[ast.stmt], nested: bool) -> list[ast.ClassDef | _Def
                     if isinstance(n, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
                 ]
     return found
+
+
+def _is_overload(node: _Def) -> bool:
+    return any(dotted(d).rsplit(".", 1)[-1] == "overload" for d in node.decorator_list)
 
 
 def _class(node: ast.ClassDef, lines: list[str], owner: str) -> list[Symbol]:

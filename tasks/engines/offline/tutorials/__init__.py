@@ -1,12 +1,13 @@
-"""Step 6: exercises and a quiz built from the code itself, each with its answer.
+"""Step 6: exercises built from the code itself, each with its answer.
 
-- trace: follow a real call path through three files;
-- predict: read a real test up to its first check and predict the check;
-- extend: plan a new implementation of a real extension point;
-- quiz: where things are defined and what depends on what.
+- use: do with the public API what one of the project's examples does;
+- trace: follow a real call path from the entry point through three files;
+- extend: plan a new implementation of a real extension point (several exist);
+- predict: read a real test of the public behaviour up to its first check, predict it.
 
-A kind of exercise the code offers no material for (no tests, no abstract base) is left
-out rather than invented.
+A kind of exercise the code offers no material for (no examples, no tests, no
+interface with several implementations) is left out rather than invented. Titles are
+unique: a draft whose title an earlier one took is dropped.
 """
 
 from __future__ import annotations
@@ -17,19 +18,24 @@ from tasks.engines.offline.text import unique_slug
 from tasks.engines.offline.tutorials.common import Workshop
 from tasks.engines.offline.tutorials.extend import extend_drafts
 from tasks.engines.offline.tutorials.predict import predict_drafts
-from tasks.engines.offline.tutorials.quiz import quiz_drafts
 from tasks.engines.offline.tutorials.trace import trace_drafts
+from tasks.engines.offline.tutorials.use import use_drafts
 
 
 def create_tutorials(shop: Workshop, cancel: CancelToken) -> TutorialsArtifact:
-    drafts = trace_drafts(shop, cancel)
-    drafts += predict_drafts(shop, cancel)
+    drafts = use_drafts(shop)
+    drafts += trace_drafts(shop, cancel)
     drafts += extend_drafts(shop, cancel)
-    drafts += quiz_drafts(shop)
+    drafts += predict_drafts(shop, cancel)
     taken: set[str] = set()
+    titles: set[str] = set()
     tutorials: list[Tutorial] = []
-    for index, draft in enumerate(drafts, start=1):
+    for draft in drafts:
         cancel.check()
+        if draft.title in titles:
+            continue
+        titles.add(draft.title)
+        index = len(tutorials) + 1
         content = "\n".join([f"# Tutorial {index}: {draft.title}", "", *draft.body])
         tutorials.append(
             Tutorial(

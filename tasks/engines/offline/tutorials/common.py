@@ -10,9 +10,10 @@ from tasks.artifacts import AbstractionsArtifact, RelationshipsArtifact
 from tasks.engines.offline.abstractions import Usage
 from tasks.engines.offline.files import decode, read_bytes
 from tasks.engines.offline.graph import CodeGraph
-from tasks.engines.offline.languages import FENCE, is_test_path
+from tasks.engines.offline.languages import FENCE, is_support_path
 from tasks.engines.offline.markdown import code_block
 from tasks.engines.offline.parsing.common import split_lines
+from tasks.engines.offline.showcase import Showcase
 from tasks.engines.offline.text import code
 
 
@@ -31,6 +32,7 @@ class Workshop:
     root: Path
     graph: CodeGraph
     usage: Usage
+    showcase: Showcase
     abstractions: AbstractionsArtifact
     relationships: RelationshipsArtifact | None
     _sources: dict[str, list[str]] = field(default_factory=dict)
@@ -54,7 +56,13 @@ class Workshop:
         return self.graph.rank.get(path, 0.0) * bonus
 
     def is_code(self, path: str) -> bool:
-        return path in self.graph.facts and not is_test_path(path)
+        """Code a tutorial may teach: not a test, example, benchmark or typings file."""
+        return path in self.graph.facts and not is_support_path(path)
+
+    @property
+    def entry_files(self) -> set[str]:
+        """The files of the course's first chapter, where a user starts."""
+        return set(self.abstractions.abstractions[0].files)
 
     def lines(self, path: str) -> list[str]:
         if path not in self._sources:

@@ -3,9 +3,6 @@ interface, Protocol or trait that the project already implements at least once).
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
-
 from tasks.engines.base import CancelToken
 from tasks.engines.offline.graph import SymbolRef
 from tasks.engines.offline.languages import FENCE
@@ -18,8 +15,10 @@ _KINDS = ("class", "interface", "trait")
 EXCERPT_LINES = 30
 
 
+MIN_IMPLEMENTATIONS = 2  # one implementation is a type, several make an extension point
+
+
 def extend_drafts(shop: Workshop, cancel: CancelToken, limit: int = 1) -> list[Draft]:
-    go_methods = _go_method_sets(shop)
     candidates: list[tuple[float, str, str, list[SymbolRef]]] = []
     for path, facts in shop.graph.facts.items():
         if not shop.is_code(path):
@@ -29,10 +28,8 @@ def extend_drafts(shop: Workshop, cancel: CancelToken, limit: int = 1) -> list[D
             if not symbol.abstract or symbol.kind not in _KINDS:
                 continue
             impls = sorted(shop.graph.subclasses.get((path, symbol.name), set()))
-            if symbol.kind == "interface" and facts.language == "go":
-                impls = _go_implementations(shop, path, symbol, go_methods)
             impls = [i for i in impls if shop.is_code(i[0])]
-            if impls:
+            if len(impls) >= MIN_IMPLEMENTATIONS:
                 score = len(impls) + 10 * shop.weight(path)
                 candidates.append((-score, path, symbol.name, impls))
     candidates.sort(key=lambda c: (c[0], c[1], c[2]))
@@ -134,40 +131,3 @@ def _size(shop: Workshop, path: str, name: str) -> int:
 
 def _indent(lines: list[str]) -> list[str]:
     return ["   " + line if line else line for line in lines]
-
-
-@dataclass
-class _GoTypes:
-    """Go's interfaces are implemented implicitly: match types by their method sets."""
-
-    methods: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
-    defined_in: dict[tuple[str, str], str] = field(default_factory=dict)
-
-
-def _go_method_sets(shop: Workshop) -> _GoTypes:
-    types = _GoTypes()
-    for path, facts in shop.graph.facts.items():
-        if facts.language != "go":
-            continue
-        directory = path.rsplit("/", 1)[0] if "/" in path else ""
-        for symbol in facts.symbols:
-            if symbol.kind == "method" and "." in symbol.name:
-                owner, method = symbol.name.split(".", 1)
-                types.methods[(directory, owner)].add(method)
-            elif "." not in symbol.name:
-                types.defined_in.setdefault((directory, symbol.name), path)
-    return types
-
-
-def _go_implementations(
-    shop: Workshop, path: str, interface: Symbol, types: _GoTypes
-) -> list[SymbolRef]:
-    wanted = {s.name.split(".", 1)[1] for s in _required(shop, path, interface)}
-    if not wanted:
-        return []
-    found: list[SymbolRef] = []
-    for key, names in sorted(types.methods.items()):
-        where = types.defined_in.get(key)
-        if key[1] != interface.name and wanted <= names and where is not None:
-            found.append((where, key[1]))
-    return found

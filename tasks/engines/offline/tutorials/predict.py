@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tasks.engines.base import CancelToken
-from tasks.engines.offline.languages import is_test_path
+from tasks.engines.offline.languages import is_test_function, is_test_path
 from tasks.engines.offline.model import FileFacts
 from tasks.engines.offline.tutorials.common import Draft, Workshop, answer, split_node
 
@@ -20,9 +20,11 @@ def predict_drafts(shop: Workshop, cancel: CancelToken, limit: int = 2) -> list[
         cancel.check()
         for check in _first_checks(facts):
             start, scope = _enclosing(facts, check)
-            if check <= start:
+            if check <= start or not is_test_function(scope, facts.language):
                 continue
             tested = _tested(shop, path, scope)
+            if not tested:
+                continue  # a test of nothing this course teaches
             score = sum(shop.weight(p) for p in tested) + (1.0 if scope else 0.0)
             candidates.append((-score, path, start, check, len(tested), scope))
     candidates.sort()

@@ -1,4 +1,5 @@
-"""Exercise: follow a real call path through three files."""
+"""Exercise: follow a real call path through three files, from the entry point when
+one starts there."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from tasks.engines.base import CancelToken
 from tasks.engines.offline.text import and_list, first_sentence, inline
 from tasks.engines.offline.tutorials.common import Draft, Workshop, answer, split_node
 
+ENTRY_BONUS = 10.0  # above any sum of PageRank weights
 MAX_FANOUT = 25  # successors looked at per node: bounds the search on dense graphs
 
 
@@ -46,6 +48,8 @@ def _chains(shop: Workshop, cancel: CancelToken) -> list[tuple[Hop, Hop]]:
                 if c_path in (a_path, b_path) or not shop.is_code(c_path):
                     continue
                 score = sum(shop.weight(p) for p in (a_path, b_path, c_path))
+                # A path from the entry point is the one a user's call takes.
+                score += ENTRY_BONUS if a_path in shop.entry_files else 0.0
                 first = (a, b, calls.edges[a, b]["line"])
                 found.append((-score, first, (source, c, calls.edges[source, c]["line"])))
     found.sort()
