@@ -69,7 +69,7 @@ convex-test: convex/node_modules/.package-lock.json
 	cd convex && npx vitest run
 
 ## bench: benchmarks, results in docs/BENCHMARKS.md
-bench: $(STAMP)
+bench: $(STAMP) claude-cli
 	$(BIN)/python -m bench
 
 ## profile: where a job's CPU goes, by process and by function (py-spy)
