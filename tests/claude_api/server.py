@@ -71,6 +71,16 @@ class Request:
             return []
         return [b for b in users[-1]["content"] if b.get("type") == "tool_result"]
 
+    def results_in_call_order(self) -> list[dict[str, Any]]:
+        """The last turn's tool_result blocks in the order of the tool_use blocks they
+        answer: the CLI sends denials first, whatever order the calls came in."""
+        assistants = [m for m in self.messages if m.get("role") == "assistant"]
+        if not assistants or not isinstance(assistants[-1].get("content"), list):
+            return []
+        by_id = {r.get("tool_use_id"): r for r in self.tool_results()}
+        calls = [b for b in assistants[-1]["content"] if b.get("type") == "tool_use"]
+        return [by_id[c["id"]] for c in calls if c.get("id") in by_id]
+
     def text(self) -> str:
         """The whole request body as text, for greps."""
         return json.dumps(self.body)

@@ -3,6 +3,7 @@ jobs laid out side by side as the worker lays them out, and one call of the runn
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from dataclasses import dataclass
@@ -77,6 +78,7 @@ class Outcome:
     output: dict[str, Any] | None
     error: Exception | None
     envelope: ResultEnvelope | None
+    returncode: int | None  # the CLI's exit code, from the raw output's .meta.json
 
 
 def call_once(
@@ -94,9 +96,13 @@ def call_once(
     raw = sorted(claude_dir(ctx.work_dir).glob("probe-*.json"))
     raw = [p for p in raw if not p.name.endswith(".meta.json")]
     envelope = None
+    returncode = None
+    if raw and raw[-1].with_name(raw[-1].stem + ".meta.json").exists():
+        meta = json.loads(raw[-1].with_name(raw[-1].stem + ".meta.json").read_text())
+        returncode = int(meta["returncode"])
     if raw and raw[-1].stat().st_size:
         try:
             envelope = replay(raw[-1])[0]
         except Exception:
             envelope = ResultEnvelope.model_validate_json(raw[-1].read_bytes())
-    return Outcome(output, error, envelope)
+    return Outcome(output, error, envelope, returncode)

@@ -70,7 +70,7 @@ def test_reads_outside_the_checkout_are_denied_including_symlinks_dotdot_and_pro
     assert out.output == {"answer": "done"}, out.error
     assert out.envelope is not None
     denied = [(d["tool_name"], d["tool_input"]) for d in out.envelope.permission_denials]
-    results = api.messages()[-1].tool_results()
+    results = api.messages()[-1].results_in_call_order()
     assert len(results) == len(tools)
     for tool, result in zip(tools[:-1], results[:-1], strict=True):
         assert result.get("is_error") is True, (tool, result)

@@ -32,6 +32,7 @@ def test_an_answer_that_breaks_the_schema_is_bounced_by_the_cli_then_accepted(
     with ScriptedApi(scenario) as api:
         out = call_once(real_settings(api.url), jobs.ctx())
     assert out.output == {"answer": "fixed"}, out.error
+    assert out.returncode == 0
     bounced = api.messages()[1].tool_results()
     assert "Output does not match required schema" in str(bounced[0]["content"])
     assert out.envelope is not None
@@ -49,6 +50,7 @@ def test_max_turns_ends_the_call_with_an_error_answer(jobs: Jobs) -> None:
         out = call_once(real_settings(api.url, max_turns=2), jobs.ctx())
     assert isinstance(out.error, ClaudeAnswerError), out.error
     assert out.error.subtype == "error_max_turns"
+    assert out.returncode == 1  # a result object and exit 1, as the double's max_turns
     assert len(api.messages()) == 2
     (record,) = read_records(jobs.work_dir)
     assert (record.subtype, record.is_error, record.num_turns) == ("error_max_turns", True, 3)
@@ -63,6 +65,7 @@ def test_a_spent_budget_ends_the_call_with_an_error_answer(jobs: Jobs) -> None:
         out = call_once(real_settings(api.url, max_budget_usd=0.01), jobs.ctx())
     assert isinstance(out.error, ClaudeAnswerError), out.error
     assert out.error.subtype == "error_max_budget_usd"
+    assert out.returncode == 1
     (record,) = read_records(jobs.work_dir)
     assert record.total_cost_usd > 0.01
     assert len(api.messages()) < 5
@@ -74,6 +77,8 @@ def test_an_overloaded_api_is_an_error_answer_after_the_clis_own_retries(jobs: J
     assert isinstance(out.error, ClaudeAnswerError), out.error
     assert out.envelope is not None
     assert out.envelope.is_error
+    # subtype success, is_error true, exit 1 (the double's is_error scenario).
+    assert (out.envelope.subtype, out.returncode) == ("success", 1)
     assert len(api.messages()) > 1  # the CLI retried before it gave up
 
 
@@ -84,6 +89,7 @@ def test_a_plain_text_answer_is_refused_as_having_no_structured_output(jobs: Job
     assert "structured_output" in str(out.error)
     assert out.envelope is not None
     assert out.envelope.subtype == "success"
+    assert out.returncode == 0
     assert len(api.messages()) == 2  # the CLI nudged once
 
 

@@ -84,7 +84,9 @@ def test_max_turns_is_read_from_stdout_before_the_exit_code(
         replay(ctx.work_dir / "claude" / "order-1.json")
 
 
-def test_is_error_with_exit_0_is_an_error(tmp_path: Path, ctx: StepContext, argv_log: Path) -> None:
+def test_an_api_error_reported_with_a_success_subtype_is_an_error(
+    tmp_path: Path, ctx: StepContext, argv_log: Path
+) -> None:
     with pytest.raises(ClaudeAnswerError, match="overloaded"):
         _runner(tmp_path, "is_error", argv_log).run(_call(), ctx)
 
