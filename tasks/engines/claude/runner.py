@@ -102,11 +102,11 @@ class ClaudeRunner:
                 home=Path(probe),
             )
             try:
-                check_version(argv, env)
+                check_version(argv, env, setting="CLAUDE_SANDBOX")
             except ConfigError as exc:
                 if self.settings.sandbox == "bwrap":
                     raise ConfigError(
-                        f"CLAUDE_SANDBOX=bwrap: bubblewrap fails here: {exc}"
+                        f"CLAUDE_SANDBOX=bwrap: bubblewrap cannot run the CLI here: {exc}"
                     ) from exc
                 log.warning("CLAUDE_SANDBOX=auto: running without bubblewrap: %s", exc)
                 return False

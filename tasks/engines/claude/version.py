@@ -38,9 +38,9 @@ def parse_version(text: str) -> tuple[int, int, int]:
     return int(m[1]), int(m[2]), int(m[3])
 
 
-def check_version(argv: list[str], env: dict[str, str]) -> str:
+def check_version(argv: list[str], env: dict[str, str], setting: str = "CLAUDE_BIN") -> str:
     """Run ``argv`` (``claude --version``, maybe inside the sandbox) and return the version
-    when it is supported; otherwise ``ConfigError`` saying what was found."""
+    when it is supported; otherwise ``ConfigError`` naming ``setting`` and what was found."""
     with tempfile.TemporaryDirectory(prefix="claude-version-") as home:
         try:
             done = subprocess.run(
@@ -53,7 +53,7 @@ def check_version(argv: list[str], env: dict[str, str]) -> str:
                 check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ConfigError(f"CLAUDE_BIN: cannot run {argv[0]!r} --version: {exc}") from exc
+            raise ConfigError(f"{setting}: cannot run {argv[0]!r}: {exc}") from exc
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip()[-500:]
         raise ConfigError(f"CLAUDE_BIN: {' '.join(argv)} failed (exit {done.returncode}): {tail}")
