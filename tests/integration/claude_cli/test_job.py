@@ -67,5 +67,7 @@ def test_a_job_runs_all_six_steps_on_the_real_cli_through_a_worker(
     assert usage["calls"] == 10
     assert usage["cost_usd"] == pytest.approx(sum(d["total_cost_usd"] for d in printed))
     assert usage["turns"] == sum(d["num_turns"] for d in printed)
+    assert usage["duration_ms"] == sum(d["duration_ms"] for d in printed)
+    assert usage["input_tokens"] == sum(d["usage"]["input_tokens"] for d in printed)
     assert FAKE_API_KEY not in w.log()
     assert "sandbox bubblewrap" in w.log() or "without bubblewrap" in w.log()
