@@ -106,3 +106,18 @@ def call_once(
         except Exception:
             envelope = ResultEnvelope.model_validate_json(raw[-1].read_bytes())
     return Outcome(output, error, envelope, returncode)
+
+
+def bwrap_works() -> bool:
+    """Whether bubblewrap can make its namespaces here (it cannot in every container)."""
+    try:
+        done = subprocess.run(
+            ["bwrap", "--unshare-all", "--share-net", "--ro-bind", "/", "/", "--proc", "/proc",
+             "true"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0

@@ -10,7 +10,7 @@ import pytest
 
 from tests.claude_api.cli import real_settings
 from tests.claude_api.server import Reply, Request, ScriptedApi, ToolUse, answer
-from tests.integration.claude_cli.conftest import OTHER_JOB_SECRET, Jobs, call_once
+from tests.integration.claude_cli.conftest import OTHER_JOB_SECRET, Jobs, bwrap_works, call_once
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,7 @@ def _outside_reads(jobs: Jobs) -> list[ToolUse]:
 def test_reads_outside_the_checkout_are_denied_including_symlinks_dotdot_and_proc(
     jobs: Jobs, sandbox: str
 ) -> None:
-    if sandbox == "bwrap" and not _bwrap_works():
+    if sandbox == "bwrap" and not bwrap_works():
         pytest.skip("bubblewrap cannot create namespaces on this machine")
     tools = _outside_reads(jobs)
 
@@ -91,18 +91,3 @@ def test_reads_outside_the_checkout_are_denied_including_symlinks_dotdot_and_pro
 
 def _tool_result_text(results: list[dict[str, object]]) -> str:
     return "\n".join(str(r.get("content")) for r in results)
-
-
-def _bwrap_works() -> bool:
-    import subprocess
-
-    try:
-        done = subprocess.run(
-            ["bwrap", "--unshare-all", "--share-net", "--ro-bind", "/", "/", "true"],
-            capture_output=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
