@@ -5,7 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint format typecheck unit integration acceptance convex-test bench profile \
-        reliability example-course up clean
+        reliability example-course up clean claude-cli
+
+# The Claude Code CLI the worker image pins (Dockerfile.worker), for the real-CLI tests.
+CLAUDE_CODE_VERSION := 2.1.332
+CLAUDE_TOOLS        := .tools/claude-code
+CLAUDE_CLI_STAMP    := $(CLAUDE_TOOLS)/.installed-$(CLAUDE_CODE_VERSION)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,13 +29,13 @@ demo: $(STAMP)
 	@echo "Open course/index.md"
 
 ## test: lint, types, the Convex functions in convex-test, then unit, integration, acceptance
-test: lint typecheck convex-test
+test: lint typecheck convex-test claude-cli
 	$(BIN)/pytest -p no:cacheprovider
 
 unit: $(STAMP)
 	$(BIN)/pytest -p no:cacheprovider tests/unit
 
-integration: $(STAMP)
+integration: $(STAMP) claude-cli
 	$(BIN)/pytest -p no:cacheprovider tests/integration
 
 acceptance: $(STAMP)
@@ -47,6 +52,16 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## claude-cli: the pinned Claude Code CLI in .tools/ (a no-op once that version is there)
+$(CLAUDE_CLI_STAMP):
+	rm -rf $(CLAUDE_TOOLS) && mkdir -p $(CLAUDE_TOOLS)
+	npm install --prefix $(CLAUDE_TOOLS) --no-save --no-audit --no-fund --loglevel=error \
+	    "@anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)"
+	$(CLAUDE_TOOLS)/node_modules/.bin/claude --version | grep -q '^$(CLAUDE_CODE_VERSION) '
+	touch $@
+
+claude-cli: $(CLAUDE_CLI_STAMP)
+
 convex/node_modules/.package-lock.json: convex/package-lock.json
 	cd convex && npm ci --no-audit --no-fund --loglevel=error
 
@@ -54,7 +69,7 @@ convex-test: convex/node_modules/.package-lock.json
 	cd convex && npx vitest run
 
 ## bench: benchmarks, results in docs/BENCHMARKS.md
-bench: $(STAMP)
+bench: $(STAMP) claude-cli
 	$(BIN)/python -m bench
 
 ## profile: where a job's CPU goes, by process and by function (py-spy)

@@ -75,6 +75,7 @@ def main() -> None:
         "offline": lambda: runs.offline_engine(offline_repo),
         "idle": lambda: runs.idle_bridge(10 if q else 30),
         "fanout": runs.fanout,
+        "claude_cli": runs.claude_cli,
         "convex_pickup": lambda: runs.convex_pickup(6 if q else 15),
     }
     chosen = args.only.split(",") if args.only else list(benches)

@@ -504,6 +504,31 @@ def fanout(delay_s: float = 0.3) -> list[Row]:
     ]
 
 
+def claude_cli() -> list[Row]:
+    """A job of 8 chapters on the real Claude Code CLI against the scripted API (delays
+    scaled from the seed's step times): every fan-out at once, the default 4, and one
+    call at a time."""
+    from bench.claude_cli_run import SCALE, ideal_s, run_job
+
+    serial, calls = run_job(concurrency=1)
+    fanned, _ = run_job(concurrency=8)
+    default, _ = run_job(concurrency=4)
+    ratio = fanned / serial
+    return [
+        Row(
+            "Claude job on the real CLI, 8 chapters fanned out",
+            f"{fanned:.1f} s",
+            f"{serial:.1f} s one call at a time",
+            "<= 0.4x",
+            ratio <= 0.4,
+            f"ratio {ratio:.2f} with CLAUDE_CHAPTER_CONCURRENCY=8 (the delays alone:"
+            f" {ideal_s(8):.1f} s vs {ideal_s(1):.1f} s); {default:.1f} s, ratio"
+            f" {default / serial:.2f}, at the default 4; {calls} calls; the scripted API"
+            f" answers after the seed's 60/60/30/60/40/40 s per call scaled by {SCALE}",
+        )
+    ]
+
+
 def machine() -> str:
     import platform
 

@@ -43,6 +43,8 @@ def double_settings(claude_bin: Path, **overrides: Any) -> ClaudeSettings:
         "anthropic_api_key": SecretStr(FAKE_KEY),
         "timeout_s": 30.0,
         "kill_grace_s": 0.3,
+        # The double is a script run by /bin/sh, which the sandbox does not bind.
+        "sandbox": "off",
     }
     values.update(overrides)
     return ClaudeSettings(**values)

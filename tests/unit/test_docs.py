@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import AliasChoices
+
 from fondation.settings import describe_settings
 from tasks.engines.claude.settings import ClaudeSettings
 
@@ -13,11 +15,12 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def test_the_readme_lists_every_environment_variable() -> None:
     text = README.read_text()
     names = [name for name, _, _ in describe_settings()]
-    names += [
-        f"CLAUDE_{n.upper()}"
-        for n in ClaudeSettings.model_fields
-        if n not in {"anthropic_api_key", "oauth_token"}
-    ]
+    for n, field in ClaudeSettings.model_fields.items():
+        alias = field.validation_alias
+        # An aliased setting keeps its usual name (ANTHROPIC_BASE_URL, HTTPS_PROXY, ...).
+        names.append(
+            str(alias.choices[0]) if isinstance(alias, AliasChoices) else f"CLAUDE_{n.upper()}"
+        )
     missing = [n for n in names if f"`{n}`" not in text]
     assert not missing, f"README.md does not list: {missing}"
 

@@ -1,8 +1,10 @@
 """The Claude engine: the six analysis steps answered by the Claude Code CLI, run
 read-only in the checkout, every answer checked against the repository.
 
-Modules: ``settings`` (CLAUDE_* variables), ``process`` (a child in its own process group),
-``runner`` (one CLI call: command line, environment, raw output kept), ``result``
+Modules: ``settings`` (CLAUDE_* variables), ``command`` (the fixed argv and the allowlisted
+environment, docs/CLAUDE.md), ``version`` (the supported CLI releases, checked at start),
+``sandbox`` (bubblewrap around the CLI), ``process`` (a child in its own process group),
+``runner`` (one CLI call: sandbox or not, raw output kept), ``result``
 (reading the CLI's JSON), ``records`` (cost per call), ``prompts``, ``models`` (per-chapter
 answers), ``validate``, ``cache``, ``fanout`` and ``engine``.
 """

@@ -87,6 +87,8 @@ class ClaudeEngine(Engine):
     def __init__(self, settings: ClaudeSettings | None = None) -> None:
         self.settings = settings if settings is not None else load_claude_settings()
         self.runner = ClaudeRunner(self.settings)
+        # An unsupported CLI fails here, at worker start, not at a job's first call.
+        self.runner.start()
 
     # --- one validated answer -------------------------------------------------------
 

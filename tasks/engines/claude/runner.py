@@ -9,14 +9,17 @@ parsed again with ``replay`` without paying for it twice.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fondation.errors import ConfigError, JobCanceled
 from tasks.engines.base import StepContext
+from tasks.engines.claude.command import build_argv, child_env
 from tasks.engines.claude.process import Finished, ProcessTimeout, run_in_group
 from tasks.engines.claude.records import CallRecord, append_record
 from tasks.engines.claude.result import (
@@ -27,14 +30,17 @@ from tasks.engines.claude.result import (
     stderr_tail,
     structured_output,
 )
+from tasks.engines.claude.sandbox import resolve_bin, wrap
 from tasks.engines.claude.settings import ClaudeSettings, StepName
+from tasks.engines.claude.version import check_version
 
-ALLOWED_TOOLS = "Read,Grep,Glob"
-DISALLOWED_TOOLS = "Bash,Edit,Write,WebFetch,WebSearch,NotebookEdit"
+log = logging.getLogger(__name__)
+
 # Linux refuses a single argument longer than 128 KiB (MAX_ARG_STRLEN): longer prompts
 # go through stdin instead.
 _MAX_PROMPT_ARG_BYTES = 100_000
-_EMPTY_MCP = '{"mcpServers": {}}'
+# Enough for --version, and no more of the worker's environment.
+_PROBE_ENV_NAMES = ("PATH", "LANG")
 
 
 @dataclass(frozen=True)
@@ -65,44 +71,70 @@ def _claim_attempt(out_dir: Path, key: str) -> tuple[int, Path]:
 class ClaudeRunner:
     def __init__(self, settings: ClaudeSettings) -> None:
         self.settings = settings
+        self.sandboxed = False
+        self.cli_version: str | None = None
+        self._cli_path = settings.bin
 
-    def argv(self, call: ClaudeCall, *, prompt_in_argv: bool, home: Path) -> list[str]:
+    def start(self) -> str:
+        """Check the installed CLI and choose the sandbox, once when the engine is built;
+        ``ConfigError`` for an unsupported CLI or a required sandbox that cannot start."""
         s = self.settings
-        # The prompt comes right after -p: the tool lists take several values and would
-        # swallow a prompt placed after them.
-        cmd = [s.bin, "-p", *([call.prompt] if prompt_in_argv else [])]
-        cmd += ["--output-format", "json", "--json-schema", json.dumps(call.schema)]
-        cmd += ["--allowedTools", ALLOWED_TOOLS, "--disallowedTools", DISALLOWED_TOOLS]
-        cmd += ["--permission-mode", s.permission_mode]
-        cmd += ["--max-turns", str(s.turns_for(call.step))]
-        if s.max_budget_usd is not None:
-            cmd += ["--max-budget-usd", f"{s.max_budget_usd:g}"]
-        if s.model:
-            cmd += ["--model", s.model]
-        if s.bare:
-            cmd.append("--bare")
-        else:
-            # Without --bare (OAuth), keep the checkout's own .claude settings (hooks!) and
-            # .mcp.json out: only the empty private home's settings and no MCP servers.
-            mcp = home / "mcp.json"
-            mcp.write_text(_EMPTY_MCP, encoding="utf-8")
-            cmd += ["--setting-sources", "user", "--strict-mcp-config", "--mcp-config", str(mcp)]
-        return cmd
+        env = {k: os.environ[k] for k in _PROBE_ENV_NAMES if k in os.environ}
+        env |= {"DISABLE_AUTOUPDATER": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+        self.cli_version = check_version([s.bin, "--version"], env)
+        self._cli_path = resolve_bin(s.bin)
+        if s.sandbox != "off":
+            self.sandboxed = self._sandbox_works(env)
+        log.info(
+            "Claude Code %s at %s, sandbox %s",
+            self.cli_version,
+            self._cli_path,
+            "bubblewrap" if self.sandboxed else "off",
+        )
+        return self.cli_version
+
+    def _sandbox_works(self, env: dict[str, str]) -> bool:
+        with tempfile.TemporaryDirectory(prefix="claude-sandbox-probe-") as probe:
+            argv = wrap(
+                [self._cli_path, "--version"],
+                bwrap=self.settings.bwrap_bin,
+                checkout=Path(probe),
+                home=Path(probe),
+            )
+            try:
+                check_version(argv, env, setting="CLAUDE_SANDBOX")
+            except ConfigError as exc:
+                if self.settings.sandbox == "bwrap":
+                    raise ConfigError(
+                        f"CLAUDE_SANDBOX=bwrap: bubblewrap cannot run the CLI here: {exc}"
+                    ) from exc
+                log.warning("CLAUDE_SANDBOX=auto: running without bubblewrap: %s", exc)
+                return False
+        return True
+
+    def argv(
+        self, call: ClaudeCall, *, prompt_in_argv: bool, checkout: Path, home: Path
+    ) -> list[str]:
+        s = self.settings
+        cmd = build_argv(
+            s,
+            prompt=call.prompt if prompt_in_argv else None,
+            schema=call.schema,
+            max_turns=s.turns_for(call.step),
+        )
+        if not self.sandboxed:
+            return cmd
+        extra = (s.node_extra_ca_certs,) if s.node_extra_ca_certs else ()
+        return wrap(
+            [self._cli_path, *cmd[1:]],
+            bwrap=s.bwrap_bin,
+            checkout=checkout,
+            home=home,
+            extra_ro=extra,
+        )
 
     def child_env(self, home: Path, tmp: Path) -> dict[str, str]:
-        """An allowlist, never a copy of ours: the worker's environment holds the store
-        secret, the Redis URL and the git token."""
-        name, value = self.settings.credential()
-        return {
-            "PATH": os.environ.get("PATH", os.defpath),
-            "HOME": str(home),
-            "LANG": os.environ.get("LANG", "C.UTF-8"),
-            "TMPDIR": str(tmp),
-            # A worker has no use for update checks or telemetry.
-            "DISABLE_AUTOUPDATER": "1",
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-            name: value,
-        }
+        return child_env(self.settings, home=home, tmp=tmp)
 
     def _secrets(self) -> list[str]:
         return [self.settings.credential()[1]]
@@ -119,7 +151,7 @@ class ClaudeRunner:
         tmp = home / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         in_argv = len(call.prompt.encode("utf-8")) <= _MAX_PROMPT_ARG_BYTES
-        argv = self.argv(call, prompt_in_argv=in_argv, home=home)
+        argv = self.argv(call, prompt_in_argv=in_argv, checkout=ctx.checkout, home=home)
         try:
             finished = self._spawn(argv, call, ctx, home, tmp, in_argv)
         except ProcessTimeout as exc:

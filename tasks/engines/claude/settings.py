@@ -63,10 +63,43 @@ class ClaudeSettings(BaseSettings):
     chapter_concurrency: int = Field(
         default=4, ge=1, description="Chapter (and review) calls running at once in a step."
     )
-    # Read-only modes only: bypassPermissions or acceptEdits would let a prompt injection act.
-    permission_mode: Literal["dontAsk", "default", "plan"] = Field(
+    # dontAsk only: it denies whatever is not allowed without asking, and allows reads in
+    # the working directory alone. default/manual would wait for a human that a worker
+    # has not; bypassPermissions or acceptEdits would let a prompt injection act.
+    permission_mode: Literal["dontAsk"] = Field(
         default="dontAsk",
-        description="--permission-mode; dontAsk denies every tool not in the allowed list.",
+        description="--permission-mode; dontAsk denies reads outside the checkout and all else.",
+    )
+    sandbox: Literal["auto", "bwrap", "off"] = Field(
+        default="auto",
+        description="Run the CLI under bubblewrap, seeing only the checkout: auto uses it "
+        "when bwrap works here, bwrap requires it, off never.",
+    )
+    bwrap_bin: str = Field(default="bwrap", description="The bubblewrap binary for CLAUDE_SANDBOX.")
+    base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ANTHROPIC_BASE_URL", "base_url"),
+        description="An API gateway the CLI talks to instead of Anthropic's API.",
+    )
+    https_proxy: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("HTTPS_PROXY", "https_proxy"),
+        description="Passed to the CLI as HTTPS_PROXY.",
+    )
+    http_proxy: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("HTTP_PROXY", "http_proxy"),
+        description="Passed to the CLI as HTTP_PROXY.",
+    )
+    no_proxy: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("NO_PROXY", "no_proxy"),
+        description="Passed to the CLI as NO_PROXY.",
+    )
+    node_extra_ca_certs: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("NODE_EXTRA_CA_CERTS", "node_extra_ca_certs"),
+        description="A CA bundle file the CLI trusts besides its own (a TLS-inspecting proxy).",
     )
     kill_grace_s: float = Field(
         default=2.0, gt=0, description="SIGTERM-to-SIGKILL delay when a call is stopped."
@@ -95,12 +128,6 @@ class ClaudeSettings(BaseSettings):
             return "ANTHROPIC_API_KEY", self.anthropic_api_key.get_secret_value()
         assert self.oauth_token is not None  # the validator guarantees one of them
         return "CLAUDE_CODE_OAUTH_TOKEN", self.oauth_token.get_secret_value()
-
-    @property
-    def bare(self) -> bool:
-        # --bare never reads OAuth credentials (anthropics/claude-code#39069), so it is only
-        # usable with an API key.
-        return self.anthropic_api_key is not None
 
 
 def load_claude_settings(**overrides: object) -> ClaudeSettings:

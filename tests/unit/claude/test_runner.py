@@ -4,6 +4,7 @@ command line and the child's environment locked down."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,9 @@ from fondation.errors import ConfigError
 from tasks.artifacts import OrderArtifact
 from tasks.engines.base import StepContext
 from tasks.engines.claude import read_records, replay
+from tasks.engines.claude.command import DISALLOWED_TOOLS, EMPTY_MCP, TOOLS
 from tasks.engines.claude.result import ClaudeAnswerError, ClaudeCrashed, ClaudeMalformedOutput
-from tasks.engines.claude.runner import ALLOWED_TOOLS, DISALLOWED_TOOLS, ClaudeCall, ClaudeRunner
+from tasks.engines.claude.runner import ClaudeCall, ClaudeRunner
 from tests.claude_double import FAKE_KEY, double_settings, make_claude_bin, read_log
 
 SCHEMA = OrderArtifact.model_json_schema()
@@ -82,7 +84,9 @@ def test_max_turns_is_read_from_stdout_before_the_exit_code(
         replay(ctx.work_dir / "claude" / "order-1.json")
 
 
-def test_is_error_with_exit_0_is_an_error(tmp_path: Path, ctx: StepContext, argv_log: Path) -> None:
+def test_an_api_error_reported_with_a_success_subtype_is_an_error(
+    tmp_path: Path, ctx: StepContext, argv_log: Path
+) -> None:
     with pytest.raises(ClaudeAnswerError, match="overloaded"):
         _runner(tmp_path, "is_error", argv_log).run(_call(), ctx)
 
@@ -140,9 +144,11 @@ def test_the_command_line_allows_read_tools_only(
     [seen] = read_log(argv_log)
     argv = seen["argv"]
     assert argv[:2] == ["-p", "p"]
-    flags = dict(zip(argv[2::2], argv[3::2], strict=False))
-    assert flags["--allowedTools"] == ALLOWED_TOOLS == "Read,Grep,Glob"
-    assert set(flags["--disallowedTools"].split(",")) >= {
+    flags = _flags(argv[2:])
+    assert flags["--tools"] == TOOLS == "Read,Grep,Glob"
+    # An allow rule would let the tools read anywhere on the host.
+    assert "--allowedTools" not in argv
+    assert set(str(flags["--disallowedTools"]).split(",")) >= {
         "Bash",
         "Edit",
         "Write",
@@ -152,13 +158,27 @@ def test_the_command_line_allows_read_tools_only(
     }
     assert flags["--disallowedTools"] == DISALLOWED_TOOLS
     assert flags["--permission-mode"] == "dontAsk"
+    assert flags["--setting-sources"] == ""
+    assert flags["--mcp-config"] == EMPTY_MCP
+    assert flags["--strict-mcp-config"] is None
     assert flags["--output-format"] == "json"
     assert flags["--max-turns"] == "30"
     assert flags["--max-budget-usd"] == "0.5"
     assert flags["--model"] == "claude-sonnet-4-5"
-    assert "--bare" in argv
+    assert "--bare" not in argv  # under --bare the CLI has no Grep and no Glob
     assert seen["cwd"] == str(ctx.checkout)
-    assert read_records(ctx.work_dir)[0].permission_denials == 1
+    # Bash is not offered at all, so the real CLI reports no permission denial for it.
+    assert read_records(ctx.work_dir)[0].permission_denials == 0
+
+
+def _flags(args: list[str]) -> dict[str, str | None]:
+    """Each flag and its value (None for a flag that takes none)."""
+    out: dict[str, str | None] = {}
+    for i, arg in enumerate(args):
+        if arg.startswith("--"):
+            nxt = args[i + 1] if i + 1 < len(args) else "--"
+            out[arg] = None if nxt.startswith("--") else nxt
+    return out
 
 
 def test_no_secret_of_the_worker_reaches_the_cli(
@@ -180,7 +200,9 @@ def test_no_secret_of_the_worker_reaches_the_cli(
         "ANTHROPIC_API_KEY",
         "DISABLE_AUTOUPDATER",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
-    }
+        "ENABLE_TOOL_SEARCH",
+        "NODE_EXTRA_CA_CERTS",
+    } - ({"NODE_EXTRA_CA_CERTS"} if "NODE_EXTRA_CA_CERTS" not in os.environ else set())
     assert not any("leaked-" in v for v in env.values())
     assert env["ANTHROPIC_API_KEY"] == FAKE_KEY
     home = Path(env["HOME"])
@@ -189,20 +211,18 @@ def test_no_secret_of_the_worker_reaches_the_cli(
     assert not home.exists()  # thrown away after the call
 
 
-def test_an_oauth_token_runs_without_bare_and_without_the_checkouts_settings(
+def test_an_oauth_token_gets_the_same_command_line_as_an_api_key(
     tmp_path: Path, ctx: StepContext, argv_log: Path
 ) -> None:
-    runner = _runner(
+    oauth = _runner(
         tmp_path, "success", argv_log, anthropic_api_key=None, oauth_token=SecretStr("oat-token")
     )
-    runner.run(_call(), ctx)
-    [seen] = read_log(argv_log)
-    assert "--bare" not in seen["argv"]  # --bare never reads OAuth credentials
-    i = seen["argv"].index("--setting-sources")
-    assert seen["argv"][i + 1] == "user"
-    assert "--strict-mcp-config" in seen["argv"]
-    assert seen["env"]["CLAUDE_CODE_OAUTH_TOKEN"] == "oat-token"
-    assert "ANTHROPIC_API_KEY" not in seen["env"]
+    oauth.run(_call(), ctx)
+    _runner(tmp_path, "success", argv_log).run(_call(), ctx)
+    with_token, with_key = read_log(argv_log)
+    assert with_token["argv"] == with_key["argv"]
+    assert with_token["env"]["CLAUDE_CODE_OAUTH_TOKEN"] == "oat-token"
+    assert "ANTHROPIC_API_KEY" not in with_token["env"]
 
 
 def test_a_step_can_have_its_own_turn_limit(

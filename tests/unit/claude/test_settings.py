@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from fondation.errors import ConfigError
 from tasks.engines.claude import ClaudeEngine, load_claude_settings
+from tests.claude_double import make_claude_bin
 
 
 def test_defaults_and_per_step_turns_come_from_the_environment(
@@ -22,16 +25,20 @@ def test_defaults_and_per_step_turns_come_from_the_environment(
     assert s.turns_for("chapters") == 40
     assert s.turns_for("order") == 12
     assert s.model == "claude-opus-4-1"
-    assert s.bare
+    assert s.sandbox == "auto"
 
 
-def test_the_engine_reads_its_settings_when_built(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_engine_reads_its_settings_when_built(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CLAUDE_BIN", str(make_claude_bin(tmp_path, "success")))
+    monkeypatch.setenv("CLAUDE_SANDBOX", "off")
     monkeypatch.setenv("CLAUDE_CODE_OAUTH_TOKEN", "oat-x")
     monkeypatch.setenv("CLAUDE_CHAPTER_CONCURRENCY", "2")
     engine = ClaudeEngine()
     assert engine.settings.chapter_concurrency == 2
     assert engine.settings.credential() == ("CLAUDE_CODE_OAUTH_TOKEN", "oat-x")
-    assert not engine.settings.bare
+    assert engine.runner.cli_version == "2.1.332"
 
 
 def test_the_api_key_wins_when_both_credentials_are_set(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,9 +61,35 @@ def test_a_bad_value_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_a_permissive_mode_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-x")
-    monkeypatch.setenv("CLAUDE_PERMISSION_MODE", "bypassPermissions")
-    with pytest.raises(ConfigError, match="CLAUDE_PERMISSION_MODE"):
-        load_claude_settings()
+    for mode in ("bypassPermissions", "acceptEdits", "default"):
+        monkeypatch.setenv("CLAUDE_PERMISSION_MODE", mode)
+        with pytest.raises(ConfigError, match="CLAUDE_PERMISSION_MODE"):
+            load_claude_settings()
+
+
+@pytest.mark.parametrize("printed", ["2.1.197 (Claude Code)", "2.2.0 (Claude Code)", "claude"])
+def test_an_unsupported_cli_stops_the_engine_at_start_with_the_version_found(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, printed: str
+) -> None:
+    fake = make_claude_bin(tmp_path, "success", CLAUDE_DOUBLE_VERSION=printed)
+    monkeypatch.setenv("CLAUDE_BIN", str(fake))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-x")
+    expected = (
+        "not supported.*>=2.1.332, <2.2.0" if printed[0].isdigit() else "cannot read a version"
+    )
+    with pytest.raises(ConfigError, match=expected):
+        ClaudeEngine()
+
+
+def test_a_required_sandbox_that_cannot_start_stops_the_engine(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CLAUDE_BIN", str(make_claude_bin(tmp_path, "success")))
+    monkeypatch.setenv("CLAUDE_SANDBOX", "bwrap")
+    monkeypatch.setenv("CLAUDE_BWRAP_BIN", str(tmp_path / "no-such-bwrap"))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-x")
+    with pytest.raises(ConfigError, match="CLAUDE_SANDBOX=bwrap"):
+        ClaudeEngine()
 
 
 def test_the_credential_does_not_show_in_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,112 @@
+"""A job of eight chapters through the real Claude Code CLI, against the scripted
+Messages API answering each call after a delay scaled from the seed's step times.
+
+The seed's steps took 60, 60, 30, 60, 40 and 40 s a call (abstractions, relationships,
+order, one chapter, one review, tutorials); scaled by 0.05 the model "thinks" 3, 3, 1.5,
+3, 2 and 2 s. The same job runs once with every step that can fan out fanned out and
+once one call at a time; the CLI's own start-up and turns are in both.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from tasks.engines.base import StepContext
+from tasks.engines.claude import ClaudeEngine
+from tasks.engines.claude.settings import ClaudeSettings
+from tests.claude_api.cli import CLAUDE_BIN, FAKE_API_KEY
+from tests.claude_api.server import Failure, Reply, Request, ScriptedApi, answer
+from tests.claude_double import SCENARIOS
+from tests.support.gitrepo import make_repo
+
+SEED_STEP_S = {
+    "AbstractionsArtifact": 60.0,
+    "RelationshipsArtifact": 60.0,
+    "OrderArtifact": 30.0,
+    "ChapterDraft": 60.0,
+    "ChapterReview": 40.0,
+    "TutorialsArtifact": 40.0,
+}
+SCALE = 0.05
+CHAPTERS = 8
+
+
+def _recorded(name: str) -> dict[str, dict[str, Any]]:
+    doc = json.loads((SCENARIOS / f"{name}.json").read_text(encoding="utf-8"))
+    out: dict[str, dict[str, Any]] = {}
+    for r in doc["responses"]:
+        out.setdefault(r["schema"], r["structured_output"])
+    return out
+
+
+def answers() -> dict[str, dict[str, Any]]:
+    """Valid answers for the shop repository with eight abstractions: the success
+    recording's three, each used again under new ids, and the generic chapters."""
+    success, generic = _recorded("success"), _recorded("fanout")
+    base = success["AbstractionsArtifact"]["abstractions"]
+    parts = [dict(base[i % len(base)], id=f"part-{i + 1}") for i in range(CHAPTERS)]
+    ids = [p["id"] for p in parts]
+    return {
+        "AbstractionsArtifact": dict(success["AbstractionsArtifact"], abstractions=parts),
+        "RelationshipsArtifact": {
+            "summary": "Each part leans on the one before.",
+            "relationships": [],
+        },
+        "OrderArtifact": {"order": ids, "rationale": "In the order they were found."},
+        "ChapterDraft": generic["ChapterDraft"],
+        "ChapterReview": generic["ChapterReview"],
+        "TutorialsArtifact": success["TutorialsArtifact"],
+    }
+
+
+def scenario(scale: float) -> Any:
+    known = answers()
+
+    def reply(req: Request) -> Reply | Failure:
+        title = req.schema_title
+        if title not in known:
+            return Failure(400, "invalid_request_error", f"no answer for {title!r}")
+        return answer(known[title], delay_s=SEED_STEP_S[title] * scale)
+
+    return reply
+
+
+def run_job(concurrency: int, scale: float = SCALE) -> tuple[float, int]:
+    """Wall seconds for the six steps with ``concurrency`` calls at once, and the calls."""
+    root = Path(tempfile.mkdtemp(prefix="fondation-bench-claude-cli-"))
+    repo = make_repo(root / "shop")
+    with ScriptedApi(scenario(scale)) as api:
+        settings = ClaudeSettings(
+            bin=str(CLAUDE_BIN),
+            base_url=api.url,
+            anthropic_api_key=SecretStr(FAKE_API_KEY),
+            chapter_concurrency=concurrency,
+            timeout_s=120.0,
+        )
+        engine = ClaudeEngine(settings)
+        ctx = StepContext("bench-job", repo, "", root / "work")
+        started = time.monotonic()
+        ctx.abstractions = engine.extract_abstractions(ctx)
+        ctx.relationships = engine.analyze_relationships(ctx)
+        ctx.order = engine.determine_order(ctx)
+        ctx.chapters = engine.generate_chapters(ctx)
+        ctx.review = engine.review_chapters(ctx)
+        engine.create_tutorials(ctx)
+        took_s = time.monotonic() - started
+        calls = len(api.messages())
+    return took_s, calls
+
+
+def ideal_s(concurrency: int, scale: float = SCALE) -> float:
+    """The delays alone: what the job would take with a CLI that cost nothing."""
+    rounds = -(-CHAPTERS // concurrency)
+    s = SEED_STEP_S
+    fixed = s["AbstractionsArtifact"] + s["RelationshipsArtifact"] + s["OrderArtifact"]
+    fixed += s["TutorialsArtifact"]
+    return (fixed + rounds * (s["ChapterDraft"] + s["ChapterReview"])) * scale

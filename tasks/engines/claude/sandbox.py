@@ -1,0 +1,60 @@
+"""Bubblewrap around the CLI: a second fence behind the permission flags.
+
+Inside, the CLI sees the system libraries, its own binary, the checkout (read-only), its
+private home and nothing else of the host: no other job's folder, no worker code or
+settings, no other process (a pid namespace of its own, so no /proc/<pid>/environ of the
+worker either). The network stays shared, as the API must be reached.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+# What a dynamically linked binary needs to load, and what name resolution and TLS read.
+_LIBRARY_DIRS = ("/lib", "/lib64", "/lib32", "/usr/lib", "/usr/lib64", "/usr/lib32")
+_SYSTEM_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl/certs")
+
+
+def _bind_system() -> list[str]:
+    args: list[str] = []
+    for path in _LIBRARY_DIRS:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for path in _SYSTEM_FILES:
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    return args
+
+
+def resolve_bin(cli: str) -> str:
+    """The CLI's real path (a name on PATH and symlinks followed): bound as a file."""
+    found = shutil.which(cli) or cli
+    return str(Path(found).resolve())
+
+
+def wrap(
+    argv: list[str],
+    *,
+    bwrap: str,
+    checkout: Path,
+    home: Path,
+    extra_ro: tuple[str, ...] = (),
+) -> list[str]:
+    """``argv`` run by bubblewrap; ``argv[0]`` must already be the CLI's real path."""
+    cli = argv[0]
+    cmd = [bwrap, "--unshare-all", "--share-net", "--die-with-parent"]
+    cmd += _bind_system()
+    cmd += ["--ro-bind", cli, cli]
+    for path in extra_ro:
+        if os.path.exists(path):
+            cmd += ["--ro-bind", path, path]
+    # A fresh /tmp inside the sandbox, never the host's.
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]  # noqa: S108
+    cmd += ["--ro-bind", str(checkout), str(checkout)]
+    cmd += ["--bind", str(home), str(home)]
+    cmd += ["--chdir", str(checkout), "--"]
+    return cmd + argv

@@ -1,0 +1,69 @@
+"""The bubblewrap fence on its own, with plain tools in place of the CLI: inside, the
+checkout is readable and read-only, and other jobs, the worker's files and processes are
+not there at all."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tasks.engines.claude.sandbox import resolve_bin, wrap
+from tests.integration.claude_cli.conftest import OTHER_JOB_SECRET, Jobs
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _inside(jobs: Jobs, home: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    cmd = wrap([resolve_bin(argv[0]), *argv[1:]], bwrap="bwrap", checkout=jobs.checkout, home=home)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+
+
+@pytest.fixture
+def home(tmp_path: Path, jobs: Jobs) -> Path:
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed")
+    path = tmp_path / "home"
+    path.mkdir()
+    probe = _inside(jobs, path, "true")
+    if probe.returncode != 0:
+        pytest.skip(f"bubblewrap cannot run here: {probe.stderr.strip()}")
+    return path
+
+
+def test_inside_the_sandbox_only_the_checkout_and_the_home_are_there(
+    jobs: Jobs, home: Path
+) -> None:
+    assert "class Cart" in _inside(jobs, home, "cat", "shop/cart.py").stdout
+    for hidden in (
+        jobs.other_checkout / "secret.py",
+        jobs.root / "job-b",
+        REPO / "fondation" / "settings.py",
+        Path("/etc/hostname"),
+        Path(os.environ.get("HOME", "/root")),
+    ):
+        done = _inside(jobs, home, "ls", str(hidden))
+        assert done.returncode != 0, hidden
+        assert OTHER_JOB_SECRET not in done.stdout
+    # The folders above the checkout exist only as the path to it.
+    assert _inside(jobs, home, "ls", str(jobs.root)).stdout.split() == ["job-a"]
+    assert _inside(jobs, home, "ls", str(jobs.checkout.parent)).stdout.split() == ["checkout"]
+
+
+def test_inside_the_sandbox_the_checkout_is_read_only_and_the_home_writable(
+    jobs: Jobs, home: Path
+) -> None:
+    assert _inside(jobs, home, "touch", "planted.py").returncode != 0
+    assert not (jobs.checkout / "planted.py").exists()
+    assert _inside(jobs, home, "touch", str(home / "session.json")).returncode == 0
+
+
+def test_inside_the_sandbox_no_process_of_the_worker_is_visible(jobs: Jobs, home: Path) -> None:
+    pids = [p for p in _inside(jobs, home, "ls", "/proc").stdout.split() if p.isdigit()]
+    # bwrap's init and the ls itself, in a pid namespace of their own.
+    assert 1 <= len(pids) <= 3, pids
