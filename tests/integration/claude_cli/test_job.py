@@ -11,6 +11,7 @@ import pytest
 from bridge.store.sqlite import SqliteStore
 from fondation.settings import load_settings
 from fondation.submit import submit_job
+from tasks.usage import total_usage
 from tests.claude_api.cli import CLAUDE_BIN, FAKE_API_KEY
 from tests.claude_api.scenarios import recorded
 from tests.claude_api.server import ScriptedApi
@@ -64,7 +65,7 @@ def test_a_job_runs_all_six_steps_on_the_real_cli_through_a_worker(
     printed = [json.loads(p.read_text()) for p in raw]
     printed = [d for d in printed if isinstance(d, dict) and d.get("type") == "result"]
     assert len(printed) == 10
-    usage = final.result["data"]["usage"]
+    usage = total_usage(store.get_steps(job.id))
     assert usage["calls"] == 10
     assert usage["cost_usd"] == pytest.approx(sum(d["total_cost_usd"] for d in printed))
     assert usage["turns"] == sum(d["num_turns"] for d in printed)
