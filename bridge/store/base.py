@@ -33,7 +33,16 @@ from bridge.store.records import (
 
 
 class JobStore(abc.ABC):
-    """One job database. Implementations: ``SqliteStore`` and ``ConvexStore``."""
+    """One job database. Implementations: ``SqliteStore`` and ``ConvexStore``.
+
+    Progress texts (``progress``) are written in the store's progress language
+    (bridge/store/progress.py); job log lines are always English.
+    """
+
+    # Whether each job's repository owner has a GitHub token of their own in the store
+    # (the web app's users), read with ``owner_github_token``. When False the clone
+    # uses the deployment's GIT_TOKEN.
+    per_user_tokens: bool = False
 
     # --- clients (CLI, web app) -------------------------------------------------------
 
@@ -156,8 +165,11 @@ class JobStore(abc.ABC):
         self, job_id: str, token: str, result: dict[str, Any], docs_count: int, now_ms: int
     ) -> JobRecord:
         """Mark the job completed, and its finalize step (7) if started, and clear its
-        lease. A repeat by the same holder after success returns the completed job.
-        Fenced."""
+        lease. ``result`` is the web app's ``{success, message?, data?: str}``;
+        ``docs_count`` is what the user sees (the docs of kind chapter and tutorial).
+        The docs of the repository's other completed jobs are removed (the latest
+        completed job, the last created, keeps its course: the web app opens it). A
+        repeat by the same holder after success returns the completed job. Fenced."""
 
     @abc.abstractmethod
     def fail(
@@ -172,6 +184,12 @@ class JobStore(abc.ABC):
         """Record a failed attempt. Permanent: status failed. Otherwise attempts+1 and,
         below maxAttempts, pending again after ``backoff_ms(attempts) + jitter_ms``;
         at maxAttempts, dead. Fenced, so a repeat raises ``LeaseLost``."""
+
+    @abc.abstractmethod
+    def owner_github_token(self, job_id: str, token: str) -> str | None:
+        """The GitHub token of the job's repository owner, as stored (the web app
+        encrypts it; the caller decrypts), or None when there is none. Fenced by the
+        lease token, so only the job's holder gets it. Never log the value."""
 
     # --- operations -------------------------------------------------------------------
 
@@ -189,8 +207,9 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def purge(self, before_ms: int, limit: int, dry_run: bool) -> list[str]:
         """Delete up to ``limit`` final jobs finished before ``before_ms``, with their
-        step records and logs (docs stay: they are the product). Returns their ids;
-        with ``dry_run`` nothing is deleted."""
+        step records, logs and docs. A repository's latest completed job is never
+        deleted: it is the course the web app shows. Returns their ids; with
+        ``dry_run`` nothing is deleted."""
 
     @abc.abstractmethod
     def count_by_status(self) -> dict[str, int]:

@@ -1,22 +1,14 @@
 // The rules of a job's life, shared by the queue, step and client functions.
 // They mirror bridge/store/sqlite.py (the reference store) field for field; the
 // contract suite in tests/unit runs the same tests against both stores.
-import type { Doc, Id } from "../_generated/dataModel";
-import type { MutationCtx, QueryCtx } from "../_generated/server";
+import type { Doc, Id } from "../../_generated/dataModel";
+import type { MutationCtx, QueryCtx } from "../../_generated/server";
 import { ACTIVE_STATUSES, FINAL_STATUSES, type JobStatus } from "./fields";
 import { invalid, leaseLost, notFound } from "./errors";
+import { ANALYSIS_STEPS, STEP_NAMES } from "./progress";
 
-export const ANALYSIS_STEPS = 6;
-export const STEP_NAMES = [
-  "Cloning repository",
-  "Extracting abstractions",
-  "Analyzing relationships",
-  "Determining order",
-  "Generating chapters",
-  "Reviewing chapters",
-  "Creating tutorials",
-  "Saving course",
-] as const;
+export { ANALYSIS_STEPS, STEP_NAMES, stepName } from "./progress";
+
 export const FINALIZE_STEP = 7;
 export const DEFAULT_MAX_ATTEMPTS = 5;
 
@@ -45,19 +37,6 @@ export function stepStatus(step: number): JobStatus {
   if (step === 0) return "cloning";
   if (step <= ANALYSIS_STEPS) return "analyzing";
   return "gathering";
-}
-
-// The greppable progress line of today's runbook: "Step 3/6: Determining order".
-export function progressText(step: number): string {
-  const name = stepName(step);
-  if (step === 0 || step > ANALYSIS_STEPS) return name;
-  return `Step ${step}/${ANALYSIS_STEPS}: ${name}`;
-}
-
-export function stepName(step: number): string {
-  const name = Number.isInteger(step) ? STEP_NAMES[step] : undefined;
-  if (name === undefined) throw invalid(`no step ${step}`);
-  return name;
 }
 
 // Fields to patch whenever a job leaves an active status: patching a field to
@@ -106,7 +85,10 @@ export function stepsOf(ctx: QueryCtx, jobId: Id<"jobs">): Promise<Doc<"jobSteps
 
 // Every write after a claim goes through here: the caller must hold the current
 // lease token, and a final job takes no more writes (so a heartbeat or a late
-// completion never brings a canceled job back).
+// completion never brings a canceled job back). The web app cancels by writing
+// `canceled` (or `failed`) straight into status, leaving the lease fields as they
+// were: that is a final status, so the holder's next renewal or step start is
+// refused and it stops.
 export async function fenced(ctx: QueryCtx, jobId: string, token: string): Promise<Doc<"jobs">> {
   const job = await loadJob(ctx, jobId);
   if (isFinal(job.status)) throw leaseLost(jobId, `job is ${job.status}`);
