@@ -92,7 +92,11 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def renew(self, job_id: str, token: str, lease_ms: int, now_ms: int) -> LeaseState:
         """Extend the lease. Only the token holder may renew and only an active job:
-        a renewal never brings a final job back. Raises ``LeaseLost``. Idempotent."""
+        a renewal never brings a final job back. Raises ``LeaseLost``. A job ended
+        under its holder (the web app writes ``canceled`` into status, leaving the
+        lease) is not extended and answers ``cancel_requested``, so the holder stops
+        its running step; every fenced write then raises ``CancelRequested``.
+        Idempotent."""
 
     @abc.abstractmethod
     def held_jobs(self, owner: str, limit: int) -> list[JobRecord]:

@@ -72,6 +72,17 @@ _LATEST_COMPLETED = (
 )
 
 
+def _ended_under_holder(row: sqlite3.Row, token: str) -> bool:
+    """Ended by someone else while its holder held the lease (the web app writes
+    ``canceled`` or ``failed`` into status and leaves the lease); our own endings clear
+    lockedBy."""
+    return bool(
+        row["status"] in FINAL_STATUSES
+        and row["lockedBy"] is not None
+        and row["leaseToken"] == token
+    )
+
+
 def _new_id() -> str:
     return uuid.uuid4().hex
 
@@ -212,6 +223,8 @@ class SqliteStore(JobStore):
         ).fetchone()
         if row is None:
             raise JobNotFound(job_id)
+        if _ended_under_holder(row, token):
+            raise CancelRequested(job_id)
         if row["status"] in FINAL_STATUSES:
             raise LeaseLost(job_id, f"job is {row['status']}")
         if row["leaseToken"] != token:
@@ -380,6 +393,12 @@ class SqliteStore(JobStore):
 
     def renew(self, job_id: str, token: str, lease_ms: int, now_ms: int) -> LeaseState:
         with self._write() as db:
+            current = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if current is not None and _ended_under_holder(current, token):
+                until = current["leaseUntil"] or now_ms
+                return LeaseState(
+                    lease_until=until, cancel_requested=True, status=current["status"]
+                )
             row = self._fenced(db, job_id, token)
             until = now_ms + lease_ms
             db.execute(

@@ -8,7 +8,12 @@ import type { Id } from "../functions/_generated/dataModel";
 import schema from "../functions/schema";
 import type { TransactionMetrics } from "convex-test/dist/transactionMetrics";
 
-export const modules = import.meta.glob("../functions/**/*.*s");
+// The worker's functions, and the test model of the web app's (./webapp/), served
+// under webapp/ as the stand-in serves them.
+const webapp = Object.entries(import.meta.glob("./webapp/*.ts")).map(
+  ([file, load]) => [file.replace("./webapp/", "../functions/webapp/"), load] as const,
+);
+export const modules = { ...import.meta.glob("../functions/**/*.*s"), ...Object.fromEntries(webapp) };
 export const SECRET = "test-worker-secret";
 export const LEASE_MS = 300_000;
 export const T0 = 1_700_000_000_000;

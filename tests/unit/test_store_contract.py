@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from bridge.store.progress import Language, Moment, moment_text, step_log_line, 
 from bridge.store.records import STEP_NAMES, DocSpec, JobSpec, RepositorySpec
 from bridge.store.sqlite import SqliteStore
 from fondation.errors import CancelRequested, JobNotFound, LeaseLost, MalformedJob
+from tests.convex_standin.webapp import WebApp
 
 T0 = 1_700_000_000_000
 LEASE = 60_000
@@ -577,3 +579,45 @@ def test_only_the_convex_store_has_per_user_tokens_and_both_fence_the_read(
         store.owner_github_token(job_id, "not-the-token")
     # The CLI's users have no GitHub token: None on both stores.
     assert store.owner_github_token(job_id, token) is None
+
+
+def end_under_holder(store: JobStore, job_id: str, status: str) -> None:
+    """Write a final status straight into the job, as the web app's cancel does."""
+    if isinstance(store, SqliteStore):
+        with sqlite3.connect(store.path) as db:
+            db.execute("UPDATE jobs SET status=? WHERE id=?", (status, job_id))
+        return
+    web = WebApp(store.url)  # type: ignore[attr-defined]
+    try:
+        web.cancel(job_id)
+    finally:
+        web.close()
+
+
+def test_a_job_canceled_under_its_holder_tells_the_holder_to_stop_and_takes_no_write(
+    store: JobStore,
+) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    store.start_step(job_id, token, 0, "w", T0 + 1)
+    before = store.get_job(job_id)
+    end_under_holder(store, job_id, "canceled")
+    state = store.renew(job_id, token, LEASE, T0 + 2)
+    assert (state.cancel_requested, state.status, state.lease_until) == (
+        True,
+        "canceled",
+        before.lease_until,
+    )
+    for write in (
+        lambda: store.start_step(job_id, token, 1, "w", T0 + 3),
+        lambda: store.finish_step(job_id, token, 0, "{}", T0 + 3),
+        lambda: store.complete(job_id, token, {"success": True}, 0, T0 + 3),
+        lambda: store.mark_canceled(job_id, token, T0 + 3),
+    ):
+        with pytest.raises(CancelRequested):
+            write()
+    with pytest.raises(LeaseLost):
+        store.renew(job_id, "another-token", LEASE, T0 + 3)
+    assert store.reclaim_expired(T0 + 10 * LEASE, 10) == []
+    assert store.get_job(job_id).status == "canceled"
+    assert store.claim("b2", 5, LEASE, T0 + 10 * LEASE) == []

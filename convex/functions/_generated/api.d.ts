@@ -14,6 +14,7 @@ import type {
   FunctionReference,
 } from "convex/server";
 import type * as crons from "../crons.js";
+import type * as worker_credentials from "../worker/credentials.js";
 import type * as worker_crons from "../worker/crons.js";
 import type * as worker_jobs from "../worker/jobs.js";
 import type * as worker_lib_auth from "../worker/lib/auth.js";
@@ -37,6 +38,7 @@ import type * as worker_steps from "../worker/steps.js";
  */
 declare const fullApi: ApiFromModules<{
   crons: typeof crons;
+  "worker/credentials": typeof worker_credentials;
   "worker/crons": typeof worker_crons;
   "worker/jobs": typeof worker_jobs;
   "worker/lib/auth": typeof worker_lib_auth;

@@ -17,6 +17,7 @@ import {
   appendLogLine,
   backoffMs,
   clampLimit,
+  endedUnderHolder,
   fenced,
   isActive,
   loadJob,
@@ -82,6 +83,12 @@ export const renew = workerMutation({
   },
   returns: v.object({ leaseUntil: v.number(), cancelRequested: v.boolean(), status: jobStatus }),
   handler: async (ctx, args, { now }) => {
+    const current = await loadJob(ctx, args.jobId);
+    // Canceled by the web app under its holder: not extended, and the answer tells
+    // the holder to stop, as a requested cancel does.
+    if (endedUnderHolder(current, args.token)) {
+      return { leaseUntil: current.leaseUntil ?? now, cancelRequested: true, status: current.status };
+    }
     const job = await fenced(ctx, args.jobId, args.token);
     const leaseUntil = now + requirePositive("leaseMs", args.leaseMs);
     await ctx.db.patch(job._id, { leaseUntil, updatedAt: now });

@@ -4,7 +4,7 @@
 import type { Doc, Id } from "../../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../../_generated/server";
 import { ACTIVE_STATUSES, FINAL_STATUSES, type JobStatus } from "./fields";
-import { invalid, leaseLost, notFound } from "./errors";
+import { cancelRequested, invalid, leaseLost, notFound } from "./errors";
 import { ANALYSIS_STEPS, STEP_NAMES } from "./progress";
 
 export { ANALYSIS_STEPS, STEP_NAMES, stepName } from "./progress";
@@ -83,14 +83,21 @@ export function stepsOf(ctx: QueryCtx, jobId: Id<"jobs">): Promise<Doc<"jobSteps
     .take(STEP_NAMES.length);
 }
 
+// A job ended by someone else while its holder still held the lease: the web app
+// cancels by writing `canceled` (or `failed`) straight into status and leaves the
+// lease fields as they were. The worker's own endings clear lockedBy.
+export function endedUnderHolder(job: Doc<"jobs">, token: string): boolean {
+  return isFinal(job.status) && job.lockedBy !== undefined && job.leaseToken === token;
+}
+
 // Every write after a claim goes through here: the caller must hold the current
 // lease token, and a final job takes no more writes (so a heartbeat or a late
-// completion never brings a canceled job back). The web app cancels by writing
-// `canceled` (or `failed`) straight into status, leaving the lease fields as they
-// were: that is a final status, so the holder's next renewal or step start is
-// refused and it stops.
+// completion never brings a canceled job back). A job ended under its holder
+// refuses with cancel_requested, so the holder stops its running step as for a
+// cancel of ours.
 export async function fenced(ctx: QueryCtx, jobId: string, token: string): Promise<Doc<"jobs">> {
   const job = await loadJob(ctx, jobId);
+  if (endedUnderHolder(job, token)) throw cancelRequested(jobId);
   if (isFinal(job.status)) throw leaseLost(jobId, `job is ${job.status}`);
   if (job.leaseToken !== token) {
     throw leaseLost(jobId, "lease token is not current (the job was taken over)");
