@@ -41,6 +41,7 @@ from bridge.store.records import (
     RepositorySpec,
     StepRecord,
     StepStart,
+    web_result,
 )
 from fondation.errors import (
     CancelRequested,
@@ -422,7 +423,7 @@ class ConvexStore(JobStore):
         self, job_id: str, token: str, result: dict[str, Any], docs_count: int, now_ms: int
     ) -> JobRecord:
         # Optional fields of the stored result take a missing key, not null.
-        wire_result = {k: v for k, v in result.items() if v is not None}
+        wire_result = web_result(result)
         doc = self._fenced(
             "worker/queue:complete",
             jobId=job_id,

@@ -9,6 +9,7 @@ epoch milliseconds, as in Convex.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Literal
 
@@ -208,3 +209,14 @@ class JobLogRecord(Record):
     seq: int
     level: LogLevel
     msg: str
+
+
+def web_result(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` as the web app's schema holds it: ``{success, message?, data?}`` with
+    ``data`` a string. Data that is not text is kept as its JSON text, so a completion
+    is never refused after the whole analysis has run."""
+    shaped = {k: v for k, v in result.items() if v is not None}
+    data = shaped.get("data")
+    if data is not None and not isinstance(data, str):
+        shaped["data"] = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    return shaped

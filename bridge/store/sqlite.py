@@ -46,6 +46,7 @@ from bridge.store.records import (
     RepositorySpec,
     StepRecord,
     StepStart,
+    web_result,
 )
 from fondation.errors import CancelRequested, JobNotFound, LeaseLost, MalformedJob, StoreUnavailable
 
@@ -587,7 +588,14 @@ class SqliteStore(JobStore):
                 "UPDATE jobs SET status='completed', lockedBy=NULL, leaseUntil=NULL, result=?,"
                 f" docsCount=?, completedAt=?, updatedAt=?, progress={self._lit('completed')},"
                 " currentStep=?, error=NULL WHERE id=?",
-                (json.dumps(result), docs_count, now_ms, now_ms, ANALYSIS_STEPS, job_id),
+                (
+                    json.dumps(web_result(result)),
+                    docs_count,
+                    now_ms,
+                    now_ms,
+                    ANALYSIS_STEPS,
+                    job_id,
+                ),
             )
             # The finalize step ends with the job, in the same transaction.
             db.execute(

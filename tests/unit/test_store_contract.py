@@ -346,6 +346,14 @@ def test_complete_is_final_and_repeatable_by_its_holder(store: JobStore) -> None
         store.renew(job_id, token, LEASE, T0 + 3)
 
 
+def test_a_result_is_stored_as_the_web_app_reads_it_with_data_as_text(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    result = {"success": True, "message": None, "data": {"chapters": 3, "tutorials": 1}}
+    job = store.complete(job_id, token, result, 4, T0 + 1)
+    assert job.result == {"success": True, "data": '{"chapters": 3, "tutorials": 1}'}
+
+
 def test_release_gives_the_job_back_without_counting_an_attempt(store: JobStore) -> None:
     new_job(store)
     job_id, token = claim_one(store)

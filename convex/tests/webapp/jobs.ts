@@ -2,6 +2,7 @@
 import { v } from "convex/values";
 import type { Doc, Id } from "../../functions/_generated/dataModel";
 import { mutation, query, type QueryCtx } from "../../functions/_generated/server";
+import schema from "../../functions/schema";
 
 const ACTIVE = ["pending", "claimed", "cloning", "analyzing", "gathering", "running"];
 
@@ -103,18 +104,7 @@ export const create = mutation({
 export const updateStatus = mutation({
   args: {
     jobId: v.id("jobs"),
-    status: v.union(
-      v.literal("pending"),
-      v.literal("claimed"),
-      v.literal("cloning"),
-      v.literal("analyzing"),
-      v.literal("gathering"),
-      v.literal("running"),
-      v.literal("completed"),
-      v.literal("failed"),
-      v.literal("canceled"),
-      v.literal("dead"),
-    ),
+    status: schema.tables.jobs.validator.fields.status,
     callbackToken: v.string(),
     progress: v.optional(v.string()),
     error: v.optional(v.string()),
