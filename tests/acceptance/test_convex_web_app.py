@@ -40,7 +40,7 @@ def running_stack(
     env = services.base_env(
         tmp_path, redis_url,
         JOB_STORE="convex", CONVEX_URL=standin.url, CONVEX_WORKER_SECRET=standin.secret,
-        CONVEX_TIMEOUT="5", CONVEX_WATCH_INTERVAL="0.2", POLL_INTERVAL="5",
+        CONVEX_TIMEOUT="5", CONVEX_WATCH_INTERVAL="0.2", POLL_INTERVAL="1",
         LEDGER_PATH=str(tmp_path / "ledger.txt"), **extra,
     )  # fmt: skip
     w = services.worker(tmp_path, env)
@@ -149,7 +149,12 @@ def test_the_course_page_counts_what_it_shows_and_has_no_broken_links_or_large_r
 def test_the_web_apps_cancel_stops_the_running_step_within_seconds(
     tmp_path: Path, redis_url: str, convex_standin: StandIn
 ) -> None:
-    with running_stack(tmp_path, redis_url, convex_standin, STEP_DELAY_2_S="60") as web:
+    # Renewals every 30 s: the stop must come from the bridge seeing the job ended,
+    # within a poll interval (1 s) and the worker's next look at its cancel flag.
+    slow_renewals = {"HEARTBEAT_INTERVAL": "30", "LEASE_TIME": "90"}
+    with running_stack(
+        tmp_path, redis_url, convex_standin, STEP_DELAY_2_S="60", **slow_renewals
+    ) as web:
         _, job_id = web_job(tmp_path, web)
         services.wait_for(lambda: web.job(job_id).get("currentStep") == 2, 60, "step 2 to run")
         time.sleep(0.5)
@@ -159,12 +164,12 @@ def test_the_web_apps_cancel_stops_the_running_step_within_seconds(
         try:
             services.wait_for(
                 lambda: any("Canceled during" in line.msg for line in store.get_logs(job_id)),
-                20,
+                10,
                 "the running step to stop",
             )
         finally:
             store.close()
-        assert time.monotonic() - canceled_at < 20
+        assert time.monotonic() - canceled_at < 10
         ledger = (tmp_path / "ledger.txt").read_text().splitlines()
         assert not [line for line in ledger if line.split()[1:4:2] == ["finish", "2"]], ledger
         time.sleep(2)
