@@ -65,8 +65,13 @@ claude-cli: $(CLAUDE_CLI_STAMP)
 convex/node_modules/.package-lock.json: convex/package-lock.json
 	cd convex && npm ci --no-audit --no-fund --loglevel=error
 
-convex-test: convex/node_modules/.package-lock.json
-	cd convex && npx vitest run
+convex/compat-1.26/node_modules/.package-lock.json: convex/compat-1.26/package-lock.json
+	cd convex/compat-1.26 && npm ci --no-audit --no-fund --loglevel=error
+
+## convex-test: the functions in convex-test, and typechecked with the web app's convex 1.26.2
+convex-test: convex/node_modules/.package-lock.json convex/compat-1.26/node_modules/.package-lock.json
+	cd convex && npx tsc --noEmit -p . && npx vitest run
+	node convex/compat-1.26/check.mjs
 
 ## bench: benchmarks, results in docs/BENCHMARKS.md
 bench: $(STAMP) claude-cli

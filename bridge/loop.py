@@ -216,6 +216,10 @@ class Bridge:
                 self.metrics.steps_finished(self.store.get_steps(job_id))
         except FondationError:
             return
+        if job.is_final and job.locked_by == self.owner and job.lease_token == held.token:
+            # Ended under us, as the web app's cancel does (status written, lease left):
+            # stop the running step now rather than at its worker's next renewal.
+            self._stop_work(held)
         self.metrics.job_finished(job, self.clock_ms() - held.claimed_ms)
 
     def _handle_cancels_and_renewals(self) -> None:
@@ -245,12 +249,17 @@ class Bridge:
                     self._revoke(held)
                     self.held.pop(job_id, None)
 
-    def _cancel(self, held: HeldJob) -> None:
+    def _stop_work(self, held: HeldJob) -> None:
+        """Stop the job's running step (the flag its worker's watchdog polls) and the
+        steps not yet started."""
         try:
             self.redis.set(keys.cancel_flag(held.job_id), "1", ex=86_400)
         except redis.RedisError as exc:
             log.warning("cancel flag not set: %s", exc)
         self._revoke(held)
+
+    def _cancel(self, held: HeldJob) -> None:
+        self._stop_work(held)
         try:
             job = self.store.mark_canceled(held.job_id, held.token, self.clock_ms())
             self.store.append_log(held.job_id, "info", "Canceled", self.clock_ms())

@@ -163,6 +163,13 @@ class Settings(BaseSettings):
         default=200_000, gt=0, description="Refuse checkouts with more files than this."
     )
 
+    progress_language: Literal["fr", "en"] = Field(
+        default="fr",
+        description=(
+            "Language of the job's progress text the web app shows (fr or en); logs stay English."
+        ),
+    )
+
     # --- logs ---
     log_level: str = Field(default="INFO", description="Log level.")
     log_format: Literal["auto", "json", "text"] = Field(

@@ -16,8 +16,9 @@ def open_store(settings: Settings) -> JobStore:
             settings.convex_url,
             settings.convex_worker_secret.get_secret_value(),
             timeout_s=settings.convex_timeout,
+            progress_language=settings.progress_language,
         )
         return store
     from bridge.store.sqlite import SqliteStore
 
-    return SqliteStore(settings.sqlite_path)
+    return SqliteStore(settings.sqlite_path, progress_language=settings.progress_language)

@@ -155,7 +155,7 @@ def _for_the_course_page(docs: list[DocSpec]) -> list[DocSpec]:
         if doc.kind != "yaml":
             content = markdown.normalize(content)
             content = markdown.unlink_relative(markdown.drop_leading_title(content))
-        title = _unique(doc.title, doc.kind, titles)
+        title = _unique(doc.title.strip(), doc.kind, titles)
         pieces = markdown.split(content)
         if len(pieces) == 1:
             shaped.append(doc.model_copy(update={"title": title, "content": content}))
@@ -171,10 +171,11 @@ def _unique(title: str, kind: str, seen: set[tuple[str, str]]) -> str:
     """``title``, or ``title (2)``, ``(3)``... when the kind already has it: the course
     page shows only the first doc of each title and kind."""
     candidate, n = title, 1
-    while (kind, candidate) in seen:
+    # The page compares titles trimmed and without case.
+    while (kind, candidate.strip().lower()) in seen:
         n += 1
         candidate = f"{title} ({n})"
-    seen.add((kind, candidate))
+    seen.add((kind, candidate.strip().lower()))
     return candidate
 
 

@@ -2,7 +2,8 @@
 
 The web app writes every job's prompt itself, in its French UI's words: "Générer le cours
 pour owner/repo" or "Régénérer le cours pour owner/repo". Those name the repository and
-nothing else, so they give the engine no instructions; taken as instructions they would
+nothing else (as does ``jobs.regenerate``'s own default, "Regenerate course
+documentation"), so they give the engine no instructions; taken as instructions they would
 also ask for a French course that nobody chose. A prompt written by a person (``fondation
 submit --prompt``) is passed on as the requester's instructions. The course's language is
 the operator's setting, COURSE_LANGUAGE (English by default, as before).
@@ -13,7 +14,9 @@ from __future__ import annotations
 import re
 
 # The web app's stock prompts (jobs.create and jobs.regenerate).
-_WEB_STOCK_PROMPT = re.compile(r"^\s*(?:Générer|Régénérer) le cours pour \S+\s*$")
+_WEB_STOCK_PROMPT = re.compile(
+    r"^\s*(?:(?:Générer|Régénérer) le cours pour \S+|Regenerate course documentation)\s*$"
+)
 DEFAULT_COURSE_LANGUAGE = "English"
 
 

@@ -219,11 +219,12 @@ class StepRun:
             allow_local=s.allow_local_repos,
         )
 
-    def _clone_options(self, cancel: CancelToken) -> CloneOptions:
+    def _clone_options(self, source: RepoSource, cancel: CancelToken) -> CloneOptions:
         s = self.rt.settings
         return CloneOptions(
             depth=s.clone_depth,
-            token=self._git_token(),
+            # A local repository (the embedded mode) is read from disk: no account's.
+            token=self._git_token() if source.kind == "https" else None,
             cancel=cancel,
             timeout_s=s.step_soft_time_limit,
             max_bytes=s.max_repo_bytes,
@@ -250,7 +251,8 @@ class StepRun:
         self.rt.workspace.remove(self.job_id)
         self.rt.workspace.claim(self.job_id)
         dest = self.rt.workspace.checkout_dir(self.job_id)
-        result = self.rt.engine.checkouts.clone(source, ref, dest, self._clone_options(cancel))
+        options = self._clone_options(source, cancel)
+        result = self.rt.engine.checkouts.clone(source, ref, dest, options)
         self._log(
             f"Cloned {source.display} at {result.commit[:12]}"
             f" ({result.files} files, {result.bytes} bytes)"
@@ -274,12 +276,9 @@ class StepRun:
         checkouts = self.rt.engine.checkouts
         if not checkouts.holds(checkout, cloned.commit):
             # Any worker may run any step: re-create the checkout at the recorded commit.
+            source = self._source(self._repository(start))
             checkouts.ensure(
-                self._source(self._repository(start)),
-                cloned.ref,
-                cloned.commit,
-                checkout,
-                self._clone_options(cancel),
+                source, cloned.ref, cloned.commit, checkout, self._clone_options(source, cancel)
             )
         scratch = self.rt.workspace.scratch_dir(self.job_id)
         scratch.mkdir(parents=True, exist_ok=True)

@@ -33,10 +33,15 @@ from bridge.store.records import (
 
 
 class JobStore(abc.ABC):
-    """One job database. Implementations: ``SqliteStore`` and ``ConvexStore``."""
+    """One job database. Implementations: ``SqliteStore`` and ``ConvexStore``.
 
-    # Whether the store keeps users with their own GitHub tokens (the web app's Convex
-    # deployment does); a store without them clones with the operator's GIT_TOKEN.
+    Progress texts (``progress``) are written in the store's progress language
+    (bridge/store/progress.py); job log lines are always English.
+    """
+
+    # Whether each job's repository owner has a GitHub token of their own in the store
+    # (the web app's users), read with ``owner_github_token``. When False the clone
+    # uses the deployment's GIT_TOKEN.
     per_user_tokens: bool = False
 
     # --- clients (CLI, web app) -------------------------------------------------------
@@ -87,7 +92,11 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def renew(self, job_id: str, token: str, lease_ms: int, now_ms: int) -> LeaseState:
         """Extend the lease. Only the token holder may renew and only an active job:
-        a renewal never brings a final job back. Raises ``LeaseLost``. Idempotent."""
+        a renewal never brings a final job back. Raises ``LeaseLost``. A job ended
+        under its holder (the web app writes ``canceled`` into status, leaving the
+        lease) is not extended and answers ``cancel_requested``, so the holder stops
+        its running step; every fenced write then raises ``CancelRequested``.
+        Idempotent."""
 
     @abc.abstractmethod
     def held_jobs(self, owner: str, limit: int) -> list[JobRecord]:
@@ -108,12 +117,6 @@ class JobStore(abc.ABC):
         """Finish a requested cancel: status canceled, lease cleared. Fenced."""
 
     # --- the workers ------------------------------------------------------------------
-
-    def owner_github_token(self, job_id: str, token: str) -> str | None:
-        """The GitHub token of the job's repository owner as the store holds it (the web
-        app's encrypted form), or None when the owner has none. Fenced: a holder that
-        lost the lease gets no credential. A store without users has none to give."""
-        return None
 
     @abc.abstractmethod
     def start_step(self, job_id: str, token: str, step: int, worker: str, now_ms: int) -> StepStart:
@@ -166,8 +169,11 @@ class JobStore(abc.ABC):
         self, job_id: str, token: str, result: dict[str, Any], docs_count: int, now_ms: int
     ) -> JobRecord:
         """Mark the job completed, and its finalize step (7) if started, and clear its
-        lease. A repeat by the same holder after success returns the completed job.
-        Fenced."""
+        lease. ``result`` is the web app's ``{success, message?, data?: str}``;
+        ``docs_count`` is what the user sees (every doc the course page lists).
+        The docs of the repository's other completed jobs are removed (the latest
+        completed job, the last created, keeps its course: the web app opens it). A
+        repeat by the same holder after success returns the completed job. Fenced."""
 
     @abc.abstractmethod
     def fail(
@@ -182,6 +188,12 @@ class JobStore(abc.ABC):
         """Record a failed attempt. Permanent: status failed. Otherwise attempts+1 and,
         below maxAttempts, pending again after ``backoff_ms(attempts) + jitter_ms``;
         at maxAttempts, dead. Fenced, so a repeat raises ``LeaseLost``."""
+
+    @abc.abstractmethod
+    def owner_github_token(self, job_id: str, token: str) -> str | None:
+        """The GitHub token of the job's repository owner, as stored (the web app
+        encrypts it; the caller decrypts), or None when there is none. Fenced by the
+        lease token, so only the job's holder gets it. Never log the value."""
 
     # --- operations -------------------------------------------------------------------
 
@@ -199,8 +211,9 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def purge(self, before_ms: int, limit: int, dry_run: bool) -> list[str]:
         """Delete up to ``limit`` final jobs finished before ``before_ms``, with their
-        step records and logs (docs stay: they are the product). Returns their ids;
-        with ``dry_run`` nothing is deleted."""
+        step records, logs and docs. A repository's latest completed job is never
+        deleted: it is the course the web app shows. Returns their ids; with
+        ``dry_run`` nothing is deleted."""
 
     @abc.abstractmethod
     def count_by_status(self) -> dict[str, int]:

@@ -1,6 +1,6 @@
 """The Convex job store: ``JobStore`` over a Convex deployment's HTTP API.
 
-Each method is one call to a function in ``convex/functions/`` (one serializable
+Each method is one call to a function in ``convex/functions/worker/`` (one serializable
 transaction there). Calls carry the worker secret that the functions check against the
 deployment's FONDATION_WORKER_SECRET; no admin or deploy key is needed.
 
@@ -26,6 +26,7 @@ import httpx
 from convex.values import convex_to_json
 
 from bridge.store.base import JobStore
+from bridge.store.progress import DEFAULT_LANGUAGE, Language
 from bridge.store.records import (
     STEP_NAMES,
     Claim,
@@ -40,6 +41,7 @@ from bridge.store.records import (
     RepositorySpec,
     StepRecord,
     StepStart,
+    web_result,
 )
 from fondation.errors import (
     CancelRequested,
@@ -85,7 +87,13 @@ class ConvexFunctionError(FondationError):
 
 
 class ConvexStore(JobStore):
-    """``JobStore`` on a Convex deployment, spoken to over HTTP with explicit timeouts."""
+    """``JobStore`` on a Convex deployment, spoken to over HTTP with explicit timeouts.
+
+    The deployment's clock times leases: the ``now_ms`` arguments are not sent unless
+    ``send_clock`` is set, for a test deployment that honours them.
+    """
+
+    per_user_tokens = True
 
     def __init__(
         self,
@@ -97,6 +105,8 @@ class ConvexStore(JobStore):
         retry_backoff_s: float = 0.1,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        progress_language: Language = DEFAULT_LANGUAGE,
+        send_clock: bool = False,
     ) -> None:
         if not secret:
             raise StoreAuthError("the Convex store needs the worker secret (CONVEX_WORKER_SECRET)")
@@ -105,6 +115,10 @@ class ConvexStore(JobStore):
         self._retries = max(0, retries)
         self._retry_backoff_s = retry_backoff_s
         self._sleep = sleep
+        self._language = progress_language
+        # Leases are timed by the deployment's clock; a caller's ``now`` is only for a
+        # test deployment (FONDATION_TEST_CLOCK=1), which honours it.
+        self._send_clock = send_clock
         self._http = httpx.Client(
             base_url=self.url,
             timeout=httpx.Timeout(timeout_s),
@@ -169,7 +183,10 @@ class ConvexStore(JobStore):
     def _encode(self, path: str, args: Mapping[str, Any]) -> Any:
         # Convex's optional arguments take a missing field, not null.
         present = {k: v for k, v in args.items() if v is not None}
+        if not self._send_clock:
+            present.pop("now", None)
         present["secret"] = self._secret
+        present["language"] = self._language
         try:
             return convex_to_json(present)
         except (ValueError, TypeError) as exc:
@@ -188,7 +205,7 @@ class ConvexStore(JobStore):
     def upsert_repository(self, spec: RepositorySpec, now_ms: int) -> RepositoryRecord:
         doc = self._call(
             "mutation",
-            "jobs:upsertRepository",
+            "worker/jobs:upsertRepository",
             {**spec.to_wire(), "now": now_ms},
             idempotent=True,
         )
@@ -196,34 +213,37 @@ class ConvexStore(JobStore):
 
     def get_repository(self, repository_id: str) -> RepositoryRecord:
         return _record(
-            RepositoryRecord, self._query("jobs:getRepository", repositoryId=repository_id)
+            RepositoryRecord, self._query("worker/jobs:getRepository", repositoryId=repository_id)
         )
 
     def create_job(self, spec: JobSpec, now_ms: int) -> tuple[JobRecord, bool]:
         value = self._call(
             "mutation",
-            "jobs:createJob",
+            "worker/jobs:createJob",
             {**spec.to_wire(), "now": now_ms},
             idempotent=spec.dedupe_key is not None,
         )
         return _job(value["job"]), bool(value["created"])
 
     def get_job(self, job_id: str) -> JobRecord:
-        return _job(self._query("jobs:getJob", jobId=job_id))
+        return _job(self._query("worker/jobs:getJob", jobId=job_id))
 
     def list_jobs(self, status: str | None = None, limit: int = 50) -> list[JobRecord]:
-        return [_job(d) for d in self._query("jobs:listJobs", status=status, limit=limit)]
+        return [_job(d) for d in self._query("worker/jobs:listJobs", status=status, limit=limit)]
 
     def request_cancel(self, job_id: str, now_ms: int) -> JobRecord:
         doc = self._call(
-            "mutation", "jobs:requestCancel", {"jobId": job_id, "now": now_ms}, idempotent=True
+            "mutation",
+            "worker/jobs:requestCancel",
+            {"jobId": job_id, "now": now_ms},
+            idempotent=True,
         )
         return _job(doc)
 
     def retry_job(self, job_id: str, now_ms: int) -> JobRecord:
         # Not retried: a repeat after success finds a pending job and is refused.
         doc = self._call(
-            "mutation", "jobs:retryJob", {"jobId": job_id, "now": now_ms}, idempotent=False
+            "mutation", "worker/jobs:retryJob", {"jobId": job_id, "now": now_ms}, idempotent=False
         )
         return _job(doc)
 
@@ -236,34 +256,38 @@ class ConvexStore(JobStore):
         # saw; held_jobs() finds them, and otherwise their leases expire.
         claims = self._call(
             "mutation",
-            "queue:claimBatch",
+            "worker/queue:claimBatch",
             {"owner": owner, "limit": limit, "leaseMs": lease_ms, "now": now_ms},
             idempotent=False,
         )
         return [Claim(job=_job(c["job"]), lease_token=c["leaseToken"]) for c in claims]
 
     def renew(self, job_id: str, token: str, lease_ms: int, now_ms: int) -> LeaseState:
-        value = self._fenced("queue:renew", jobId=job_id, token=token, leaseMs=lease_ms, now=now_ms)
+        value = self._fenced(
+            "worker/queue:renew", jobId=job_id, token=token, leaseMs=lease_ms, now=now_ms
+        )
         return LeaseState.model_validate(value)
 
     def held_jobs(self, owner: str, limit: int) -> list[JobRecord]:
-        return [_job(d) for d in self._query("queue:heldJobs", owner=owner, limit=limit)]
+        return [_job(d) for d in self._query("worker/queue:heldJobs", owner=owner, limit=limit)]
 
     def reclaim_expired(self, now_ms: int, limit: int) -> list[str]:
         # Safe to repeat: a second pass only reclaims leases that expired meanwhile.
         ids = self._call(
             "mutation",
-            "queue:reclaimExpired",
+            "worker/queue:reclaimExpired",
             {"limit": limit, "now": now_ms},
             idempotent=True,
         )
         return [str(i) for i in ids]
 
     def release(self, job_id: str, token: str, now_ms: int, reason: str) -> None:
-        self._fenced("queue:release", jobId=job_id, token=token, reason=reason, now=now_ms)
+        self._fenced("worker/queue:release", jobId=job_id, token=token, reason=reason, now=now_ms)
 
     def mark_canceled(self, job_id: str, token: str, now_ms: int) -> JobRecord:
-        return _job(self._fenced("queue:markCanceled", jobId=job_id, token=token, now=now_ms))
+        return _job(
+            self._fenced("worker/queue:markCanceled", jobId=job_id, token=token, now=now_ms)
+        )
 
     # --- the workers --------------------------------------------------------------
 
@@ -273,7 +297,12 @@ class ConvexStore(JobStore):
         # beginStep, not startStep: the step's record together with what the step needs,
         # in one request (startStep stays for workers of the previous release).
         doc = self._fenced(
-            "steps:beginStep", jobId=job_id, token=token, step=step, worker=worker, now=now_ms
+            "worker/steps:beginStep",
+            jobId=job_id,
+            token=token,
+            step=step,
+            worker=worker,
+            now=now_ms,
         )
         if not isinstance(doc, Mapping) or not {"step", "job", "steps"} <= doc.keys():
             raise MalformedJob(f"Convex's steps:beginStep answered {str(doc)[:200]!r}")
@@ -303,17 +332,17 @@ class ConvexStore(JobStore):
             # second run of the step rewrites them; finishStep then names the count.
             for part, data in enumerate(parts):
                 self._fenced(
-                    "steps:putArtifactPart", jobId=job_id, token=token, step=step, part=part,
+                    "worker/steps:putArtifactPart", jobId=job_id, token=token, step=step, part=part,
                     data=data,
                 )  # fmt: skip
             artifact, extra["parts"] = "", len(parts)
         self._fenced(
-            "steps:finishStep", jobId=job_id, token=token, step=step, artifact=artifact,
+            "worker/steps:finishStep", jobId=job_id, token=token, step=step, artifact=artifact,
             now=now_ms, **extra,
         )  # fmt: skip
 
     def get_steps(self, job_id: str) -> list[StepRecord]:
-        return [self._step(d) for d in self._query("steps:getSteps", jobId=job_id)]
+        return [self._step(d) for d in self._query("worker/steps:getSteps", jobId=job_id)]
 
     def _step(self, doc: Mapping[str, Any]) -> StepRecord:
         """A step record, with an artifact stored in pieces joined back together."""
@@ -324,7 +353,7 @@ class ConvexStore(JobStore):
         pieces: list[str] = []
         while len(pieces) < count:
             args = {"jobId": job_id, "step": step, "from": len(pieces)}
-            page = self._call("query", "steps:getArtifactParts", args, idempotent=True)
+            page = self._call("query", "worker/steps:getArtifactParts", args, idempotent=True)
             before = len(pieces)
             for piece in page:
                 if piece.get("part") != len(pieces) or len(pieces) == count:
@@ -340,7 +369,7 @@ class ConvexStore(JobStore):
         # Not retried: a repeat would add the line twice.
         seq = self._call(
             "mutation",
-            "steps:appendLog",
+            "worker/steps:appendLog",
             {"jobId": job_id, "level": level, "msg": msg, "now": now_ms},
             idempotent=False,
         )
@@ -350,7 +379,7 @@ class ConvexStore(JobStore):
         lines: list[JobLogRecord] = []
         while len(lines) < limit:
             want = min(limit - len(lines), _LOG_PAGE)
-            page = self._query("steps:getLogs", jobId=job_id, afterSeq=after_seq, limit=want)
+            page = self._query("worker/steps:getLogs", jobId=job_id, afterSeq=after_seq, limit=want)
             lines.extend(_record(JobLogRecord, d) for d in page)
             if len(page) < want:
                 break
@@ -363,7 +392,7 @@ class ConvexStore(JobStore):
         for chunk in _doc_chunks(docs):
             written += int(
                 self._fenced(
-                    "steps:upsertDocs",
+                    "worker/steps:upsertDocs",
                     jobId=job_id,
                     token=token,
                     docs=[d.to_wire() for d in chunk],
@@ -371,7 +400,7 @@ class ConvexStore(JobStore):
                 )
             )
         if not docs:
-            self._fenced("steps:upsertDocs", jobId=job_id, token=token, docs=[], now=now_ms)
+            self._fenced("worker/steps:upsertDocs", jobId=job_id, token=token, docs=[], now=now_ms)
         return written
 
     def get_docs(self, job_id: str) -> list[DocRecord]:
@@ -379,7 +408,7 @@ class ConvexStore(JobStore):
         cursor: str | None = None
         while True:
             page = self._query(
-                "steps:getDocs",
+                "worker/steps:getDocs",
                 jobId=job_id,
                 paginationOpts={"numItems": _DOCS_PAGE, "cursor": cursor},
             )
@@ -394,9 +423,9 @@ class ConvexStore(JobStore):
         self, job_id: str, token: str, result: dict[str, Any], docs_count: int, now_ms: int
     ) -> JobRecord:
         # Optional fields of the stored result take a missing key, not null.
-        wire_result = {k: v for k, v in result.items() if v is not None}
+        wire_result = web_result(result)
         doc = self._fenced(
-            "queue:complete",
+            "worker/queue:complete",
             jobId=job_id,
             token=token,
             result=wire_result,
@@ -417,7 +446,7 @@ class ConvexStore(JobStore):
         # Retried: fenced, so a repeat of a call that did run is refused (LeaseLost)
         # and can never count an attempt twice.
         doc = self._fenced(
-            "queue:fail",
+            "worker/queue:fail",
             jobId=job_id,
             token=token,
             error=error,
@@ -427,17 +456,21 @@ class ConvexStore(JobStore):
         )
         return _job(doc)
 
+    def owner_github_token(self, job_id: str, token: str) -> str | None:
+        value = self._query("worker/credentials:ownerGitHubToken", jobId=job_id, leaseToken=token)
+        return None if value is None else str(value)
+
     # --- operations ---------------------------------------------------------------
 
     def list_stuck(self, now_ms: int, idle_ms: int, limit: int) -> list[JobRecord]:
-        rows = self._query("ops:listStuck", now=now_ms, idleMs=idle_ms, limit=limit)
+        rows = self._query("worker/ops:listStuck", now=now_ms, idleMs=idle_ms, limit=limit)
         return [_job(d) for d in rows]
 
     def requeue(self, job_id: str, now_ms: int, reason: str) -> JobRecord:
         # Safe to repeat: a requeued job is pending, which a second requeue leaves alone.
         doc = self._call(
             "mutation",
-            "ops:requeue",
+            "worker/ops:requeue",
             {"jobId": job_id, "reason": reason, "now": now_ms},
             idempotent=True,
         )
@@ -448,7 +481,7 @@ class ConvexStore(JobStore):
         deletes is finished by the next call (and reported then)."""
         ids = self._call(
             "mutation",
-            "ops:purge",
+            "worker/ops:purge",
             {"before": before_ms, "limit": limit, "dryRun": dry_run},
             idempotent=True,
         )
@@ -460,13 +493,13 @@ class ConvexStore(JobStore):
 
     def count_by_status_capped(self) -> dict[str, tuple[int, bool]]:
         """(count, capped) per status; capped means "at least count"."""
-        rows = self._query("ops:metrics")
+        rows = self._query("worker/ops:metrics")
         return {r["status"]: (int(r["count"]), bool(r["capped"])) for r in rows}
 
     def ready_probe(self, now_ms: int) -> ReadyProbe:
         """The cheap probe of ``convex_watch``: ready jobs (capped at 100) and the id of
         the newest job, which changes whenever a job is created."""
-        value = self._query("queue:readyCount", now=now_ms)
+        value = self._query("worker/queue:readyCount", now=now_ms)
         return ReadyProbe(
             ready=int(value["count"]),
             capped=bool(value["capped"]),
@@ -474,7 +507,7 @@ class ConvexStore(JobStore):
         )
 
     def oldest_pending_created_at(self, now_ms: int) -> int | None:
-        value = self._query("ops:oldestPending", now=now_ms)
+        value = self._query("worker/ops:oldestPending", now=now_ms)
         return None if value is None else int(value)
 
 

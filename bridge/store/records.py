@@ -1,16 +1,19 @@
 """Records of the job store, with the field names and statuses of Fondation's Convex tables.
 
-The web app reads these tables, so names are kept exactly (camelCase on the wire). Fields
-this project adds (``leaseToken``, ``ref``, ``cloneUrl``, the ``jobSteps`` table) are
-optional, so records written by the web app stay valid. Times are epoch milliseconds,
-as in Convex.
+The web app reads these tables, so names are kept exactly (camelCase on the wire), and so
+are its types (``githubRepoId`` a string, ``result.data`` a string, a fractional
+``runAt``). Fields this project adds (``leaseToken``, ``ref``, ``cloneUrl``, the
+``jobSteps`` table) are optional, so records written by the web app stay valid. Times are
+epoch milliseconds, as in Convex.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 JobStatus = Literal[
@@ -62,12 +65,23 @@ class Record(BaseModel):
 
 class RepositorySpec(Record):
     user_id: str
-    github_repo_id: float = 0
+    # The web app writes GitHub's numeric id as a string (``repo.id.toString()``).
+    github_repo_id: str = ""
     name: str
     full_name: str
     description: str | None = None
     default_branch: str = "main"
     clone_url: str | None = None
+
+    @field_validator("github_repo_id", mode="before")
+    @classmethod
+    def _id_text(cls, value: object) -> object:
+        # Files of an earlier release stored the id as a number (12345.0).
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        if isinstance(value, int):
+            return str(value)
+        return value
 
 
 class RepositoryRecord(RepositorySpec):
@@ -115,6 +129,16 @@ class JobRecord(Record):
     cancel_requested: bool | None = None
     run_id: str | None = None
     ref: str | None = None
+
+    @field_validator("run_at", "lease_until", mode="before")
+    @classmethod
+    def _whole_ms(cls, value: object) -> object:
+        # The Node worker's retries wrote runAt = now + delay + random() * 5000, a
+        # fraction of a millisecond; the store decides by the stored value, and the
+        # record rounds up so that it never says a job is ready before it is.
+        if isinstance(value, float) and not value.is_integer():
+            return math.ceil(value)
+        return value
 
     @property
     def is_final(self) -> bool:
@@ -185,3 +209,14 @@ class JobLogRecord(Record):
     seq: int
     level: LogLevel
     msg: str
+
+
+def web_result(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` as the web app's schema holds it: ``{success, message?, data?}`` with
+    ``data`` a string. Data that is not text is kept as its JSON text, so a completion
+    is never refused after the whole analysis has run."""
+    shaped = {k: v for k, v in result.items() if v is not None}
+    data = shaped.get("data")
+    if data is not None and not isinstance(data, str):
+        shaped["data"] = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    return shaped

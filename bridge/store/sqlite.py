@@ -20,6 +20,14 @@ from typing import Any
 
 from bridge.store.backoff import backoff_ms
 from bridge.store.base import JobStore
+from bridge.store.progress import (
+    DEFAULT_LANGUAGE,
+    Language,
+    Moment,
+    moment_text,
+    step_log_line,
+    step_progress,
+)
 from bridge.store.records import (
     ACTIVE_STATUSES,
     ANALYSIS_STEPS,
@@ -38,6 +46,7 @@ from bridge.store.records import (
     RepositorySpec,
     StepRecord,
     StepStart,
+    web_result,
 )
 from fondation.errors import CancelRequested, JobNotFound, LeaseLost, MalformedJob, StoreUnavailable
 
@@ -56,11 +65,23 @@ def step_status(step: int) -> str:
     return "gathering"
 
 
-def progress_text(step: int) -> str:
-    """The greppable progress line of today's runbook: "Step 3/6: Determining order"."""
-    if step == 0 or step > ANALYSIS_STEPS:
-        return STEP_NAMES[step]
-    return f"Step {step}/{ANALYSIS_STEPS}: {STEP_NAMES[step]}"
+# The repository's latest completed job, as the web app finds its course: the last one
+# created (Convex orders by creation; rowid breaks a tie of createdAt).
+_LATEST_COMPLETED = (
+    "SELECT id FROM jobs WHERE repositoryId=? AND status='completed'"
+    " ORDER BY createdAt DESC, rowid DESC LIMIT 1"
+)
+
+
+def _ended_under_holder(row: sqlite3.Row, token: str) -> bool:
+    """Ended by someone else while its holder held the lease (the web app writes
+    ``canceled`` or ``failed`` into status and leaves the lease); our own endings clear
+    lockedBy."""
+    return bool(
+        row["status"] in FINAL_STATUSES
+        and row["lockedBy"] is not None
+        and row["leaseToken"] == token
+    )
 
 
 def _new_id() -> str:
@@ -111,8 +132,17 @@ def _jobs_from_rows(
 class SqliteStore(JobStore):
     """``JobStore`` on a SQLite file. Safe across threads and processes."""
 
-    def __init__(self, path: Path | str, busy_timeout_ms: int = 5000) -> None:
+    per_user_tokens = False
+
+    def __init__(
+        self,
+        path: Path | str,
+        busy_timeout_ms: int = 5000,
+        *,
+        progress_language: Language = DEFAULT_LANGUAGE,
+    ) -> None:
         self.path = Path(path)
+        self._language: Language = progress_language
         self._busy_timeout_ms = busy_timeout_ms
         # Per owner: a bridge also reads the jobs of dead bridges (bridge/peers.py).
         self._held_memo: dict[str, _RowMemo] = {}
@@ -194,11 +224,17 @@ class SqliteStore(JobStore):
         ).fetchone()
         if row is None:
             raise JobNotFound(job_id)
+        if _ended_under_holder(row, token):
+            raise CancelRequested(job_id)
         if row["status"] in FINAL_STATUSES:
             raise LeaseLost(job_id, f"job is {row['status']}")
         if row["leaseToken"] != token:
             raise LeaseLost(job_id, "lease token is not current (the job was taken over)")
         return row
+
+    def _lit(self, moment: Moment) -> str:
+        """The moment's progress text as an SQL literal: a constant of ours, quoted."""
+        return "'" + moment_text(moment, self._language).replace("'", "''") + "'"
 
     @staticmethod
     def _job(db: sqlite3.Connection, job_id: str) -> JobRecord:
@@ -258,7 +294,7 @@ class SqliteStore(JobStore):
                 "INSERT INTO jobs (id, userId, repositoryId, status, prompt, callbackToken,"
                 " runAt, attempts, maxAttempts, dedupeKey, createdAt, updatedAt,"
                 " totalSteps, ref, progress)"
-                " VALUES (?,?,?,'pending',?,?,?,0,?,?,?,?,?,?,'Queued')",
+                f" VALUES (?,?,?,'pending',?,?,?,0,?,?,?,?,?,?,{self._lit('queued')})",
                 (
                     job_id,
                     spec.user_id,
@@ -298,7 +334,7 @@ class SqliteStore(JobStore):
             if job.status == "pending":
                 db.execute(
                     f"UPDATE jobs SET status='canceled', cancelRequested=1, {_CLEAR_LEASE},"
-                    " progress='Canceled', completedAt=?, updatedAt=? WHERE id=?",
+                    f" progress={self._lit('canceled')}, completedAt=?, updatedAt=? WHERE id=?",
                     (now_ms, now_ms, job_id),
                 )
             elif job.status in ACTIVE_STATUSES:
@@ -318,7 +354,8 @@ class SqliteStore(JobStore):
                 )
             db.execute(
                 f"UPDATE jobs SET status='pending', attempts=0, runAt=?, {_CLEAR_LEASE},"
-                " cancelRequested=NULL, error=NULL, completedAt=NULL, progress='Queued',"
+                " cancelRequested=NULL, error=NULL, completedAt=NULL, "
+                f"progress={self._lit('queued')},"
                 " updatedAt=? WHERE id=?",
                 (now_ms, now_ms, job_id),
             )
@@ -332,7 +369,8 @@ class SqliteStore(JobStore):
         with self._write() as db:
             rows = db.execute(
                 "UPDATE jobs SET status='claimed', lockedBy=?, leaseUntil=?,"
-                " leaseToken=lower(hex(randomblob(16))), updatedAt=?, progress='Claimed'"
+                " leaseToken=lower(hex(randomblob(16))), updatedAt=?, "
+                f"progress={self._lit('claimed')}"
                 " WHERE id IN (SELECT id FROM jobs WHERE status='pending' AND runAt <= ?"
                 " ORDER BY runAt, createdAt LIMIT ?) RETURNING *",
                 (owner, now_ms + lease_ms, now_ms, now_ms, limit),
@@ -346,7 +384,7 @@ class SqliteStore(JobStore):
                     error = str(exc)
                     db.execute(
                         f"UPDATE jobs SET status='failed', {_CLEAR_LEASE}, error=?, lastError=?,"
-                        " completedAt=?, updatedAt=?, progress='Failed' WHERE id=?",
+                        f" completedAt=?, updatedAt=?, progress={self._lit('failed')} WHERE id=?",
                         (error, error, now_ms, now_ms, row["id"]),
                     )
                     self._append_log(db, row["id"], "error", f"Failed: {error}", now_ms)
@@ -356,6 +394,12 @@ class SqliteStore(JobStore):
 
     def renew(self, job_id: str, token: str, lease_ms: int, now_ms: int) -> LeaseState:
         with self._write() as db:
+            current = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if current is not None and _ended_under_holder(current, token):
+                until = current["leaseUntil"] or now_ms
+                return LeaseState(
+                    lease_until=until, cancel_requested=True, status=current["status"]
+                )
             row = self._fenced(db, job_id, token)
             until = now_ms + lease_ms
             db.execute(
@@ -385,7 +429,7 @@ class SqliteStore(JobStore):
         with self._write() as db:
             rows = db.execute(
                 f"UPDATE jobs SET status='pending', runAt=?, {_CLEAR_LEASE}, updatedAt=?,"
-                " lastError='lease expired', progress='Queued'"
+                f" lastError='lease expired', progress={self._lit('queued')}"
                 " WHERE id IN (SELECT id FROM jobs WHERE leaseUntil < ?"
                 f" AND status IN {_ACTIVE_SQL} ORDER BY leaseUntil LIMIT ?) RETURNING id",
                 (now_ms, now_ms, now_ms, limit),
@@ -397,7 +441,7 @@ class SqliteStore(JobStore):
             self._fenced(db, job_id, token)
             db.execute(
                 f"UPDATE jobs SET status='pending', runAt=?, {_CLEAR_LEASE}, updatedAt=?,"
-                " lastError=?, progress='Queued' WHERE id=?",
+                f" lastError=?, progress={self._lit('queued')} WHERE id=?",
                 (now_ms, now_ms, reason, job_id),
             )
 
@@ -405,7 +449,8 @@ class SqliteStore(JobStore):
         with self._write() as db:
             self._fenced(db, job_id, token)
             db.execute(
-                f"UPDATE jobs SET status='canceled', {_CLEAR_LEASE}, progress='Canceled',"
+                f"UPDATE jobs SET status='canceled', {_CLEAR_LEASE}, "
+                f"progress={self._lit('canceled')},"
                 " completedAt=?, updatedAt=? WHERE id=?",
                 (now_ms, now_ms, job_id),
             )
@@ -433,13 +478,14 @@ class SqliteStore(JobStore):
                     " RETURNING *",
                     (job_id, step, STEP_NAMES[step], now_ms, worker),
                 ).fetchone()
-                text = progress_text(step)
+                text = step_progress(step, self._language)
                 job = db.execute(
                     "UPDATE jobs SET status=?, currentStep=?, progress=?, updatedAt=?"
                     " WHERE id=? RETURNING *",
                     (step_status(step), min(step, ANALYSIS_STEPS), text, now_ms, job_id),
                 ).fetchone()
-                self._append_log(db, job_id, "info", f"{text} (worker {worker})", now_ms)
+                line = f"{step_log_line(step)} (worker {worker})"
+                self._append_log(db, job_id, "info", line, now_ms)
             repo = db.execute(
                 "SELECT * FROM repositories WHERE id = ?", (job["repositoryId"],)
             ).fetchone()
@@ -540,9 +586,16 @@ class SqliteStore(JobStore):
             self._fenced(db, job_id, token)
             db.execute(
                 "UPDATE jobs SET status='completed', lockedBy=NULL, leaseUntil=NULL, result=?,"
-                " docsCount=?, completedAt=?, updatedAt=?, progress='Completed',"
+                f" docsCount=?, completedAt=?, updatedAt=?, progress={self._lit('completed')},"
                 " currentStep=?, error=NULL WHERE id=?",
-                (json.dumps(result), docs_count, now_ms, now_ms, ANALYSIS_STEPS, job_id),
+                (
+                    json.dumps(web_result(result)),
+                    docs_count,
+                    now_ms,
+                    now_ms,
+                    ANALYSIS_STEPS,
+                    job_id,
+                ),
             )
             # The finalize step ends with the job, in the same transaction.
             db.execute(
@@ -552,6 +605,13 @@ class SqliteStore(JobStore):
             repo_id = row["repositoryId"] if row else None
             db.execute("UPDATE repositories SET lastAnalyzedAt=? WHERE id=?", (now_ms, repo_id))
             self._append_log(db, job_id, "info", "Completed", now_ms)
+            # The repository keeps one course: the other completed jobs' docs go.
+            latest = db.execute(_LATEST_COMPLETED, (repo_id,)).fetchone()
+            db.execute(
+                "DELETE FROM docs WHERE jobId IN (SELECT id FROM jobs WHERE repositoryId=?"
+                " AND status='completed' AND id<>?)",
+                (repo_id, latest["id"]),
+            )
             return self._job(db, job_id)
 
     def fail(
@@ -569,7 +629,7 @@ class SqliteStore(JobStore):
             if permanent:
                 db.execute(
                     f"UPDATE jobs SET status='failed', {_CLEAR_LEASE}, attempts=?, error=?,"
-                    " lastError=?, completedAt=?, updatedAt=?, progress='Failed'"
+                    f" lastError=?, completedAt=?, updatedAt=?, progress={self._lit('failed')}"
                     " WHERE id=?",
                     (attempts, error, error, now_ms, now_ms, job_id),
                 )
@@ -577,7 +637,8 @@ class SqliteStore(JobStore):
             elif attempts >= int(row["maxAttempts"]):
                 db.execute(
                     f"UPDATE jobs SET status='dead', {_CLEAR_LEASE}, attempts=?, error=?,"
-                    " lastError=?, completedAt=?, updatedAt=?, progress='Dead' WHERE id=?",
+                    " lastError=?, completedAt=?, updatedAt=?, "
+                    f"progress={self._lit('dead')} WHERE id=?",
                     (attempts, error, error, now_ms, now_ms, job_id),
                 )
                 self._append_log(
@@ -587,7 +648,8 @@ class SqliteStore(JobStore):
                 run_at = now_ms + backoff_ms(attempts) + jitter_ms
                 db.execute(
                     f"UPDATE jobs SET status='pending', {_CLEAR_LEASE}, attempts=?,"
-                    " lastError=?, runAt=?, updatedAt=?, progress='Retrying' WHERE id=?",
+                    " lastError=?, runAt=?, updatedAt=?, "
+                    f"progress={self._lit('retrying')} WHERE id=?",
                     (attempts, error, run_at, now_ms, job_id),
                 )
                 self._append_log(
@@ -616,7 +678,7 @@ class SqliteStore(JobStore):
             if job.status in ACTIVE_STATUSES:
                 db.execute(
                     f"UPDATE jobs SET status='pending', runAt=?, {_CLEAR_LEASE}, updatedAt=?,"
-                    " lastError=?, progress='Queued' WHERE id=?",
+                    f" lastError=?, progress={self._lit('queued')} WHERE id=?",
                     (now_ms, now_ms, reason, job_id),
                 )
                 self._append_log(db, job_id, "info", f"Requeued: {reason}", now_ms)
@@ -624,18 +686,29 @@ class SqliteStore(JobStore):
 
     def purge(self, before_ms: int, limit: int, dry_run: bool) -> list[str]:
         with self._write() as db:
+            # A repository's latest completed job is its course: never a candidate.
             rows = db.execute(
-                f"SELECT id FROM jobs WHERE status IN {_FINAL_SQL}"
-                " AND COALESCE(completedAt, updatedAt, createdAt) < ? ORDER BY createdAt LIMIT ?",
+                f"SELECT j.id FROM jobs j WHERE j.status IN {_FINAL_SQL}"
+                " AND COALESCE(j.completedAt, j.updatedAt, j.createdAt) < ?"
+                " AND NOT (j.status='completed' AND j.id IS ("
+                + _LATEST_COMPLETED.replace("repositoryId=?", "repositoryId=j.repositoryId")
+                + ")) ORDER BY j.createdAt LIMIT ?",
                 (before_ms, limit),
             ).fetchall()
             ids = [r["id"] for r in rows]
             if not dry_run:
                 for job_id in ids:
-                    db.execute("DELETE FROM jobSteps WHERE jobId=?", (job_id,))
-                    db.execute("DELETE FROM jobLogs WHERE jobId=?", (job_id,))
+                    for table in ("jobSteps", "jobLogs", "docs"):
+                        db.execute(f"DELETE FROM {table} WHERE jobId=?", (job_id,))
                     db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
         return ids
+
+    def owner_github_token(self, job_id: str, token: str) -> str | None:
+        """None: the embedded store has no users; the clone uses GIT_TOKEN. Fenced, as
+        on Convex, so a stale holder learns it lost the job here too."""
+        with self._write() as db:
+            self._fenced(db, job_id, token)
+        return None
 
     def count_by_status(self) -> dict[str, int]:
         rows = self._read("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")

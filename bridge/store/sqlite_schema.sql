@@ -3,7 +3,7 @@
 CREATE TABLE IF NOT EXISTS repositories (
     id TEXT PRIMARY KEY,
     userId TEXT NOT NULL,
-    githubRepoId REAL NOT NULL DEFAULT 0,
+    githubRepoId TEXT NOT NULL DEFAULT '',
     name TEXT NOT NULL,
     fullName TEXT NOT NULL,
     description TEXT,

@@ -1,11 +1,10 @@
-// Leases expire even when no bridge is alive to notice: every minute the
-// deployment itself returns expired jobs to pending (a bounded batch; a full
-// batch schedules the next one at once).
+// The deployment's scheduled jobs. Convex reads them from this one file at the
+// functions root, so the worker's are registered by one call (docs/CONVEX.md: a
+// project that already has a crons.ts adds that call to its own).
 import { cronJobs } from "convex/server";
-import { internal } from "./_generated/api";
+import { registerWorkerCrons } from "./worker/crons";
 
 const crons = cronJobs();
-
-crons.interval("reclaim expired leases", { minutes: 1 }, internal.queue.reclaimExpiredInternal, {});
+registerWorkerCrons(crons);
 
 export default crons;

@@ -4,8 +4,8 @@
 import { afterEach, beforeAll, describe, expect, test, vi } from "vitest";
 import { api } from "../functions/_generated/api";
 import type { Id } from "../functions/_generated/dataModel";
-import type { JobStatus } from "../functions/lib/fields";
-import { LEASE_MS, SECRET, T0, newRepository, setup, type T } from "./setup";
+import type { JobStatus } from "../functions/worker/lib/fields";
+import { LEASE_MS, SECRET, T0, newRepository, setup, type T, ownerOf } from "./setup";
 
 const READ_LIMIT = 600;
 const FINAL = 5_000;
@@ -18,10 +18,11 @@ let t: T;
 beforeAll(async () => {
   t = setup({ documentsRead: READ_LIMIT });
   const repositoryId = await newRepository(t);
+  const userId = await ownerOf(t, repositoryId);
   await t.run(async (ctx) => {
     const insert = (status: JobStatus, i: number, extra: Record<string, unknown> = {}) =>
       ctx.db.insert("jobs", {
-        userId: "u",
+        userId,
         repositoryId,
         status,
         prompt: "",
@@ -50,6 +51,7 @@ afterEach(() => {
 describe(`with ${FINAL + ACTIVE + PENDING} jobs and a ${READ_LIMIT}-document read limit`, () => {
   test("the limit bites: an unbounded read of the jobs table fails", async () => {
     vi.stubEnv("FONDATION_WORKER_SECRET", SECRET);
+    vi.stubEnv("FONDATION_TEST_CLOCK", "1");
     await expect(
       t.run(async (ctx) => (await ctx.db.query("jobs").collect()).length),
     ).rejects.toThrow(/Scanned too many documents/);
@@ -57,7 +59,8 @@ describe(`with ${FINAL + ACTIVE + PENDING} jobs and a ${READ_LIMIT}-document rea
 
   test("claimBatch reads only the jobs it claims", async () => {
     vi.stubEnv("FONDATION_WORKER_SECRET", SECRET);
-    const claims = await t.mutation(api.queue.claimBatch, {
+    vi.stubEnv("FONDATION_TEST_CLOCK", "1");
+    const claims = await t.mutation(api.worker.queue.claimBatch, {
       secret: SECRET,
       owner: "b",
       limit: 10,
@@ -70,22 +73,24 @@ describe(`with ${FINAL + ACTIVE + PENDING} jobs and a ${READ_LIMIT}-document rea
 
   test("heldJobs, listJobs, readyCount and oldestPending stay bounded", async () => {
     vi.stubEnv("FONDATION_WORKER_SECRET", SECRET);
+    vi.stubEnv("FONDATION_TEST_CLOCK", "1");
     expect(
-      await t.query(api.queue.heldJobs, { secret: SECRET, owner: "a", limit: 20 }),
+      await t.query(api.worker.queue.heldJobs, { secret: SECRET, owner: "a", limit: 20 }),
     ).toHaveLength(20);
-    expect(await t.query(api.jobs.listJobs, { secret: SECRET, limit: 50 })).toHaveLength(50);
+    expect(await t.query(api.worker.jobs.listJobs, { secret: SECRET, limit: 50 })).toHaveLength(50);
     expect(
-      await t.query(api.jobs.listJobs, { secret: SECRET, status: "completed", limit: 50 }),
+      await t.query(api.worker.jobs.listJobs, { secret: SECRET, status: "completed", limit: 50 }),
     ).toHaveLength(50);
-    const ready = await t.query(api.queue.readyCount, { secret: SECRET, now: NOW });
+    const ready = await t.query(api.worker.queue.readyCount, { secret: SECRET, now: NOW });
     expect(ready).toMatchObject({ count: 100, capped: true });
-    const oldest = await t.query(api.ops.oldestPending, { secret: SECRET, now: NOW });
+    const oldest = await t.query(api.worker.ops.oldestPending, { secret: SECRET, now: NOW });
     expect(oldest).toBeGreaterThanOrEqual(T0 + FINAL + ACTIVE);
   });
 
   test("metrics caps each count", async () => {
     vi.stubEnv("FONDATION_WORKER_SECRET", SECRET);
-    const counts = await t.query(api.ops.metrics, { secret: SECRET, cap: 50 });
+    vi.stubEnv("FONDATION_TEST_CLOCK", "1");
+    const counts = await t.query(api.worker.ops.metrics, { secret: SECRET, cap: 50 });
     const analyzing = counts.find((c) => c.status === "analyzing");
     expect(analyzing).toEqual({ status: "analyzing", count: 50, capped: true });
     expect(counts.find((c) => c.status === "running")).toBeUndefined();
@@ -93,8 +98,9 @@ describe(`with ${FINAL + ACTIVE + PENDING} jobs and a ${READ_LIMIT}-document rea
 
   test("createJob's dedupe check ignores the finished jobs sharing its key", async () => {
     vi.stubEnv("FONDATION_WORKER_SECRET", SECRET);
-    const job = (await t.query(api.jobs.listJobs, { secret: SECRET, limit: 1 }))[0]!;
-    const { created } = await t.mutation(api.jobs.createJob, {
+    vi.stubEnv("FONDATION_TEST_CLOCK", "1");
+    const job = (await t.query(api.worker.jobs.listJobs, { secret: SECRET, limit: 1 }))[0]!;
+    const { created } = await t.mutation(api.worker.jobs.createJob, {
       secret: SECRET,
       userId: "u",
       repositoryId: job.repositoryId as Id<"repositories">,
@@ -106,7 +112,8 @@ describe(`with ${FINAL + ACTIVE + PENDING} jobs and a ${READ_LIMIT}-document rea
 
   test("reclaimExpired reclaims a bounded batch at a time", async () => {
     vi.stubEnv("FONDATION_WORKER_SECRET", SECRET);
-    const ids = await t.mutation(api.queue.reclaimExpired, {
+    vi.stubEnv("FONDATION_TEST_CLOCK", "1");
+    const ids = await t.mutation(api.worker.queue.reclaimExpired, {
       secret: SECRET,
       limit: 100,
       now: NOW,

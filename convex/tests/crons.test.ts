@@ -22,8 +22,8 @@ afterEach(() => {
 describe("reclaim cron", () => {
   test("runs the internal reclaim every minute", () => {
     const specs = (crons as unknown as { crons: Record<string, CronSpec> }).crons;
-    expect(specs["reclaim expired leases"]).toMatchObject({
-      name: "queue:reclaimExpiredInternal",
+    expect(specs["fondation worker: reclaim expired leases"]).toMatchObject({
+      name: "worker/queue:reclaimExpiredInternal",
       schedule: { type: "interval", minutes: 1 },
     });
   });
@@ -35,7 +35,7 @@ describe("reclaim cron", () => {
     for (let i = 0; i < total; i++) await newJob(t, repo, { now: T0 + i });
     const c = T0 + total;
     const claim = () =>
-      t.mutation(api.queue.claimBatch, {
+      t.mutation(api.worker.queue.claimBatch, {
         secret: SECRET,
         owner: "gone",
         limit: 100,
@@ -49,20 +49,20 @@ describe("reclaim cron", () => {
 
     vi.setSystemTime(c + LEASE_MS + 60_000);
     const spec = (crons as unknown as { crons: Record<string, CronSpec> }).crons[
-      "reclaim expired leases"
+      "fondation worker: reclaim expired leases"
     ]!;
     const tick = makeFunctionReference<"mutation">(spec.name);
     // The cron's own arguments; its default batch is 100.
     expect(await t.mutation(tick, {})).toBe(100);
     await t.finishAllScheduledFunctions(vi.runAllTimers);
 
-    const pending = await t.query(api.jobs.listJobs, {
+    const pending = await t.query(api.worker.jobs.listJobs, {
       secret: SECRET,
       status: "pending",
       limit: 500,
     });
     expect(pending).toHaveLength(total);
-    const held = await t.query(api.queue.heldJobs, { secret: SECRET, owner: "alive", limit: 5 });
+    const held = await t.query(api.worker.queue.heldJobs, { secret: SECRET, owner: "alive", limit: 5 });
     expect(held.map((j) => j._id)).toEqual([live!.job._id]);
   });
 
@@ -71,9 +71,9 @@ describe("reclaim cron", () => {
     const jobId = await newJob(t, await newRepository(t));
     await claimOne(t, "gone", T0);
     vi.setSystemTime(T0 + LEASE_MS + 1);
-    expect(await t.mutation(internal.queue.reclaimExpiredInternal, { limit: 10 })).toBe(1);
+    expect(await t.mutation(internal.worker.queue.reclaimExpiredInternal, { limit: 10 })).toBe(1);
     await t.finishAllScheduledFunctions(vi.runAllTimers);
-    const job = await t.query(api.jobs.getJob, { secret: SECRET, jobId });
+    const job = await t.query(api.worker.jobs.getJob, { secret: SECRET, jobId });
     expect(job.status).toBe("pending");
   });
 });

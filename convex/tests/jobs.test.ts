@@ -11,20 +11,20 @@ describe("createJob", () => {
     const t = setup();
     const repositoryId = await newRepository(t);
     const args = { secret: SECRET, userId: "u", repositoryId, dedupeKey: "octo/hello@main" };
-    const first = await t.mutation(api.jobs.createJob, { ...args, now: T0 });
+    const first = await t.mutation(api.worker.jobs.createJob, { ...args, now: T0 });
     expect(first.created).toBe(true);
     expect(first.job).toMatchObject({
       status: "pending",
-      progress: "Queued",
+      progress: "En attente...",
       totalSteps: 6,
       attempts: 0,
       maxAttempts: 5,
     });
-    const second = await t.mutation(api.jobs.createJob, { ...args, now: T0 + 1 });
+    const second = await t.mutation(api.worker.jobs.createJob, { ...args, now: T0 + 1 });
     expect(second).toMatchObject({ created: false, job: { _id: first.job._id } });
     // Still live while claimed.
     await claimOne(t, "a", T0 + 2);
-    const third = await t.mutation(api.jobs.createJob, { ...args, now: T0 + 3 });
+    const third = await t.mutation(api.worker.jobs.createJob, { ...args, now: T0 + 3 });
     expect(third.created).toBe(false);
   });
 
@@ -32,9 +32,9 @@ describe("createJob", () => {
     const t = setup();
     const repositoryId = await newRepository(t);
     const args = { secret: SECRET, userId: "u", repositoryId, dedupeKey: "k" };
-    const first = await t.mutation(api.jobs.createJob, { ...args, now: T0 });
-    await t.mutation(api.jobs.requestCancel, { secret: SECRET, jobId: first.job._id, now: T0 + 1 });
-    const second = await t.mutation(api.jobs.createJob, { ...args, now: T0 + 2 });
+    const first = await t.mutation(api.worker.jobs.createJob, { ...args, now: T0 });
+    await t.mutation(api.worker.jobs.requestCancel, { secret: SECRET, jobId: first.job._id, now: T0 + 1 });
+    const second = await t.mutation(api.worker.jobs.createJob, { ...args, now: T0 + 2 });
     expect(second.created).toBe(true);
     expect(second.job._id).not.toBe(first.job._id);
   });
@@ -50,7 +50,7 @@ describe("createJob", () => {
   test("an unknown repository is not_found", async () => {
     const t = setup();
     const err = await errorCode(
-      t.mutation(api.jobs.createJob, { secret: SECRET, userId: "u", repositoryId: "r1", now: T0 }),
+      t.mutation(api.worker.jobs.createJob, { secret: SECRET, userId: "u", repositoryId: "r1", now: T0 }),
     );
     expect(err).toBe("not_found");
   });
@@ -61,7 +61,7 @@ describe("retryJob", () => {
     const t = setup();
     const jobId = await newJob(t, await newRepository(t));
     const { leaseToken: token } = (await claimOne(t, "a"))!;
-    await t.mutation(api.steps.startStep, {
+    await t.mutation(api.worker.steps.startStep, {
       secret: SECRET,
       jobId,
       token,
@@ -69,7 +69,7 @@ describe("retryJob", () => {
       worker: "w",
       now: T0,
     });
-    await t.mutation(api.steps.finishStep, {
+    await t.mutation(api.worker.steps.finishStep, {
       secret: SECRET,
       jobId,
       token,
@@ -77,7 +77,7 @@ describe("retryJob", () => {
       artifact: "{}",
       now: T0,
     });
-    await t.mutation(api.queue.fail, {
+    await t.mutation(api.worker.queue.fail, {
       secret: SECRET,
       jobId,
       token,
@@ -86,23 +86,23 @@ describe("retryJob", () => {
       jitterMs: 0,
       now: T0,
     });
-    const job = await t.mutation(api.jobs.retryJob, { secret: SECRET, jobId, now: T0 + 5 });
+    const job = await t.mutation(api.worker.jobs.retryJob, { secret: SECRET, jobId, now: T0 + 5 });
     expect(job).toMatchObject({
       status: "pending",
       attempts: 0,
       runAt: T0 + 5,
-      progress: "Queued",
+      progress: "En attente...",
     });
     expect(job.error).toBeUndefined();
     expect(job.completedAt).toBeUndefined();
-    const steps = await t.query(api.steps.getSteps, { secret: SECRET, jobId });
+    const steps = await t.query(api.worker.steps.getSteps, { secret: SECRET, jobId });
     expect(steps.map((s) => [s.step, s.status])).toEqual([[0, "completed"]]);
   });
 
   test("refuses a job that is not failed, dead or canceled", async () => {
     const t = setup();
     const jobId = await newJob(t, await newRepository(t));
-    expect(await errorCode(t.mutation(api.jobs.retryJob, { secret: SECRET, jobId, now: T0 }))).toBe(
+    expect(await errorCode(t.mutation(api.worker.jobs.retryJob, { secret: SECRET, jobId, now: T0 }))).toBe(
       "invalid",
     );
   });
@@ -115,12 +115,12 @@ describe("listJobs and repositories", () => {
     const old = await newJob(t, repo, { now: T0 });
     const mid = await newJob(t, repo, { now: T0 + 1 });
     const young = await newJob(t, repo, { now: T0 + 2 });
-    await t.mutation(api.jobs.requestCancel, { secret: SECRET, jobId: mid, now: T0 + 3 });
-    const all = await t.query(api.jobs.listJobs, { secret: SECRET, limit: 10 });
+    await t.mutation(api.worker.jobs.requestCancel, { secret: SECRET, jobId: mid, now: T0 + 3 });
+    const all = await t.query(api.worker.jobs.listJobs, { secret: SECRET, limit: 10 });
     expect(all.map((j) => j._id)).toEqual([young, mid, old]);
-    const pending = await t.query(api.jobs.listJobs, { secret: SECRET, status: "pending" });
+    const pending = await t.query(api.worker.jobs.listJobs, { secret: SECRET, status: "pending" });
     expect(pending.map((j) => j._id)).toEqual([young, old]);
-    expect(await t.query(api.jobs.listJobs, { secret: SECRET, status: "no-such" })).toEqual([]);
+    expect(await t.query(api.worker.jobs.listJobs, { secret: SECRET, status: "no-such" })).toEqual([]);
   });
 
   test("upsertRepository keeps one repository per (userId, fullName)", async () => {
@@ -131,7 +131,7 @@ describe("listJobs and repositories", () => {
     expect(a).toBe(b);
     expect(c).not.toBe(a);
     const err = await errorCode(
-      t.query(api.jobs.getRepository, { secret: SECRET, repositoryId: "nope" }),
+      t.query(api.worker.jobs.getRepository, { secret: SECRET, repositoryId: "nope" }),
     );
     expect(err).toBe("not_found");
   });

@@ -12,11 +12,11 @@ describe("operator functions", () => {
     const jobId = await newJob(t, await newRepository(t));
     const { leaseToken: token } = (await claimOne(t, "a"))!;
     const stuck = (now: number, idleMs: number) =>
-      t.query(api.ops.listStuck, { secret: SECRET, now, idleMs, limit: 10 });
+      t.query(api.worker.ops.listStuck, { secret: SECRET, now, idleMs, limit: 10 });
     expect(await stuck(T0 + 1, 600_000)).toEqual([]);
     expect((await stuck(T0 + LEASE_MS + 1, 10 * LEASE_MS)).map((j) => j._id)).toEqual([jobId]);
     // Renewed but idle: stuck by idleness.
-    await t.mutation(api.queue.renew, {
+    await t.mutation(api.worker.queue.renew, {
       secret: SECRET,
       jobId,
       token,
@@ -24,7 +24,7 @@ describe("operator functions", () => {
       now: T0,
     });
     expect((await stuck(T0 + 2 * LEASE_MS, LEASE_MS)).map((j) => j._id)).toEqual([jobId]);
-    const job = await t.mutation(api.ops.requeue, {
+    const job = await t.mutation(api.worker.ops.requeue, {
       secret: SECRET,
       jobId,
       reason: "operator",
@@ -32,7 +32,7 @@ describe("operator functions", () => {
     });
     expect(job).toMatchObject({ status: "pending", runAt: T0 + 5, lastError: "operator" });
     expect(job.leaseToken).toBeUndefined();
-    const renew = t.mutation(api.queue.renew, {
+    const renew = t.mutation(api.worker.queue.renew, {
       secret: SECRET,
       jobId,
       token,
@@ -40,7 +40,7 @@ describe("operator functions", () => {
       now: T0 + 6,
     });
     expect(await errorCode(renew)).toBe("lease_lost");
-    const again = await t.mutation(api.ops.requeue, {
+    const again = await t.mutation(api.worker.ops.requeue, {
       secret: SECRET,
       jobId,
       reason: "again",
@@ -49,53 +49,49 @@ describe("operator functions", () => {
     expect(again.updatedAt).toBe(T0 + 5);
   });
 
-  test("purge deletes old final jobs with their steps and logs, and keeps docs", async () => {
+  test("purge deletes old final jobs with their steps, logs and docs, and keeps the latest course", async () => {
     const t = setup();
     const repo = await newRepository(t);
-    const jobId = await newJob(t, repo, { now: T0 });
-    const { leaseToken: token } = (await claimOne(t, "a"))!;
-    const base = { secret: SECRET, jobId, token };
-    await t.mutation(api.steps.startStep, { ...base, step: 0, worker: "w", now: T0 + 1 });
-    await t.mutation(api.steps.upsertDocs, {
-      ...base,
-      docs: [{ slug: "index", title: "t", chapterIndex: 0, kind: "toc", content: "c" }],
-      now: T0 + 1,
-    });
-    await t.mutation(api.queue.complete, {
-      ...base,
-      result: { success: true },
-      docsCount: 1,
-      now: T0 + 2,
-    });
-    const live = await newJob(t, repo, { now: T0 + 3 });
-    expect(
-      await t.mutation(api.ops.purge, { secret: SECRET, before: T0 + 1, limit: 10, dryRun: false }),
-    ).toEqual([]);
-    expect(
-      await t.mutation(api.ops.purge, {
-        secret: SECRET,
-        before: T0 + 100,
-        limit: 10,
-        dryRun: true,
-      }),
-    ).toEqual([jobId]);
-    expect(
-      await t.mutation(api.ops.purge, {
-        secret: SECRET,
-        before: T0 + 100,
-        limit: 10,
-        dryRun: false,
-      }),
-    ).toEqual([jobId]);
-    expect(await errorCode(t.query(api.jobs.getJob, { secret: SECRET, jobId }))).toBe("not_found");
+    // Runs a job to the end: one doc, then completed (or failed, permanently).
+    const run = async (now: number, end: "complete" | "fail") => {
+      const jobId = await newJob(t, repo, { now });
+      const { leaseToken: token } = (await claimOne(t, "a", now))!;
+      const base = { secret: SECRET, jobId, token, now };
+      await t.mutation(api.worker.steps.startStep, { ...base, step: 0, worker: "w" });
+      const doc = { slug: `c-${now}`, title: "t", chapterIndex: 1, kind: "chapter" as const };
+      await t.mutation(api.worker.steps.upsertDocs, { ...base, docs: [{ ...doc, content: "c" }] });
+      if (end === "complete") {
+        await t.mutation(api.worker.queue.complete, {
+          ...base,
+          result: { success: true, data: "1 documents" },
+          docsCount: 1,
+        });
+      } else {
+        await t.mutation(api.worker.queue.fail, { ...base, error: "e", permanent: true });
+      }
+      return jobId;
+    };
+    const older = await run(T0, "complete");
+    const failed = await run(T0 + 10, "fail");
+    const latest = await run(T0 + 20, "complete");
+    const live = await newJob(t, repo, { now: T0 + 30 });
+    const purge = (before: number, dryRun: boolean) =>
+      t.mutation(api.worker.ops.purge, { secret: SECRET, before, limit: 10, dryRun });
+    expect(await purge(T0, false)).toEqual([]);
+    expect(await purge(T0 + 100, true)).toEqual([older, failed]);
+    expect(await purge(T0 + 100, false)).toEqual([older, failed]);
+    for (const jobId of [older, failed]) {
+      expect(await errorCode(t.query(api.worker.jobs.getJob, { secret: SECRET, jobId }))).toBe(
+        "not_found",
+      );
+    }
     const left = await t.run(async (ctx) => ({
-      steps: (await ctx.db.query("jobSteps").collect()).length,
-      logs: (await ctx.db.query("jobLogs").collect()).length,
-      docs: (await ctx.db.query("docs").collect()).length,
+      jobs: (await ctx.db.query("jobs").collect()).map((j) => j._id),
+      stepsOf: (await ctx.db.query("jobSteps").collect()).map((s) => s.jobId),
+      docsOf: (await ctx.db.query("docs").collect()).map((d) => d.jobId),
     }));
-    expect(left).toEqual({ steps: 0, logs: 0, docs: 1 });
-    expect((await t.query(api.jobs.getJob, { secret: SECRET, jobId: live })).status).toBe(
-      "pending",
-    );
+    expect(left).toEqual({ jobs: [latest, live], stepsOf: [latest], docsOf: [latest] });
+    // The latest completed job stays however old it gets.
+    expect(await purge(T0 + 1_000_000, false)).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api } from "../functions/_generated/api";
-import { backoffMs } from "../functions/lib/jobs";
-import { LEASE_MS, SECRET, T0, claimOne, errorCode, newJob, newRepository, setup } from "./setup";
+import { backoffMs } from "../functions/worker/lib/jobs";
+import { LEASE_MS, SECRET, T0, claimOne, errorCode, newJob, newRepository, setup, ownerOf } from "./setup";
 
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -13,7 +13,7 @@ describe("claiming", () => {
     const repo = await newRepository(t);
     const jobId = await newJob(t, repo);
     const claim = (owner: string) =>
-      t.mutation(api.queue.claimBatch, {
+      t.mutation(api.worker.queue.claimBatch, {
         secret: SECRET,
         owner,
         limit: 5,
@@ -24,7 +24,7 @@ describe("claiming", () => {
     const winners = [...a, ...b];
     expect(winners).toHaveLength(1);
     expect(winners[0]!.job._id).toBe(jobId);
-    const job = await t.query(api.jobs.getJob, { secret: SECRET, jobId });
+    const job = await t.query(api.worker.jobs.getJob, { secret: SECRET, jobId });
     expect(job.status).toBe("claimed");
     expect(job.lockedBy).toBe(a.length === 1 ? "bridge-a" : "bridge-b");
     expect(job.leaseUntil).toBe(T0 + LEASE_MS);
@@ -37,7 +37,7 @@ describe("claiming", () => {
     const later = await newJob(t, repo, { now: T0 + 10, runAt: T0 + 60_000 });
     const second = await newJob(t, repo, { now: T0 + 5 });
     const first = await newJob(t, repo, { now: T0 + 1 });
-    const claims = await t.mutation(api.queue.claimBatch, {
+    const claims = await t.mutation(api.worker.queue.claimBatch, {
       secret: SECRET,
       owner: "b",
       limit: 10,
@@ -47,16 +47,17 @@ describe("claiming", () => {
     expect(claims.map((c) => c.job._id)).toEqual([first, second]);
     expect(new Set(claims.map((c) => c.leaseToken)).size).toBe(2);
     expect(claims[0]!.leaseToken).toMatch(/^[0-9a-f]{32}$/);
-    const waiting = await t.query(api.jobs.getJob, { secret: SECRET, jobId: later });
+    const waiting = await t.query(api.worker.jobs.getJob, { secret: SECRET, jobId: later });
     expect(waiting.status).toBe("pending");
   });
 
   test("a pending job written without runAt (by older code) is ready", async () => {
     const t = setup();
     const repositoryId = await newRepository(t);
+    const userId = await ownerOf(t, repositoryId);
     const jobId = await t.run((ctx) =>
       ctx.db.insert("jobs", {
-        userId: "u",
+        userId,
         repositoryId,
         status: "pending",
         prompt: "",
@@ -70,7 +71,7 @@ describe("claiming", () => {
   test("a claim of zero jobs claims nothing", async () => {
     const t = setup();
     await newJob(t, await newRepository(t));
-    const claims = await t.mutation(api.queue.claimBatch, {
+    const claims = await t.mutation(api.worker.queue.claimBatch, {
       secret: SECRET,
       owner: "b",
       limit: 0,
@@ -89,17 +90,17 @@ describe("fencing", () => {
     const token = "0".repeat(32);
     const base = { secret: SECRET, jobId, token, now: T0 + 1 };
     const calls: Promise<unknown>[] = [
-      t.mutation(api.queue.renew, { ...base, leaseMs: LEASE_MS }),
-      t.mutation(api.queue.release, { ...base, reason: "stop" }),
-      t.mutation(api.queue.markCanceled, base),
-      t.mutation(api.queue.complete, { ...base, result: { success: true }, docsCount: 0 }),
-      t.mutation(api.queue.fail, { ...base, error: "x", permanent: false, jitterMs: 0 }),
-      t.mutation(api.steps.startStep, { ...base, step: 1, worker: "w" }),
-      t.mutation(api.steps.finishStep, { ...base, step: 1, artifact: "{}" }),
-      t.mutation(api.steps.upsertDocs, { ...base, docs: [] }),
+      t.mutation(api.worker.queue.renew, { ...base, leaseMs: LEASE_MS }),
+      t.mutation(api.worker.queue.release, { ...base, reason: "stop" }),
+      t.mutation(api.worker.queue.markCanceled, base),
+      t.mutation(api.worker.queue.complete, { ...base, result: { success: true }, docsCount: 0 }),
+      t.mutation(api.worker.queue.fail, { ...base, error: "x", permanent: false, jitterMs: 0 }),
+      t.mutation(api.worker.steps.startStep, { ...base, step: 1, worker: "w" }),
+      t.mutation(api.worker.steps.finishStep, { ...base, step: 1, artifact: "{}" }),
+      t.mutation(api.worker.steps.upsertDocs, { ...base, docs: [] }),
     ];
     for (const call of calls) expect(await errorCode(call)).toBe("lease_lost");
-    const job = await t.query(api.jobs.getJob, { secret: SECRET, jobId });
+    const job = await t.query(api.worker.jobs.getJob, { secret: SECRET, jobId });
     expect(job.status).toBe("claimed");
     expect(job.updatedAt).toBe(T0);
   });
@@ -110,12 +111,12 @@ describe("fencing", () => {
     const stale = (await claimOne(t, "a"))!;
     const expired = T0 + LEASE_MS + 1;
     expect(
-      await t.mutation(api.queue.reclaimExpired, { secret: SECRET, limit: 10, now: expired }),
+      await t.mutation(api.worker.queue.reclaimExpired, { secret: SECRET, limit: 10, now: expired }),
     ).toEqual([jobId]);
     const fresh = (await claimOne(t, "b", expired))!;
     expect(fresh.leaseToken).not.toBe(stale.leaseToken);
     const err = await errorCode(
-      t.mutation(api.queue.renew, {
+      t.mutation(api.worker.queue.renew, {
         secret: SECRET,
         jobId,
         token: stale.leaseToken,
@@ -124,7 +125,7 @@ describe("fencing", () => {
       }),
     );
     expect(err).toBe("lease_lost");
-    await t.mutation(api.queue.renew, {
+    await t.mutation(api.worker.queue.renew, {
       secret: SECRET,
       jobId,
       token: fresh.leaseToken,
@@ -136,7 +137,7 @@ describe("fencing", () => {
   test("an unknown job is not_found", async () => {
     const t = setup();
     const err = await errorCode(
-      t.mutation(api.queue.renew, {
+      t.mutation(api.worker.queue.renew, {
         secret: SECRET,
         jobId: "nope",
         token: "t",
@@ -153,7 +154,7 @@ describe("cancel", () => {
     const t = setup();
     const jobId = await newJob(t, await newRepository(t));
     const { leaseToken: token } = (await claimOne(t, "a"))!;
-    const requested = await t.mutation(api.jobs.requestCancel, {
+    const requested = await t.mutation(api.worker.jobs.requestCancel, {
       secret: SECRET,
       jobId,
       now: T0 + 1,
@@ -161,7 +162,7 @@ describe("cancel", () => {
     expect(requested.status).toBe("claimed");
     expect(requested.cancelRequested).toBe(true);
     // The holder learns of the request on its next renewal and finishes the cancel.
-    const lease = await t.mutation(api.queue.renew, {
+    const lease = await t.mutation(api.worker.queue.renew, {
       secret: SECRET,
       jobId,
       token,
@@ -172,7 +173,7 @@ describe("cancel", () => {
     // No step may start once the cancel was requested.
     expect(
       await errorCode(
-        t.mutation(api.steps.startStep, {
+        t.mutation(api.worker.steps.startStep, {
           secret: SECRET,
           jobId,
           token,
@@ -182,7 +183,7 @@ describe("cancel", () => {
         }),
       ),
     ).toBe("cancel_requested");
-    const canceled = await t.mutation(api.queue.markCanceled, {
+    const canceled = await t.mutation(api.worker.queue.markCanceled, {
       secret: SECRET,
       jobId,
       token,
@@ -193,14 +194,14 @@ describe("cancel", () => {
     expect(canceled.leaseUntil).toBeUndefined();
     const base = { secret: SECRET, jobId, token, now: T0 + 4 };
     for (const call of [
-      t.mutation(api.queue.renew, { ...base, leaseMs: LEASE_MS }),
-      t.mutation(api.queue.complete, { ...base, result: { success: true }, docsCount: 1 }),
-      t.mutation(api.queue.fail, { ...base, error: "late", permanent: false, jitterMs: 0 }),
-      t.mutation(api.steps.startStep, { ...base, step: 2, worker: "w" }),
+      t.mutation(api.worker.queue.renew, { ...base, leaseMs: LEASE_MS }),
+      t.mutation(api.worker.queue.complete, { ...base, result: { success: true }, docsCount: 1 }),
+      t.mutation(api.worker.queue.fail, { ...base, error: "late", permanent: false, jitterMs: 0 }),
+      t.mutation(api.worker.steps.startStep, { ...base, step: 2, worker: "w" }),
     ]) {
       expect(await errorCode(call)).toBe("lease_lost");
     }
-    const job = await t.query(api.jobs.getJob, { secret: SECRET, jobId });
+    const job = await t.query(api.worker.jobs.getJob, { secret: SECRET, jobId });
     expect(job.status).toBe("canceled");
     expect(job.completedAt).toBe(T0 + 3);
   });
@@ -209,14 +210,14 @@ describe("cancel", () => {
     const t = setup();
     const repo = await newRepository(t);
     const jobId = await newJob(t, repo);
-    const canceled = await t.mutation(api.jobs.requestCancel, {
+    const canceled = await t.mutation(api.worker.jobs.requestCancel, {
       secret: SECRET,
       jobId,
       now: T0 + 1,
     });
     expect(canceled.status).toBe("canceled");
-    expect(canceled.progress).toBe("Canceled");
-    const again = await t.mutation(api.jobs.requestCancel, { secret: SECRET, jobId, now: T0 + 2 });
+    expect(canceled.progress).toBe("Annulé");
+    const again = await t.mutation(api.worker.jobs.requestCancel, { secret: SECRET, jobId, now: T0 + 2 });
     expect(again.updatedAt).toBe(T0 + 1);
   });
 });
@@ -228,7 +229,7 @@ describe("failure", () => {
     let now = T0;
     for (const attempts of [1, 2]) {
       const { leaseToken: token } = (await claimOne(t, "a", now))!;
-      const job = await t.mutation(api.queue.fail, {
+      const job = await t.mutation(api.worker.queue.fail, {
         secret: SECRET,
         jobId,
         token,
@@ -247,7 +248,7 @@ describe("failure", () => {
       now = job.runAt!;
     }
     const { leaseToken: token } = (await claimOne(t, "a", now))!;
-    const dead = await t.mutation(api.queue.fail, {
+    const dead = await t.mutation(api.worker.queue.fail, {
       secret: SECRET,
       jobId,
       token,
@@ -258,8 +259,8 @@ describe("failure", () => {
     });
     expect(dead.status).toBe("dead");
     expect(dead.attempts).toBe(3);
-    expect(dead.progress).toBe("Dead");
-    const logs = await t.query(api.steps.getLogs, { secret: SECRET, jobId });
+    expect(dead.progress).toBe("Échec définitif");
+    const logs = await t.query(api.worker.steps.getLogs, { secret: SECRET, jobId });
     expect(logs.map((l) => l.msg)).toEqual([
       "Attempt 1 failed, retry in 5.2 s: network",
       "Attempt 2 failed, retry in 10.2 s: network",
@@ -272,7 +273,7 @@ describe("failure", () => {
     const t = setup();
     const jobId = await newJob(t, await newRepository(t));
     const { leaseToken: token } = (await claimOne(t, "a"))!;
-    const job = await t.mutation(api.queue.fail, {
+    const job = await t.mutation(api.worker.queue.fail, {
       secret: SECRET,
       jobId,
       token,
@@ -303,18 +304,18 @@ describe("completion", () => {
       secret: SECRET,
       jobId,
       token,
-      result: { success: true, message: "ok", data: { chapters: 3 } },
+      result: { success: true, message: "ok", data: "3 documents" },
       docsCount: 3,
       now: T0 + 9,
     };
-    const done = await t.mutation(api.queue.complete, args);
+    const done = await t.mutation(api.worker.queue.complete, args);
     expect(done.status).toBe("completed");
-    expect(done.progress).toBe("Completed");
+    expect(done.progress).toBe("Terminé");
     expect(done.lockedBy).toBeUndefined();
     expect(done.result).toEqual(args.result);
-    const again = await t.mutation(api.queue.complete, { ...args, now: T0 + 99 });
+    const again = await t.mutation(api.worker.queue.complete, { ...args, now: T0 + 99 });
     expect(again.completedAt).toBe(T0 + 9);
-    const repository = await t.query(api.jobs.getRepository, {
+    const repository = await t.query(api.worker.jobs.getRepository, {
       secret: SECRET,
       repositoryId: repo,
     });
@@ -325,7 +326,7 @@ describe("completion", () => {
     const t = setup();
     const jobId = await newJob(t, await newRepository(t));
     const { leaseToken: token } = (await claimOne(t, "a"))!;
-    await t.mutation(api.steps.startStep, {
+    await t.mutation(api.worker.steps.startStep, {
       secret: SECRET,
       jobId,
       token,
@@ -333,7 +334,7 @@ describe("completion", () => {
       worker: "w",
       now: T0 + 1,
     });
-    await t.mutation(api.queue.complete, {
+    await t.mutation(api.worker.queue.complete, {
       secret: SECRET,
       jobId,
       token,
@@ -341,7 +342,7 @@ describe("completion", () => {
       docsCount: 0,
       now: T0 + 2,
     });
-    const steps = await t.query(api.steps.getSteps, { secret: SECRET, jobId });
+    const steps = await t.query(api.worker.steps.getSteps, { secret: SECRET, jobId });
     expect(steps.map((s) => [s.step, s.status, s.completedAt])).toEqual([[7, "completed", T0 + 2]]);
   });
 });
@@ -355,12 +356,12 @@ describe("reclaim", () => {
     const live = await newJob(t, repo, { now: T0 + 1 });
     await claimOne(t, "b", T0 + 100_000);
     const now = T0 + LEASE_MS + 1;
-    const ids = await t.mutation(api.queue.reclaimExpired, { secret: SECRET, limit: 10, now });
+    const ids = await t.mutation(api.worker.queue.reclaimExpired, { secret: SECRET, limit: 10, now });
     expect(ids).toEqual([expiring]);
-    const job = await t.query(api.jobs.getJob, { secret: SECRET, jobId: expiring });
+    const job = await t.query(api.worker.jobs.getJob, { secret: SECRET, jobId: expiring });
     expect(job).toMatchObject({ status: "pending", runAt: now, lastError: "lease expired" });
     expect(job.leaseToken).toBeUndefined();
-    const held = await t.query(api.queue.heldJobs, { secret: SECRET, owner: "b", limit: 10 });
+    const held = await t.query(api.worker.queue.heldJobs, { secret: SECRET, owner: "b", limit: 10 });
     expect(held.map((j) => j._id)).toEqual([live]);
   });
 
@@ -371,13 +372,13 @@ describe("reclaim", () => {
     await t.run(async (ctx) => {
       await ctx.db.patch(jobId, { status: "completed", lockedBy: "old", leaseUntil: T0 });
     });
-    const ids = await t.mutation(api.queue.reclaimExpired, {
+    const ids = await t.mutation(api.worker.queue.reclaimExpired, {
       secret: SECRET,
       limit: 10,
       now: T0 + 1,
     });
     expect(ids).toEqual([]);
-    const job = await t.query(api.jobs.getJob, { secret: SECRET, jobId });
+    const job = await t.query(api.worker.jobs.getJob, { secret: SECRET, jobId });
     expect(job.status).toBe("completed");
     expect(job.leaseUntil).toBeUndefined();
   });

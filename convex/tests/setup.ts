@@ -8,20 +8,26 @@ import type { Id } from "../functions/_generated/dataModel";
 import schema from "../functions/schema";
 import type { TransactionMetrics } from "convex-test/dist/transactionMetrics";
 
-export const modules = import.meta.glob("../functions/**/*.*s");
+// The worker's functions, and the test model of the web app's (./webapp/), served
+// under webapp/ as the stand-in serves them.
+const webapp = Object.entries(import.meta.glob("./webapp/*.ts")).map(
+  ([file, load]) => [file.replace("./webapp/", "../functions/webapp/"), load] as const,
+);
+export const modules = { ...import.meta.glob("../functions/**/*.*s"), ...Object.fromEntries(webapp) };
 export const SECRET = "test-worker-secret";
 export const LEASE_MS = 300_000;
 export const T0 = 1_700_000_000_000;
 
 export function setup(limits?: Partial<TransactionMetrics>) {
   vi.stubEnv("FONDATION_WORKER_SECRET", SECRET);
+  vi.stubEnv("FONDATION_TEST_CLOCK", "1");
   return convexTest({ schema, modules, transactionLimits: limits ?? false });
 }
 
 export type T = ReturnType<typeof setup>;
 
 export async function newRepository(t: T, fullName = "octo/hello"): Promise<Id<"repositories">> {
-  const repo = await t.mutation(api.jobs.upsertRepository, {
+  const repo = await t.mutation(api.worker.jobs.upsertRepository, {
     secret: SECRET,
     userId: "user-1",
     name: fullName.split("/")[1] ?? fullName,
@@ -31,12 +37,17 @@ export async function newRepository(t: T, fullName = "octo/hello"): Promise<Id<"
   return repo._id;
 }
 
+// The users document a repository belongs to (jobs name it in userId).
+export async function ownerOf(t: T, repositoryId: Id<"repositories">): Promise<Id<"users">> {
+  return t.run(async (ctx) => (await ctx.db.get(repositoryId))!.userId);
+}
+
 export async function newJob(
   t: T,
   repositoryId: Id<"repositories">,
   opts: { now?: number; dedupeKey?: string; maxAttempts?: number; runAt?: number } = {},
 ): Promise<Id<"jobs">> {
-  const { job } = await t.mutation(api.jobs.createJob, {
+  const { job } = await t.mutation(api.worker.jobs.createJob, {
     secret: SECRET,
     userId: "user-1",
     repositoryId,
@@ -49,7 +60,7 @@ export async function newJob(
 }
 
 export async function claimOne(t: T, owner: string, now = T0) {
-  const claims = await t.mutation(api.queue.claimBatch, {
+  const claims = await t.mutation(api.worker.queue.claimBatch, {
     secret: SECRET,
     owner,
     limit: 1,

@@ -14,46 +14,46 @@ describe("steps", () => {
     const { leaseToken: token } = (await claimOne(t, "a"))!;
     const base = { secret: SECRET, jobId, token, now: T0 + 1 };
     const expectations: [number, string, string][] = [
-      [0, "cloning", "Cloning repository"],
-      [3, "analyzing", "Step 3/6: Determining order"],
-      [7, "gathering", "Saving course"],
+      [0, "cloning", "Clonage du dépôt..."],
+      [3, "analyzing", "Étape 3/6: Détermination de l'ordre optimal des chapitres"],
+      [7, "gathering", "Sauvegarde des résultats..."],
     ];
     for (const [step, status, progress] of expectations) {
-      const { step: record } = await t.mutation(api.steps.beginStep, {
+      const { step: record } = await t.mutation(api.worker.steps.beginStep, {
         ...base,
         step,
         worker: "w1",
       });
       expect(record).toMatchObject({ step, status: "started", runs: 1, worker: "w1" });
-      const job = await t.query(api.jobs.getJob, { secret: SECRET, jobId });
+      const job = await t.query(api.worker.jobs.getJob, { secret: SECRET, jobId });
       expect([job.status, job.progress, job.currentStep]).toEqual([
         status,
         progress,
         Math.min(step, 6),
       ]);
     }
-    await t.mutation(api.steps.finishStep, { ...base, step: 3, artifact: '{"order":[1]}' });
-    await t.mutation(api.steps.finishStep, { ...base, step: 3, artifact: '{"order":[1]}' });
+    await t.mutation(api.worker.steps.finishStep, { ...base, step: 3, artifact: '{"order":[1]}' });
+    await t.mutation(api.worker.steps.finishStep, { ...base, step: 3, artifact: '{"order":[1]}' });
     // A completed step is returned unchanged, so the caller skips it.
-    const again = await t.mutation(api.steps.beginStep, { ...base, step: 3, worker: "w2" });
+    const again = await t.mutation(api.worker.steps.beginStep, { ...base, step: 3, worker: "w2" });
     expect(again.step).toMatchObject({
       status: "completed",
       runs: 1,
       worker: "w1",
       artifact: '{"order":[1]}',
     });
-    expect(again.job).toEqual(await t.query(api.jobs.getJob, { secret: SECRET, jobId }));
+    expect(again.job).toEqual(await t.query(api.worker.jobs.getJob, { secret: SECRET, jobId }));
     expect(again.job.currentStep).toBe(6);
-    const rerun = await t.mutation(api.steps.beginStep, { ...base, step: 0, worker: "w2" });
+    const rerun = await t.mutation(api.worker.steps.beginStep, { ...base, step: 0, worker: "w2" });
     expect(rerun.step.runs).toBe(2);
-    const steps = await t.query(api.steps.getSteps, { secret: SECRET, jobId });
+    const steps = await t.query(api.worker.steps.getSteps, { secret: SECRET, jobId });
     expect(steps.map((s) => [s.step, s.status])).toEqual([
       [0, "started"],
       [3, "completed"],
       [7, "started"],
     ]);
     expect(
-      await errorCode(t.mutation(api.steps.beginStep, { ...base, step: 8, worker: "w" })),
+      await errorCode(t.mutation(api.worker.steps.beginStep, { ...base, step: 8, worker: "w" })),
     ).toBe("invalid");
   });
 
@@ -63,10 +63,10 @@ describe("steps", () => {
     const jobId = await newJob(t, repositoryId);
     const { leaseToken: token } = (await claimOne(t, "a"))!;
     const base = { secret: SECRET, jobId, token };
-    await t.mutation(api.steps.beginStep, { ...base, step: 0, worker: "w1", now: T0 + 1 });
+    await t.mutation(api.worker.steps.beginStep, { ...base, step: 0, worker: "w1", now: T0 + 1 });
     const artifact = '{"path":"/tmp/repo"}';
-    await t.mutation(api.steps.finishStep, { ...base, step: 0, artifact, now: T0 + 2 });
-    const bundle = await t.mutation(api.steps.beginStep, {
+    await t.mutation(api.worker.steps.finishStep, { ...base, step: 0, artifact, now: T0 + 2 });
+    const bundle = await t.mutation(api.worker.steps.beginStep, {
       ...base,
       step: 1,
       worker: "w1",
@@ -77,12 +77,12 @@ describe("steps", () => {
       _id: jobId,
       status: "analyzing",
       currentStep: 1,
-      progress: "Step 1/6: Extracting abstractions",
+      progress: "Étape 1/6: Extraction des abstractions principales",
       updatedAt: T0 + 3,
     });
-    expect(bundle.job).toEqual(await t.query(api.jobs.getJob, { secret: SECRET, jobId }));
+    expect(bundle.job).toEqual(await t.query(api.worker.jobs.getJob, { secret: SECRET, jobId }));
     expect(bundle.repository).toEqual(
-      await t.query(api.jobs.getRepository, { secret: SECRET, repositoryId }),
+      await t.query(api.worker.jobs.getRepository, { secret: SECRET, repositoryId }),
     );
     expect(bundle.steps.map((s) => [s.step, s.status, s.runs, s.artifact])).toEqual([
       [0, "completed", 1, artifact],
@@ -97,7 +97,7 @@ describe("steps", () => {
     const jobId = await newJob(t, repositoryId);
     const { leaseToken: token } = (await claimOne(t, "a"))!;
     await t.run((ctx) => ctx.db.delete(repositoryId));
-    const bundle = await t.mutation(api.steps.beginStep, {
+    const bundle = await t.mutation(api.worker.steps.beginStep, {
       secret: SECRET,
       jobId,
       token,
@@ -115,20 +115,20 @@ describe("steps", () => {
     const jobId = await newJob(t, await newRepository(t));
     const { leaseToken: token } = (await claimOne(t, "a"))!;
     const base = { secret: SECRET, jobId, token };
-    const record = await t.mutation(api.steps.startStep, {
+    const record = await t.mutation(api.worker.steps.startStep, {
       ...base,
       step: 2,
       worker: "old",
       now: T0 + 1,
     });
     expect(record).toMatchObject({ step: 2, status: "started", runs: 1, worker: "old" });
-    const job = await t.query(api.jobs.getJob, { secret: SECRET, jobId });
+    const job = await t.query(api.worker.jobs.getJob, { secret: SECRET, jobId });
     expect([job.status, job.progress, job.currentStep]).toEqual([
       "analyzing",
-      "Step 2/6: Analyzing relationships",
+      "Étape 2/6: Analyse des relations entre composants",
       2,
     ]);
-    const bundle = await t.mutation(api.steps.beginStep, {
+    const bundle = await t.mutation(api.worker.steps.beginStep, {
       ...base,
       step: 2,
       worker: "new",
@@ -143,7 +143,7 @@ describe("steps", () => {
     const a = await newJob(t, repo);
     const b = await newJob(t, repo);
     for (let i = 0; i < 5; i++) {
-      const seq = await t.mutation(api.steps.appendLog, {
+      const seq = await t.mutation(api.worker.steps.appendLog, {
         secret: SECRET,
         jobId: a,
         level: "info",
@@ -153,7 +153,7 @@ describe("steps", () => {
       expect(seq).toBe(i);
     }
     expect(
-      await t.mutation(api.steps.appendLog, {
+      await t.mutation(api.worker.steps.appendLog, {
         secret: SECRET,
         jobId: b,
         level: "error",
@@ -161,7 +161,7 @@ describe("steps", () => {
         now: T0,
       }),
     ).toBe(0);
-    const page = await t.query(api.steps.getLogs, {
+    const page = await t.query(api.worker.steps.getLogs, {
       secret: SECRET,
       jobId: a,
       afterSeq: 1,
@@ -183,15 +183,15 @@ describe("steps", () => {
     });
     const docs = Array.from({ length: 12 }, (_, i) => doc(`c${i}`, i));
     const base = { secret: SECRET, jobId, token };
-    expect(await t.mutation(api.steps.upsertDocs, { ...base, docs, now: T0 })).toBe(12);
+    expect(await t.mutation(api.worker.steps.upsertDocs, { ...base, docs, now: T0 })).toBe(12);
     expect(
-      await t.mutation(api.steps.upsertDocs, { ...base, docs: [doc("c0", 0, "new")], now: T0 + 1 }),
+      await t.mutation(api.worker.steps.upsertDocs, { ...base, docs: [doc("c0", 0, "new")], now: T0 + 1 }),
     ).toBe(1);
     const seen: { slug: string; content: string; createdAt: number; updatedAt?: number }[] = [];
     let cursor: string | null = null;
     for (;;) {
       const page: { page: typeof seen; isDone: boolean; continueCursor: string } = await t.query(
-        api.steps.getDocs,
+        api.worker.steps.getDocs,
         { secret: SECRET, jobId, paginationOpts: { numItems: 5, cursor } },
       );
       seen.push(...page.page);
@@ -212,16 +212,16 @@ describe("steps", () => {
     const base = { ...fence, now: T0 + 1 };
     const pieces = ["a", "b", "c", "d", "e"].map((c) => c.repeat(900_000));
     for (const [part, data] of pieces.entries()) {
-      await t.mutation(api.steps.putArtifactPart, { ...fence, step: 4, part, data });
+      await t.mutation(api.worker.steps.putArtifactPart, { ...fence, step: 4, part, data });
     }
     // A retried piece changes nothing.
-    await t.mutation(api.steps.putArtifactPart, { ...fence, step: 4, part: 1, data: pieces[1]! });
-    await t.mutation(api.steps.finishStep, { ...base, step: 4, artifact: "", parts: 5 });
-    const [record] = await t.query(api.steps.getSteps, { secret: SECRET, jobId });
+    await t.mutation(api.worker.steps.putArtifactPart, { ...fence, step: 4, part: 1, data: pieces[1]! });
+    await t.mutation(api.worker.steps.finishStep, { ...base, step: 4, artifact: "", parts: 5 });
+    const [record] = await t.query(api.worker.steps.getSteps, { secret: SECRET, jobId });
     expect(record).toMatchObject({ step: 4, status: "completed", artifact: "", artifactParts: 5 });
     const read = [];
     for (let from = 0; ;) {
-      const page = await t.query(api.steps.getArtifactParts, {
+      const page = await t.query(api.worker.steps.getArtifactParts, {
         secret: SECRET,
         jobId,
         step: 4,
@@ -242,25 +242,25 @@ describe("steps", () => {
     expect(Math.max(...sizes)).toBeLessThan(1 << 20);
 
     // A later run with fewer pieces leaves none of the old ones behind; an inline one, none.
-    await t.mutation(api.steps.finishStep, { ...base, step: 4, artifact: "", parts: 2 });
+    await t.mutation(api.worker.steps.finishStep, { ...base, step: 4, artifact: "", parts: 2 });
     const parts = () => t.run(async (ctx) => (await ctx.db.query("jobStepParts").collect()).length);
     expect(await parts()).toBe(2);
-    await t.mutation(api.steps.finishStep, { ...base, step: 4, artifact: "{}" });
+    await t.mutation(api.worker.steps.finishStep, { ...base, step: 4, artifact: "{}" });
     expect(await parts()).toBe(0);
-    const [inline] = await t.query(api.steps.getSteps, { secret: SECRET, jobId });
+    const [inline] = await t.query(api.worker.steps.getSteps, { secret: SECRET, jobId });
     expect(inline!.artifact).toBe("{}");
     expect(inline!.artifactParts).toBeUndefined();
 
     const refused = [
-      t.mutation(api.steps.finishStep, { ...base, step: 4, artifact: "{}", parts: 1 }),
-      t.mutation(api.steps.finishStep, { ...base, step: 4, artifact: "", parts: 0 }),
-      t.mutation(api.steps.putArtifactPart, { ...fence, step: 4, part: 64, data: "x" }),
-      t.mutation(api.steps.putArtifactPart, { ...fence, step: 9, part: 0, data: "x" }),
+      t.mutation(api.worker.steps.finishStep, { ...base, step: 4, artifact: "{}", parts: 1 }),
+      t.mutation(api.worker.steps.finishStep, { ...base, step: 4, artifact: "", parts: 0 }),
+      t.mutation(api.worker.steps.putArtifactPart, { ...fence, step: 4, part: 64, data: "x" }),
+      t.mutation(api.worker.steps.putArtifactPart, { ...fence, step: 9, part: 0, data: "x" }),
     ];
     for (const call of refused) expect(await errorCode(call)).toBe("invalid");
     expect(
       await errorCode(
-        t.mutation(api.steps.putArtifactPart, {
+        t.mutation(api.worker.steps.putArtifactPart, {
           ...fence,
           token: "stale",
           step: 4,
@@ -272,13 +272,13 @@ describe("steps", () => {
 
     // Purge takes the pieces with the job, at most eight per transaction.
     for (const [part, data] of pieces.concat(pieces).entries()) {
-      await t.mutation(api.steps.putArtifactPart, { ...fence, step: 5, part, data });
+      await t.mutation(api.worker.steps.putArtifactPart, { ...fence, step: 5, part, data });
     }
-    await t.mutation(api.queue.complete, { ...base, result: null, docsCount: 0, now: T0 + 2 });
+    await t.mutation(api.worker.queue.fail, { ...base, error: "e", permanent: true, now: T0 + 2 });
     const purge = { secret: SECRET, before: T0 + 10, limit: 10, dryRun: false };
-    expect(await t.mutation(api.ops.purge, purge)).toEqual([]);
+    expect(await t.mutation(api.worker.ops.purge, purge)).toEqual([]);
     expect(await parts()).toBe(2);
-    expect(await t.mutation(api.ops.purge, purge)).toEqual([jobId]);
+    expect(await t.mutation(api.worker.ops.purge, purge)).toEqual([jobId]);
     expect(await parts()).toBe(0);
   });
 });

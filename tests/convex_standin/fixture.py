@@ -51,6 +51,7 @@ def make_convex_store(url: str, secret: str, **options: Any) -> ConvexStore:
     options.setdefault("timeout_s", 5.0)
     options.setdefault("retries", 2)
     options.setdefault("retry_backoff_s", 0.01)
+    options.setdefault("send_clock", True)
     return ConvexStore(url, secret, **options)
 
 
@@ -111,7 +112,12 @@ def start_standin(secret: str, log_dir: Path) -> tuple[subprocess.Popen[bytes], 
             [node, str(SERVER), "--port", "0"],
             stdout=subprocess.PIPE,
             stderr=stderr,
-            env={"PATH": "/usr/bin:/bin", "FONDATION_WORKER_SECRET": secret},
+            env={
+                "PATH": "/usr/bin:/bin",
+                "FONDATION_WORKER_SECRET": secret,
+                # A test deployment: the callers' `now` sets the clock (worker/lib/functions.ts).
+                "FONDATION_TEST_CLOCK": "1",
+            },
         )
     try:
         port = _read_port(proc, stderr_path)
@@ -146,7 +152,8 @@ def convex_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandIn
 
 
 @pytest.fixture
-def convex_store_factory(convex_standin: StandIn) -> Callable[[], ConvexStore]:
-    """Empties the stand-in, then makes stores against it (the caller closes them)."""
+def convex_store_factory(convex_standin: StandIn) -> Callable[..., ConvexStore]:
+    """Empties the stand-in, then makes stores against it (the caller closes them);
+    keyword arguments go to ``ConvexStore``."""
     convex_standin.reset()
-    return lambda: make_convex_store(convex_standin.url, convex_standin.secret)
+    return lambda **options: make_convex_store(convex_standin.url, convex_standin.secret, **options)

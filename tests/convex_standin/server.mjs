@@ -3,7 +3,9 @@
 //
 // It answers POST /api/query, /api/mutation and /api/action in Convex's shape by
 // running the project's own functions (convex/functions/) in convex-test, so the
-// Python store is tested against the real queue code. No real backend can run on
+// Python store is tested against the real queue code; beside them it serves the test
+// model of the web app's functions (convex/tests/webapp/) as webapp/<module>:<fn>.
+// FONDATION_TEST_CLOCK=1 in its environment lets callers' `now` set the clock. No real backend can run on
 // these machines (see docs/CONVEX.md). Plain Node, no build step: at start-up the
 // functions are bundled with the esbuild that ships with the `convex` package.
 //
@@ -33,6 +35,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CONVEX_DIR = resolve(HERE, "../../convex");
 const FUNCTIONS_DIR = join(CONVEX_DIR, "functions");
+// The test model of the web app's functions, served as webapp/<module>:<fn>.
+const WEBAPP_DIR = join(CONVEX_DIR, "tests", "webapp");
 const MODES = new Set(["ok", "hang", "down", "drop"]);
 // Convex's error codes for the statuses tests ask for.
 const STATUS_CODES = { 401: "Unauthenticated", 403: "Forbidden", 429: "RateLimited", 500: "InternalServerError", 503: "Overloaded" };
@@ -71,7 +75,10 @@ function functionFiles(dir) {
 async function loadRuntime() {
   const require = createRequire(join(CONVEX_DIR, "package.json"));
   const esbuild = require("esbuild");
-  const files = functionFiles(FUNCTIONS_DIR);
+  const files = [
+    ...functionFiles(FUNCTIONS_DIR).map((file) => [file, file]),
+    ...functionFiles(WEBAPP_DIR).map((file) => [file, join(FUNCTIONS_DIR, "webapp", relative(WEBAPP_DIR, file))]),
+  ];
   const lines = [
     'export { convexTest } from "convex-test";',
     'export { makeFunctionReference } from "convex/server";',
@@ -79,10 +86,10 @@ async function loadRuntime() {
     'export { default as schema } from "./functions/schema.ts";',
   ];
   const entries = [];
-  files.forEach((file, i) => {
-    const rel = "./" + relative(CONVEX_DIR, file).split("\\").join("/");
-    lines.push(`import * as m${i} from ${JSON.stringify(rel)};`);
-    entries.push(`${JSON.stringify(rel)}: async () => m${i}`);
+  const asModule = (file) => "./" + relative(CONVEX_DIR, file).split("\\").join("/");
+  files.forEach(([file, servedAs], i) => {
+    lines.push(`import * as m${i} from ${JSON.stringify(asModule(file))};`);
+    entries.push(`${JSON.stringify(asModule(servedAs))}: async () => m${i}`);
   });
   lines.push(`export const modules = {${entries.join(",\n")}};`);
   const out = await esbuild.build({

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,10 +18,14 @@ from fondation.settings import load_settings
 from fondation.submit import submit_job
 from tasks.checkout import clone
 from tasks.engines.base import CancelToken
+from tasks.github_token import NOT_FOUND_MESSAGE
 from tasks.repo_url import validate_repo_url
+from tests.convex_standin.fixture import StandIn, make_convex_store
+from tests.convex_standin.webapp import WebApp
 from tests.support import services
 from tests.support.git_https import PrivateGitHost, serve_private_git
 from tests.support.gitrepo import make_repo
+from tests.support.web_tokens import web_encrypt
 
 pytestmark = pytest.mark.integration
 
@@ -118,3 +125,80 @@ def test_a_job_clones_a_private_repository_with_git_token_and_leaves_it_nowhere(
     assert _files_holding(tmp_path / "store", _secrets()) == []
     assert _files_holding(tmp_path / "logs", _secrets()) == []
     assert _files_holding(tmp_path / "work", _secrets()) == []
+
+
+KEY_HEX = "5e" * 32
+
+
+@contextmanager
+def _web_stack(
+    tmp_path: Path, redis_url: str, standin: StandIn, host: PrivateGitHost
+) -> Iterator[WebApp]:
+    """A bridge and a worker on the Convex stand-in, cloning from the private host."""
+    standin.reset()
+    env = services.base_env(
+        tmp_path, redis_url,
+        JOB_STORE="convex", CONVEX_URL=standin.url, CONVEX_WORKER_SECRET=standin.secret,
+        CONVEX_WATCH_INTERVAL="0.2", ANALYSIS_ENGINE="offline", ENCRYPTION_KEY=KEY_HEX,
+        ALLOWED_GIT_HOSTS=host.address, GIT_SSL_CAINFO=str(host.ca_file),
+        ALLOW_LOCAL_REPOS="false",
+        # The operator's token must never stand in for a user's.
+        GIT_TOKEN="ghp_" + "OpErAtOr" * 5,
+    )  # fmt: skip
+    w = services.worker(tmp_path, env)
+    b = services.bridge(tmp_path, env)
+    web = WebApp(standin.url)
+    try:
+        yield web
+    finally:
+        web.close()
+        b.stop()
+        w.stop()
+
+
+def _wait_final(web: WebApp, job_id: str) -> dict[str, Any]:
+    final = {"completed", "failed", "canceled", "dead"}
+    services.wait_for(lambda: web.job(job_id)["status"] in final, 120, "the job to end")
+    return web.job(job_id)
+
+
+def test_a_web_job_clones_its_owners_private_repository_with_the_owners_encrypted_token(
+    private_host: PrivateGitHost, tmp_path: Path, redis_url: str, convex_standin: StandIn
+) -> None:
+    private_host.publish(make_repo(tmp_path / "src"), "ada/private")
+    with _web_stack(tmp_path, redis_url, convex_standin, private_host) as web:
+        user = web.sign_in("ada", token=web_encrypt(TOKEN, KEY_HEX))
+        repo = web.add_repository(user, "ada/private", clone_url=private_host.url("ada/private"))
+        job_id = web.regenerate(user, repo, "ada/private")
+        job = _wait_final(web, job_id)
+        assert job["status"] == "completed", job
+        assert private_host.authorized >= 1
+        store = make_convex_store(convex_standin.url, convex_standin.secret)
+        # What the store holds of the job: its fields, docs, steps and logs.
+        held = json.dumps(
+            [
+                job,
+                web.docs(job_id),
+                [s.model_dump(mode="json") for s in store.get_steps(job_id)],
+                [entry.model_dump(mode="json") for entry in store.get_logs(job_id)],
+            ]
+        ).encode()
+        store.close()
+    assert not any(secret in held for secret in _secrets())
+    assert _files_holding(tmp_path / "logs", _secrets()) == []
+    assert _files_holding(tmp_path / "work", _secrets()) == []
+
+
+def test_a_web_job_whose_owner_has_no_token_fails_at_once_asking_to_reconnect(
+    private_host: PrivateGitHost, tmp_path: Path, redis_url: str, convex_standin: StandIn
+) -> None:
+    private_host.publish(make_repo(tmp_path / "src"), "ada/private")
+    with _web_stack(tmp_path, redis_url, convex_standin, private_host) as web:
+        user = web.sign_in("ada", token=None)
+        repo = web.add_repository(user, "ada/private", clone_url=private_host.url("ada/private"))
+        job = _wait_final(web, web.regenerate(user, repo, "ada/private"))
+    assert job["status"] == "failed"
+    assert job["attempts"] == 1
+    assert NOT_FOUND_MESSAGE in job["error"]
+    # Neither the operator's token nor none at all was tried on the host.
+    assert private_host.requests == []

@@ -103,11 +103,11 @@ def test_titles_are_unique_per_kind_because_the_page_hides_a_repeated_title() ->
     docs = build_docs(
         _artifacts(
             [_chapter(1, "core", "Core", "x\n")],
-            [_tutorial(1, "Trace a call"), _tutorial(2, "Trace a call"), _tutorial(3, "Core")],
+            [_tutorial(1, "Trace a call"), _tutorial(2, "trace a call "), _tutorial(3, "Core")],
         )
     )
     tutorials = [d.title for d in docs if d.kind == "tutorial"]
-    assert tutorials == ["Trace a call", "Trace a call (2)", "Core"]
+    assert tutorials == ["Trace a call", "trace a call (2)", "Core"]
 
 
 def test_a_chapter_over_one_document_is_stored_in_parts_that_each_fit() -> None:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import base64
-import os
 
 import pytest
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from fondation.errors import ConfigError, PermanentError
 from fondation.settings import load_settings
@@ -17,21 +15,14 @@ from tasks.github_token import (
     decrypt_stored_token,
     parse_key,
 )
+from tests.support.web_tokens import web_encrypt
 
 KEY_HEX = "0f" * 32
 TOKEN = "gho_" + "A1b2C3" * 6
 
 
-def web_encrypt(token: str, key_hex: str = KEY_HEX) -> str:
-    """The web app's enc_v1_ form: 16-byte IV, AES-256-GCM, hex parts, tag apart."""
-    iv = os.urandom(16)
-    sealed = AESGCM(bytes.fromhex(key_hex)).encrypt(iv, token.encode(), None)
-    ciphertext, tag = sealed[:-16], sealed[-16:]
-    return f"enc_v1_{iv.hex()}:{tag.hex()}:{ciphertext.hex()}"
-
-
 def test_an_encrypted_token_is_decrypted_with_the_web_key() -> None:
-    assert decrypt_stored_token(web_encrypt(TOKEN), parse_key(KEY_HEX)) == TOKEN
+    assert decrypt_stored_token(web_encrypt(TOKEN, KEY_HEX), parse_key(KEY_HEX)) == TOKEN
 
 
 def test_a_legacy_obfuscated_token_is_decoded() -> None:
@@ -60,7 +51,7 @@ def test_a_token_encrypted_under_another_key_fails_without_revealing_it() -> Non
 
 
 def test_a_tampered_token_fails_permanently() -> None:
-    stored = web_encrypt(TOKEN)
+    stored = web_encrypt(TOKEN, KEY_HEX)
     flipped = stored[:-2] + ("00" if stored[-2:] != "00" else "11")
     with pytest.raises(PermanentError, match="Invalid GitHub token format"):
         decrypt_stored_token(flipped, parse_key(KEY_HEX))
@@ -77,7 +68,7 @@ def test_a_malformed_token_fails_permanently(stored: str) -> None:
 
 def test_an_encrypted_token_without_a_key_names_the_missing_setting() -> None:
     with pytest.raises(PermanentError, match="ENCRYPTION_KEY"):
-        decrypt_stored_token(web_encrypt(TOKEN), None)
+        decrypt_stored_token(web_encrypt(TOKEN, KEY_HEX), None)
 
 
 def test_a_malformed_key_is_a_config_error_that_does_not_quote_it() -> None:
@@ -95,7 +86,7 @@ def test_a_store_with_users_never_falls_back_to_the_operator_token() -> None:
     creds = CloneCredentials.from_settings(
         load_settings(git_token="op-token", encryption_key=KEY_HEX)
     )
-    assert creds.for_clone(per_user=True, stored=web_encrypt(TOKEN)) == TOKEN
+    assert creds.for_clone(per_user=True, stored=web_encrypt(TOKEN, KEY_HEX)) == TOKEN
     with pytest.raises(PermanentError, match="reconnect"):
         creds.for_clone(per_user=True, stored=None)
     assert "op-token" not in repr(creds)

@@ -8,7 +8,12 @@ from tasks.job_prompt import requester_instructions
 
 
 @pytest.mark.parametrize(
-    "prompt", ["Générer le cours pour ada/shop", "Régénérer le cours pour ada/shop-v2.js"]
+    "prompt",
+    [
+        "Générer le cours pour ada/shop",
+        "Régénérer le cours pour ada/shop-v2.js",
+        "Regenerate course documentation",
+    ],
 )
 def test_the_web_apps_stock_prompts_give_no_instructions(prompt: str) -> None:
     assert requester_instructions(prompt, "English") == ""

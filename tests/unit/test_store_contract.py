@@ -4,17 +4,22 @@ fixture); the clock is a parameter, so leases expire without sleeping."""
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, get_args
 
 import pytest
 
 from bridge.store.backoff import backoff_ms
 from bridge.store.base import JobStore
-from bridge.store.records import DocSpec, JobSpec, RepositorySpec
+from bridge.store.progress import Language, Moment, moment_text, step_log_line, step_progress
+from bridge.store.records import STEP_NAMES, DocSpec, JobSpec, RepositorySpec
 from bridge.store.sqlite import SqliteStore
 from fondation.errors import CancelRequested, JobNotFound, LeaseLost, MalformedJob
+from tests.convex_standin.webapp import WebApp
 
 T0 = 1_700_000_000_000
 LEASE = 60_000
@@ -22,13 +27,18 @@ LEASE = 60_000
 STORES = ["sqlite", "convex"]
 
 
+def open_store(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str, **options: Any
+) -> JobStore:
+    if kind == "sqlite":
+        return SqliteStore(tmp_path / "jobs.db", **options)
+    store: JobStore = request.getfixturevalue("convex_store_factory")(**options)
+    return store
+
+
 @pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStore]:
-    if request.param == "sqlite":
-        s: JobStore = SqliteStore(tmp_path / "jobs.db")
-    else:
-        factory = request.getfixturevalue("convex_store_factory")
-        s = factory()
+    s = open_store(request, tmp_path, request.param)
     yield s
     s.close()
 
@@ -244,7 +254,7 @@ def test_steps_record_progress_and_skip_when_completed(store: JobStore) -> None:
     assert rec.runs == 1
     job = store.get_job(job_id)
     assert job.status == "analyzing"
-    assert job.progress == "Step 3/6: Determining order"
+    assert job.progress == "Étape 3/6: Détermination de l'ordre optimal des chapitres"
     assert job.current_step == 3
     assert store.start_step(job_id, token, 3, "w2", T0 + 2).step.runs == 2
     store.finish_step(job_id, token, 3, '{"order": ["a"]}', T0 + 3)
@@ -269,7 +279,7 @@ def test_a_step_start_returns_the_job_its_repository_and_every_step(store: JobSt
     assert start.job == store.get_job(job_id)
     assert start.job.status == "analyzing"
     assert start.job.current_step == 1
-    assert start.job.progress == "Step 1/6: Extracting abstractions"
+    assert start.job.progress == "Étape 1/6: Extraction des abstractions principales"
     assert start.repository == store.get_repository(start.job.repository_id)
     assert start.steps == store.get_steps(job_id)
     assert [(s.step, s.status, s.artifact) for s in start.steps] == [
@@ -325,14 +335,23 @@ def test_docs_are_upserted_by_job_and_slug(store: JobStore) -> None:
 def test_complete_is_final_and_repeatable_by_its_holder(store: JobStore) -> None:
     new_job(store)
     job_id, token = claim_one(store)
-    job = store.complete(job_id, token, {"success": True, "message": "ok"}, 4, T0 + 1)
+    result = {"success": True, "message": "ok", "data": "4 documents"}
+    job = store.complete(job_id, token, result, 4, T0 + 1)
     assert job.status == "completed"
     assert job.docs_count == 4
-    assert job.result == {"success": True, "message": "ok"}
+    assert job.result == result
     assert job.completed_at == T0 + 1
     assert store.complete(job_id, token, {"success": True}, 4, T0 + 2).status == "completed"
     with pytest.raises(LeaseLost):
         store.renew(job_id, token, LEASE, T0 + 3)
+
+
+def test_a_result_is_stored_as_the_web_app_reads_it_with_data_as_text(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    result = {"success": True, "message": None, "data": {"chapters": 3, "tutorials": 1}}
+    job = store.complete(job_id, token, result, 4, T0 + 1)
+    assert job.result == {"success": True, "data": '{"chapters": 3, "tutorials": 1}'}
 
 
 def test_release_gives_the_job_back_without_counting_an_attempt(store: JobStore) -> None:
@@ -415,25 +434,52 @@ def test_stuck_jobs_are_listed_and_requeued_by_an_operator(store: JobStore) -> N
         store.renew(job_id, token, LEASE, T0 + LEASE + 3)
 
 
-def test_purge_deletes_old_finished_jobs_but_keeps_their_docs(store: JobStore) -> None:
-    new_job(store, now=T0)
-    job_id, token = claim_one(store)
-    store.upsert_docs(
-        job_id,
-        token,
-        [DocSpec(slug="index", title="t", chapter_index=0, kind="toc", content="c")],
-        T0 + 1,
-    )
-    store.complete(job_id, token, {"success": True}, 1, T0 + 2)
-    live = new_job(store, now=T0 + 3)
-    assert store.purge(T0 + 1, 10, dry_run=False) == []
-    assert store.purge(T0 + 100, 10, dry_run=True) == [job_id]
-    assert store.get_job(job_id).status == "completed"
-    assert store.purge(T0 + 100, 10, dry_run=False) == [job_id]
-    with pytest.raises(JobNotFound):
-        store.get_job(job_id)
-    assert store.get_logs(job_id) == []
-    assert len(store.get_docs(job_id)) == 1
+def run_to_end(store: JobStore, now: int, end: str = "complete") -> str:
+    """A job of the one repository, run with one chapter doc to completed (or failed)."""
+    job_id = new_job(store, now=now)
+    claim_id, token = claim_one(store, now)
+    assert claim_id == job_id
+    doc = DocSpec(slug=f"c{now}", title="t", chapter_index=1, kind="chapter", content="c")
+    store.upsert_docs(job_id, token, [doc], now)
+    if end == "complete":
+        store.complete(job_id, token, {"success": True, "data": "1 documents"}, 1, now)
+    else:
+        store.fail(job_id, token, "broken", True, now, 0)
+    return job_id
+
+
+def test_a_completion_removes_the_other_completed_courses_of_the_repository(
+    store: JobStore,
+) -> None:
+    first = run_to_end(store, T0)
+    failed = run_to_end(store, T0 + 10, "fail")
+    latest = run_to_end(store, T0 + 20)
+    assert store.get_docs(first) == []
+    # Only completed jobs give way: a failed run's docs are the purge's business.
+    assert len(store.get_docs(failed)) == 1
+    assert [d.job_id for d in store.get_docs(latest)] == [latest]
+    assert store.get_job(first).status == "completed"
+
+
+def test_purge_deletes_old_finished_jobs_with_their_docs_but_never_the_latest_course(
+    store: JobStore,
+) -> None:
+    older = run_to_end(store, T0)
+    failed = run_to_end(store, T0 + 10, "fail")
+    latest = run_to_end(store, T0 + 20)
+    live = new_job(store, now=T0 + 30)
+    assert store.purge(T0, 10, dry_run=False) == []
+    assert store.purge(T0 + 100, 10, dry_run=True) == [older, failed]
+    assert store.get_job(older).status == "completed"
+    assert store.purge(T0 + 100, 10, dry_run=False) == [older, failed]
+    for job_id in (older, failed):
+        with pytest.raises(JobNotFound):
+            store.get_job(job_id)
+        assert store.get_logs(job_id) == []
+        assert store.get_docs(job_id) == []
+    assert len(store.get_docs(latest)) == 1
+    assert store.purge(T0 + 10**9, 10, dry_run=False) == []
+    assert store.get_job(latest).status == "completed"
     assert store.get_job(live).status == "pending"
 
 
@@ -454,3 +500,132 @@ def test_a_steps_usage_is_stored_with_its_artifact(store: JobStore) -> None:
     store.finish_step(job_id, token, 4, "{}", T0 + 2, '{"cost_usd": 0.25, "turns": 7}')
     [step] = store.get_steps(job_id)
     assert step.usage == '{"cost_usd": 0.25, "turns": 7}'
+
+
+# The texts each store writes, checked against bridge/store/progress.py: the Convex
+# store's come from the TypeScript copy, so this pins the two copies equal.
+FRENCH_STEPS = [
+    "Clonage du dépôt...",
+    "Étape 1/6: Extraction des abstractions principales",
+    "Étape 2/6: Analyse des relations entre composants",
+    "Étape 3/6: Détermination de l'ordre optimal des chapitres",
+    "Étape 4/6: Génération du contenu des chapitres",
+    "Étape 5/6: Révision et amélioration des chapitres",
+    "Étape 6/6: Génération de tutoriels interactifs",
+    "Sauvegarde des résultats...",
+]
+
+
+def test_french_progress_is_the_node_workers_text() -> None:
+    assert [step_progress(step, "fr") for step in range(8)] == FRENCH_STEPS
+    assert step_progress(3, "en") == step_log_line(3) == "Step 3/6: Determining order"
+
+
+MOMENTS: tuple[Moment, ...] = get_args(Moment)
+
+
+def moments_seen(store: JobStore) -> dict[str, str | None]:
+    """The progress text after each kind of change a store makes."""
+    seen: dict[str, str | None] = {}
+    job_id = new_job(store)
+    seen["queued"] = store.get_job(job_id).progress
+    job_id, token = claim_one(store)
+    seen["claimed"] = store.get_job(job_id).progress
+    seen["retrying"] = store.fail(job_id, token, "flaky", False, T0 + 1, 0).progress
+    job_id, token = claim_one(store, T0 + 10**7)
+    seen["canceled"] = store.mark_canceled(job_id, token, T0 + 10**7).progress
+    new_job(store, now=T0 + 2 * 10**7)
+    job_id, token = claim_one(store, T0 + 2 * 10**7)
+    seen["failed"] = store.fail(job_id, token, "bad", True, T0 + 2 * 10**7, 0).progress
+    new_job(store, now=T0 + 3 * 10**7, max_attempts=1)
+    job_id, token = claim_one(store, T0 + 3 * 10**7)
+    seen["dead"] = store.fail(job_id, token, "flaky", False, T0 + 3 * 10**7, 0).progress
+    new_job(store, now=T0 + 4 * 10**7)
+    job_id, token = claim_one(store, T0 + 4 * 10**7)
+    seen["completed"] = store.complete(job_id, token, {"success": True}, 0, T0 + 4 * 10**7).progress
+    return seen
+
+
+def steps_seen(store: JobStore) -> tuple[list[str | None], list[str]]:
+    """The progress text while each step runs, and the job's log lines."""
+    new_job(store)
+    job_id, token = claim_one(store)
+    progress = [store.start_step(job_id, token, s, "w", T0 + s).job.progress for s in range(8)]
+    return progress, [line.msg for line in store.get_logs(job_id)]
+
+
+@pytest.mark.parametrize("kind", STORES)
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_both_stores_write_the_same_progress_texts_and_english_logs(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str, language: Language
+) -> None:
+    s = open_store(request, tmp_path, kind, progress_language=language)
+    try:
+        progress, logs = steps_seen(s)
+        assert progress == [step_progress(step, language) for step in range(8)]
+        assert logs == [f"{step_log_line(step)} (worker w)" for step in range(8)]
+        moments = moments_seen(s)
+        assert moments == {m: moment_text(m, language) for m in MOMENTS}
+    finally:
+        s.close()
+
+
+def test_the_runbooks_grep_finds_the_step_lines_in_the_job_logs(store: JobStore) -> None:
+    _, logs = steps_seen(store)
+    assert [line for line in logs if re.search(r"Step [0-9]/6", line)] == [
+        f"Step {step}/6: {STEP_NAMES[step]} (worker w)" for step in range(1, 7)
+    ]
+
+
+def test_only_the_convex_store_has_per_user_tokens_and_both_fence_the_read(
+    store: JobStore,
+) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    assert store.per_user_tokens is (type(store).__name__ == "ConvexStore")
+    with pytest.raises(LeaseLost):
+        store.owner_github_token(job_id, "not-the-token")
+    # The CLI's users have no GitHub token: None on both stores.
+    assert store.owner_github_token(job_id, token) is None
+
+
+def end_under_holder(store: JobStore, job_id: str, status: str) -> None:
+    """Write a final status straight into the job, as the web app's cancel does."""
+    if isinstance(store, SqliteStore):
+        with sqlite3.connect(store.path) as db:
+            db.execute("UPDATE jobs SET status=? WHERE id=?", (status, job_id))
+        return
+    web = WebApp(store.url)  # type: ignore[attr-defined]
+    try:
+        web.cancel(job_id)
+    finally:
+        web.close()
+
+
+def test_a_job_canceled_under_its_holder_tells_the_holder_to_stop_and_takes_no_write(
+    store: JobStore,
+) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    store.start_step(job_id, token, 0, "w", T0 + 1)
+    before = store.get_job(job_id)
+    end_under_holder(store, job_id, "canceled")
+    state = store.renew(job_id, token, LEASE, T0 + 2)
+    assert (state.cancel_requested, state.status, state.lease_until) == (
+        True,
+        "canceled",
+        before.lease_until,
+    )
+    for write in (
+        lambda: store.start_step(job_id, token, 1, "w", T0 + 3),
+        lambda: store.finish_step(job_id, token, 0, "{}", T0 + 3),
+        lambda: store.complete(job_id, token, {"success": True}, 0, T0 + 3),
+        lambda: store.mark_canceled(job_id, token, T0 + 3),
+    ):
+        with pytest.raises(CancelRequested):
+            write()
+    with pytest.raises(LeaseLost):
+        store.renew(job_id, "another-token", LEASE, T0 + 3)
+    assert store.reclaim_expired(T0 + 10 * LEASE, 10) == []
+    assert store.get_job(job_id).status == "canceled"
+    assert store.claim("b2", 5, LEASE, T0 + 10 * LEASE) == []

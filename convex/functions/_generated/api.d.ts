@@ -14,14 +14,19 @@ import type {
   FunctionReference,
 } from "convex/server";
 import type * as crons from "../crons.js";
-import type * as jobs from "../jobs.js";
-import type * as lib_auth from "../lib/auth.js";
-import type * as lib_errors from "../lib/errors.js";
-import type * as lib_fields from "../lib/fields.js";
-import type * as lib_jobs from "../lib/jobs.js";
-import type * as ops from "../ops.js";
-import type * as queue from "../queue.js";
-import type * as steps from "../steps.js";
+import type * as worker_credentials from "../worker/credentials.js";
+import type * as worker_crons from "../worker/crons.js";
+import type * as worker_jobs from "../worker/jobs.js";
+import type * as worker_lib_auth from "../worker/lib/auth.js";
+import type * as worker_lib_courses from "../worker/lib/courses.js";
+import type * as worker_lib_errors from "../worker/lib/errors.js";
+import type * as worker_lib_fields from "../worker/lib/fields.js";
+import type * as worker_lib_functions from "../worker/lib/functions.js";
+import type * as worker_lib_jobs from "../worker/lib/jobs.js";
+import type * as worker_lib_progress from "../worker/lib/progress.js";
+import type * as worker_ops from "../worker/ops.js";
+import type * as worker_queue from "../worker/queue.js";
+import type * as worker_steps from "../worker/steps.js";
 
 /**
  * A utility for referencing Convex functions in your app's API.
@@ -33,14 +38,19 @@ import type * as steps from "../steps.js";
  */
 declare const fullApi: ApiFromModules<{
   crons: typeof crons;
-  jobs: typeof jobs;
-  "lib/auth": typeof lib_auth;
-  "lib/errors": typeof lib_errors;
-  "lib/fields": typeof lib_fields;
-  "lib/jobs": typeof lib_jobs;
-  ops: typeof ops;
-  queue: typeof queue;
-  steps: typeof steps;
+  "worker/credentials": typeof worker_credentials;
+  "worker/crons": typeof worker_crons;
+  "worker/jobs": typeof worker_jobs;
+  "worker/lib/auth": typeof worker_lib_auth;
+  "worker/lib/courses": typeof worker_lib_courses;
+  "worker/lib/errors": typeof worker_lib_errors;
+  "worker/lib/fields": typeof worker_lib_fields;
+  "worker/lib/functions": typeof worker_lib_functions;
+  "worker/lib/jobs": typeof worker_lib_jobs;
+  "worker/lib/progress": typeof worker_lib_progress;
+  "worker/ops": typeof worker_ops;
+  "worker/queue": typeof worker_queue;
+  "worker/steps": typeof worker_steps;
 }>;
 export declare const api: FilterApi<
   typeof fullApi,

@@ -58,7 +58,7 @@ def test_a_read_is_retried_through_a_passing_503(store: ConvexStore, standin: St
     job_id = new_job(store)
     standin.control("503", times=2)
     assert store.get_job(job_id).id == job_id
-    assert calls(standin, "jobs:getJob") == 3
+    assert calls(standin, "worker/jobs:getJob") == 3
 
 
 def test_a_lasting_503_becomes_store_unavailable_after_the_retries(
@@ -68,7 +68,7 @@ def test_a_lasting_503_becomes_store_unavailable_after_the_retries(
     standin.control("503")
     with pytest.raises(StoreUnavailable, match="HTTP 503"):
         store.get_job(job_id)
-    assert calls(standin, "jobs:getJob") == 3
+    assert calls(standin, "worker/jobs:getJob") == 3
 
 
 def test_a_write_that_is_not_idempotent_is_not_retried_after_a_503(
@@ -78,7 +78,7 @@ def test_a_write_that_is_not_idempotent_is_not_retried_after_a_503(
     standin.control("503", times=1)
     with pytest.raises(StoreUnavailable):
         store.append_log(job_id, "info", "once", T0)
-    assert calls(standin, "steps:appendLog") == 1
+    assert calls(standin, "worker/steps:appendLog") == 1
     assert store.get_logs(job_id) == []
 
 
@@ -125,7 +125,7 @@ def test_a_dropped_connection_fails_a_claim_without_retrying_it(
     standin.control("down", times=1)
     with pytest.raises(StoreUnavailable):
         store.claim("b1", 1, LEASE, T0)
-    assert calls(standin, "queue:claimBatch") == 1
+    assert calls(standin, "worker/queue:claimBatch") == 1
 
 
 def test_a_lost_reply_to_complete_is_repaired_by_the_retry(
@@ -137,7 +137,7 @@ def test_a_lost_reply_to_complete_is_repaired_by_the_retry(
     job = store.complete(claim.job.id, claim.lease_token, {"success": True}, 2, T0 + 1)
     assert job.status == "completed"
     assert job.completed_at == T0 + 1
-    assert calls(standin, "queue:complete") == 2
+    assert calls(standin, "worker/queue:complete") == 2
 
 
 def test_a_lost_reply_to_fail_counts_the_attempt_once(store: ConvexStore, standin: StandIn) -> None:
@@ -256,7 +256,7 @@ def test_error_messages_never_carry_the_secret() -> None:
 
 def test_an_unknown_function_is_a_function_error(store: ConvexStore) -> None:
     with pytest.raises(ConvexFunctionError, match="no such export"):
-        store._query("jobs:noSuchFunction")
+        store._query("worker/jobs:noSuchFunction")
 
 
 # --- values --------------------------------------------------------------------------
@@ -269,13 +269,16 @@ def test_an_int_beyond_2_to_the_53_is_refused_with_a_clear_error(store: ConvexSt
     assert store.list_jobs() == []
 
 
-def test_bytes_and_int64_in_a_result_round_trip(store: ConvexStore) -> None:
+def test_the_deployment_refuses_a_result_whose_data_is_not_text(store: ConvexStore) -> None:
     new_job(store)
     [claim] = store.claim("b1", 1, LEASE, T0)
-    data = {"blob": b"\x00\xff fondation", "big": ConvexInt64(2**60), "ratio": 0.5, "n": 3}
-    store.complete(claim.job.id, claim.lease_token, {"success": True, "data": data}, 0, T0)
-    result = store.get_job(claim.job.id).result
-    assert result["data"] == {"blob": b"\x00\xff fondation", "big": 2**60, "ratio": 0.5, "n": 3}
+    result = {"success": True, "data": {"chapters": 3}}
+    with pytest.raises(MalformedJob, match="refused its arguments"):
+        store._fenced(
+            "worker/queue:complete", jobId=claim.job.id, token=claim.lease_token,
+            result=result, docsCount=0, now=T0,
+        )  # fmt: skip
+    assert store.get_job(claim.job.id).status == "claimed"
 
 
 def test_decode_value_reads_convex_special_encodings() -> None:
@@ -302,12 +305,12 @@ def test_a_large_artifact_goes_in_pieces_and_a_missing_piece_is_a_clear_error(
     [claim] = store.claim("b1", 1, LEASE, T0)
     big = "x" * 2_000_000
     store.finish_step(claim.job.id, claim.lease_token, 4, big, T0 + 1)
-    assert calls(standin, "steps:putArtifactPart") == 3
+    assert calls(standin, "worker/steps:putArtifactPart") == 3
     assert store.get_steps(claim.job.id)[0].artifact == big
     # A record naming more pieces than were written (a piece lost) is refused by name.
     store.finish_step(claim.job.id, claim.lease_token, 4, "", T0 + 2)
     store._fenced(
-        "steps:finishStep", jobId=claim.job.id, token=claim.lease_token, step=4, artifact="",
+        "worker/steps:finishStep", jobId=claim.job.id, token=claim.lease_token, step=4, artifact="",
         parts=2, now=T0 + 3,
     )  # fmt: skip
     with pytest.raises(MalformedJob, match="artifact piece 0 of 2 is missing"):
@@ -324,4 +327,4 @@ def test_an_artifact_beyond_what_convex_can_hold_fails_the_step_permanently(
     [claim] = store.claim("b1", 1, LEASE, T0)
     with pytest.raises(PermanentError, match="Convex holds at most 0.1 MB per artifact"):
         store.finish_step(claim.job.id, claim.lease_token, 4, "y" * 70_000, T0 + 1)
-    assert calls(standin, "steps:putArtifactPart") == 0
+    assert calls(standin, "worker/steps:putArtifactPart") == 0

@@ -77,7 +77,7 @@ def test_it_rides_out_an_overloaded_deployment(store: ConvexStore, standin: Stan
     finally:
         watcher.stop()
     # Three probes met the 503s; a later one found the job.
-    assert standin.stats()["byPath"]["queue:readyCount"] >= 4
+    assert standin.stats()["byPath"]["worker/queue:readyCount"] >= 4
 
 
 def test_a_refused_secret_stops_the_watcher(standin: StandIn) -> None:

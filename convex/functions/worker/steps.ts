@@ -2,21 +2,11 @@
 // job logs, and the docs a run produces.
 import { paginationOptsValidator } from "convex/server";
 import { type ObjectType, v } from "convex/values";
-import type { Doc } from "./_generated/dataModel";
-import { mutation, query, type MutationCtx } from "./_generated/server";
-import { requireWorker } from "./lib/auth";
+import type { Doc } from "../_generated/dataModel";
+import type { MutationCtx } from "../_generated/server";
 import { cancelRequested, invalid } from "./lib/errors";
-import {
-  docDoc,
-  docKind,
-  jobDoc,
-  jobLogDoc,
-  jobStepDoc,
-  logLevel,
-  nowArg,
-  repositoryDoc,
-  secretArg,
-} from "./lib/fields";
+import { docDoc, docKind, jobDoc, jobLogDoc, jobStepDoc, logLevel, repositoryDoc } from "./lib/fields";
+import { type Call, workerMutation, workerQuery } from "./lib/functions";
 import {
   ANALYSIS_STEPS,
   appendLogLine,
@@ -25,11 +15,11 @@ import {
   findRepository,
   jobIdOf,
   loadJob,
-  progressText,
   stepName,
   stepStatus,
   stepsOf,
 } from "./lib/jobs";
+import { stepLogLine, stepProgress } from "./lib/progress";
 
 const MAX_LOG_PAGE = 1000;
 const MAX_DOCS_PER_CALL = 200;
@@ -47,12 +37,10 @@ function partCount(parts: number): number {
 }
 
 const stepStartArgs = {
-  secret: secretArg,
   jobId: v.string(),
   token: v.string(),
   step: v.number(),
   worker: v.string(),
-  now: nowArg,
 };
 
 type StepStartArgs = ObjectType<typeof stepStartArgs>;
@@ -62,9 +50,8 @@ type StepStartArgs = ObjectType<typeof stepStartArgs>;
 async function recordStart(
   ctx: MutationCtx,
   args: StepStartArgs,
+  { now, language }: Call,
 ): Promise<{ step: Doc<"jobSteps">; job: Doc<"jobs"> }> {
-  await requireWorker(args.secret);
-  const now = args.now ?? Date.now();
   const name = stepName(args.step);
   const job = await fenced(ctx, args.jobId, args.token);
   if (job.cancelRequested) throw cancelRequested(job._id);
@@ -88,30 +75,30 @@ async function recordStart(
     stepId = existing._id;
     await ctx.db.patch(stepId, { runs: existing.runs + 1, startedAt: now, worker: args.worker });
   }
-  const text = progressText(args.step);
   await ctx.db.patch(job._id, {
     status: stepStatus(args.step),
     currentStep: Math.min(args.step, ANALYSIS_STEPS),
-    progress: text,
+    progress: stepProgress(args.step, language),
     updatedAt: now,
   });
-  await appendLogLine(ctx, job._id, "info", `${text} (worker ${args.worker})`, now);
+  const line = `${stepLogLine(args.step)} (worker ${args.worker})`;
+  await appendLogLine(ctx, job._id, "info", line, now);
   return { step: (await ctx.db.get(stepId))!, job: (await ctx.db.get(job._id))! };
 }
 
 // The step's record alone: what workers of the previous release call. Kept so that
 // the functions can be deployed before the workers are replaced.
-export const startStep = mutation({
+export const startStep = workerMutation({
   args: stepStartArgs,
   returns: jobStepDoc,
-  handler: async (ctx, args) => (await recordStart(ctx, args)).step,
+  handler: async (ctx, args, call) => (await recordStart(ctx, args, call)).step,
 });
 
 // startStep plus everything a worker needs to run the step: the job, its
 // repository and all of the job's step records. One round trip per step start
 // instead of four (startStep, jobs:getJob, steps:getSteps, plus
 // jobs:getRepository for the clone step); on Convex each is an HTTPS request.
-export const beginStep = mutation({
+export const beginStep = workerMutation({
   args: stepStartArgs,
   returns: v.object({
     step: jobStepDoc,
@@ -119,8 +106,8 @@ export const beginStep = mutation({
     repository: v.union(repositoryDoc, v.null()),
     steps: v.array(jobStepDoc),
   }),
-  handler: async (ctx, args) => {
-    const { step, job } = await recordStart(ctx, args);
+  handler: async (ctx, args, call) => {
+    const { step, job } = await recordStart(ctx, args, call);
     return {
       step,
       job,
@@ -133,9 +120,8 @@ export const beginStep = mutation({
 
 // One piece of a large artifact, written before finishStep names how many there
 // are. Writing a piece again replaces it, so a retried call changes nothing.
-export const putArtifactPart = mutation({
+export const putArtifactPart = workerMutation({
   args: {
-    secret: secretArg,
     jobId: v.string(),
     token: v.string(),
     step: v.number(),
@@ -144,7 +130,6 @@ export const putArtifactPart = mutation({
   },
   returns: v.null(),
   handler: async (ctx, args) => {
-    await requireWorker(args.secret);
     stepName(args.step);
     partCount(args.part + 1);
     const job = await fenced(ctx, args.jobId, args.token);
@@ -171,21 +156,17 @@ export const putArtifactPart = mutation({
 // Stores a step's artifact: inline, or (with `parts`) as the pieces already written
 // by putArtifactPart, and then `artifact` must be empty. Pieces an earlier, larger
 // run left beyond the new count are deleted.
-export const finishStep = mutation({
+export const finishStep = workerMutation({
   args: {
-    secret: secretArg,
     jobId: v.string(),
     token: v.string(),
     step: v.number(),
     artifact: v.string(),
     parts: v.optional(v.number()),
     usage: v.optional(v.string()),
-    now: nowArg,
   },
   returns: v.null(),
-  handler: async (ctx, args) => {
-    await requireWorker(args.secret);
-    const now = args.now ?? Date.now();
+  handler: async (ctx, args, { now }) => {
     const name = stepName(args.step);
     const parts = args.parts === undefined ? undefined : partCount(args.parts);
     if (parts !== undefined && args.artifact !== "") {
@@ -233,11 +214,10 @@ export const finishStep = mutation({
 
 // The pieces of a step's artifact from `from` on, at most PARTS_PER_READ of them, in
 // order. The caller joins them; a missing piece shows as a gap in `part`.
-export const getArtifactParts = query({
-  args: { secret: secretArg, jobId: v.string(), step: v.number(), from: v.number() },
+export const getArtifactParts = workerQuery({
+  args: { jobId: v.string(), step: v.number(), from: v.number() },
   returns: v.array(v.object({ part: v.number(), data: v.string() })),
   handler: async (ctx, args) => {
-    await requireWorker(args.secret);
     stepName(args.step);
     const jobId = jobIdOf(ctx, args.jobId);
     if (jobId === null) return [];
@@ -251,44 +231,38 @@ export const getArtifactParts = query({
   },
 });
 
-export const getSteps = query({
-  args: { secret: secretArg, jobId: v.string() },
+export const getSteps = workerQuery({
+  args: { jobId: v.string() },
   returns: v.array(jobStepDoc),
   handler: async (ctx, args) => {
-    await requireWorker(args.secret);
     const jobId = jobIdOf(ctx, args.jobId);
     if (jobId === null) return [];
     return stepsOf(ctx, jobId);
   },
 });
 
-export const appendLog = mutation({
+export const appendLog = workerMutation({
   args: {
-    secret: secretArg,
     jobId: v.string(),
     level: logLevel,
     msg: v.string(),
-    now: nowArg,
   },
   returns: v.number(),
-  handler: async (ctx, args) => {
-    await requireWorker(args.secret);
+  handler: async (ctx, args, { now }) => {
     // Not fenced: lines from a stale holder are still facts.
     const job = await loadJob(ctx, args.jobId);
-    return appendLogLine(ctx, job._id, args.level, args.msg, args.now ?? Date.now());
+    return appendLogLine(ctx, job._id, args.level, args.msg, now);
   },
 });
 
-export const getLogs = query({
+export const getLogs = workerQuery({
   args: {
-    secret: secretArg,
     jobId: v.string(),
     afterSeq: v.optional(v.number()),
     limit: v.optional(v.number()),
   },
   returns: v.array(jobLogDoc),
   handler: async (ctx, args) => {
-    await requireWorker(args.secret);
     const jobId = jobIdOf(ctx, args.jobId);
     if (jobId === null) return [];
     const limit = clampLimit(args.limit ?? MAX_LOG_PAGE, MAX_LOG_PAGE);
@@ -308,18 +282,14 @@ const docSpec = v.object({
   content: v.string(),
 });
 
-export const upsertDocs = mutation({
+export const upsertDocs = workerMutation({
   args: {
-    secret: secretArg,
     jobId: v.string(),
     token: v.string(),
     docs: v.array(docSpec),
-    now: nowArg,
   },
   returns: v.number(),
-  handler: async (ctx, args) => {
-    await requireWorker(args.secret);
-    const now = args.now ?? Date.now();
+  handler: async (ctx, args, { now }) => {
     if (args.docs.length > MAX_DOCS_PER_CALL) {
       throw invalid(`at most ${MAX_DOCS_PER_CALL} docs per call, got ${args.docs.length}`);
     }
@@ -353,8 +323,8 @@ export const upsertDocs = mutation({
 
 // Docs can be large (a chapter is up to a few hundred KB), so they come back a
 // page at a time; the caller sorts the whole set.
-export const getDocs = query({
-  args: { secret: secretArg, jobId: v.string(), paginationOpts: paginationOptsValidator },
+export const getDocs = workerQuery({
+  args: { jobId: v.string(), paginationOpts: paginationOptsValidator },
   returns: v.object({
     page: v.array(docDoc),
     isDone: v.boolean(),
@@ -365,7 +335,6 @@ export const getDocs = query({
     ),
   }),
   handler: async (ctx, args) => {
-    await requireWorker(args.secret);
     const jobId = jobIdOf(ctx, args.jobId);
     if (jobId === null) return { page: [], isDone: true, continueCursor: "" };
     return ctx.db

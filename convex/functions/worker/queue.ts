@@ -2,11 +2,13 @@
 // finish them. Each function is one serializable transaction; every write made
 // after a claim is fenced by the claim's lease token (lib/jobs.ts `fenced`).
 import { v } from "convex/values";
-import { internal } from "./_generated/api";
-import type { Doc } from "./_generated/dataModel";
-import { internalMutation, mutation, query, type MutationCtx } from "./_generated/server";
-import { requireWorker } from "./lib/auth";
-import { ACTIVE_STATUSES, jobDoc, jobResult, jobStatus, nowArg, secretArg } from "./lib/fields";
+import { internal } from "../_generated/api";
+import type { Doc } from "../_generated/dataModel";
+import { internalMutation, type MutationCtx } from "../_generated/server";
+import { ACTIVE_STATUSES, jobDoc, jobResult, jobStatus } from "./lib/fields";
+import { workerMutation, workerQuery } from "./lib/functions";
+import { DEFAULT_LANGUAGE, type Language, momentText } from "./lib/progress";
+import { removeOlderCourses } from "./lib/courses";
 import {
   ANALYSIS_STEPS,
   CLEAR_LEASE,
@@ -15,6 +17,7 @@ import {
   appendLogLine,
   backoffMs,
   clampLimit,
+  endedUnderHolder,
   fenced,
   isActive,
   loadJob,
@@ -35,18 +38,14 @@ const READY_COUNT_CAP = 100;
 
 const claimDoc = v.object({ job: jobDoc, leaseToken: v.string() });
 
-export const claimBatch = mutation({
+export const claimBatch = workerMutation({
   args: {
-    secret: secretArg,
     owner: v.string(),
     limit: v.number(),
     leaseMs: v.number(),
-    now: nowArg,
   },
   returns: v.array(claimDoc),
-  handler: async (ctx, args) => {
-    await requireWorker(args.secret);
-    const now = args.now ?? Date.now();
+  handler: async (ctx, args, { now, language }) => {
     const limit = clampLimit(args.limit, MAX_CLAIM_BATCH);
     const leaseMs = requirePositive("leaseMs", args.leaseMs);
     if (limit === 0) return [];
@@ -65,7 +64,7 @@ export const claimBatch = mutation({
         leaseUntil: now + leaseMs,
         leaseToken,
         updatedAt: now,
-        progress: "Claimed",
+        progress: momentText("claimed", language),
       });
       claims.push({ job: (await ctx.db.get(job._id))!, leaseToken });
     }
@@ -76,18 +75,20 @@ export const claimBatch = mutation({
   },
 });
 
-export const renew = mutation({
+export const renew = workerMutation({
   args: {
-    secret: secretArg,
     jobId: v.string(),
     token: v.string(),
     leaseMs: v.number(),
-    now: nowArg,
   },
   returns: v.object({ leaseUntil: v.number(), cancelRequested: v.boolean(), status: jobStatus }),
-  handler: async (ctx, args) => {
-    await requireWorker(args.secret);
-    const now = args.now ?? Date.now();
+  handler: async (ctx, args, { now }) => {
+    const current = await loadJob(ctx, args.jobId);
+    // Canceled by the web app under its holder: not extended, and the answer tells
+    // the holder to stop, as a requested cancel does.
+    if (endedUnderHolder(current, args.token)) {
+      return { leaseUntil: current.leaseUntil ?? now, cancelRequested: true, status: current.status };
+    }
     const job = await fenced(ctx, args.jobId, args.token);
     const leaseUntil = now + requirePositive("leaseMs", args.leaseMs);
     await ctx.db.patch(job._id, { leaseUntil, updatedAt: now });
@@ -95,11 +96,10 @@ export const renew = mutation({
   },
 });
 
-export const heldJobs = query({
-  args: { secret: secretArg, owner: v.string(), limit: v.number() },
+export const heldJobs = workerQuery({
+  args: { owner: v.string(), limit: v.number() },
   returns: v.array(jobDoc),
   handler: async (ctx, args) => {
-    await requireWorker(args.secret);
     const limit = clampLimit(args.limit, MAX_HELD);
     if (limit === 0) return [];
     // One bounded range per active status; five ranges, at most 5 * limit rows.
@@ -116,7 +116,12 @@ export const heldJobs = query({
   },
 });
 
-async function reclaim(ctx: MutationCtx, now: number, limit: number): Promise<string[]> {
+async function reclaim(
+  ctx: MutationCtx,
+  now: number,
+  limit: number,
+  language: Language,
+): Promise<string[]> {
   if (limit === 0) return [];
   // leaseUntil >= 0 skips every job without a lease (undefined sorts first).
   const candidates = await ctx.db
@@ -133,7 +138,7 @@ async function reclaim(ctx: MutationCtx, now: number, limit: number): Promise<st
         ...CLEAR_LEASE,
         updatedAt: now,
         lastError: "lease expired",
-        progress: "Queued",
+        progress: momentText("queued", language),
       });
       reclaimed.push(job._id);
     } else {
@@ -145,12 +150,11 @@ async function reclaim(ctx: MutationCtx, now: number, limit: number): Promise<st
   return reclaimed;
 }
 
-export const reclaimExpired = mutation({
-  args: { secret: secretArg, limit: v.number(), now: nowArg },
+export const reclaimExpired = workerMutation({
+  args: { limit: v.number() },
   returns: v.array(v.string()),
-  handler: async (ctx, args) => {
-    await requireWorker(args.secret);
-    return reclaim(ctx, args.now ?? Date.now(), clampLimit(args.limit, MAX_RECLAIM_BATCH));
+  handler: async (ctx, args, { now, language }) => {
+    return reclaim(ctx, now, clampLimit(args.limit, MAX_RECLAIM_BATCH), language);
   },
 });
 
@@ -162,26 +166,35 @@ export const reclaimExpiredInternal = internalMutation({
   returns: v.number(),
   handler: async (ctx, args) => {
     const limit = clampLimit(args.limit ?? CRON_RECLAIM_BATCH, MAX_RECLAIM_BATCH);
-    const reclaimed = await reclaim(ctx, Date.now(), limit);
+    const reclaimed = await reclaim(ctx, Date.now(), limit, DEFAULT_LANGUAGE);
     if (limit > 0 && reclaimed.length === limit) {
-      await ctx.scheduler.runAfter(0, internal.queue.reclaimExpiredInternal, { limit });
+      await ctx.scheduler.runAfter(0, internal.worker.queue.reclaimExpiredInternal, { limit });
     }
     return reclaimed.length;
   },
 });
 
-export const release = mutation({
+// The rest of a completion's clean-up, when the older courses did not fit in its
+// transaction: one budget per pass until none is left.
+export const removeOlderCoursesInternal = internalMutation({
+  args: { repositoryId: v.id("repositories") },
+  returns: v.null(),
+  handler: async (ctx, args) => {
+    if (!(await removeOlderCourses(ctx, args.repositoryId))) {
+      await ctx.scheduler.runAfter(0, internal.worker.queue.removeOlderCoursesInternal, args);
+    }
+    return null;
+  },
+});
+
+export const release = workerMutation({
   args: {
-    secret: secretArg,
     jobId: v.string(),
     token: v.string(),
     reason: v.string(),
-    now: nowArg,
   },
   returns: v.null(),
-  handler: async (ctx, args) => {
-    await requireWorker(args.secret);
-    const now = args.now ?? Date.now();
+  handler: async (ctx, args, { now, language }) => {
     const job = await fenced(ctx, args.jobId, args.token);
     await ctx.db.patch(job._id, {
       status: "pending",
@@ -189,23 +202,21 @@ export const release = mutation({
       ...CLEAR_LEASE,
       updatedAt: now,
       lastError: args.reason,
-      progress: "Queued",
+      progress: momentText("queued", language),
     });
     return null;
   },
 });
 
-export const markCanceled = mutation({
-  args: { secret: secretArg, jobId: v.string(), token: v.string(), now: nowArg },
+export const markCanceled = workerMutation({
+  args: { jobId: v.string(), token: v.string() },
   returns: jobDoc,
-  handler: async (ctx, args) => {
-    await requireWorker(args.secret);
-    const now = args.now ?? Date.now();
+  handler: async (ctx, args, { now, language }) => {
     const job = await fenced(ctx, args.jobId, args.token);
     await ctx.db.patch(job._id, {
       status: "canceled",
       ...CLEAR_LEASE,
-      progress: "Canceled",
+      progress: momentText("canceled", language),
       completedAt: now,
       updatedAt: now,
     });
@@ -213,19 +224,15 @@ export const markCanceled = mutation({
   },
 });
 
-export const complete = mutation({
+export const complete = workerMutation({
   args: {
-    secret: secretArg,
     jobId: v.string(),
     token: v.string(),
     result: jobResult,
     docsCount: v.number(),
-    now: nowArg,
   },
   returns: jobDoc,
-  handler: async (ctx, args) => {
-    await requireWorker(args.secret);
-    const now = args.now ?? Date.now();
+  handler: async (ctx, args, { now, language }) => {
     const current = await loadJob(ctx, args.jobId);
     // A repeat after a lost answer finds its own completion: the completing token
     // stays on the job for exactly this check.
@@ -239,7 +246,7 @@ export const complete = mutation({
       docsCount: args.docsCount,
       completedAt: now,
       updatedAt: now,
-      progress: "Completed",
+      progress: momentText("completed", language),
       currentStep: ANALYSIS_STEPS,
       error: undefined,
     });
@@ -253,24 +260,25 @@ export const complete = mutation({
     const repo = await ctx.db.get(job.repositoryId);
     if (repo !== null) await ctx.db.patch(repo._id, { lastAnalyzedAt: now });
     await appendLogLine(ctx, job._id, "info", "Completed", now);
+    if (!(await removeOlderCourses(ctx, job.repositoryId))) {
+      await ctx.scheduler.runAfter(0, internal.worker.queue.removeOlderCoursesInternal, {
+        repositoryId: job.repositoryId,
+      });
+    }
     return (await ctx.db.get(job._id))!;
   },
 });
 
-export const fail = mutation({
+export const fail = workerMutation({
   args: {
-    secret: secretArg,
     jobId: v.string(),
     token: v.string(),
     error: v.string(),
     permanent: v.boolean(),
     jitterMs: v.optional(v.number()),
-    now: nowArg,
   },
   returns: jobDoc,
-  handler: async (ctx, args) => {
-    await requireWorker(args.secret);
-    const now = args.now ?? Date.now();
+  handler: async (ctx, args, { now, language }) => {
     const job = await fenced(ctx, args.jobId, args.token);
     const attempts = (job.attempts ?? 0) + 1;
     const { error } = args;
@@ -280,11 +288,11 @@ export const fail = mutation({
         status: "failed",
         ...ended,
         updatedAt: now,
-        progress: "Failed",
+        progress: momentText("failed", language),
       });
       await appendLogLine(ctx, job._id, "error", `Failed: ${error}`, now);
     } else if (attempts >= (job.maxAttempts ?? 5)) {
-      await ctx.db.patch(job._id, { status: "dead", ...ended, updatedAt: now, progress: "Dead" });
+      await ctx.db.patch(job._id, { status: "dead", ...ended, updatedAt: now, progress: momentText("dead", language) });
       await appendLogLine(ctx, job._id, "error", `Dead after ${attempts} attempts: ${error}`, now);
     } else {
       const jitter = args.jitterMs ?? Math.floor(Math.random() * (MAX_JITTER_MS + 1));
@@ -296,7 +304,7 @@ export const fail = mutation({
         lastError: error,
         runAt,
         updatedAt: now,
-        progress: "Retrying",
+        progress: momentText("retrying", language),
       });
       const delay = secondsText(runAt - now);
       const line = `Attempt ${attempts} failed, retry in ${delay} s: ${error}`;
@@ -308,16 +316,14 @@ export const fail = mutation({
 
 // The cheap probe of convex_watch.py: how many jobs are ready (capped), and the
 // newest job's id, which changes whenever a job is created.
-export const readyCount = query({
-  args: { secret: secretArg, now: nowArg, cap: v.optional(v.number()) },
+export const readyCount = workerQuery({
+  args: { cap: v.optional(v.number()) },
   returns: v.object({
     count: v.number(),
     capped: v.boolean(),
     newestJobId: v.union(v.id("jobs"), v.null()),
   }),
-  handler: async (ctx, args) => {
-    await requireWorker(args.secret);
-    const now = args.now ?? Date.now();
+  handler: async (ctx, args, { now }) => {
     const cap = Math.max(1, clampLimit(args.cap ?? READY_COUNT_CAP, READY_COUNT_CAP));
     const ready = await ctx.db
       .query("jobs")

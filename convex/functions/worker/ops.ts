@@ -2,9 +2,9 @@
 // would grow with history, so each count is capped: past the cap the answer is
 // "at least cap" (capped: true), which is all an alert on queue depth needs.
 import { v } from "convex/values";
-import type { Doc } from "./_generated/dataModel";
-import { mutation, query, type QueryCtx } from "./_generated/server";
-import { requireWorker } from "./lib/auth";
+import type { Doc } from "../_generated/dataModel";
+import type { QueryCtx } from "../_generated/server";
+import { DocBudget, deleteDocsOf, latestCompletedJob } from "./lib/courses";
 import {
   ACTIVE_STATUSES,
   FINAL_STATUSES,
@@ -12,10 +12,10 @@ import {
   type JobStatus,
   jobDoc,
   jobStatus,
-  nowArg,
-  secretArg,
 } from "./lib/fields";
+import { workerMutation, workerQuery } from "./lib/functions";
 import { CLEAR_LEASE, appendLogLine, clampLimit, isActive, loadJob } from "./lib/jobs";
+import { momentText } from "./lib/progress";
 
 const DEFAULT_COUNT_CAP = 1000;
 const OLDEST_SCAN = 200;
@@ -29,12 +29,13 @@ const PURGE_CHILD_BUDGET = 8000;
 // Artifact pieces are up to 1 MiB each: at most this many per purge transaction, well
 // inside its 16 MiB of writes.
 const PURGE_PART_BUDGET = 8;
+// Candidates checked for being their repository's latest course, one indexed read each.
+const LATEST_CHECKS = 400;
 
-export const metrics = query({
-  args: { secret: secretArg, cap: v.optional(v.number()) },
+export const metrics = workerQuery({
+  args: { cap: v.optional(v.number()) },
   returns: v.array(v.object({ status: jobStatus, count: v.number(), capped: v.boolean() })),
   handler: async (ctx, args) => {
-    await requireWorker(args.secret);
     const cap = Math.max(1, clampLimit(args.cap ?? DEFAULT_COUNT_CAP, DEFAULT_COUNT_CAP));
     const counts = [];
     for (const status of JOB_STATUSES) {
@@ -51,12 +52,10 @@ export const metrics = query({
 });
 
 // createdAt of the oldest ready pending job: the age of the queue's head.
-export const oldestPending = query({
-  args: { secret: secretArg, now: nowArg },
+export const oldestPending = workerQuery({
+  args: {},
   returns: v.union(v.number(), v.null()),
-  handler: async (ctx, args) => {
-    await requireWorker(args.secret);
-    const now = args.now ?? Date.now();
+  handler: async (ctx, _args, { now }) => {
     // Oldest pending first; the first one that is ready is the answer. Jobs waiting
     // out a retry delay are skipped, and there are few of them.
     const oldest = await ctx.db
@@ -96,12 +95,10 @@ async function oldestIn(
 
 // Active jobs whose lease expired, or that have not moved for idleMs (a lease kept
 // alive while nothing progresses).
-export const listStuck = query({
-  args: { secret: secretArg, now: nowArg, idleMs: v.number(), limit: v.number() },
+export const listStuck = workerQuery({
+  args: { idleMs: v.number(), limit: v.number() },
   returns: v.array(jobDoc),
-  handler: async (ctx, args) => {
-    await requireWorker(args.secret);
-    const now = args.now ?? Date.now();
+  handler: async (ctx, args, { now }) => {
     const limit = clampLimit(args.limit, OPERATOR_SCAN);
     const idleBefore = now - args.idleMs;
     const stuck = await oldestIn(
@@ -117,12 +114,10 @@ export const listStuck = query({
 
 // The operator's override: an active job goes back to pending at once and its
 // holder is fenced off (its token is cleared). Any other job is left as it is.
-export const requeue = mutation({
-  args: { secret: secretArg, jobId: v.string(), reason: v.string(), now: nowArg },
+export const requeue = workerMutation({
+  args: { jobId: v.string(), reason: v.string() },
   returns: jobDoc,
-  handler: async (ctx, args) => {
-    await requireWorker(args.secret);
-    const now = args.now ?? Date.now();
+  handler: async (ctx, args, { now, language }) => {
     const job = await loadJob(ctx, args.jobId);
     if (isActive(job.status)) {
       await ctx.db.patch(job._id, {
@@ -131,7 +126,7 @@ export const requeue = mutation({
         ...CLEAR_LEASE,
         updatedAt: now,
         lastError: args.reason,
-        progress: "Queued",
+        progress: momentText("queued", language),
       });
       await appendLogLine(ctx, job._id, "info", `Requeued: ${args.reason}`, now);
     }
@@ -139,27 +134,38 @@ export const requeue = mutation({
   },
 });
 
-// Deletes final jobs finished before `before` with their steps, artifact pieces and
-// log lines; the docs stay (they are the product). Returns the ids deleted (or, with
-// dryRun, that would be). A job whose children do not fit in one transaction is
-// finished by the next call.
-export const purge = mutation({
-  args: { secret: secretArg, before: v.number(), limit: v.number(), dryRun: v.boolean() },
+// Deletes final jobs finished before `before` with their steps, artifact pieces, log
+// lines and docs. A repository's latest completed job is never deleted: it is the
+// course the web app shows (jobs.getLatestCompletedByRepository), so its docs stay
+// and no doc is left naming a deleted job. Returns the ids deleted (or, with dryRun,
+// that would be). A job whose children do not fit in one transaction is finished by
+// the next call.
+export const purge = workerMutation({
+  args: { before: v.number(), limit: v.number(), dryRun: v.boolean() },
   returns: v.array(v.id("jobs")),
   handler: async (ctx, args) => {
-    await requireWorker(args.secret);
     const limit = clampLimit(args.limit, MAX_PURGE_JOBS);
     const old = await oldestIn(
       ctx,
       FINAL_STATUSES,
       (job) => (job.completedAt ?? job.updatedAt ?? job.createdAt) < args.before,
     );
-    const chosen = old.slice(0, limit);
+    const chosen: Doc<"jobs">[] = [];
+    for (const job of old.slice(0, LATEST_CHECKS)) {
+      if (chosen.length >= limit) break;
+      if (job.status === "completed") {
+        const latest = await latestCompletedJob(ctx, job.repositoryId);
+        if (latest?._id === job._id) continue;
+      }
+      chosen.push(job);
+    }
     if (args.dryRun) return chosen.map((job) => job._id);
     const purged = [];
     let budget = PURGE_CHILD_BUDGET;
     let partBudget = PURGE_PART_BUDGET;
+    const docBudget = new DocBudget();
     for (const job of chosen) {
+      if (!(await deleteDocsOf(ctx, job._id, docBudget))) break;
       const parts = await ctx.db
         .query("jobStepParts")
         .withIndex("by_job_step_part", (q) => q.eq("jobId", job._id))

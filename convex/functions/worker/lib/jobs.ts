@@ -1,22 +1,14 @@
 // The rules of a job's life, shared by the queue, step and client functions.
 // They mirror bridge/store/sqlite.py (the reference store) field for field; the
 // contract suite in tests/unit runs the same tests against both stores.
-import type { Doc, Id } from "../_generated/dataModel";
-import type { MutationCtx, QueryCtx } from "../_generated/server";
+import type { Doc, Id } from "../../_generated/dataModel";
+import type { MutationCtx, QueryCtx } from "../../_generated/server";
 import { ACTIVE_STATUSES, FINAL_STATUSES, type JobStatus } from "./fields";
-import { invalid, leaseLost, notFound } from "./errors";
+import { cancelRequested, invalid, leaseLost, notFound } from "./errors";
+import { ANALYSIS_STEPS, STEP_NAMES } from "./progress";
 
-export const ANALYSIS_STEPS = 6;
-export const STEP_NAMES = [
-  "Cloning repository",
-  "Extracting abstractions",
-  "Analyzing relationships",
-  "Determining order",
-  "Generating chapters",
-  "Reviewing chapters",
-  "Creating tutorials",
-  "Saving course",
-] as const;
+export { ANALYSIS_STEPS, STEP_NAMES, stepName } from "./progress";
+
 export const FINALIZE_STEP = 7;
 export const DEFAULT_MAX_ATTEMPTS = 5;
 
@@ -45,19 +37,6 @@ export function stepStatus(step: number): JobStatus {
   if (step === 0) return "cloning";
   if (step <= ANALYSIS_STEPS) return "analyzing";
   return "gathering";
-}
-
-// The greppable progress line of today's runbook: "Step 3/6: Determining order".
-export function progressText(step: number): string {
-  const name = stepName(step);
-  if (step === 0 || step > ANALYSIS_STEPS) return name;
-  return `Step ${step}/${ANALYSIS_STEPS}: ${name}`;
-}
-
-export function stepName(step: number): string {
-  const name = Number.isInteger(step) ? STEP_NAMES[step] : undefined;
-  if (name === undefined) throw invalid(`no step ${step}`);
-  return name;
 }
 
 // Fields to patch whenever a job leaves an active status: patching a field to
@@ -104,11 +83,21 @@ export function stepsOf(ctx: QueryCtx, jobId: Id<"jobs">): Promise<Doc<"jobSteps
     .take(STEP_NAMES.length);
 }
 
+// A job ended by someone else while its holder still held the lease: the web app
+// cancels by writing `canceled` (or `failed`) straight into status and leaves the
+// lease fields as they were. The worker's own endings clear lockedBy.
+export function endedUnderHolder(job: Doc<"jobs">, token: string): boolean {
+  return isFinal(job.status) && job.lockedBy !== undefined && job.leaseToken === token;
+}
+
 // Every write after a claim goes through here: the caller must hold the current
 // lease token, and a final job takes no more writes (so a heartbeat or a late
-// completion never brings a canceled job back).
+// completion never brings a canceled job back). A job ended under its holder
+// refuses with cancel_requested, so the holder stops its running step as for a
+// cancel of ours.
 export async function fenced(ctx: QueryCtx, jobId: string, token: string): Promise<Doc<"jobs">> {
   const job = await loadJob(ctx, jobId);
+  if (endedUnderHolder(job, token)) throw cancelRequested(jobId);
   if (isFinal(job.status)) throw leaseLost(jobId, `job is ${job.status}`);
   if (job.leaseToken !== token) {
     throw leaseLost(jobId, "lease token is not current (the job was taken over)");

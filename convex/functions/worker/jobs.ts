@@ -2,19 +2,12 @@
 // listing, cancel and retry. The web app has its own functions for its users;
 // these take the worker secret like the queue functions do.
 import { v } from "convex/values";
-import type { Doc, Id } from "./_generated/dataModel";
-import { mutation, query, type QueryCtx } from "./_generated/server";
-import { requireWorker } from "./lib/auth";
+import type { Doc, Id } from "../_generated/dataModel";
+import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { invalid, notFound } from "./lib/errors";
-import {
-  ACTIVE_STATUSES,
-  JOB_STATUSES,
-  type JobStatus,
-  jobDoc,
-  nowArg,
-  repositoryDoc,
-  secretArg,
-} from "./lib/fields";
+import { ACTIVE_STATUSES, JOB_STATUSES, type JobStatus, jobDoc, repositoryDoc } from "./lib/fields";
+import { workerMutation, workerQuery } from "./lib/functions";
+import { momentText } from "./lib/progress";
 import {
   ANALYSIS_STEPS,
   CLEAR_LEASE,
@@ -30,27 +23,22 @@ const MAX_LIST = 500;
 const LIVE_STATUSES = ["pending", ...ACTIVE_STATUSES] as const;
 const RETRYABLE: readonly JobStatus[] = ["failed", "dead", "canceled"];
 
-export const upsertRepository = mutation({
+export const upsertRepository = workerMutation({
   args: {
-    secret: secretArg,
     userId: v.string(),
-    githubRepoId: v.optional(v.number()),
+    githubRepoId: v.optional(v.string()),
     name: v.string(),
     fullName: v.string(),
     description: v.optional(v.string()),
     defaultBranch: v.optional(v.string()),
     cloneUrl: v.optional(v.string()),
-    now: nowArg,
   },
   returns: repositoryDoc,
-  handler: async (ctx, args) => {
-    await requireWorker(args.secret);
-    const now = args.now ?? Date.now();
+  handler: async (ctx, args, { now }) => {
+    const userId = await ownerOf(ctx, args.userId, now);
     const existing = await ctx.db
       .query("repositories")
-      .withIndex("by_user_fullName", (q) =>
-        q.eq("userId", args.userId).eq("fullName", args.fullName),
-      )
+      .withIndex("by_user_fullName", (q) => q.eq("userId", userId).eq("fullName", args.fullName))
       .first();
     const fields = {
       name: args.name,
@@ -63,9 +51,9 @@ export const upsertRepository = mutation({
     if (existing === null) {
       id = await ctx.db.insert("repositories", {
         ...fields,
-        userId: args.userId,
+        userId,
         fullName: args.fullName,
-        githubRepoId: args.githubRepoId ?? 0,
+        githubRepoId: args.githubRepoId ?? "",
       });
     } else {
       id = existing._id;
@@ -75,11 +63,24 @@ export const upsertRepository = mutation({
   },
 });
 
-export const getRepository = query({
-  args: { secret: secretArg, repositoryId: v.string() },
+// The users document a CLI caller's user id names: the id itself when it is one, or
+// else the user whose githubId is that text, created on first use. The web app's
+// repositories and jobs name a users document, so the CLI's must too.
+async function ownerOf(ctx: MutationCtx, userId: string, now: number): Promise<Id<"users">> {
+  const id = ctx.db.normalizeId("users", userId);
+  if (id !== null && (await ctx.db.get(id)) !== null) return id;
+  const known = await ctx.db
+    .query("users")
+    .withIndex("by_github_id", (q) => q.eq("githubId", userId))
+    .first();
+  if (known !== null) return known._id;
+  return ctx.db.insert("users", { githubId: userId, username: userId, createdAt: now });
+}
+
+export const getRepository = workerQuery({
+  args: { repositoryId: v.string() },
   returns: repositoryDoc,
   handler: async (ctx, args) => {
-    await requireWorker(args.secret);
     return loadRepository(ctx, args.repositoryId);
   },
 });
@@ -90,10 +91,10 @@ async function loadRepository(ctx: QueryCtx, repositoryId: string): Promise<Doc<
   return repo;
 }
 
-export const createJob = mutation({
+export const createJob = workerMutation({
   args: {
-    secret: secretArg,
-    userId: v.string(),
+    // Accepted for older callers; a job's owner is its repository's owner.
+    userId: v.optional(v.string()),
     repositoryId: v.string(),
     prompt: v.optional(v.string()),
     callbackToken: v.optional(v.string()),
@@ -101,12 +102,9 @@ export const createJob = mutation({
     dedupeKey: v.optional(v.string()),
     maxAttempts: v.optional(v.number()),
     runAt: v.optional(v.number()),
-    now: nowArg,
   },
   returns: v.object({ job: jobDoc, created: v.boolean() }),
-  handler: async (ctx, args) => {
-    await requireWorker(args.secret);
-    const now = args.now ?? Date.now();
+  handler: async (ctx, args, { now, language }) => {
     const repo = await loadRepository(ctx, args.repositoryId);
     const maxAttempts = args.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
@@ -117,7 +115,7 @@ export const createJob = mutation({
       if (live !== null) return { job: live, created: false };
     }
     const id = await ctx.db.insert("jobs", {
-      userId: args.userId,
+      userId: repo.userId,
       repositoryId: repo._id,
       status: "pending",
       prompt: args.prompt ?? "",
@@ -130,7 +128,7 @@ export const createJob = mutation({
       updatedAt: now,
       totalSteps: ANALYSIS_STEPS,
       ref: args.ref,
-      progress: "Queued",
+      progress: momentText("queued", language),
     });
     return { job: (await ctx.db.get(id))!, created: true };
   },
@@ -150,20 +148,18 @@ async function liveJobWithKey(ctx: QueryCtx, dedupeKey: string): Promise<Doc<"jo
   return oldest;
 }
 
-export const getJob = query({
-  args: { secret: secretArg, jobId: v.string() },
+export const getJob = workerQuery({
+  args: { jobId: v.string() },
   returns: jobDoc,
   handler: async (ctx, args) => {
-    await requireWorker(args.secret);
     return loadJob(ctx, args.jobId);
   },
 });
 
-export const listJobs = query({
-  args: { secret: secretArg, status: v.optional(v.string()), limit: v.optional(v.number()) },
+export const listJobs = workerQuery({
+  args: { status: v.optional(v.string()), limit: v.optional(v.number()) },
   returns: v.array(jobDoc),
   handler: async (ctx, args) => {
-    await requireWorker(args.secret);
     const limit = clampLimit(args.limit ?? 50, MAX_LIST);
     if (limit === 0) return [];
     const { status } = args;
@@ -180,19 +176,17 @@ export const listJobs = query({
   },
 });
 
-export const requestCancel = mutation({
-  args: { secret: secretArg, jobId: v.string(), now: nowArg },
+export const requestCancel = workerMutation({
+  args: { jobId: v.string() },
   returns: jobDoc,
-  handler: async (ctx, args) => {
-    await requireWorker(args.secret);
-    const now = args.now ?? Date.now();
+  handler: async (ctx, args, { now, language }) => {
     const job = await loadJob(ctx, args.jobId);
     if (job.status === "pending") {
       await ctx.db.patch(job._id, {
         status: "canceled",
         cancelRequested: true,
         ...CLEAR_LEASE,
-        progress: "Canceled",
+        progress: momentText("canceled", language),
         completedAt: now,
         updatedAt: now,
       });
@@ -204,12 +198,10 @@ export const requestCancel = mutation({
   },
 });
 
-export const retryJob = mutation({
-  args: { secret: secretArg, jobId: v.string(), now: nowArg },
+export const retryJob = workerMutation({
+  args: { jobId: v.string() },
   returns: jobDoc,
-  handler: async (ctx, args) => {
-    await requireWorker(args.secret);
-    const now = args.now ?? Date.now();
+  handler: async (ctx, args, { now, language }) => {
     const job = await loadJob(ctx, args.jobId);
     if (!RETRYABLE.includes(job.status)) {
       throw invalid(
@@ -225,7 +217,7 @@ export const retryJob = mutation({
       cancelRequested: undefined,
       error: undefined,
       completedAt: undefined,
-      progress: "Queued",
+      progress: momentText("queued", language),
       updatedAt: now,
     });
     return (await ctx.db.get(job._id))!;

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// Typechecks the worker's functions against the web app's pinned convex (1.26.2), as
+// they will be built on its project: the functions directory is copied to a scratch
+// project laid out like the web's (convex/ next to package.json), 1.26.2's own codegen
+// writes _generated/ (offline: `codegen --typecheck disable` needs no deployment),
+// and tsc checks every module strictly. `make convex-test` runs it.
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const FUNCTIONS = join(HERE, "..", "functions");
+const BIN = join(HERE, "node_modules", ".bin");
+
+const project = mkdtempSync(join(tmpdir(), "convex-1.26-"));
+try {
+  const convexDir = join(project, "convex");
+  cpSync(FUNCTIONS, convexDir, {
+    recursive: true,
+    filter: (src) => !src.includes("_generated"),
+  });
+  symlinkSync(join(HERE, "node_modules"), join(project, "node_modules"), "dir");
+  writeFileSync(join(project, "package.json"), JSON.stringify({ name: "web", type: "module", dependencies: { convex: "1.26.2" } }));
+  const run = (cmd, args) =>
+    execFileSync(join(BIN, cmd), args, { cwd: project, stdio: "inherit", env: cleanEnv() });
+  run("convex", ["codegen", "--typecheck", "disable"]);
+  writeFileSync(
+    join(convexDir, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: {
+        target: "ESNext",
+        lib: ["ES2021", "dom"],
+        module: "ESNext",
+        moduleResolution: "Bundler",
+        types: ["node"],
+        strict: true,
+        noUncheckedIndexedAccess: true,
+        isolatedModules: true,
+        skipLibCheck: true,
+        noEmit: true,
+        typeRoots: [join(HERE, "node_modules", "@types")],
+      },
+      include: ["./**/*"],
+    }),
+  );
+  run("tsc", ["-p", join(convexDir, "tsconfig.json")]);
+  const version = execFileSync(join(BIN, "convex"), ["--version"], { env: cleanEnv() });
+  process.stdout.write(`worker functions typecheck with convex ${String(version).trim()}\n`);
+} finally {
+  rmSync(project, { recursive: true, force: true });
+}
+
+// No deployment settings reach codegen: it must work offline, as on a fresh clone.
+function cleanEnv() {
+  const env = { ...process.env };
+  for (const name of ["CONVEX_DEPLOYMENT", "CONVEX_DEPLOY_KEY", "CONVEX_URL"]) delete env[name];
+  return env;
+}

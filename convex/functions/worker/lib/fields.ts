@@ -1,0 +1,49 @@
+// Validators of the worker's wire: statuses, the job's result, and documents as
+// the functions return them. Documents are derived from the deployment's schema
+// (the web app's, with the worker's additions), so a return validator can never
+// be narrower than what the web app stores.
+import { v, type Infer } from "convex/values";
+import schema from "../../schema";
+
+export const ACTIVE_STATUSES = ["claimed", "cloning", "analyzing", "gathering", "running"] as const;
+export const FINAL_STATUSES = ["completed", "failed", "canceled", "dead"] as const;
+export const JOB_STATUSES = ["pending", ...ACTIVE_STATUSES, ...FINAL_STATUSES] as const;
+
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export type ActiveStatus = (typeof ACTIVE_STATUSES)[number];
+
+const { tables } = schema;
+const jobFields = tables.jobs.validator.fields;
+
+export const jobStatus = jobFields.status;
+// The web app's result: {success, message?, data?: string}, a plain message, or null.
+// The stored field is optional; as an argument it is required, so its members are
+// taken into a required union.
+export const jobResult = v.union(...jobFields.result.members);
+export type JobResult = Infer<typeof jobResult>;
+
+export const docKind = tables.docs.validator.fields.kind;
+export const logLevel = tables.jobLogs.validator.fields.level;
+
+// Documents as functions return them: the stored fields plus the system fields.
+export const jobDoc = v.object({ _id: v.id("jobs"), _creationTime: v.number(), ...jobFields });
+export const repositoryDoc = v.object({
+  _id: v.id("repositories"),
+  _creationTime: v.number(),
+  ...tables.repositories.validator.fields,
+});
+export const docDoc = v.object({
+  _id: v.id("docs"),
+  _creationTime: v.number(),
+  ...tables.docs.validator.fields,
+});
+export const jobLogDoc = v.object({
+  _id: v.id("jobLogs"),
+  _creationTime: v.number(),
+  ...tables.jobLogs.validator.fields,
+});
+export const jobStepDoc = v.object({
+  _id: v.id("jobSteps"),
+  _creationTime: v.number(),
+  ...tables.jobSteps.validator.fields,
+});
