@@ -1,10 +1,15 @@
-"""The retry schedule shared by every store (and by convex/ in TypeScript)."""
+"""The retry schedule shared by every store.
+
+The TypeScript functions read the same numbers from convex/functions/worker/lib/shared.json;
+tests/unit/test_shared_rules.py pins these equal to it.
+"""
 
 from __future__ import annotations
 
 import random
 
 BASE_DELAY_MS = 5_000
+GROWTH = 2
 MAX_DELAY_MS = 600_000
 MAX_JITTER_MS = 5_000
 
@@ -15,7 +20,7 @@ def backoff_ms(attempts: int) -> int:
         return 0
     # Cap the exponent first so a huge attempts count cannot build a huge integer.
     exponent = min(attempts - 1, 20)
-    return int(min(BASE_DELAY_MS * (2**exponent), MAX_DELAY_MS))
+    return int(min(BASE_DELAY_MS * (GROWTH**exponent), MAX_DELAY_MS))
 
 
 def draw_jitter_ms(rng: random.Random | None = None) -> int:

@@ -3,8 +3,9 @@
 The web app's UI is French and shows ``progress`` as it is (its translateProgress maps
 only a few English words), so French is the default (PROGRESS_LANGUAGE). Job logs always
 carry the English step line, ``Step 3/6: Determining order``, which the runbook greps.
-``convex/functions/worker/lib/progress.ts`` is the TypeScript copy; the contract suite
-runs both stores against this one, so the two cannot drift.
+``convex/functions/worker/lib/progress.ts`` is the TypeScript side: it reads the step
+names and texts from ``lib/shared.json``, which tests/unit/test_shared_rules.py pins these
+tables to, and the contract suite checks that both stores write the same texts.
 """
 
 from __future__ import annotations

@@ -28,11 +28,16 @@ JobStatus = Literal[
     "canceled",
     "dead",
 ]
+# The TypeScript functions read these rules from convex/functions/worker/lib/shared.json;
+# tests/unit/test_shared_rules.py pins this copy equal to it (the worker image holds no
+# convex/ folder, so the package does not read the file).
 FINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "canceled", "dead"})
 # A job in one of these is held under a lease by a bridge.
 ACTIVE_STATUSES: frozenset[str] = frozenset(
     {"claimed", "cloning", "analyzing", "gathering", "running"}
 )
+# A job in one of these may be put back to pending by retry_job.
+RETRYABLE_STATUSES: frozenset[str] = frozenset({"failed", "dead", "canceled"})
 DocKind = Literal["chapter", "tutorial", "toc", "yaml"]
 LogLevel = Literal["info", "error"]
 

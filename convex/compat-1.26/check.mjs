@@ -39,6 +39,9 @@ try {
         noUncheckedIndexedAccess: true,
         isolatedModules: true,
         skipLibCheck: true,
+        // lib/shared.json is imported; tsc needs this to read it (esbuild, which
+        // bundles the deploy, imports JSON as it is).
+        resolveJsonModule: true,
         noEmit: true,
         typeRoots: [join(HERE, "node_modules", "@types")],
       },

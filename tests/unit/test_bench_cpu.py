@@ -3,12 +3,14 @@ work of children it reaped to "git", and add up across segments."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
 
-from bench.cpu import Meter, children, usage
+from bench.cpu import Meter, children
 
 _BURN = "import time\nend = time.process_time() + {s}\nwhile time.process_time() < end: pass\n"
 
@@ -41,11 +43,28 @@ def test_segments_add_up() -> None:
     assert meter.per_unit_ms(2)["me"] == meter.spent["me"] * 1000 / 2
 
 
+# A child that starts a grandchild, prints its pid and waits.
+_PARENT = (
+    "import subprocess, sys, time\n"
+    "g = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])\n"
+    "print(g.pid, flush=True)\n"
+    "try:\n    time.sleep(30)\nfinally:\n    g.kill()\n"
+)
+
+
 def test_children_lists_direct_children_only() -> None:
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    proc = subprocess.Popen([sys.executable, "-c", _PARENT], stdout=subprocess.PIPE, text=True)
+    grandchild = 0
     try:
-        assert proc.pid in children(os.getpid())
-        assert usage(proc.pid).own_s >= 0
+        assert proc.stdout is not None
+        grandchild = int(proc.stdout.readline())
+        mine = children(os.getpid())
+        assert proc.pid in mine
+        assert grandchild not in mine
+        assert children(proc.pid) == [grandchild]
     finally:
         proc.kill()
         proc.wait()
+        if grandchild:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(grandchild, signal.SIGKILL)

@@ -16,7 +16,14 @@ import pytest
 from bridge.store.backoff import backoff_ms
 from bridge.store.base import JobStore
 from bridge.store.progress import Language, Moment, moment_text, step_log_line, step_progress
-from bridge.store.records import STEP_NAMES, DocSpec, JobSpec, RepositorySpec
+from bridge.store.records import (
+    RETRYABLE_STATUSES,
+    STEP_NAMES,
+    DocSpec,
+    JobSpec,
+    JobStatus,
+    RepositorySpec,
+)
 from bridge.store.sqlite import SqliteStore
 from fondation.errors import CancelRequested, JobNotFound, LeaseLost, MalformedJob
 from tests.convex_standin.webapp import WebApp
@@ -108,6 +115,15 @@ def test_claim_respects_the_limit(store: JobStore) -> None:
 
 
 def test_concurrent_claimers_never_receive_the_same_job(store: JobStore) -> None:
+    # On SQLite this is a real race: each thread has its own connection, and only the
+    # claim's BEGIN IMMEDIATE keeps two of them from leasing one job (separate
+    # processes: tests/integration/test_sqlite_claim_race.py). On the Convex stand-in
+    # it cannot fail: convex-test runs one transaction at a time, so the claims are
+    # served in turn and only the client's thread safety is tested. What protects a
+    # real deployment is that claimBatch is one serializable mutation: Convex's
+    # optimistic concurrency control aborts and reruns a claim whose read of the
+    # pending jobs was overwritten by another claim's commit, and no test here can
+    # make a deployment's transactions overlap.
     for i in range(20):
         new_job(store, now=T0 + i)
     got: list[list[str]] = []
@@ -575,6 +591,112 @@ def test_the_runbooks_grep_finds_the_step_lines_in_the_job_logs(store: JobStore)
     assert [line for line in logs if re.search(r"Step [0-9]/6", line)] == [
         f"Step {step}/6: {STEP_NAMES[step]} (worker w)" for step in range(1, 7)
     ]
+
+
+def log_lines(store: JobStore, job_id: str) -> list[tuple[str, str]]:
+    return [(line.level, line.msg) for line in store.get_logs(job_id)]
+
+
+def test_each_ending_writes_the_same_log_line_on_both_stores(store: JobStore) -> None:
+    # The job log is the web's log view and what operators grep: exact texts.
+    new_job(store, now=T0)
+    job_id, token = claim_one(store)
+    store.fail(job_id, token, "network down", False, T0 + 100, 1234)
+    job_id, token = claim_one(store, T0 + 10**6)
+    store.fail(job_id, token, "flaky", False, T0 + 10**6, 2_250)
+    assert log_lines(store, job_id) == [
+        ("error", "Attempt 1 failed, retry in 6.2 s: network down"),
+        ("error", "Attempt 2 failed, retry in 12.2 s: flaky"),
+    ]
+    job_id, token = claim_one(store, T0 + 2 * 10**6)
+    store.complete(job_id, token, {"success": True}, 0, T0 + 2 * 10**6)
+    assert log_lines(store, job_id)[-1] == ("info", "Completed")
+
+    permanent = new_job(store, now=T0 + 3 * 10**6)
+    _, token = claim_one(store, T0 + 3 * 10**6)
+    store.fail(permanent, token, "bad URL", True, T0 + 3 * 10**6, 0)
+    assert log_lines(store, permanent) == [("error", "Failed: bad URL")]
+
+    dead = new_job(store, now=T0 + 4 * 10**6, max_attempts=1)
+    _, token = claim_one(store, T0 + 4 * 10**6)
+    store.fail(dead, token, "flaky", False, T0 + 4 * 10**6, 0)
+    assert log_lines(store, dead) == [("error", "Dead after 1 attempts: flaky")]
+
+    requeued = new_job(store, now=T0 + 5 * 10**6)
+    claim_one(store, T0 + 5 * 10**6)
+    store.requeue(requeued, T0 + 5 * 10**6 + 1, "operator")
+    assert log_lines(store, requeued) == [("info", "Requeued: operator")]
+
+
+def test_a_job_given_back_says_why_and_shows_queued(store: JobStore) -> None:
+    queued = moment_text("queued", "fr")
+    job_id = new_job(store)
+    claim_one(store)
+    assert store.reclaim_expired(T0 + LEASE + 1, 10) == [job_id]
+    job = store.get_job(job_id)
+    assert (job.status, job.last_error, job.progress) == ("pending", "lease expired", queued)
+    _, token = claim_one(store, T0 + LEASE + 2)
+    store.release(job_id, token, T0 + LEASE + 3, "bridge stopping")
+    job = store.get_job(job_id)
+    assert (job.status, job.last_error, job.progress) == ("pending", "bridge stopping", queued)
+    claim_one(store, T0 + LEASE + 4)
+    job = store.requeue(job_id, T0 + LEASE + 5, "operator")
+    assert (job.status, job.last_error, job.progress) == ("pending", "operator", queued)
+
+
+def test_the_retry_schedule_lands_in_run_at_on_both_stores(store: JobStore) -> None:
+    job_id = new_job(store, max_attempts=11)
+    now = T0
+    delays = []
+    for _ in range(10):
+        claimed, token = claim_one(store, now)
+        assert claimed == job_id
+        job = store.fail(job_id, token, "flaky", False, now, 0)
+        assert job.run_at is not None
+        delays.append(job.run_at - now)
+        now = job.run_at
+    # min(5 s * 2^(n-1), 10 min), with no jitter drawn.
+    assert delays == [backoff_ms(n) for n in range(1, 11)]
+    assert delays[-3:] == [600_000, 600_000, 600_000]
+
+
+def job_in(store: JobStore, status: str, now: int) -> str:
+    """A job brought to ``status`` by the store's own calls."""
+    if status == "pending":
+        # Not ready for a long while, so that later claims take the job meant for them.
+        return new_job(store, now=now, run_at=now + 10**12)
+    if status == "completed":
+        return run_to_end(store, now)
+    job_id = new_job(store, now=now, max_attempts=1)
+    _, token = claim_one(store, now)
+    if status == "failed":
+        store.fail(job_id, token, "bad", True, now, 0)
+    elif status == "dead":
+        store.fail(job_id, token, "flaky", False, now, 0)
+    elif status == "canceled":
+        store.mark_canceled(job_id, token, now)
+    elif status != "claimed":
+        store.start_step(
+            job_id, token, {"cloning": 0, "analyzing": 1, "gathering": 7}[status], "w", now
+        )
+    assert store.get_job(job_id).status == status
+    return job_id
+
+
+def test_exactly_the_retryable_statuses_can_be_retried(store: JobStore) -> None:
+    # "running" is the Node worker's status; no call of ours writes it.
+    statuses = [s for s in get_args(JobStatus) if s != "running"]
+    retried = []
+    for i, status in enumerate(statuses):
+        job_id = job_in(store, status, T0 + i * 10**6)
+        try:
+            job = store.retry_job(job_id, T0 + i * 10**6 + 1)
+        except MalformedJob:
+            continue
+        assert (job.status, job.attempts) == ("pending", 0)
+        retried.append(status)
+        store.request_cancel(job_id, T0 + i * 10**6 + 2)  # out of the next claims' way
+    assert set(retried) == RETRYABLE_STATUSES
 
 
 def test_only_the_convex_store_has_per_user_tokens_and_both_fence_the_read(

@@ -180,7 +180,16 @@ def test_clean_stale_without_a_jobs_folder_does_nothing(workspace: Workspace) ->
 
 
 def test_remove_tree_of_a_missing_path_does_nothing(tmp_path: Path) -> None:
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "file.txt").write_text("x")
+    before = sorted(tmp_path.rglob("*"))
+    # No error, and nothing made or removed beside it: a missing path, and one under a
+    # missing folder.
     remove_tree(tmp_path / "missing")
+    remove_tree(tmp_path / "missing" / "deeper")
+    assert sorted(tmp_path.rglob("*")) == before
+    assert (kept / "file.txt").read_text() == "x"
 
 
 def test_a_claim_names_the_given_owner_process_so_pool_children_share_it(

@@ -5,7 +5,14 @@ import { v } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { invalid, notFound } from "./lib/errors";
-import { ACTIVE_STATUSES, JOB_STATUSES, type JobStatus, jobDoc, repositoryDoc } from "./lib/fields";
+import {
+  ACTIVE_STATUSES,
+  JOB_STATUSES,
+  RETRYABLE_STATUSES,
+  type JobStatus,
+  jobDoc,
+  repositoryDoc,
+} from "./lib/fields";
 import { workerMutation, workerQuery } from "./lib/functions";
 import { momentText } from "./lib/progress";
 import {
@@ -21,7 +28,6 @@ import {
 const MAX_LIST = 500;
 // Statuses in which a job holds its dedupe key.
 const LIVE_STATUSES = ["pending", ...ACTIVE_STATUSES] as const;
-const RETRYABLE: readonly JobStatus[] = ["failed", "dead", "canceled"];
 
 export const upsertRepository = workerMutation({
   args: {
@@ -203,7 +209,7 @@ export const retryJob = workerMutation({
   returns: jobDoc,
   handler: async (ctx, args, { now, language }) => {
     const job = await loadJob(ctx, args.jobId);
-    if (!RETRYABLE.includes(job.status)) {
+    if (!RETRYABLE_STATUSES.includes(job.status)) {
       throw invalid(
         `job ${args.jobId} is ${job.status}; only a failed, dead or canceled job can be retried`,
       );

@@ -12,6 +12,7 @@ import { removeOlderCourses } from "./lib/courses";
 import {
   ANALYSIS_STEPS,
   CLEAR_LEASE,
+  DEFAULT_MAX_ATTEMPTS,
   FINALIZE_STEP,
   MAX_JITTER_MS,
   appendLogLine,
@@ -291,7 +292,7 @@ export const fail = workerMutation({
         progress: momentText("failed", language),
       });
       await appendLogLine(ctx, job._id, "error", `Failed: ${error}`, now);
-    } else if (attempts >= (job.maxAttempts ?? 5)) {
+    } else if (attempts >= (job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS)) {
       await ctx.db.patch(job._id, { status: "dead", ...ended, updatedAt: now, progress: momentText("dead", language) });
       await appendLogLine(ctx, job._id, "error", `Dead after ${attempts} attempts: ${error}`, now);
     } else {

@@ -9,6 +9,9 @@ import { docDoc, docKind, jobDoc, jobLogDoc, jobStepDoc, logLevel, repositoryDoc
 import { type Call, workerMutation, workerQuery } from "./lib/functions";
 import {
   ANALYSIS_STEPS,
+  MAX_ARTIFACT_PARTS,
+  MAX_DOCS_PER_CALL,
+  MAX_LOG_PAGE,
   appendLogLine,
   clampLimit,
   fenced,
@@ -21,11 +24,6 @@ import {
 } from "./lib/jobs";
 import { stepLogLine, stepProgress } from "./lib/progress";
 
-const MAX_LOG_PAGE = 1000;
-const MAX_DOCS_PER_CALL = 200;
-// A large artifact is written in pieces of under 1 MiB (a document's limit), at most
-// this many: 64 MiB in all, far beyond any course, and a bound on what a read takes.
-export const MAX_ARTIFACT_PARTS = 64;
 // Pieces per getArtifactParts answer: about 4 MiB, well inside a query's read limit.
 const PARTS_PER_READ = 4;
 

@@ -4,18 +4,20 @@
 // be narrower than what the web app stores.
 import { v, type Infer } from "convex/values";
 import schema from "../../schema";
-
-export const ACTIVE_STATUSES = ["claimed", "cloning", "analyzing", "gathering", "running"] as const;
-export const FINAL_STATUSES = ["completed", "failed", "canceled", "dead"] as const;
-export const JOB_STATUSES = ["pending", ...ACTIVE_STATUSES, ...FINAL_STATUSES] as const;
-
-export type JobStatus = (typeof JOB_STATUSES)[number];
-export type ActiveStatus = (typeof ACTIVE_STATUSES)[number];
+import shared from "./shared.json";
 
 const { tables } = schema;
 const jobFields = tables.jobs.validator.fields;
 
 export const jobStatus = jobFields.status;
+// A status is one of the schema's (the web app's); which of them are active, final
+// or retryable is in shared.json, which the Python store is pinned to.
+// convex/tests/shared.test.ts checks that shared.json names exactly the schema's.
+export type JobStatus = Infer<typeof jobStatus>;
+export const JOB_STATUSES = shared.statuses.all as readonly JobStatus[];
+export const ACTIVE_STATUSES = shared.statuses.active as readonly JobStatus[];
+export const FINAL_STATUSES = shared.statuses.final as readonly JobStatus[];
+export const RETRYABLE_STATUSES = shared.statuses.retryable as readonly JobStatus[];
 // The web app's result: {success, message?, data?: string}, a plain message, or null.
 // The stored field is optional; as an argument it is required, so its members are
 // taken into a required union.

@@ -6,22 +6,23 @@ import type { MutationCtx, QueryCtx } from "../../_generated/server";
 import { ACTIVE_STATUSES, FINAL_STATUSES, type JobStatus } from "./fields";
 import { cancelRequested, invalid, leaseLost, notFound } from "./errors";
 import { ANALYSIS_STEPS, STEP_NAMES } from "./progress";
+import shared from "./shared.json";
 
 export { ANALYSIS_STEPS, STEP_NAMES, stepName } from "./progress";
 
-export const FINALIZE_STEP = 7;
-export const DEFAULT_MAX_ATTEMPTS = 5;
+export const FINALIZE_STEP = shared.steps.finalizeStep;
+export const DEFAULT_MAX_ATTEMPTS = shared.retry.defaultMaxAttempts;
 
-// The same schedule as bridge/store/backoff.py: min(5 s * 2^(n-1), 10 min).
-const BASE_DELAY_MS = 5_000;
-const MAX_DELAY_MS = 600_000;
-export const MAX_JITTER_MS = 5_000;
+// The schedule of bridge/store/backoff.py, both read from shared.json:
+// min(5 s * 2^(n-1), 10 min), plus 0-5 s of jitter.
+const { baseDelayMs: BASE_DELAY_MS, growth: GROWTH, maxDelayMs: MAX_DELAY_MS } = shared.retry;
+export const MAX_JITTER_MS = shared.retry.maxJitterMs;
 
 export function backoffMs(attempts: number): number {
   if (attempts < 1) return 0;
   // Cap the exponent first so that a huge count cannot overflow to Infinity.
   const exponent = Math.min(attempts - 1, 20);
-  return Math.min(BASE_DELAY_MS * 2 ** exponent, MAX_DELAY_MS);
+  return Math.min(BASE_DELAY_MS * GROWTH ** exponent, MAX_DELAY_MS);
 }
 
 export function isFinal(status: JobStatus): boolean {
@@ -82,6 +83,13 @@ export function stepsOf(ctx: QueryCtx, jobId: Id<"jobs">): Promise<Doc<"jobSteps
     .withIndex("by_job_step", (q) => q.eq("jobId", jobId))
     .take(STEP_NAMES.length);
 }
+
+// A large artifact is written in pieces of under 1 MiB (a document's limit), at most
+// this many: 64 MiB in all, far beyond any course, and a bound on what a read takes.
+export const MAX_ARTIFACT_PARTS = shared.artifacts.maxParts;
+// Bounds of one call: log lines per getLogs answer, docs per upsertDocs call.
+export const MAX_LOG_PAGE = shared.calls.maxLogLines;
+export const MAX_DOCS_PER_CALL = shared.calls.maxDocs;
 
 // A job ended by someone else while its holder still held the lease: the web app
 // cancels by writing `canceled` (or `failed`) straight into status and leaves the

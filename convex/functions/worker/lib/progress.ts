@@ -2,58 +2,25 @@
 // operators'. The web's UI is French and shows `progress` as it is unless its
 // translateProgress recognises a few English words, so French is the default.
 // Job logs always get the English step line ("Step 3/6: Determining order"), which
-// the runbook greps. bridge/store/progress.py is the Python copy; the contract
-// suite (tests/unit/test_store_contract.py) runs both stores against it.
+// the runbook greps. bridge/store/progress.py is the Python copy: its tables are
+// pinned to shared.json, and the contract suite (tests/unit/test_store_contract.py)
+// checks that both stores write the same texts.
 import { invalid } from "./errors";
+import shared from "./shared.json";
 
-export const LANGUAGES = ["fr", "en"] as const;
-export type Language = (typeof LANGUAGES)[number];
-export const DEFAULT_LANGUAGE: Language = "fr";
+// The texts and step names are read from shared.json, which the Python copy is
+// pinned to; the languages are the keys of its moments.
+const MOMENTS = shared.progress.moments;
+export type Language = keyof typeof MOMENTS;
+export type Moment = keyof (typeof MOMENTS)[Language];
+export const LANGUAGES = Object.keys(MOMENTS) as readonly Language[];
+export const DEFAULT_LANGUAGE = shared.progress.defaultLanguage as Language;
 
-export const ANALYSIS_STEPS = 6;
-export const STEP_NAMES = [
-  "Cloning repository",
-  "Extracting abstractions",
-  "Analyzing relationships",
-  "Determining order",
-  "Generating chapters",
-  "Reviewing chapters",
-  "Creating tutorials",
-  "Saving course",
-] as const;
+export const ANALYSIS_STEPS = shared.steps.analysisSteps;
+export const STEP_NAMES: readonly string[] = shared.steps.names;
 
 // The Node worker's French names of the six analysis steps.
-const FRENCH_STEP_NAMES = [
-  "Extraction des abstractions principales",
-  "Analyse des relations entre composants",
-  "Détermination de l'ordre optimal des chapitres",
-  "Génération du contenu des chapitres",
-  "Révision et amélioration des chapitres",
-  "Génération de tutoriels interactifs",
-] as const;
-
-export type Moment = "claimed" | "queued" | "retrying" | "completed" | "failed" | "dead" | "canceled";
-
-const MOMENTS: Record<Language, Record<Moment, string>> = {
-  en: {
-    claimed: "Claimed",
-    queued: "Queued",
-    retrying: "Retrying",
-    completed: "Completed",
-    failed: "Failed",
-    dead: "Dead",
-    canceled: "Canceled",
-  },
-  fr: {
-    claimed: "Initialisation...",
-    queued: "En attente...",
-    retrying: "Nouvelle tentative prévue...",
-    completed: "Terminé",
-    failed: "Échec",
-    dead: "Échec définitif",
-    canceled: "Annulé",
-  },
-};
+const FRENCH_STEP_NAMES: readonly string[] = shared.progress.frenchStepNames;
 
 export function language(value: string | undefined): Language {
   if (value === undefined || value === "") return DEFAULT_LANGUAGE;

@@ -1,0 +1,79 @@
+"""The Python copy of the rules the TypeScript functions read from ``shared.json``.
+
+``convex/functions/worker/lib/shared.json`` is the one source the functions import. The
+Python package keeps its own constants, since a worker image holds no ``convex/``
+folder; these tests pin each of them equal to the file, so an edit to one side fails
+here until the other follows. What the stores write (progress and log texts, the
+schedule as it lands in ``runAt``) is checked on both stores by the contract suite.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, get_args
+
+import pytest
+
+from bridge.store import backoff, convex, progress, records
+
+SHARED = Path(__file__).resolve().parents[2] / "convex/functions/worker/lib/shared.json"
+
+
+@pytest.fixture(scope="module")
+def shared() -> dict[str, Any]:
+    rules: dict[str, Any] = json.loads(SHARED.read_text(encoding="utf-8"))
+    return rules
+
+
+def test_the_steps_have_the_same_names_and_numbers(shared: dict[str, Any]) -> None:
+    assert list(records.STEP_NAMES) == shared["steps"]["names"]
+    assert shared["steps"]["analysisSteps"] == records.ANALYSIS_STEPS
+    assert shared["steps"]["finalizeStep"] == records.FINALIZE_STEP
+
+
+def test_the_statuses_and_which_are_active_final_and_retryable_are_the_same(
+    shared: dict[str, Any],
+) -> None:
+    statuses = shared["statuses"]
+    assert list(get_args(records.JobStatus)) == statuses["all"]
+    assert set(statuses["active"]) == records.ACTIVE_STATUSES
+    assert set(statuses["final"]) == records.FINAL_STATUSES
+    assert set(statuses["retryable"]) == records.RETRYABLE_STATUSES
+
+
+def test_the_retry_schedule_and_the_default_attempts_are_the_same(
+    shared: dict[str, Any],
+) -> None:
+    retry = shared["retry"]
+    assert retry["baseDelayMs"] == backoff.BASE_DELAY_MS
+    assert retry["growth"] == backoff.GROWTH
+    assert retry["maxDelayMs"] == backoff.MAX_DELAY_MS
+    assert retry["maxJitterMs"] == backoff.MAX_JITTER_MS
+    assert retry["defaultMaxAttempts"] == records.DEFAULT_MAX_ATTEMPTS
+    spec = records.JobSpec(user_id="u", repository_id="r")
+    assert spec.max_attempts == retry["defaultMaxAttempts"]
+
+
+def test_the_convex_store_cuts_artifacts_as_the_functions_accept_them(
+    shared: dict[str, Any],
+) -> None:
+    assert shared["artifacts"]["partBytes"] == convex._ARTIFACT_PART_BYTES
+    assert shared["artifacts"]["maxParts"] == convex._MAX_ARTIFACT_PARTS
+
+
+def test_the_convex_store_pages_within_what_one_call_answers(shared: dict[str, Any]) -> None:
+    # get_logs stops at the first short page: a page larger than the functions serve
+    # would end every long log early.
+    assert shared["calls"]["maxLogLines"] >= convex._LOG_PAGE
+    # upsertDocs refuses a call with more docs than this.
+    assert shared["calls"]["maxDocs"] >= convex._DOCS_PER_CALL
+
+
+def test_the_progress_texts_are_the_same(shared: dict[str, Any]) -> None:
+    texts = shared["progress"]
+    assert texts["defaultLanguage"] == progress.DEFAULT_LANGUAGE
+    assert list(progress.LANGUAGES) == list(texts["moments"])
+    assert list(progress._FRENCH_STEP_NAMES) == texts["frenchStepNames"]
+    assert texts["moments"] == progress._MOMENTS
+    assert set(get_args(progress.Moment)) == set(texts["moments"]["en"])
