@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import redis
 from kombu import Connection, Exchange, Queue
 
 from fondation.settings import load_settings
@@ -24,8 +25,15 @@ def test_only_plain_redis_urls_get_the_shared_client_transport() -> None:
 
 def test_the_celery_app_publishes_through_the_shared_client_channel(redis_url: str) -> None:
     app = create_app(load_settings(), redis_url)
-    with app.connection_for_write() as conn:
-        assert isinstance(conn.default_channel, broker.Channel)
+    with app.producer_or_acquire() as producer:
+        assert isinstance(producer.channel, broker.Channel)
+        app.send_task("broker-test.noop", queue="broker-test-app", producer=producer)
+    # The message reached the queue's Redis list through that channel.
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert client.llen("broker-test-app") == 1
+    finally:
+        client.close()
 
 
 def test_a_channel_builds_one_client_and_every_message_goes_through(redis_url: str) -> None:

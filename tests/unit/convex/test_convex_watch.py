@@ -88,7 +88,12 @@ def test_a_refused_secret_stops_the_watcher(standin: StandIn) -> None:
         deadline = time.monotonic() + 5
         while watcher.error is None and time.monotonic() < deadline:
             time.sleep(0.01)
+        refused = standin.stats()["byPath"]["worker/queue:readyCount"]
+        # Twenty intervals later: a watcher still running would have probed again.
+        time.sleep(0.2)
+        after = standin.stats()["byPath"]["worker/queue:readyCount"]
     finally:
         watcher.stop()
         bad.close()
     assert isinstance(watcher.error, StoreAuthError)
+    assert (refused, after) == (1, 1)
