@@ -603,6 +603,7 @@ def test_each_ending_writes_the_same_log_line_on_both_stores(store: JobStore) ->
     job_id, token = claim_one(store)
     store.fail(job_id, token, "network down", False, T0 + 100, 1234)
     job_id, token = claim_one(store, T0 + 10**6)
+    # 12.25 s is an exact tie, which both stores round to even as Python's format does.
     store.fail(job_id, token, "flaky", False, T0 + 10**6, 2_250)
     assert log_lines(store, job_id) == [
         ("error", "Attempt 1 failed, retry in 6.2 s: network down"),
