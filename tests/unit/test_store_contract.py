@@ -322,6 +322,21 @@ def test_an_artifact_larger_than_a_convex_document_round_trips(store: JobStore) 
     assert store.get_steps(job_id)[0].artifact == "{}"
 
 
+def test_each_step_shows_the_web_apps_status_and_step_number(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    seen = []
+    for step in range(len(STEP_NAMES)):
+        job = store.start_step(job_id, token, step, "w", T0 + step).job
+        seen.append((job.status, job.current_step, job.total_steps))
+    # The web shows "step k of 6": the clone is 0 and finalize stays at the last step.
+    assert seen == [
+        ("cloning", 0, 6),
+        *[("analyzing", step, 6) for step in range(1, 7)],
+        ("gathering", 6, 6),
+    ]
+
+
 def test_clone_step_sets_status_cloning(store: JobStore) -> None:
     new_job(store)
     job_id, token = claim_one(store)
