@@ -16,6 +16,7 @@ from typing import Any, get_args
 import pytest
 
 from bridge.store import backoff, convex, progress, records
+from fondation.settings import Settings
 
 SHARED = Path(__file__).resolve().parents[2] / "convex/functions/worker/lib/shared.json"
 
@@ -77,3 +78,10 @@ def test_the_progress_texts_are_the_same(shared: dict[str, Any]) -> None:
     assert list(progress._FRENCH_STEP_NAMES) == texts["frenchStepNames"]
     assert texts["moments"] == progress._MOMENTS
     assert set(get_args(progress.Moment)) == set(texts["moments"]["en"])
+
+
+def test_the_settings_offer_the_same_languages_and_default(shared: dict[str, Any]) -> None:
+    # The settings are the ground floor and import nothing of the store: a copy of its own.
+    field = Settings.model_fields["progress_language"]
+    assert list(get_args(field.annotation)) == list(shared["progress"]["moments"])
+    assert field.default == shared["progress"]["defaultLanguage"]
