@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import click
+import dockerfile
 import pytest
 import yaml
 from pydantic import AliasChoices
@@ -31,6 +32,7 @@ SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re
 SECRET_LITERAL = re.compile(r"sk-ant-|ghp_|github_pat_|glpat-|xox[bp]-")
 PINNED_IMAGE = re.compile(r"^[\w./-]+:(?P<tag>[\w.-]+)(@sha256:[0-9a-f]{64})?$")
 PINNED_TAG = re.compile(r"\d+\.\d+\.\d+")
+PINNED_DIGEST = re.compile(r"^[\w./-]+:[\w.-]*\d+\.\d+\.\d+[\w.-]*@sha256:[0-9a-f]{64}$")
 
 
 def _pyproject() -> dict[str, Any]:
@@ -161,6 +163,54 @@ def test_each_image_is_multi_stage_on_version_pinned_bases(name: str) -> None:
         if stage.name:
             seen.add(stage.name)
     assert stages[-1].base.startswith("python:3.11."), stages[-1].base
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_each_base_image_is_pinned_by_digest_through_a_build_argument(name: str) -> None:
+    path = REPO_ROOT / name
+    defaults = compose.global_args(path)
+    for ins in dockerfile.parse_file(str(path)):
+        if ins.cmd == "FROM" and not ins.value[0].startswith("${"):
+            # Only earlier stages may be named directly.
+            assert ins.value[0] in {s.name for s in compose.stages(path)}, ins.value
+    bases = {v for k, v in defaults.items() if k.endswith("_IMAGE")}
+    assert bases, f"{name}: no base image argument"
+    for base in bases:
+        assert PINNED_DIGEST.match(base), f"{name}: {base} is not pinned by digest"
+
+
+def test_the_redis_image_is_pinned_by_digest_unless_replaced() -> None:
+    raw = compose.COMPOSE_FILE.read_text()
+    default = re.search(r"image: \$\{REDIS_IMAGE:-([^}]+)\}", raw)
+    assert default, "the redis image is not ${REDIS_IMAGE:-...}"
+    assert PINNED_DIGEST.match(default[1]), default[1]
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_each_image_installs_its_dependencies_from_the_hash_locked_file(name: str) -> None:
+    builder = compose.stages(REPO_ROOT / name)[0]
+    runs = " ".join(" ".join(ins.value) for ins in builder.all("RUN"))
+    assert "--require-hashes" in runs
+    assert "-r requirements.lock" in runs
+    assert "pyproject.toml" not in runs  # no resolving of ranges at build time
+    locked = (REPO_ROOT / "requirements.lock").read_text()
+    for requirement in _pyproject()["project"]["dependencies"]:
+        package = re.split(r"[\[<>=!~ ]", requirement, maxsplit=1)[0].lower()
+        assert re.search(rf"^{re.escape(package)}==\S+ ", locked, re.M), package
+    # Every pinned package carries its hashes (a block runs to the next unindented line).
+    blocks = re.split(r"\n(?=[A-Za-z0-9])", locked.split("\n", 2)[2])
+    unhashed = [b.split()[0] for b in blocks if "==" in b and "--hash=sha256:" not in b]
+    assert not unhashed, unhashed
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_the_target_architecture_has_a_default_for_the_legacy_builder(name: str) -> None:
+    builder = compose.stages(REPO_ROOT / name)[0]
+    uses = [" ".join(i.value) for i in builder.all("RUN") if "TARGETARCH" in " ".join(i.value)]
+    assert uses, f"{name}: TARGETARCH unused"
+    for run in uses:
+        # BuildKit sets it; the legacy builder leaves it empty.
+        assert "${TARGETARCH:-" in run, run
 
 
 @pytest.mark.parametrize("name", DOCKERFILES)
@@ -430,6 +480,25 @@ def test_the_example_env_documents_every_variable() -> None:
     referenced = compose.referenced_variables(_compose_raw())
     missing = (settings | referenced | _claude_variables()) - listed
     assert not missing, f"compose/.env.example does not list {sorted(missing)}"
+
+
+def test_the_example_env_sets_each_variable_once() -> None:
+    names = [
+        m.group(1)
+        for line in compose.ENV_EXAMPLE.read_text().splitlines()
+        if (m := re.match(r"^#? ?([A-Z][A-Z0-9_]*)=", line))
+    ]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    assert not twice, f"compose/.env.example lists {twice} more than once"
+
+
+def test_published_ports_come_from_variables_with_the_usual_defaults() -> None:
+    raw = _compose_raw()["services"]
+    assert raw["bridge"]["ports"] == ["127.0.0.1:${HEALTH_HOST_PORT:-8080}:8080"]
+    assert raw["flower"]["ports"] == ["127.0.0.1:${FLOWER_HOST_PORT:-5555}:5555"]
+    variables = {**_example(), "FLOWER_BASIC_AUTH": "operator:example"}
+    moved = compose.load_compose({**variables, "HEALTH_HOST_PORT": "18080"})
+    assert moved["services"]["bridge"]["ports"] == ["127.0.0.1:18080:8080"]
 
 
 def test_the_example_env_holds_no_secret_and_valid_settings() -> None:
