@@ -84,9 +84,10 @@ lock-check: $(STAMP)
 	&& if diff -u requirements.lock $$tmp; then rm -f $$tmp; \
 	else rm -f $$tmp; echo "requirements.lock is stale: run make lock"; exit 1; fi
 
-## compose-test: build both images with podman and run the compose stack (needs root)
+## compose-test: the container tier: both images built with podman, the compose stack run
+## (installs podman when missing; needs root). Phase times in .fondation/compose-test.json
 compose-test: $(STAMP)
-	$(BIN)/python -m tests.support.compose_tier
+	FONDATION_CONTAINER_TIER=1 $(BIN)/pytest -p no:cacheprovider tests/containers
 
 up: $(STAMP)
 	$(BIN)/fondation up
