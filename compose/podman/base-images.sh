@@ -24,12 +24,13 @@ needed() {
   [ "${FORCE:-0}" = 1 ] || ! podman image exists "$1"
 }
 
-# mmdebstrap writes the rootfs as a tar on stdout; podman import reads it on stdin.
+# mmdebstrap writes the rootfs as a tar on stdout (from its default Debian mirror);
+# podman import reads it on stdin.
 rootfs() {
   local include="$1"; shift
   mmdebstrap --quiet --variant=minbase --include="$include" \
     --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
-    "$@" bookworm - http://deb.debian.org/debian
+    "$@" bookworm -
 }
 
 if needed "$python_tag"; then

@@ -436,6 +436,39 @@ def test_worker_checkouts_go_to_a_tmpfs_at_temp_dir() -> None:
     assert any("uid=10001" in str(t) and "size=" in str(t) for t in worker["tmpfs"])
 
 
+class _OverrideLoader(yaml.SafeLoader):
+    """Reads Compose's ``!override`` tag as the value it carries."""
+
+
+_OverrideLoader.add_constructor(
+    "!override",
+    lambda loader, node: loader.construct_sequence(node),  # type: ignore[arg-type]
+)
+
+
+def test_the_podman_override_changes_only_image_names_and_the_tmpfs_form() -> None:
+    override_file = compose.COMPOSE_DIR / "docker-compose.podman.yml"
+    override = yaml.load(override_file.read_text(), Loader=_OverrideLoader)
+    production = _services()
+    assert set(override) == {"services"}
+    for name, svc in override["services"].items():
+        assert name in production
+        assert set(svc) <= {"image", "tmpfs"}, f"{name}: {set(svc)}"
+    built = {name for name, svc in production.items() if "build" in svc}
+    assert set(override["services"]) == built  # each built service gets its image name
+    [docker_form] = production["worker"]["tmpfs"]
+    [podman_form] = override["services"]["worker"]["tmpfs"]
+    target, _, options = docker_form.partition(":")
+    podman_target, _, podman_options = podman_form.partition(":")
+    assert podman_target == target
+    docker_opts = dict(o.partition("=")[::2] for o in options.split(","))
+    podman_opts = dict(o.partition("=")[::2] for o in podman_options.split(","))
+    # The same size and mode; U for uid/gid, which podman refuses.
+    assert podman_opts.pop("U") == ""
+    assert podman_opts == {k: v for k, v in docker_opts.items() if k not in {"uid", "gid"}}
+    assert {docker_opts["uid"], docker_opts["gid"]} == {"10001"}
+
+
 def test_redis_keeps_its_data_and_never_evicts_queued_messages() -> None:
     redis_svc = _services()["redis"]
     match = PINNED_IMAGE.match(redis_svc["image"])
