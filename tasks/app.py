@@ -18,6 +18,7 @@ from celery import Celery
 from fondation.settings import Settings
 from tasks.broker import transport_for
 from tasks.events import EVENTS_CLS
+from tasks.pool import POOL_CLS
 
 APP_NAME = "fondation"
 
@@ -48,6 +49,8 @@ def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
         # shutdown timeout (20 s) with nothing to finish. Messages it holds unstarted
         # (a retry's countdown) are unacked and go back to the queue as it closes.
         "worker_enable_soft_shutdown_on_idle": False,
+        # The prefork pool, terminated rather than joined when idle: see tasks/pool.py.
+        "worker_pool": POOL_CLS,
         "task_soft_time_limit": settings.step_soft_time_limit,
         "task_time_limit": settings.step_time_limit,
         "task_default_queue": settings.celery_queue,
