@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint format typecheck unit integration acceptance convex-test bench profile \
-        reliability example-course up clean claude-cli
+        reliability example-course up clean claude-cli lock lock-check compose-test
 
 # The Claude Code CLI the worker image pins (Dockerfile.worker), for the real-CLI tests.
 CLAUDE_CODE_VERSION := 2.1.332
@@ -29,7 +29,7 @@ demo: $(STAMP)
 	@echo "Open course/index.md"
 
 ## test: lint, types, the Convex functions in convex-test, then unit, integration, acceptance
-test: lint typecheck convex-test claude-cli
+test: lint typecheck lock-check convex-test claude-cli
 	$(BIN)/pytest -p no:cacheprovider
 
 unit: $(STAMP)
@@ -89,6 +89,25 @@ reliability: $(STAMP)
 example-course: $(STAMP)
 	rm -rf docs/example-course
 	$(BIN)/fondation analyze . --out docs/example-course
+
+## lock: regenerate requirements.lock (pinned, with hashes) from pyproject.toml's dependencies;
+## the images install from it. Run it after editing the dependencies.
+LOCK_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
+	--python-version 3.11 --custom-compile-command "make lock"
+lock: $(STAMP)
+	$(LOCK_COMPILE) -o requirements.lock
+
+## lock-check: requirements.lock still matches pyproject.toml (its pins are kept, so a new
+## release upstream does not make it stale; a changed dependency does)
+lock-check: $(STAMP)
+	@tmp=$$(mktemp) && cp requirements.lock $$tmp && $(LOCK_COMPILE) -o $$tmp \
+	&& if diff -u requirements.lock $$tmp; then rm -f $$tmp; \
+	else rm -f $$tmp; echo "requirements.lock is stale: run make lock"; exit 1; fi
+
+## compose-test: the container tier: both images built with podman, the compose stack run
+## (installs podman when missing; needs root). Phase times in .fondation/compose-test.json
+compose-test: $(STAMP)
+	FONDATION_CONTAINER_TIER=1 $(BIN)/pytest -p no:cacheprovider tests/containers
 
 up: $(STAMP)
 	$(BIN)/fondation up

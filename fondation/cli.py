@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +107,7 @@ def analyze(
             raise click.ClickException(str(exc)) from exc
         click.echo(f"job {job.id}", err=True)
         final = follow_job(store, job.id, timeout_s=timeout_s, stack=st)
+        st.stop(job_done=True)  # at once: see Stack.stop
     _finish(store, final, out_dir)
 
 
@@ -128,7 +128,7 @@ def _finish(store: JobStore, job: JobRecord, out_dir: Path) -> None:
 def up(flower_port: int, no_flower: bool) -> None:
     """Run Redis (embedded when REDIS_URL is unset), a bridge, a worker and Flower
     in the foreground until Ctrl-C."""
-    from fondation.stack import Stack, pick_health_port
+    from fondation.stack import STOP_SIGNALS, Stack, pick_health_port
 
     settings = _settings()
     setup_logging(settings)
@@ -140,7 +140,11 @@ def up(flower_port: int, no_flower: bool) -> None:
         health_port=port,
         flower_port=None if no_flower else flower_port,
     )
-    stack.start()
+    try:
+        stack.start()
+    except BaseException:
+        stack.stop()  # what started before the failure
+        raise
     (STATE_DIR / "redis.url").write_text(stack.redis_url)
     click.echo(
         f"up: health view http://127.0.0.1:{port}/"
@@ -148,14 +152,13 @@ def up(flower_port: int, no_flower: bool) -> None:
         + "; Ctrl-C stops"
     )
     try:
-        while (failed := stack.failed_process()) is None:
-            time.sleep(0.5)
-        click.echo(f"stopping: {failed}", err=True)
-    except KeyboardInterrupt:
-        click.echo("stopping...", err=True)
+        # SIGTERM, SIGINT and SIGHUP each stop the whole stack; see Stack.serve.
+        reason = stack.serve()
     finally:
-        stack.stop()
         (STATE_DIR / "redis.url").unlink(missing_ok=True)
+    click.echo(f"stopped: {reason}", err=True)
+    if reason not in {sig.name for sig in STOP_SIGNALS}:
+        sys.exit(1)  # a child died: a supervisor should see a failure
 
 
 # --- jobs ---------------------------------------------------------------------------

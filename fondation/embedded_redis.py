@@ -13,6 +13,7 @@ from pathlib import Path
 import redis
 
 from fondation.errors import FondationError
+from fondation.parent_death import die_with_parent
 
 
 def free_port() -> int:
@@ -63,7 +64,11 @@ class EmbeddedRedis:
             "--maxmemory-policy", "noeviction",
             "--logfile", str(self.data_dir / "redis.log"),
         ]  # fmt: skip
-        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        # The parent-death signal: a killed parent (a CLI, a test harness) leaves no server.
+        self._proc = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            preexec_fn=die_with_parent(),  # noqa: PLW1509 (prctl and getppid only)
+        )  # fmt: skip
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

@@ -14,9 +14,13 @@ from types import TracebackType
 
 from fondation.embedded_redis import EmbeddedRedis, free_port, redis_answers
 from fondation.errors import FondationError
+from fondation.parent_death import die_with_parent
 from fondation.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# What a supervisor, Ctrl-C and a closing terminal send: each stops the whole stack.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 class Stack:
@@ -84,10 +88,11 @@ class Stack:
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = (self.log_dir / f"{name}.log").open("ab")
-        # Own session: Ctrl-C reaches us once, and we stop the children in order.
+        # Own session: Ctrl-C reaches us once, and we stop the children in order. The
+        # parent-death signal stops them if we are killed before we can.
         self.procs[name] = subprocess.Popen(
             argv, env=self.env(), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=die_with_parent(),  # noqa: PLW1509 (prctl and getppid only)
         )  # fmt: skip
 
     def failed_process(self) -> str | None:
@@ -96,11 +101,42 @@ class Stack:
                 return f"{name} exited with {proc.returncode}"
         return None
 
-    def stop(self, timeout_s: float = 30.0) -> None:
+    def serve(self, poll_s: float = 0.2) -> str:
+        """Run until a child exits or a stop signal arrives, then stop every child and
+        the embedded Redis. Returns why it stopped (the signal's name, or the child)."""
+        received: list[int] = []
+        previous = {
+            sig: signal.signal(sig, lambda n, _f: received.append(n)) for sig in STOP_SIGNALS
+        }
+        try:
+            while not received:
+                if (failed := self.failed_process()) is not None:
+                    return failed
+                time.sleep(poll_s)
+            return signal.Signals(received[0]).name
+        finally:
+            # The handlers stay while the children stop: a second Ctrl-C or a repeated
+            # SIGTERM does not cut the stop short and leave children behind.
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def stop(self, timeout_s: float = 30.0, *, job_done: bool = False) -> None:
+        """Stop every child, then the embedded Redis; a child still running after
+        ``timeout_s`` is killed.
+
+        A worker normally gets SIGTERM, its soft shutdown (REMAP_SIGTERM=SIGQUIT): running
+        steps get WORKER_SOFT_SHUTDOWN_TIMEOUT, then go back to the queue. But Celery
+        sleeps that whole timeout whenever a step is running, however soon it ends. With
+        ``job_done`` (``analyze`` once its job has ended) the only step that can still run
+        is the last one returning, so the worker gets SIGINT, Celery's warm shutdown,
+        which ends as soon as that step has.
+        """
         for name in ("bridge", "flower", "worker"):
             proc = self.procs.get(name)
             if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+                warm = name == "worker" and job_done
+                proc.send_signal(signal.SIGINT if warm else signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
         for proc in self.procs.values():
             try:

@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import click
+import dockerfile
 import pytest
 import yaml
 from pydantic import AliasChoices
@@ -31,6 +32,7 @@ SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re
 SECRET_LITERAL = re.compile(r"sk-ant-|ghp_|github_pat_|glpat-|xox[bp]-")
 PINNED_IMAGE = re.compile(r"^[\w./-]+:(?P<tag>[\w.-]+)(@sha256:[0-9a-f]{64})?$")
 PINNED_TAG = re.compile(r"\d+\.\d+\.\d+")
+PINNED_DIGEST = re.compile(r"^[\w./-]+:[\w.-]*\d+\.\d+\.\d+[\w.-]*@sha256:[0-9a-f]{64}$")
 
 
 def _pyproject() -> dict[str, Any]:
@@ -161,6 +163,54 @@ def test_each_image_is_multi_stage_on_version_pinned_bases(name: str) -> None:
         if stage.name:
             seen.add(stage.name)
     assert stages[-1].base.startswith("python:3.11."), stages[-1].base
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_each_base_image_is_pinned_by_digest_through_a_build_argument(name: str) -> None:
+    path = REPO_ROOT / name
+    defaults = compose.global_args(path)
+    for ins in dockerfile.parse_file(str(path)):
+        if ins.cmd == "FROM" and not ins.value[0].startswith("${"):
+            # Only earlier stages may be named directly.
+            assert ins.value[0] in {s.name for s in compose.stages(path)}, ins.value
+    bases = {v for k, v in defaults.items() if k.endswith("_IMAGE")}
+    assert bases, f"{name}: no base image argument"
+    for base in bases:
+        assert PINNED_DIGEST.match(base), f"{name}: {base} is not pinned by digest"
+
+
+def test_the_redis_image_is_pinned_by_digest_unless_replaced() -> None:
+    raw = compose.COMPOSE_FILE.read_text()
+    default = re.search(r"image: \$\{REDIS_IMAGE:-([^}]+)\}", raw)
+    assert default, "the redis image is not ${REDIS_IMAGE:-...}"
+    assert PINNED_DIGEST.match(default[1]), default[1]
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_each_image_installs_its_dependencies_from_the_hash_locked_file(name: str) -> None:
+    builder = compose.stages(REPO_ROOT / name)[0]
+    runs = " ".join(" ".join(ins.value) for ins in builder.all("RUN"))
+    assert "--require-hashes" in runs
+    assert "-r requirements.lock" in runs
+    assert "pyproject.toml" not in runs  # no resolving of ranges at build time
+    locked = (REPO_ROOT / "requirements.lock").read_text()
+    for requirement in _pyproject()["project"]["dependencies"]:
+        package = re.split(r"[\[<>=!~ ]", requirement, maxsplit=1)[0].lower()
+        assert re.search(rf"^{re.escape(package)}==\S+ ", locked, re.M), package
+    # Every pinned package carries its hashes (a block runs to the next unindented line).
+    blocks = re.split(r"\n(?=[A-Za-z0-9])", locked.split("\n", 2)[2])
+    unhashed = [b.split()[0] for b in blocks if "==" in b and "--hash=sha256:" not in b]
+    assert not unhashed, unhashed
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_the_target_architecture_has_a_default_for_the_legacy_builder(name: str) -> None:
+    builder = compose.stages(REPO_ROOT / name)[0]
+    uses = [" ".join(i.value) for i in builder.all("RUN") if "TARGETARCH" in " ".join(i.value)]
+    assert uses, f"{name}: TARGETARCH unused"
+    for run in uses:
+        # BuildKit sets it; the legacy builder leaves it empty.
+        assert "${TARGETARCH:-" in run, run
 
 
 @pytest.mark.parametrize("name", DOCKERFILES)
@@ -386,6 +436,39 @@ def test_worker_checkouts_go_to_a_tmpfs_at_temp_dir() -> None:
     assert any("uid=10001" in str(t) and "size=" in str(t) for t in worker["tmpfs"])
 
 
+class _OverrideLoader(yaml.SafeLoader):
+    """Reads Compose's ``!override`` tag as the value it carries."""
+
+
+_OverrideLoader.add_constructor(
+    "!override",
+    lambda loader, node: loader.construct_sequence(node),  # type: ignore[arg-type]
+)
+
+
+def test_the_podman_override_changes_only_image_names_and_the_tmpfs_form() -> None:
+    override_file = compose.COMPOSE_DIR / "docker-compose.podman.yml"
+    override = yaml.load(override_file.read_text(), Loader=_OverrideLoader)
+    production = _services()
+    assert set(override) == {"services"}
+    for name, svc in override["services"].items():
+        assert name in production
+        assert set(svc) <= {"image", "tmpfs"}, f"{name}: {set(svc)}"
+    built = {name for name, svc in production.items() if "build" in svc}
+    assert set(override["services"]) == built  # each built service gets its image name
+    [docker_form] = production["worker"]["tmpfs"]
+    [podman_form] = override["services"]["worker"]["tmpfs"]
+    target, _, options = docker_form.partition(":")
+    podman_target, _, podman_options = podman_form.partition(":")
+    assert podman_target == target
+    docker_opts = dict(o.partition("=")[::2] for o in options.split(","))
+    podman_opts = dict(o.partition("=")[::2] for o in podman_options.split(","))
+    # The same size and mode; U for uid/gid, which podman refuses.
+    assert podman_opts.pop("U") == ""
+    assert podman_opts == {k: v for k, v in docker_opts.items() if k not in {"uid", "gid"}}
+    assert {docker_opts["uid"], docker_opts["gid"]} == {"10001"}
+
+
 def test_redis_keeps_its_data_and_never_evicts_queued_messages() -> None:
     redis_svc = _services()["redis"]
     match = PINNED_IMAGE.match(redis_svc["image"])
@@ -430,6 +513,25 @@ def test_the_example_env_documents_every_variable() -> None:
     referenced = compose.referenced_variables(_compose_raw())
     missing = (settings | referenced | _claude_variables()) - listed
     assert not missing, f"compose/.env.example does not list {sorted(missing)}"
+
+
+def test_the_example_env_sets_each_variable_once() -> None:
+    names = [
+        m.group(1)
+        for line in compose.ENV_EXAMPLE.read_text().splitlines()
+        if (m := re.match(r"^#? ?([A-Z][A-Z0-9_]*)=", line))
+    ]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    assert not twice, f"compose/.env.example lists {twice} more than once"
+
+
+def test_published_ports_come_from_variables_with_the_usual_defaults() -> None:
+    raw = _compose_raw()["services"]
+    assert raw["bridge"]["ports"] == ["127.0.0.1:${HEALTH_HOST_PORT:-8080}:8080"]
+    assert raw["flower"]["ports"] == ["127.0.0.1:${FLOWER_HOST_PORT:-5555}:5555"]
+    variables = {**_example(), "FLOWER_BASIC_AUTH": "operator:example"}
+    moved = compose.load_compose({**variables, "HEALTH_HOST_PORT": "18080"})
+    assert moved["services"]["bridge"]["ports"] == ["127.0.0.1:18080:8080"]
 
 
 def test_the_example_env_holds_no_secret_and_valid_settings() -> None:

@@ -53,18 +53,31 @@ class Stage:
 
 
 def stages(path: Path) -> list[Stage]:
-    """The build stages of a Dockerfile, in order; instructions before the first FROM
-    (global ARGs) are dropped."""
+    """The build stages of a Dockerfile, in order. A base named by a global ARG
+    (``FROM ${PYTHON_IMAGE}``) is read as that ARG's default; the global ARGs themselves
+    are not kept in any stage."""
     result: list[Stage] = []
+    defaults = global_args(path)
     for ins in dockerfile.parse_file(str(path)):
         if ins.cmd == "FROM":
             words = list(ins.value)
             name = words[2] if len(words) >= 3 and words[1].upper() == "AS" else None
-            result.append(Stage(words[0], name, ()))
+            result.append(Stage(interpolate(words[0], defaults), name, ()))
         elif result:
             last = result[-1]
             result[-1] = Stage(last.base, last.name, (*last.instructions, ins))
     return result
+
+
+def global_args(path: Path) -> dict[str, str]:
+    """The ARGs before a Dockerfile's first FROM, with their defaults."""
+    found: dict[str, str] = {}
+    for ins in dockerfile.parse_file(str(path)):
+        if ins.cmd == "FROM":
+            break
+        if ins.cmd == "ARG":
+            found.update(env_pairs(ins))
+    return found
 
 
 def env_pairs(ins: dockerfile.Command) -> list[tuple[str, str]]:
