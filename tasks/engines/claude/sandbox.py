@@ -47,13 +47,15 @@ def wrap(
     """``argv`` run by bubblewrap; ``argv[0]`` must already be the CLI's real path."""
     cli = argv[0]
     cmd = [bwrap, "--unshare-all", "--share-net", "--die-with-parent"]
+    # A fresh /tmp inside the sandbox, never the host's. It comes before every bind:
+    # bubblewrap mounts in order, so a bind under /tmp made earlier (a CLI installed in a
+    # checkout of this project under /tmp, a TEMP_DIR there) would be hidden by it.
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]  # noqa: S108
     cmd += _bind_system()
     cmd += ["--ro-bind", cli, cli]
     for path in extra_ro:
         if os.path.exists(path):
             cmd += ["--ro-bind", path, path]
-    # A fresh /tmp inside the sandbox, never the host's.
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]  # noqa: S108
     cmd += ["--ro-bind", str(checkout), str(checkout)]
     cmd += ["--bind", str(home), str(home)]
     cmd += ["--chdir", str(checkout), "--"]

@@ -67,3 +67,17 @@ def test_inside_the_sandbox_no_process_of_the_worker_is_visible(jobs: Jobs, home
     pids = [p for p in _inside(jobs, home, "ls", "/proc").stdout.split() if p.isdigit()]
     # bwrap's init and the ls itself, in a pid namespace of their own.
     assert 1 <= len(pids) <= 3, pids
+
+
+def test_a_cli_installed_under_tmp_still_runs_inside_the_sandbox(
+    jobs: Jobs, home: Path, tmp_path: Path
+) -> None:
+    """The sandbox's own /tmp must not hide the CLI: a checkout of this project (and so
+    its pinned CLI) may live under /tmp, as CI's fresh clone may."""
+    tool = tmp_path / "tools" / "echo"
+    tool.parent.mkdir()
+    shutil.copy2(shutil.which("echo") or "/bin/echo", tool)
+    assert str(tool).startswith("/tmp/")
+    done = _inside(jobs, home, str(tool), "still here")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "still here"
