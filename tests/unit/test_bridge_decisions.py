@@ -6,22 +6,21 @@ and no process is started."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
 
 from bridge.loop import Bridge
-from bridge.store.records import JobSpec, LeaseState, RepositorySpec
+from bridge.store.records import JobSpec, RepositorySpec
 from bridge.store.sqlite import SqliteStore
 from fondation import keys
 from fondation.clock import FakeClock
-from fondation.errors import StoreUnavailable
 from fondation.settings import Settings, load_settings
 from tasks.app import create_app
+from tests.support.outage_store import OutageStore
 
 T0 = 1_700_000_000_000
 POLL_S = 5.0
@@ -29,30 +28,6 @@ LIVENESS_S = 10.0
 HEARTBEAT_S = 30.0
 LEASE_S = 300.0
 GRACE_S = LIVENESS_S * 3
-
-
-class OutageStore(SqliteStore):
-    """The real SQLite store, with a switch that makes it unreachable and a count of the
-    calls made while it is; and a moment to let another party act between the bridge's
-    read of its jobs and its renewal (the race that the answer of a renewal settles)."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.down = False
-        self.calls_while_down = 0
-        self.before_renew: Callable[[], object] | None = None
-
-    def held_jobs(self, owner: str, limit: int) -> list[Any]:
-        if self.down:
-            self.calls_while_down += 1
-            raise StoreUnavailable("the store is down")
-        return super().held_jobs(owner, limit)
-
-    def renew(self, job_id: str, token: str, lease_ms: int, now_ms: int) -> LeaseState:
-        if self.before_renew is not None:
-            act, self.before_renew = self.before_renew, None
-            act()
-        return super().renew(job_id, token, lease_ms, now_ms)
 
 
 def _settings(sqlite_path: Path, **overrides: object) -> Settings:
@@ -293,12 +268,12 @@ def test_a_store_outage_is_ridden_out_with_backoff_and_the_held_jobs_are_kept(ri
     rig.store.down = True
     rig.tick_after(POLL_S)
     rig.tick_after(POLL_S)
-    assert rig.store.calls_while_down == 2
+    assert len(rig.store.refused) == 2
     # Two failures in a row: the next try waits two poll intervals, not one.
     rig.tick_after(POLL_S)
-    assert rig.store.calls_while_down == 2
+    assert len(rig.store.refused) == 2
     rig.tick_after(POLL_S)
-    assert rig.store.calls_while_down == 3
+    assert len(rig.store.refused) == 3
     assert list(rig.bridge.held) == [job_id]
     rig.store.down = False
     rig.tick_after(4 * POLL_S)
