@@ -6,6 +6,7 @@ and no process is started."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,6 +240,20 @@ def test_a_cancel_learnt_from_a_renewal_marks_the_job_canceled(rig: Rig) -> None
     rig.store.before_renew = lambda: rig.store.request_cancel(job_id, rig.clock.now_ms())
     rig.tick_after(HEARTBEAT_S)
     _assert_canceled(rig, job_id)
+
+
+def test_a_job_ended_under_the_bridge_by_the_web_app_has_its_running_step_stopped(
+    rig: Rig,
+) -> None:
+    [job_id] = rig.start(1)
+    # The web app cancels by writing the status and leaves the lease as it was.
+    with sqlite3.connect(rig.sqlite_path) as db:
+        db.execute("UPDATE jobs SET status='canceled' WHERE id=?", (job_id,))
+    rig.bridge.wake.set()
+    rig.bridge.tick()
+    assert job_id not in rig.bridge.held
+    assert rig.client.get(keys.cancel_flag(job_id)) == b"1"
+    assert rig.store.get_job(job_id).status == "canceled"
 
 
 # --- graceful stop -----------------------------------------------------------------------
