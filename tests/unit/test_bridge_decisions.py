@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from bridge.loop import Bridge
+from bridge.status import collect_health
 from bridge.store.records import JobSpec, RepositorySpec
 from bridge.store.sqlite import SqliteStore
 from fondation import keys
@@ -303,3 +304,27 @@ def test_the_loop_waits_for_the_sooner_of_its_two_cadences(rig: Rig) -> None:
     assert rig.bridge._sleep_s() == 3.0
     rig.tick_after(3.0)  # the liveness check only
     assert rig.bridge._sleep_s() == 2.0  # the store's turn comes first now
+
+
+# --- health ------------------------------------------------------------------------------
+
+
+def _health(rig: Rig) -> dict[str, bool]:
+    return {c.name: c.ok for c in collect_health(rig.bridge).checks}
+
+
+def test_the_health_check_fails_once_the_loop_stops_ticking(rig: Rig) -> None:
+    rig.start(1)
+    # The limit: three of the longer cadence (liveness, 10 s) and 10 s of slack.
+    rig.clock.advance(LIVENESS_S * 3 + 10 - 0.1)
+    assert _health(rig)["loop"]
+    rig.clock.advance(0.2)
+    assert not _health(rig)["loop"]
+
+
+def test_the_health_check_flags_a_held_lease_near_its_expiry(rig: Rig) -> None:
+    rig.start(1)
+    rig.tick_after(POLL_S)  # the bridge's copy of its job now has the lease
+    assert _health(rig)["leases"]
+    rig.clock.advance(LEASE_S * 3 / 4 + 1 - POLL_S)  # no renewal came: the loop is stuck
+    assert not _health(rig)["leases"]
