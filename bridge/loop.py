@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
@@ -32,6 +30,7 @@ from bridge.store.backoff import draw_jitter_ms
 from bridge.store.base import JobStore
 from bridge.store.records import STEP_NAMES, Claim, JobRecord
 from fondation import keys
+from fondation.clock import SYSTEM_CLOCK, Clock
 from fondation.errors import FondationError, LeaseLost, StoreAuthError, StoreUnavailable
 from fondation.settings import Settings
 from tasks.pipeline import build_chain, chain_task_ids
@@ -54,14 +53,15 @@ class HeldJob:
 class StoreState:
     """Logs one line per change between reachable and unreachable, never one per poll."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.clock = clock
         self.down_since: float | None = None
         self.failures = 0
 
     def ok(self) -> None:
         if self.down_since is not None:
             log.warning(
-                "job store reachable again after %.1f s", time.monotonic() - self.down_since
+                "job store reachable again after %.1f s", self.clock.monotonic() - self.down_since
             )
         self.down_since = None
         self.failures = 0
@@ -69,7 +69,7 @@ class StoreState:
     def failed(self, exc: Exception) -> None:
         self.failures += 1
         if self.down_since is None:
-            self.down_since = time.monotonic()
+            self.down_since = self.clock.monotonic()
             log.error("job store unavailable, backing off: %s", exc)
 
     def backoff_s(self, poll_interval_s: float) -> float:
@@ -86,18 +86,21 @@ class Bridge:
         app: Celery,
         redis_client: redis.Redis,
         *,
-        clock_ms: Callable[[], int],
+        clock: Clock = SYSTEM_CLOCK,
         metrics: BridgeMetrics | None = None,
     ) -> None:
+        """``clock`` gives both the store's time (``now_ms``) and the loop's intervals
+        and waits; a test passes a ``FakeClock`` and moves it on instead of sleeping."""
         self.settings = settings
         self.store = store
         self.app = app
         self.redis = redis_client
-        self.clock_ms = clock_ms
+        self.clock = clock
+        self.clock_ms = clock.now_ms
         self.metrics = metrics or BridgeMetrics()
         self.owner = settings.worker_id
         self.held: dict[str, HeldJob] = {}
-        self.store_state = StoreState()
+        self.store_state = StoreState(clock)
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.last_tick_mono: float | None = None
@@ -107,7 +110,7 @@ class Bridge:
         self.last_peers_mono = float("-inf")
         self._jobs: dict[str, JobRecord] = {}
         self.peers = PeerWatch(
-            settings, store, redis_client, owner=self.owner, clock_ms=clock_ms,
+            settings, store, redis_client, owner=self.owner, clock_ms=clock.now_ms,
             metrics=self.metrics, on_released=self.wake.set,
         )  # fmt: skip
 
@@ -123,13 +126,13 @@ class Bridge:
                 # One bad tick (a driver error nobody foresaw) must not end the bridge:
                 # its held jobs would wait for their leases to expire. Log it, go on.
                 log.exception("bridge tick failed; retrying", extra={"bridge": self.owner})
-                self.stopping.wait(min(self.settings.poll_interval, 5.0))
-            self.wake.wait(self._sleep_s())
+                self.clock.wait(self.stopping, min(self.settings.poll_interval, 5.0))
+            self.clock.wait(self.wake, self._sleep_s())
         self.shutdown()
 
     def _sleep_s(self) -> float:
         poll = self.store_state.backoff_s(self.settings.poll_interval)
-        now = time.monotonic()
+        now = self.clock.monotonic()
         until_store = max(0.0, self.last_store_tick_mono + poll - now)
         liveness = self.settings.worker_liveness_interval
         until_liveness = max(0.0, self.last_liveness_mono + liveness - now)
@@ -138,7 +141,7 @@ class Bridge:
     def tick(self) -> None:
         """One pass; the store part runs when the poll interval passed or a wake-up came,
         the liveness check when WORKER_LIVENESS_INTERVAL passed."""
-        mono = time.monotonic()
+        mono = self.clock.monotonic()
         woken = self.wake.is_set()
         self.wake.clear()
         poll = self.store_state.backoff_s(self.settings.poll_interval)
@@ -154,7 +157,7 @@ class Bridge:
         if mono - self.last_peers_mono >= self.settings.poll_interval:
             self.last_peers_mono = mono
             self._check_peers(mono)
-        self.last_tick_mono = time.monotonic()
+        self.last_tick_mono = self.clock.monotonic()
 
     def _beat(self) -> None:
         try:
@@ -178,7 +181,7 @@ class Bridge:
             self._handle_cancels_and_renewals()
             # Expired leases are a matter of minutes: looking once per poll interval is
             # enough, and spares the store a write on each of a busy stack's wake-ups.
-            mono = time.monotonic()
+            mono = self.clock.monotonic()
             if mono - self.last_reclaim_mono >= self.settings.poll_interval:
                 self.store.reclaim_expired(self.clock_ms(), self.settings.reclaim_batch)
                 self.last_reclaim_mono = mono
@@ -200,7 +203,7 @@ class Bridge:
         for job_id, job in current.items():
             if job_id not in self.held and job.lease_token:
                 # Ours in the store but not in memory: a restart with the same WORKER_ID.
-                mono = time.monotonic()
+                mono = self.clock.monotonic()
                 self.held[job_id] = HeldJob(
                     job_id, job.lease_token, self._first_step(job_id), mono, mono, self.clock_ms()
                 )
@@ -223,7 +226,7 @@ class Bridge:
         self.metrics.job_finished(job, self.clock_ms() - held.claimed_ms)
 
     def _handle_cancels_and_renewals(self) -> None:
-        now_mono = time.monotonic()
+        now_mono = self.clock.monotonic()
         for job_id, held in list(self.held.items()):
             job = self._jobs.get(job_id)
             if job is not None and job.cancel_requested:
@@ -281,7 +284,7 @@ class Bridge:
         if not self.held:
             return
         grace_s = self.settings.worker_liveness_interval * 3
-        now_mono = time.monotonic()
+        now_mono = self.clock.monotonic()
         jobs = list(self.held.values())
         try:
             alive_now = work_alive(
@@ -352,7 +355,7 @@ class Bridge:
         first = self._first_step(job.id)
         now = self.clock_ms()
         self.metrics.claimed(now - (job.run_at or job.created_at))
-        mono = time.monotonic()
+        mono = self.clock.monotonic()
         held = HeldJob(
             job.id,
             claim.lease_token,

@@ -13,7 +13,6 @@ import redis
 from bridge.health import HealthServer
 from bridge.loop import Bridge
 from bridge.wake import WakeListener
-from fondation.clock import now_ms
 from fondation.settings import Settings
 from fondation.stores import open_store
 from tasks.app import create_app
@@ -27,7 +26,6 @@ def build_bridge(settings: Settings, redis_url: str) -> Bridge:
         open_store(settings),
         create_app(settings, redis_url),
         redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5),
-        clock_ms=now_ms,
     )
 
 

@@ -62,7 +62,7 @@ def collect_health(bridge: Any) -> HealthReport:
     if bridge.last_tick_mono is None:
         report.checks.append(Check("loop", False, "the loop has not ticked yet", None))
     else:
-        age = time.monotonic() - bridge.last_tick_mono
+        age = bridge.clock.monotonic() - bridge.last_tick_mono
         limit = max(s.poll_interval, s.worker_liveness_interval) * 3 + 10
         report.checks.append(
             Check(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import time
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
@@ -28,7 +27,7 @@ from bridge.store.records import (
 )
 from bridge.wake import announce
 from fondation import keys
-from fondation.clock import now_ms
+from fondation.clock import SYSTEM_CLOCK, Clock
 from fondation.errors import (
     CancelRequested,
     FondationError,
@@ -64,8 +63,11 @@ _R = TypeVar("_R")
 class StepRun:
     """One delivery of one step of one job."""
 
-    def __init__(self, rt: WorkerRuntime, job_id: str, token: str, step: int) -> None:
+    def __init__(
+        self, rt: WorkerRuntime, job_id: str, token: str, step: int, *, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.rt = rt
+        self.clock = clock
         self.job_id = job_id
         self.token = token
         self.step = step
@@ -94,10 +96,13 @@ class StepRun:
                 "Step %d/%d: %s", self.step, ANALYSIS_STEPS, STEP_NAMES[self.step],
                 extra=self.extra,
             )  # fmt: skip
-            started = time.monotonic()
+            started = self.clock.monotonic()
             self._run_work(cancel, start)
         log.info(
-            "%s done in %.2f s", STEP_NAMES[self.step], time.monotonic() - started, extra=self.extra
+            "%s done in %.2f s",
+            STEP_NAMES[self.step],
+            self.clock.monotonic() - started,
+            extra=self.extra,
         )
 
     def _skip_done_step(self, start: StepStart) -> None:
@@ -119,7 +124,7 @@ class StepRun:
         try:
             return self._retry(
                 lambda: self.rt.store.start_step(
-                    self.job_id, self.token, self.step, self.rt.worker_name, now_ms()
+                    self.job_id, self.token, self.step, self.rt.worker_name, self.clock.now_ms()
                 ),
                 "start_step",
             )
@@ -140,7 +145,7 @@ class StepRun:
                 payload = artifact.model_dump_json()
                 self._retry(
                     lambda: self.rt.store.finish_step(
-                        self.job_id, self.token, self.step, payload, now_ms(), self.usage
+                        self.job_id, self.token, self.step, payload, self.clock.now_ms(), self.usage
                     ),
                     "finish_step",
                 )
@@ -301,7 +306,8 @@ class StepRun:
         docs = build_docs({k: v for k, v in artifacts.items() if k >= 1})
         store = self.rt.store
         count = self._retry(
-            lambda: store.upsert_docs(self.job_id, self.token, docs, now_ms()), "upsert_docs"
+            lambda: store.upsert_docs(self.job_id, self.token, docs, self.clock.now_ms()),
+            "upsert_docs",
         )
         chapters = sum(1 for d in docs if d.kind == "chapter")
         tutorials = sum(1 for d in docs if d.kind == "tutorial")
@@ -316,7 +322,8 @@ class StepRun:
             "data": f"{count} documents",
         }
         self._retry(
-            lambda: store.complete(self.job_id, self.token, result, count, now_ms()), "complete"
+            lambda: store.complete(self.job_id, self.token, result, count, self.clock.now_ms()),
+            "complete",
         )
         self._left_chain(ended=True)
         log.info("Completed: %d docs", count, extra=self.extra)
@@ -359,7 +366,7 @@ class StepRun:
             jitter = draw_jitter_ms()
             job = self._retry(
                 lambda: self.rt.store.fail(
-                    self.job_id, self.token, error, permanent, now_ms(), jitter
+                    self.job_id, self.token, error, permanent, self.clock.now_ms(), jitter
                 ),
                 "fail",
             )
@@ -382,7 +389,7 @@ class StepRun:
 
     def _finish_cancel(self) -> NoReturn:
         try:
-            self.rt.store.mark_canceled(self.job_id, self.token, now_ms())
+            self.rt.store.mark_canceled(self.job_id, self.token, self.clock.now_ms())
         except (LeaseLost, FondationError) as exc:
             log.info("cancel of job %s finished elsewhere: %s", self.job_id, exc, extra=self.extra)
         self._log(f"Canceled during {STEP_NAMES[self.step]}")
@@ -404,11 +411,13 @@ class StepRun:
         return ProcessGroups(self.rt.workspace.job_dir(self.job_id) / "procs")
 
     def _retry(self, call: Callable[[], _R], what: str) -> _R:
-        return retry_store(call, grace_s=self.rt.settings.store_outage_grace, what=what)
+        return retry_store(
+            call, grace_s=self.rt.settings.store_outage_grace, what=what, clock=self.clock
+        )
 
     def _log(self, msg: str) -> None:
         try:
-            self.rt.store.append_log(self.job_id, "info", redact(msg), now_ms())
+            self.rt.store.append_log(self.job_id, "info", redact(msg), self.clock.now_ms())
         except FondationError as exc:
             log.warning("job log not written: %s", exc, extra=self.extra)
 

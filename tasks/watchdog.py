@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ import redis
 
 from bridge.store.base import JobStore
 from fondation import keys
-from fondation.clock import now_ms
+from fondation.clock import SYSTEM_CLOCK, Clock
 from fondation.errors import FondationError, LeaseLost
 from tasks.engines.base import CancelToken
 
@@ -46,8 +45,14 @@ class Watchdog:
         lease_ms: int,
         liveness_interval_s: float,
         heartbeat_interval_s: float,
+        clock: Clock = SYSTEM_CLOCK,
+        threads: bool = True,
     ) -> None:
+        """``threads=False`` starts no thread: the caller runs the turns (``beat_turn``,
+        ``renew_turn``) itself, as a test does with a ``FakeClock``."""
         self._store = store
+        self._clock = clock
+        self._threads = threads
         self._redis = redis_client
         self._lease_ms = lease_ms
         self._beat_s = liveness_interval_s
@@ -65,7 +70,7 @@ class Watchdog:
         entry = _Watched(job_id, token, cancel)
         with self._lock:
             self._watched[id(entry)] = entry
-            if not self._started:
+            if not self._started and self._threads:
                 self._start_threads()
         try:
             yield cancel
@@ -106,7 +111,7 @@ class Watchdog:
 
     def _renew(self, e: _Watched) -> None:
         try:
-            state = self._store.renew(e.job_id, e.token, self._lease_ms, now_ms())
+            state = self._store.renew(e.job_id, e.token, self._lease_ms, self._clock.now_ms())
         except LeaseLost as exc:
             e.cancel.cancel(exc.reason, lease_lost=True)
             return
@@ -118,16 +123,24 @@ class Watchdog:
         if state.cancel_requested:
             e.cancel.cancel("canceled")
 
+    def beat_turn(self) -> None:
+        """One turn of the beat thread: beat every watched step, read its cancel flag."""
+        entries = self._current()
+        if entries:
+            self._beat(entries)
+
+    def renew_turn(self) -> None:
+        """One turn of the renewal thread: renew every watched step's lease."""
+        for e in self._current():
+            self._renew(e)
+
     # Both loops end with the process (daemon threads).
     def _beat_loop(self) -> None:
         while True:
-            time.sleep(self._beat_s)
-            entries = self._current()
-            if entries:
-                self._beat(entries)
+            self._clock.sleep(self._beat_s)
+            self.beat_turn()
 
     def _renew_loop(self) -> None:
         while True:
-            time.sleep(self._renew_s)
-            for e in self._current():
-                self._renew(e)
+            self._clock.sleep(self._renew_s)
+            self.renew_turn()

@@ -11,6 +11,7 @@ import redis
 from bridge.loop import Bridge
 from bridge.store.records import JobSpec, RepositorySpec
 from bridge.store.sqlite import SqliteStore
+from fondation.clock import FakeClock
 from fondation.settings import load_settings
 from tasks.app import create_app
 
@@ -40,13 +41,13 @@ def test_a_bridge_woken_often_reclaims_expired_leases_once_per_poll_interval(
     job, _ = store.create_job(JobSpec(user_id="u", repository_id=repo.id), T0)
     # A lease held by a bridge that died long ago.
     store.claim("dead-bridge", 1, 1_000, T0)
-    clock = [T0 + 60_000]
+    clock = FakeClock(now_ms=T0 + 60_000)
     bridge = Bridge(
         settings,
         store,
         create_app(settings, redis_url),
         redis.Redis.from_url(redis_url),
-        clock_ms=lambda: clock[0],
+        clock=clock,
     )
     # Admission is not under test: nothing is claimed (and nothing sent to Celery).
     bridge.stopping.set()
@@ -57,8 +58,8 @@ def test_a_bridge_woken_often_reclaims_expired_leases_once_per_poll_interval(
         bridge.wake.set()
         bridge.tick()
     assert store.reclaims == 1
-    # One poll interval later (moved back rather than slept), the next tick scans again.
-    bridge.last_reclaim_mono -= settings.poll_interval
+    # One poll interval later (the clock moved on, nothing slept), the next tick scans again.
+    clock.advance(settings.poll_interval)
     bridge.wake.set()
     bridge.tick()
     assert store.reclaims == 2

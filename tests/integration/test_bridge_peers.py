@@ -16,6 +16,7 @@ from bridge.peers import PeerWatch
 from bridge.store.records import JobSpec, RepositorySpec
 from bridge.store.sqlite import SqliteStore
 from fondation import keys
+from fondation.clock import FakeClock
 from fondation.settings import Settings, load_settings
 from tasks.app import create_app
 
@@ -104,7 +105,9 @@ def test_a_bridge_beats_with_a_time_to_live_and_leaves_on_a_graceful_stop(
     settings = _settings(sqlite_path)
     store = SqliteStore(sqlite_path)
     client = redis.Redis.from_url(redis_url)
-    bridge = Bridge(settings, store, create_app(settings, redis_url), client, clock_ms=lambda: T0)
+    bridge = Bridge(
+        settings, store, create_app(settings, redis_url), client, clock=FakeClock(now_ms=T0)
+    )
     bridge.stopping.set()  # admission is not under test
     bridge.tick()
     assert client.sismember(keys.BRIDGES, "b1")
