@@ -7,7 +7,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from tasks.artifacts import Abstraction, AbstractionsArtifact, OrderArtifact, RelationshipsArtifact
+from tasks.course.artifacts import (
+    Abstraction,
+    AbstractionsArtifact,
+    OrderArtifact,
+    RelationshipsArtifact,
+)
 from tasks.engines.base import StepContext
 from tasks.engines.claude import ClaudeEngine
 from tests.claude_double import double_settings, make_claude_bin

@@ -202,7 +202,7 @@ def throughput(jobs: int, repeats: int, events: bool = True, git: bool = False) 
     if not git:
         to_shared = median([o / b for o, b in zip(ours, on_ours, strict=True)])
         note += (
-            f". Beside bare chains on this product's Redis transport (tasks/broker.py, one"
+            f". Beside bare chains on this product's Redis transport (tasks/worker/broker.py, one"
             f" client per channel; {median(on_ours):.1f} chains/s): ratio {to_shared:.2f}"
         )
         name = f"Throughput, zero-time steps (the clone included), 2 worker processes ({label})"

@@ -34,7 +34,7 @@ from bridge.store.records import STEP_NAMES, Claim, JobRecord
 from fondation import keys
 from fondation.errors import FondationError, LeaseLost, StoreAuthError, StoreUnavailable
 from fondation.settings import Settings
-from tasks.pipeline import build_chain, chain_task_ids
+from tasks.chain import build_chain, chain_task_ids
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from fondation.cli import STATE_DIR
+from cli.main import STATE_DIR
 from tests.support import compose, services
 from tests.support.compose import LocalProject, LocalService
 from tests.support.gitrepo import make_repo

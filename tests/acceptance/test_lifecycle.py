@@ -32,7 +32,7 @@ STOP_BOUND_S = 15.0
 ORPHAN_BOUND_S = 15.0
 # The goal for `fondation analyze`: done within 3 s of its job. Measured 1.5-1.7 s: the
 # store poll (0.2 s), the worker's warm stop (its event loop wakes within a second; the
-# idle pool is killed, tasks/pool.py), the bridge and Redis in a tenth of a second each.
+# idle pool is killed, tasks/worker/pool.py), the bridge and Redis in a tenth of a second each.
 ANALYZE_TAIL_BOUND_S = 3.0
 
 

@@ -12,7 +12,7 @@ from bridge.loop import Bridge
 from bridge.store.records import JobSpec, RepositorySpec
 from bridge.store.sqlite import SqliteStore
 from fondation.settings import load_settings
-from tasks.app import create_app
+from tasks.worker.app import create_app
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.store.sqlite import SqliteStore
+from cli.submit import submit_job
 from fondation.settings import load_settings
-from fondation.submit import submit_job
 from tests.support import services
 from tests.support.gitrepo import make_repo
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from bridge.store.sqlite import SqliteStore
+from cli.submit import submit_job
 from fondation.settings import Settings, load_settings
-from fondation.submit import submit_job
-from tasks.usage import total_usage
+from tasks.course.usage import total_usage
 from tests.support import services
 from tests.support.gitrepo import make_repo
 

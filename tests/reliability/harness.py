@@ -11,9 +11,9 @@ from pathlib import Path
 
 from bridge.store.records import JobSpec, RepositorySpec
 from bridge.store.sqlite import SqliteStore
+from cli.submit import submit_job
 from fondation.embedded_redis import EmbeddedRedis
 from fondation.settings import load_settings
-from fondation.submit import submit_job
 from tests.support import services
 from tests.support.gitrepo import make_repo
 

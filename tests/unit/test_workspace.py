@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.workspace import Workspace, remove_tree
+from tasks.git.workspace import Workspace, remove_tree
 from tests.support import services
 
 

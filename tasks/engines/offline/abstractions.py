@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from fondation.cancel import CancelToken
 from fondation.errors import PermanentError
-from tasks.artifacts import Abstraction, AbstractionsArtifact, Citation
-from tasks.engines.base import CancelToken
+from tasks.course.artifacts import Abstraction, AbstractionsArtifact, Citation
 from tasks.engines.offline.entry import Entry, entry_point, exported_names
 from tasks.engines.offline.graph import CodeGraph, SymbolRef, pagerank
 from tasks.engines.offline.index import Index

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bridge.store.sqlite import SqliteStore
+from cli.submit import submit_job
 from fondation.settings import load_settings
-from fondation.submit import submit_job
-from tasks.usage import total_usage
+from tasks.course.usage import total_usage
 from tests.claude_api.cli import CLAUDE_BIN, FAKE_API_KEY
 from tests.claude_api.scenarios import recorded
 from tests.claude_api.server import ScriptedApi

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tasks.artifacts import (
+from tasks.course.artifacts import (
     AbstractionsArtifact,
     ChaptersArtifact,
     OrderArtifact,

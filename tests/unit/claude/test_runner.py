@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from fondation.errors import ConfigError
-from tasks.artifacts import OrderArtifact
+from tasks.course.artifacts import OrderArtifact
 from tasks.engines.base import StepContext
 from tasks.engines.claude import read_records, replay
 from tasks.engines.claude.command import DISALLOWED_TOOLS, EMPTY_MCP, TOOLS

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fondation.errors import PermanentError
-from tasks.artifacts import AbstractionsArtifact, RelationshipsArtifact
+from tasks.course.artifacts import AbstractionsArtifact, RelationshipsArtifact
 from tasks.engines.offline.abstractions import Usage
 from tasks.engines.offline.files import decode, read_bytes
 from tasks.engines.offline.graph import CodeGraph

@@ -1,7 +1,7 @@
 """How the clone step puts a job's repository on disk, and how a later step finds it again.
 
 Every engine that reads the repository's files uses git (``GIT_CHECKOUTS``, built on
-``tasks.checkout``). The interface exists so that an engine whose steps never open a file
+``tasks.git.checkout``). The interface exists so that an engine whose steps never open a file
 can bring its own: the benchmark engine's takes no time, so a benchmark of zero-time
 steps times the orchestration alone, not git.
 """
@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from tasks.checkout import DEFAULT_MAX_FILES, CloneResult, checked_out_at, clone, ensure_checkout
-from tasks.repo_url import RepoSource
-
-if TYPE_CHECKING:
-    from tasks.engines.base import CancelToken
+from fondation.cancel import CancelToken
+from tasks.git.checkout import (
+    DEFAULT_MAX_FILES,
+    CloneResult,
+    checked_out_at,
+    clone,
+    ensure_checkout,
+)
+from tasks.git.repo_url import RepoSource
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ class Checkouts(Protocol):
 
 
 class GitCheckouts:
-    """A shallow git clone, detached at its commit (see ``tasks.checkout``)."""
+    """A shallow git clone, detached at its commit (see ``tasks.git.checkout``)."""
 
     def clone(
         self, source: RepoSource, ref: str | None, dest: Path, opts: CloneOptions

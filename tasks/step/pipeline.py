@@ -1,8 +1,5 @@
-"""The chain of a job: clone, the six analysis steps, then finalize, as Celery tasks.
-
-Task names and arguments are made for Flower: each task is named after its step, its
-id starts with the job id ("<job>-<lease>-<step>"), and its shown arguments are the job
-id and step name (the lease token is kept out of events and logs).
+"""The worker's side of the chain: one Celery task per step (named in tasks/chain.py),
+each running a ``StepRun``, and the record of a step killed by its hard time limit.
 """
 
 from __future__ import annotations
@@ -10,54 +7,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import Celery, Task, chain
+from celery import Celery, Task
 from celery.exceptions import TimeLimitExceeded
 
 from bridge.store.records import STEP_NAMES
-from tasks.runtime import RuntimeHolder
-from tasks.steps import StepRun
+from tasks.chain import STEP_TASKS
+from tasks.step.runtime import RuntimeHolder
+from tasks.step.steps import StepRun
 
 log = logging.getLogger(__name__)
-
-STEP_TASKS: tuple[str, ...] = (
-    "fondation.clone",
-    "fondation.extract_abstractions",
-    "fondation.analyze_relationships",
-    "fondation.determine_order",
-    "fondation.generate_chapters",
-    "fondation.review_chapters",
-    "fondation.create_tutorials",
-    "fondation.finalize",
-)
-assert len(STEP_TASKS) == len(STEP_NAMES)
-
-
-def chain_prefix(job_id: str, token: str) -> str:
-    """What every task id of one dispatch of a job starts with."""
-    return f"{job_id}-{token[:8]}"
-
-
-def task_id(job_id: str, token: str, step: int) -> str:
-    return f"{chain_prefix(job_id, token)}-{step}"
-
-
-def chain_task_ids(job_id: str, token: str, first_step: int) -> list[str]:
-    return [task_id(job_id, token, s) for s in range(first_step, len(STEP_TASKS))]
-
-
-def build_chain(app: Celery, queue: str, job_id: str, token: str, first_step: int) -> Any:
-    sigs = [
-        app.signature(
-            STEP_TASKS[step],
-            args=(job_id, token),
-            immutable=True,
-            task_id=task_id(job_id, token, step),
-            queue=queue,
-            argsrepr=repr((job_id, STEP_TASKS[step].split(".")[1])),
-        )
-        for step in range(first_step, len(STEP_TASKS))
-    ]
-    return chain(*sigs)
 
 
 def register_tasks(app: Celery, holder: RuntimeHolder) -> None:

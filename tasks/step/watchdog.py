@@ -23,9 +23,9 @@ import redis
 
 from bridge.store.base import JobStore
 from fondation import keys
+from fondation.cancel import CancelToken
 from fondation.clock import now_ms
 from fondation.errors import FondationError, LeaseLost
-from tasks.engines.base import CancelToken
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from bridge.store.records import (
     StepRecord,
     StepStart,
 )
-from bridge.wake import announce
 from fondation import keys
+from fondation.cancel import CancelToken
 from fondation.clock import now_ms
 from fondation.errors import (
     CancelRequested,
@@ -37,7 +37,8 @@ from fondation.errors import (
     MalformedJob,
     PermanentError,
 )
-from tasks.artifacts import (
+from fondation.wake import announce
+from tasks.course.artifacts import (
     STEP_ARTIFACTS,
     AbstractionsArtifact,
     Artifact,
@@ -47,14 +48,14 @@ from tasks.artifacts import (
     RelationshipsArtifact,
     ReviewArtifact,
 )
-from tasks.checkouts import CloneOptions
-from tasks.course import build_docs
-from tasks.engines.base import CancelToken, StepContext
-from tasks.job_prompt import requester_instructions
-from tasks.procgroup import ProcessGroups
-from tasks.repo_url import RepoSource, redact, source_for_repository
-from tasks.runtime import WorkerRuntime
-from tasks.store_retry import retry_store
+from tasks.course.course import build_docs
+from tasks.course.job_prompt import requester_instructions
+from tasks.engines.base import StepContext
+from tasks.git.checkouts import CloneOptions
+from tasks.git.procgroup import ProcessGroups
+from tasks.git.repo_url import RepoSource, redact, source_for_repository
+from tasks.step.runtime import WorkerRuntime
+from tasks.step.store_retry import retry_store
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")

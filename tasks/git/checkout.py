@@ -35,8 +35,9 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from fondation.cancel import CancelToken
 from fondation.errors import (
     ConfigError,
     InvalidRepositoryURL,
@@ -44,12 +45,8 @@ from fondation.errors import (
     PermanentError,
     TransientError,
 )
-from tasks.repo_url import RepoSource, redact, validate_repo_url
-from tasks.workspace import remove_tree
-
-if TYPE_CHECKING:
-    # Only a type here: the engine interface names this module's Checkouts in turn.
-    from tasks.engines.base import CancelToken
+from tasks.git.repo_url import RepoSource, redact, validate_repo_url
+from tasks.git.workspace import remove_tree
 
 _POLL_S = 0.2
 _STDERR_KEEP_BYTES = 16_384

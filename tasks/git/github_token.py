@@ -5,7 +5,7 @@ The web app keeps each user's OAuth token in ``users.githubAccessToken`` in one 
 forms: ``enc_v1_<iv hex>:<tag hex>:<ciphertext hex>`` (AES-256-GCM, 16-byte IV and tag,
 under the web's ``ENCRYPTION_KEY``), the legacy ``obf_<base64>``, or the token in plain
 text. The plain token lives only in memory: it goes to git in the clone's environment
-(tasks/checkout.py) and nowhere else.
+(tasks/git/checkout.py) and nowhere else.
 """
 
 from __future__ import annotations

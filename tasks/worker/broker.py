@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from kombu.transport import redis as kombu_redis
 
-TRANSPORT = "tasks.broker:Transport"
+TRANSPORT = "tasks.worker.broker:Transport"
 
 
 class Channel(kombu_redis.Channel):

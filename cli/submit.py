@@ -11,11 +11,11 @@ import redis
 
 from bridge.store.base import JobStore
 from bridge.store.records import JobRecord, JobSpec, RepositorySpec
-from bridge.wake import announce
 from fondation.clock import now_ms
 from fondation.errors import InvalidRepositoryURL
 from fondation.settings import Settings
-from tasks.repo_url import validate_repo_url
+from fondation.wake import announce
+from tasks.git.repo_url import validate_repo_url
 
 LOCAL_USER = "local"
 

@@ -9,8 +9,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bridge.store.base import JobStore
 from bridge.store.records import FINAL_STATUSES, STEP_NAMES, JobRecord
+from cli.stack import Stack
 from fondation.errors import FondationError, StoreUnavailable
-from fondation.stack import Stack
 
 
 def follow_job(

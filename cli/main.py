@@ -11,13 +11,13 @@ from typing import Any
 import click
 
 from bridge.store.base import JobStore
+from bridge.store.open import open_store
 from bridge.store.records import FINAL_STATUSES, JobRecord, StepRecord
 from fondation.clock import now_ms
 from fondation.errors import ConfigError, FondationError, JobNotFound
 from fondation.logs import setup_logging
 from fondation.settings import Settings, describe_settings, load_settings
-from fondation.stores import open_store
-from tasks.usage import step_usage, total_usage
+from tasks.course.usage import step_usage, total_usage
 
 STATE_DIR = Path(".fondation")
 
@@ -84,9 +84,9 @@ def analyze(
 
     Starts what is missing: an embedded Redis, the SQLite store under ./.fondation/, a
     bridge and a worker."""
-    from fondation.progress import follow_job
-    from fondation.stack import Stack
-    from fondation.submit import repository_spec, submit_job
+    from cli.progress import follow_job
+    from cli.stack import Stack
+    from cli.submit import repository_spec, submit_job
 
     settings = _settings()
     if settings.redis_url is None:
@@ -112,7 +112,7 @@ def analyze(
 
 
 def _finish(store: JobStore, job: JobRecord, out_dir: Path) -> None:
-    from tasks.course import write_docs
+    from tasks.course.course import write_docs
 
     if job.status != "completed":
         raise click.ClickException(f"job {job.id} {job.status}: {job.error or job.last_error}")
@@ -128,7 +128,7 @@ def _finish(store: JobStore, job: JobRecord, out_dir: Path) -> None:
 def up(flower_port: int, no_flower: bool) -> None:
     """Run Redis (embedded when REDIS_URL is unset), a bridge, a worker and Flower
     in the foreground until Ctrl-C."""
-    from fondation.stack import STOP_SIGNALS, Stack, pick_health_port
+    from cli.stack import STOP_SIGNALS, Stack, pick_health_port
 
     settings = _settings()
     setup_logging(settings)
@@ -171,7 +171,7 @@ def up(flower_port: int, no_flower: bool) -> None:
 @click.option("--dedupe-key", default=None, help="Return the live job holding this key.")
 def submit(repo: str, ref: str | None, prompt: str, dedupe_key: str | None) -> None:
     """Create a job for REPO and print its id."""
-    from fondation.submit import submit_job
+    from cli.submit import submit_job
 
     settings = _settings()
     try:
@@ -270,7 +270,7 @@ def _spent(record: StepRecord) -> str:
 @click.argument("job_id")
 def cancel(job_id: str) -> None:
     """Cancel a job: at once when pending, within seconds when running."""
-    from fondation.submit import announce_url
+    from cli.submit import announce_url
 
     settings = _settings()
     store = _open(settings)
@@ -287,7 +287,7 @@ def cancel(job_id: str) -> None:
 @click.argument("job_id")
 def retry(job_id: str) -> None:
     """Run a failed, dead or canceled job again from its first unfinished step."""
-    from fondation.submit import announce_url
+    from cli.submit import announce_url
 
     settings = _settings()
     store = _open(settings)
@@ -383,20 +383,21 @@ def health(url: str | None, as_json: bool) -> None:
 def bridge() -> None:
     """Run a bridge: lease jobs, dispatch chains, serve the health view."""
     from bridge.service import run_bridge
+    from tasks.worker.app import create_app
 
     settings = _settings()
     setup_logging(settings)
     url = _redis_url(settings)
     if not url:
         raise click.ClickException("REDIS_URL is not set (fondation up starts an embedded one)")
-    run_bridge(settings, url)
+    run_bridge(settings, url, create_app(settings, url))
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def worker(ctx: click.Context) -> None:
     """Run a Celery worker with this project's defaults; extra arguments go to celery."""
-    from tasks.worker import run_worker
+    from tasks.worker.process import run_worker
 
     settings = _settings()
     setup_logging(settings)
@@ -411,7 +412,7 @@ def worker(ctx: click.Context) -> None:
 @click.pass_context
 def flower(ctx: click.Context, port: int) -> None:
     """Run Flower on the project's Redis (FLOWER_BASIC_AUTH protects it)."""
-    from tasks.flower import run_flower
+    from tasks.worker.flower import run_flower
 
     settings = _settings()
     url = _redis_url(settings)

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 import redis
 
 from bridge.store.base import JobStore
+from bridge.store.open import open_store
 from fondation.settings import Settings
-from fondation.stores import open_store
 from tasks.engines import load_engine
 from tasks.engines.base import Engine
-from tasks.github_token import CloneCredentials
-from tasks.watchdog import Watchdog
-from tasks.workspace import Workspace
+from tasks.git.github_token import CloneCredentials
+from tasks.git.workspace import Workspace
+from tasks.step.watchdog import Watchdog
 
 
 @dataclass

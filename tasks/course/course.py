@@ -18,8 +18,8 @@ from pathlib import Path
 import yaml
 
 from bridge.store.records import DocRecord, DocSpec
-from tasks import markdown
-from tasks.artifacts import (
+from tasks.course import markdown
+from tasks.course.artifacts import (
     AbstractionsArtifact,
     Artifact,
     RelationshipsArtifact,

@@ -15,13 +15,13 @@ from celery.signals import worker_ready, worker_shutdown
 
 from fondation import keys
 from fondation.settings import Settings
-from tasks.app import create_app
-from tasks.crash_restart import restart_process, shutdown_requested
 from tasks.engines import load_engine
-from tasks.github_token import CloneCredentials
-from tasks.pipeline import register_tasks
-from tasks.runtime import RuntimeHolder
-from tasks.workspace import Workspace
+from tasks.git.github_token import CloneCredentials
+from tasks.git.workspace import Workspace
+from tasks.step.pipeline import register_tasks
+from tasks.step.runtime import RuntimeHolder
+from tasks.worker.app import create_app
+from tasks.worker.crash_restart import restart_process, shutdown_requested
 
 log = logging.getLogger(__name__)
 

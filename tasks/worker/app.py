@@ -5,7 +5,7 @@ Why each option is set: acks_late plus reject_on_worker_lost
 keep a step whose process died; prefetch 1 stops a busy worker from sitting on work;
 cancel_long_running_tasks_on_connection_loss stops a step from running twice after a
 broker reconnect; the visibility timeout exceeds the hard time limit so Redis never
-re-delivers a step that is still running. Every publish is bounded (tasks/events.py), so a
+re-delivers a step that is still running. Every publish is bounded (tasks/worker/events.py), so a
 worker stops even when Redis is gone.
 """
 
@@ -16,9 +16,9 @@ from typing import Any
 from celery import Celery
 
 from fondation.settings import Settings
-from tasks.broker import transport_for
-from tasks.events import EVENTS_CLS
-from tasks.pool import POOL_CLS
+from tasks.worker.broker import transport_for
+from tasks.worker.events import EVENTS_CLS
+from tasks.worker.pool import POOL_CLS
 
 APP_NAME = "fondation"
 
@@ -49,7 +49,7 @@ def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
         # shutdown timeout (20 s) with nothing to finish. Messages it holds unstarted
         # (a retry's countdown) are unacked and go back to the queue as it closes.
         "worker_enable_soft_shutdown_on_idle": False,
-        # The prefork pool, terminated rather than joined when idle: see tasks/pool.py.
+        # The prefork pool, terminated rather than joined when idle: see tasks/worker/pool.py.
         "worker_pool": POOL_CLS,
         "task_soft_time_limit": settings.step_soft_time_limit,
         "task_time_limit": settings.step_time_limit,
@@ -70,7 +70,7 @@ def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
 
 
 def create_app(settings: Settings, redis_url: str) -> Celery:
-    # Events through a dispatcher whose publishes are bounded: see tasks/events.py.
+    # Events through a dispatcher whose publishes are bounded: see tasks/worker/events.py.
     app = Celery(APP_NAME, set_as_current=True, events=EVENTS_CLS)
     app.conf.update(celery_config(settings, redis_url))
     return app

@@ -19,7 +19,7 @@ from billiard.pool import CLOSE, RUN
 from celery.concurrency import prefork
 from kombu.asynchronous import get_event_loop
 
-POOL_CLS = "tasks.pool:TaskPool"
+POOL_CLS = "tasks.worker.pool:TaskPool"
 
 
 class TaskPool(prefork.TaskPool):

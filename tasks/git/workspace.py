@@ -4,7 +4,7 @@ Layout::
 
     <temp_dir>/jobs/<safe job id>/owner      "<hostname>:<pid>" of the last claimant's worker
     <temp_dir>/jobs/<safe job id>/job_id     the job id as given, for clean_stale's report
-    <temp_dir>/jobs/<safe job id>/checkout/  the repository (see tasks.checkout)
+    <temp_dir>/jobs/<safe job id>/checkout/  the repository (see tasks.git.checkout)
     <temp_dir>/jobs/<safe job id>/scratch/   an engine's work files
     <temp_dir>/trash/<name>.<random>/        a discarded job folder, being deleted
 

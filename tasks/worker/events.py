@@ -34,7 +34,7 @@ class BoundedEventDispatcher(EventDispatcher):
 
 
 class BoundedEvents(Events):
-    dispatcher_cls = "tasks.events:BoundedEventDispatcher"
+    dispatcher_cls = "tasks.worker.events:BoundedEventDispatcher"
 
 
-EVENTS_CLS = "tasks.events:BoundedEvents"
+EVENTS_CLS = "tasks.worker.events:BoundedEvents"
