@@ -317,7 +317,7 @@ def _bare_scaling_rate(s: Stack, n: int, chains: int, step_s: float) -> float:
 
 def recovery(repeats: int) -> list[Row]:
     """Worker SIGKILL mid-step to the step's restart elsewhere (reliability scenario)."""
-    from tests.reliability.scenarios import worker_kill
+    from testbed.reliability.scenarios import worker_kill
 
     times = []
     for i in range(repeats):
@@ -554,7 +554,7 @@ def convex_pickup(repeats: int) -> list[Row]:
     import secrets as pysecrets
 
     from bridge.store.records import JobSpec, RepositorySpec
-    from tests.convex_standin.fixture import make_convex_store, start_standin, stop_standin
+    from testbed.convex_standin.fixture import make_convex_store, start_standin, stop_standin
 
     results: dict[str, list[float]] = {}
     for label, interval in (("probe", "1.0"), ("polling", "0")):
@@ -600,7 +600,7 @@ def convex_pickup(repeats: int) -> list[Row]:
 
 
 def services_wait(predicate: Callable[[], bool], timeout_s: float = 120) -> None:
-    from tests.support import services
+    from testbed import services
 
     services.wait_for(predicate, timeout_s, "a Convex job", interval_s=0.05)
 

@@ -19,8 +19,8 @@ from fondation import wake
 from fondation.clock import now_ms
 from fondation.embedded_redis import EmbeddedRedis
 from fondation.settings import load_settings
-from tests.support import services
-from tests.support.gitrepo import make_repo
+from testbed import services
+from testbed.gitrepo import make_repo
 
 BENCH_ENGINE = "bench.engine:FixedTimeEngine"
 # Every step takes the set time, the clone included, and no git runs.

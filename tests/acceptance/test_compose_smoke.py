@@ -21,9 +21,10 @@ from typing import Any
 import pytest
 
 from cli.main import STATE_DIR
-from tests.support import compose, services
+from testbed import services
+from testbed.gitrepo import make_repo
+from tests.support import compose
 from tests.support.compose import LocalProject, LocalService
-from tests.support.gitrepo import make_repo
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.timeout(300)]
 

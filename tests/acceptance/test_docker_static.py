@@ -20,8 +20,8 @@ from pydantic import AliasChoices
 from cli.main import STATE_DIR, cli
 from fondation.settings import Settings, describe_settings, load_settings
 from tasks.engines.claude.settings import ClaudeSettings
+from testbed.services import REPO_ROOT
 from tests.support import compose
-from tests.support.services import REPO_ROOT
 
 pytestmark = pytest.mark.acceptance
 

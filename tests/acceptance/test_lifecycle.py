@@ -19,10 +19,10 @@ import redis
 
 from fondation import keys
 from fondation.embedded_redis import EmbeddedRedis, free_port
-from tests.support import services
-from tests.support.gitrepo import make_repo
+from testbed import services
+from testbed.gitrepo import make_repo
+from testbed.services import LEDGER_ENGINE, REPO_ROOT, base_env, wait_for
 from tests.support.processes import alive, descendants, port_listens, wait_gone
-from tests.support.services import LEDGER_ENGINE, REPO_ROOT, base_env, wait_for
 
 pytestmark = pytest.mark.acceptance
 

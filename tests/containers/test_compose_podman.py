@@ -29,9 +29,9 @@ from typing import Any
 
 import pytest
 
+from testbed.gitrepo import make_repo
+from testbed.services import REPO_ROOT
 from tests.support import compose, podman
-from tests.support.gitrepo import make_repo
-from tests.support.services import REPO_ROOT
 
 pytestmark = [
     pytest.mark.skipif(

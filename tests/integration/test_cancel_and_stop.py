@@ -14,8 +14,8 @@ from cli.submit import submit_job
 from fondation.clock import now_ms
 from fondation.settings import load_settings
 from fondation.wake import announce
-from tests.support import services
-from tests.support.gitrepo import make_repo
+from testbed import services
+from testbed.gitrepo import make_repo
 
 pytestmark = pytest.mark.integration
 

@@ -22,8 +22,8 @@ from tasks.engines.claude.validate import (
     check_tutorials,
 )
 from tasks.git.procgroup import ProcessGroups
-from tests.claude_double import FAKE_KEY, make_claude_bin
-from tests.support.gitrepo import make_repo
+from testbed.claude_double import FAKE_KEY, make_claude_bin
+from testbed.gitrepo import make_repo
 
 pytestmark = pytest.mark.integration
 

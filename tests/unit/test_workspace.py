@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tasks.git.workspace import Workspace, remove_tree
-from tests.support import services
+from testbed import services
 
 
 def dead_pid() -> int:

@@ -23,7 +23,7 @@ from tasks.course.artifacts import (
 from tasks.engines.base import StepContext
 from tasks.engines.claude.prompts import FEEDBACK_HEADING
 from tasks.git.procgroup import ProcessGroups
-from tests.claude_double import read_log
+from testbed.claude_double import read_log
 from tests.unit.claude.conftest import EngineFactory
 
 

@@ -18,7 +18,7 @@ from tasks.engines.claude import read_records
 from tasks.engines.claude.result import ClaudeTimeout
 from tasks.engines.claude.runner import ClaudeCall, ClaudeRunner
 from tasks.git.procgroup import ProcessGroups
-from tests.claude_double import double_settings, make_claude_bin
+from testbed.claude_double import double_settings, make_claude_bin
 
 CALL = ClaudeCall(step="order", key="order", prompt="p", schema=OrderArtifact.model_json_schema())
 

@@ -11,7 +11,7 @@ from tasks.course.artifacts import (
     RelationshipsArtifact,
 )
 from tasks.engines.claude import prompts
-from tests.claude_double import recorded
+from testbed.claude_double import recorded
 
 ABSTRACTIONS = AbstractionsArtifact.model_validate(recorded("AbstractionsArtifact"))
 RELATIONSHIPS = RelationshipsArtifact.model_validate(recorded("RelationshipsArtifact"))

@@ -26,7 +26,7 @@ from fondation.errors import (
     StoreAuthError,
     StoreUnavailable,
 )
-from tests.convex_standin.fixture import StandIn, make_convex_store, start_standin, stop_standin
+from testbed.convex_standin.fixture import StandIn, make_convex_store, start_standin, stop_standin
 
 T0 = 1_700_000_000_000
 LEASE = 60_000

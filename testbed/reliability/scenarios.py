@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bridge.store.records import STEP_NAMES
 from fondation.clock import now_ms
-from tests.reliability.harness import Harness, Outcome
+from testbed.reliability.harness import Harness, Outcome
 
 
 def _slow_git_config(root: Path, delay_s: float) -> str:
@@ -74,7 +74,7 @@ def worker_kill(root: Path, step: int, quick: bool) -> Outcome:
 
 
 def _ledger(h: Harness) -> list[tuple[int, str, str, int]]:
-    from tests.support.services import read_ledger
+    from testbed.services import read_ledger
 
     return read_ledger(h.ledger)
 
@@ -348,7 +348,7 @@ def poison(root: Path, quick: bool) -> Outcome:
 
 
 def _ledger_timed(h: Harness) -> list[tuple[int, str, str, int, float]]:
-    from tests.support.services import read_ledger_timed
+    from testbed.services import read_ledger_timed
 
     return read_ledger_timed(h.ledger)
 

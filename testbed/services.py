@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-LEDGER_ENGINE = "tests.support.ledger_engine:LedgerEngine"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LEDGER_ENGINE = "testbed.ledger_engine:LedgerEngine"
 
 
 def base_env(tmp: Path, redis_url: str, **extra: str) -> dict[str, str]:

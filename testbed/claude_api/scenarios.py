@@ -9,8 +9,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from tests.claude_api.server import Failure, Reply, Request, Scenario, answer
-from tests.claude_double import DOUBLE
+from testbed.claude_api.server import Failure, Reply, Request, Scenario, answer
+from testbed.claude_double import DOUBLE
 
 
 def _double() -> ModuleType:

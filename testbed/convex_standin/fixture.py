@@ -1,6 +1,6 @@
 """pytest fixtures that run the Convex stand-in (``server.mjs``) for the Python side.
 
-Register with ``pytest_plugins = ["tests.convex_standin.fixture"]`` in the root
+Register with ``pytest_plugins = ["testbed.convex_standin.fixture"]`` in the root
 conftest. ``convex_standin`` starts one server per session; ``convex_store_factory``
 empties its tables before each test and makes ``ConvexStore`` objects pointed at it.
 """

@@ -9,7 +9,7 @@
 // these machines (see docs/CONVEX.md). Plain Node, no build step: at start-up the
 // functions are bundled with the esbuild that ships with the `convex` package.
 //
-//   node tests/convex_standin/server.mjs [--port N] [--host 127.0.0.1]
+//   node testbed/convex_standin/server.mjs [--port N] [--host 127.0.0.1]
 //
 // The first line on stdout is "listening <port>". FONDATION_WORKER_SECRET comes
 // from this process's environment, as it would from the deployment's.
