@@ -23,7 +23,6 @@ from tasks.course.artifacts import (
     Relationship,
     RelationshipsArtifact,
 )
-from tasks.engines.offline.abstractions import Usage
 from tasks.engines.offline.complexity import HotSpot, hot_spots
 from tasks.engines.offline.files import decode, read_bytes
 from tasks.engines.offline.graph import CodeGraph
@@ -43,6 +42,7 @@ from tasks.engines.offline.text import (
     join_names,
     plural,
 )
+from tasks.engines.offline.touch import Usage
 
 MAX_SYMBOLS = 6
 MAX_METHODS = 6
