@@ -34,7 +34,7 @@ def render(rows: list[Row], took_s: float) -> str:
         "commands: the distance to it is what leasing, progress, artifacts and recovery",
         "cost beside git's work. The bare worker sends the same task events as ours",
         "(Flower needs them; TASK_EVENTS=true by default) and runs stock kombu, while",
-        "ours publishes through tasks/broker.py's transport; the notes of the judged rows",
+        "ours publishes through tasks/worker/broker.py's transport; the notes of the judged rows",
         "add bare chains on that transport too, so what the transport alone gains is",
         "visible. The CPU each process spends per job, read from /proc, is in the notes.",
         "The series run in rounds, back to back; a ratio is the median of the rounds'",

@@ -17,7 +17,7 @@ from pathlib import Path
 import redis
 from celery import Celery, chain
 
-from tasks.broker import TRANSPORT
+from tasks.worker.broker import TRANSPORT
 
 QUEUE = "bare"
 # The bare chains on this product's Redis transport (one client per channel), on their
@@ -28,7 +28,7 @@ LAST_KEY = "bench:bare:last"
 
 
 def make_app(broker: str, events: bool = False, shared_client: bool = False) -> Celery:
-    """``shared_client``: publish and acknowledge through tasks/broker.py's transport,
+    """``shared_client``: publish and acknowledge through tasks/worker/broker.py's transport,
     as the product does, instead of stock kombu's."""
     app = Celery("bare", broker=broker)
     app.conf.update(

@@ -20,10 +20,10 @@ from pydantic import SecretStr
 from tasks.engines.base import StepContext
 from tasks.engines.claude import ClaudeEngine
 from tasks.engines.claude.settings import ClaudeSettings
-from tests.claude_api.cli import CLAUDE_BIN, FAKE_API_KEY
-from tests.claude_api.server import Failure, Reply, Request, ScriptedApi, answer
-from tests.claude_double import SCENARIOS
-from tests.support.gitrepo import make_repo
+from testbed.claude_api.cli import CLAUDE_BIN, FAKE_API_KEY
+from testbed.claude_api.server import Failure, Reply, Request, ScriptedApi, answer
+from testbed.claude_double import SCENARIOS
+from testbed.gitrepo import make_repo
 
 SEED_STEP_S = {
     "AbstractionsArtifact": 60.0,

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
-from tasks.artifacts import (
+from tasks.course.artifacts import (
     Abstraction,
     AbstractionsArtifact,
     Chapter,
@@ -21,10 +21,10 @@ from tasks.artifacts import (
     Tutorial,
     TutorialsArtifact,
 )
-from tasks.checkout import CloneResult
-from tasks.checkouts import Checkouts, CloneOptions
 from tasks.engines.base import Engine, StepContext
-from tasks.repo_url import RepoSource
+from tasks.git.checkout import CloneResult
+from tasks.git.checkouts import Checkouts, CloneOptions
+from tasks.git.repo_url import RepoSource
 
 
 def _pause() -> None:

@@ -7,11 +7,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from tasks.artifacts import Abstraction, AbstractionsArtifact, OrderArtifact, RelationshipsArtifact
+from tasks.course.artifacts import (
+    Abstraction,
+    AbstractionsArtifact,
+    OrderArtifact,
+    RelationshipsArtifact,
+)
 from tasks.engines.base import StepContext
 from tasks.engines.claude import ClaudeEngine
-from tests.claude_double import double_settings, make_claude_bin
-from tests.support.gitrepo import make_repo
+from testbed.claude_double import double_settings, make_claude_bin
+from testbed.gitrepo import make_repo
 
 _REPOS: dict[str, Path] = {}
 

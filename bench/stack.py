@@ -12,15 +12,15 @@ from types import TracebackType
 
 import redis
 
-from bridge import wake
 from bridge.store.records import FINAL_STATUSES, JobSpec
 from bridge.store.sqlite import SqliteStore
+from cli.submit import LOCAL_USER, repository_spec
+from fondation import wake
 from fondation.clock import now_ms
 from fondation.embedded_redis import EmbeddedRedis
 from fondation.settings import load_settings
-from fondation.submit import LOCAL_USER, repository_spec
-from tests.support import services
-from tests.support.gitrepo import make_repo
+from testbed import services
+from testbed.gitrepo import make_repo
 
 BENCH_ENGINE = "bench.engine:FixedTimeEngine"
 # Every step takes the set time, the clone included, and no git runs.

@@ -33,7 +33,7 @@ from fondation import keys
 from fondation.clock import SYSTEM_CLOCK, Clock
 from fondation.errors import FondationError, LeaseLost, StoreAuthError, StoreUnavailable
 from fondation.settings import Settings
-from tasks.pipeline import build_chain, chain_task_ids
+from tasks.chain import build_chain, chain_task_ids
 
 log = logging.getLogger(__name__)
 

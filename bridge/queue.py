@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import redis
 
 from fondation import keys
-from tasks.pipeline import chain_prefix
+from tasks.chain import chain_prefix
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def work_alive(client: redis.Redis, queue: str, jobs: Sequence[tuple[str, str]])
     Redis) or waiting in ``queue``? Raises ``redis.RedisError`` when Redis cannot say."""
     if not jobs:
         return []
-    # Task ids are "<chain prefix>-<step>" (tasks.pipeline): strip the step.
+    # Task ids are "<chain prefix>-<step>" (tasks.chain): strip the step.
     queued = {tid.rsplit("-", 1)[0] for tid in queued_task_ids(client, queue)}
     pipe = client.pipeline()
     for job_id, _ in jobs:

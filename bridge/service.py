@@ -1,5 +1,6 @@
 """Run a bridge as a process: the loop, the wake listener and the health view, with
-SIGTERM handled as a graceful stop."""
+SIGTERM handled as a graceful stop. The Celery app it sends chains on is given by the
+caller (the CLI builds it in tasks/worker/app.py): the bridge imports no worker module."""
 
 from __future__ import annotations
 
@@ -9,22 +10,22 @@ from types import FrameType
 from typing import Any
 
 import redis
+from celery import Celery
 
 from bridge.health import HealthServer
 from bridge.loop import Bridge
-from bridge.wake import WakeListener
+from bridge.store.open import open_store
 from fondation.settings import Settings
-from fondation.stores import open_store
-from tasks.app import create_app
+from fondation.wake import WakeListener
 
 log = logging.getLogger(__name__)
 
 
-def build_bridge(settings: Settings, redis_url: str) -> Bridge:
+def build_bridge(settings: Settings, redis_url: str, app: Celery) -> Bridge:
     return Bridge(
         settings,
         open_store(settings),
-        create_app(settings, redis_url),
+        app,
         redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5),
     )
 
@@ -42,8 +43,8 @@ def _convex_watcher(settings: Settings, bridge: Bridge) -> Any:
     return watcher
 
 
-def run_bridge(settings: Settings, redis_url: str) -> None:
-    bridge = build_bridge(settings, redis_url)
+def run_bridge(settings: Settings, redis_url: str, app: Celery) -> None:
+    bridge = build_bridge(settings, redis_url, app)
     listener = WakeListener(redis_url, bridge.wake)
     health = HealthServer(bridge, settings.health_host, settings.health_port, settings.flower_url)
 

@@ -1,1 +1,2 @@
-"""Fondation worker: shared configuration, errors and the operator CLI."""
+"""The ground floor: settings, errors, the clock, Redis keys, logs, the wake-up channel, the
+cancel signal, the embedded Redis. It imports nothing else of this project."""

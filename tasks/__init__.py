@@ -1,1 +1,2 @@
-"""The Celery side: the app, the pipeline of steps, the engines that do the analysis."""
+"""The Celery side: the chain by name (chain.py, all the bridge imports), the worker
+process, one step, git, the course and the engines."""

@@ -14,7 +14,7 @@ import redis
 
 from fondation.embedded_redis import EmbeddedRedis, redis_answers
 
-pytest_plugins = ["tests.convex_standin.fixture"]
+pytest_plugins = ["testbed.convex_standin.fixture"]
 
 
 @pytest.fixture(scope="session")

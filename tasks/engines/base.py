@@ -6,13 +6,12 @@ return, so an engine step may run twice (after a crash) without side effects.
 from __future__ import annotations
 
 import abc
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from fondation.errors import JobCanceled
-from tasks.artifacts import (
+from fondation.cancel import CancelToken
+from tasks.course.artifacts import (
     AbstractionsArtifact,
     ChaptersArtifact,
     OrderArtifact,
@@ -20,40 +19,10 @@ from tasks.artifacts import (
     ReviewArtifact,
     TutorialsArtifact,
 )
-from tasks.checkouts import GIT_CHECKOUTS, Checkouts
-from tasks.procgroup import ProcessGroups
+from tasks.git.checkouts import GIT_CHECKOUTS, Checkouts
+from tasks.git.procgroup import ProcessGroups
 
 _T = TypeVar("_T")
-
-
-class CancelToken:
-    """Set by the step's watchdog when the job is canceled or its lease is lost.
-
-    Engines call ``check()`` between units of work; subprocess runners poll ``is_set``.
-    """
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self.reason = ""
-        # True when the job's lease was lost (taken over), False for a requested cancel.
-        self.lease_lost = False
-
-    def cancel(self, reason: str, *, lease_lost: bool = False) -> None:
-        if not self._event.is_set():
-            self.reason = reason
-            self.lease_lost = lease_lost
-        self._event.set()
-
-    @property
-    def is_set(self) -> bool:
-        return self._event.is_set()
-
-    def wait(self, timeout_s: float) -> bool:
-        return self._event.wait(timeout_s)
-
-    def check(self) -> None:
-        if self._event.is_set():
-            raise JobCanceled(self.reason or "canceled")
 
 
 @dataclass

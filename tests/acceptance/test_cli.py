@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.gitrepo import make_repo
-from tests.support.services import REPO_ROOT
+from testbed.gitrepo import make_repo
+from testbed.services import REPO_ROOT
 
 pytestmark = pytest.mark.acceptance
 

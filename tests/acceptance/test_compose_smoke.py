@@ -20,10 +20,11 @@ from typing import Any
 
 import pytest
 
-from fondation.cli import STATE_DIR
-from tests.support import compose, services
+from cli.main import STATE_DIR
+from testbed import services
+from testbed.gitrepo import make_repo
+from tests.support import compose
 from tests.support.compose import LocalProject, LocalService
-from tests.support.gitrepo import make_repo
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.timeout(300)]
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bridge.store.records import JobSpec, RepositorySpec
-from tests.convex_standin.fixture import StandIn, make_convex_store
-from tests.support import services
-from tests.support.gitrepo import make_repo
+from testbed import services
+from testbed.convex_standin.fixture import StandIn, make_convex_store
+from testbed.gitrepo import make_repo
 
 pytestmark = pytest.mark.acceptance
 

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from bridge.store.progress import moment_text, step_progress
-from tests.convex_standin.fixture import StandIn, make_convex_store
-from tests.convex_standin.webapp import WebApp
-from tests.support import services
+from testbed import services
+from testbed.convex_standin.fixture import StandIn, make_convex_store
+from testbed.convex_standin.webapp import WebApp
+from testbed.gitrepo import make_repo
 from tests.support.course_page import CoursePage, relative_md_links
-from tests.support.gitrepo import make_repo
 
 pytestmark = pytest.mark.acceptance
 

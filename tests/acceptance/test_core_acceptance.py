@@ -13,10 +13,10 @@ import pytest
 
 from bridge.store.records import JobSpec, RepositorySpec
 from bridge.store.sqlite import SqliteStore
+from cli.submit import submit_job
 from fondation.settings import load_settings
-from fondation.submit import submit_job
-from tests.support import services
-from tests.support.gitrepo import make_repo
+from testbed import services
+from testbed.gitrepo import make_repo
 
 pytestmark = pytest.mark.acceptance
 

@@ -17,17 +17,17 @@ import pytest
 import yaml
 from pydantic import AliasChoices
 
-from fondation.cli import STATE_DIR, cli
+from cli.main import STATE_DIR, cli
 from fondation.settings import Settings, describe_settings, load_settings
 from tasks.engines.claude.settings import ClaudeSettings
+from testbed.services import REPO_ROOT
 from tests.support import compose
-from tests.support.services import REPO_ROOT
 
 pytestmark = pytest.mark.acceptance
 
 DOCKERFILES = ["Dockerfile.worker", "Dockerfile.bridge"]
 # The module each service command loads, for what its image must provide.
-COMMAND_MODULES = {"bridge": "bridge.service", "worker": "tasks.worker"}
+COMMAND_MODULES = {"bridge": "bridge.service", "worker": "tasks.worker.process"}
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.I)
 SECRET_LITERAL = re.compile(r"sk-ant-|ghp_|github_pat_|glpat-|xox[bp]-")
 PINNED_IMAGE = re.compile(r"^[\w./-]+:(?P<tag>[\w.-]+)(@sha256:[0-9a-f]{64})?$")
@@ -69,7 +69,7 @@ def _assert_runs_the_cli(argv: list[str], where: str) -> None:
     whose options parse."""
     scripts = _pyproject()["project"]["scripts"]
     assert argv[:1] == ["fondation"], f"{where}: {argv} does not run the fondation CLI"
-    assert scripts.get("fondation") == "fondation.cli:main", scripts
+    assert scripts.get("fondation") == "cli.main:main", scripts
     name, *args = argv[1:]
     assert name in cli.commands, f"{where}: no subcommand {name!r} in `fondation`"
     try:

@@ -19,10 +19,10 @@ import redis
 
 from fondation import keys
 from fondation.embedded_redis import EmbeddedRedis, free_port
-from tests.support import services
-from tests.support.gitrepo import make_repo
+from testbed import services
+from testbed.gitrepo import make_repo
+from testbed.services import LEDGER_ENGINE, REPO_ROOT, base_env, wait_for
 from tests.support.processes import alive, descendants, port_listens, wait_gone
-from tests.support.services import LEDGER_ENGINE, REPO_ROOT, base_env, wait_for
 
 pytestmark = pytest.mark.acceptance
 
@@ -32,7 +32,7 @@ STOP_BOUND_S = 15.0
 ORPHAN_BOUND_S = 15.0
 # The goal for `fondation analyze`: done within 3 s of its job. Measured 1.5-1.7 s: the
 # store poll (0.2 s), the worker's warm stop (its event loop wakes within a second; the
-# idle pool is killed, tasks/pool.py), the bridge and Redis in a tenth of a second each.
+# idle pool is killed, tasks/worker/pool.py), the bridge and Redis in a tenth of a second each.
 ANALYZE_TAIL_BOUND_S = 3.0
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.scenarios import SCENARIOS
+from testbed.reliability.scenarios import SCENARIOS
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.timeout(300)]
 

@@ -29,9 +29,9 @@ from typing import Any
 
 import pytest
 
+from testbed.gitrepo import make_repo
+from testbed.services import REPO_ROOT
 from tests.support import compose, podman
-from tests.support.gitrepo import make_repo
-from tests.support.services import REPO_ROOT
 
 pytestmark = [
     pytest.mark.skipif(
@@ -229,14 +229,17 @@ def test_the_health_view_answers_health_metrics_and_the_dashboard(tier: Tier) ->
     code, kind, body = _get(tier.url("bridge", "/health"))
     assert code == 200, body
     assert json.loads(body)["status"] == "ok"
-    code, kind, body = _get(tier.url("bridge", "/metrics"))
+    # Text for a Prometheus scraper, which names its formats; JSON for curl's */*.
+    scraper = "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3"
+    code, kind, body = _get(tier.url("bridge", "/metrics"), accept=scraper)
     assert code == 200
     assert kind.startswith("text/plain")
     assert "# TYPE" in body
-    code, kind, body = _get(tier.url("bridge", "/metrics"), accept="application/json")
-    assert code == 200
-    assert kind.startswith("application/json")
-    assert json.loads(body)
+    for accept in ("*/*", "application/json"):
+        code, kind, body = _get(tier.url("bridge", "/metrics"), accept=accept)
+        assert code == 200
+        assert kind.startswith("application/json")
+        assert json.loads(body)
     code, kind, body = _get(tier.url("bridge", "/"))
     assert code == 200
     assert kind.startswith("text/html")

@@ -13,7 +13,7 @@ from bridge.store.records import JobSpec, RepositorySpec
 from bridge.store.sqlite import SqliteStore
 from fondation.clock import FakeClock
 from fondation.settings import load_settings
-from tasks.app import create_app
+from tasks.worker.app import create_app
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from bridge.store.sqlite import SqliteStore
 from fondation import keys
 from fondation.clock import FakeClock
 from fondation.settings import Settings, load_settings
-from tasks.app import create_app
+from tasks.worker.app import create_app
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ import redis
 from kombu import Connection, Exchange, Queue
 
 from fondation.settings import load_settings
-from tasks import broker
-from tasks.app import create_app
+from tasks.worker import broker
+from tasks.worker.app import create_app
 
 pytestmark = pytest.mark.integration
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from bridge.store.sqlite import SqliteStore
-from bridge.wake import announce
+from cli.submit import submit_job
 from fondation.clock import now_ms
 from fondation.settings import load_settings
-from fondation.submit import submit_job
-from tests.support import services
-from tests.support.gitrepo import make_repo
+from fondation.wake import announce
+from testbed import services
+from testbed.gitrepo import make_repo
 
 pytestmark = pytest.mark.integration
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from fondation.cancel import CancelToken
 from fondation.errors import InvalidRepositoryURL, JobCanceled, PermanentError, TransientError
-from tasks.checkout import CloneResult, clone, ensure_checkout
-from tasks.engines.base import CancelToken
-from tasks.repo_url import RepoSource, validate_repo_url
+from tasks.git.checkout import CloneResult, clone, ensure_checkout
+from tasks.git.repo_url import RepoSource, validate_repo_url
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.artifacts import STEP_ARTIFACTS, Artifact
+from tasks.course.artifacts import STEP_ARTIFACTS, Artifact
 from tasks.engines import load_engine
 from tasks.engines.base import StepContext
 from tasks.engines.claude import ClaudeEngine, summarize_calls
@@ -21,9 +21,9 @@ from tasks.engines.claude.validate import (
     check_review,
     check_tutorials,
 )
-from tasks.procgroup import ProcessGroups
-from tests.claude_double import FAKE_KEY, make_claude_bin
-from tests.support.gitrepo import make_repo
+from tasks.git.procgroup import ProcessGroups
+from testbed.claude_double import FAKE_KEY, make_claude_bin
+from testbed.gitrepo import make_repo
 
 pytestmark = pytest.mark.integration
 

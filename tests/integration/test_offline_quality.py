@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.artifacts import Citation
+from tasks.course.artifacts import Citation
 from tasks.engines.base import StepContext
 from tasks.engines.offline import OfflineEngine
 from tasks.engines.offline.markdown import CITATION, blocks

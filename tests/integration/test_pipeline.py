@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from bridge.store.sqlite import SqliteStore
+from cli.submit import submit_job
 from fondation.settings import Settings, load_settings
-from fondation.submit import submit_job
-from tasks.usage import total_usage
-from tests.support import services
-from tests.support.gitrepo import make_repo
+from tasks.course.usage import total_usage
+from testbed import services
+from testbed.gitrepo import make_repo
 
 pytestmark = pytest.mark.integration
 
@@ -119,7 +119,7 @@ def test_malformed_jobs_fail_clearly_and_the_others_run(tmp_path: Path, redis_ur
 def test_each_engine_carries_a_job_through_the_pipeline(
     tmp_path: Path, redis_url: str, engine: str
 ) -> None:
-    from tests.claude_double import make_claude_bin
+    from testbed.claude_double import make_claude_bin
 
     repo = make_repo(tmp_path / "shop")
     extra = {"ANALYSIS_ENGINE": engine}

@@ -13,18 +13,18 @@ from typing import Any
 import pytest
 
 from bridge.store.sqlite import SqliteStore
+from cli.submit import submit_job
+from fondation.cancel import CancelToken
 from fondation.errors import PermanentError
 from fondation.settings import load_settings
-from fondation.submit import submit_job
-from tasks.checkout import clone
-from tasks.engines.base import CancelToken
-from tasks.github_token import NOT_FOUND_MESSAGE
-from tasks.repo_url import validate_repo_url
-from tests.convex_standin.fixture import StandIn, make_convex_store
-from tests.convex_standin.webapp import WebApp
-from tests.support import services
+from tasks.git.checkout import clone
+from tasks.git.github_token import NOT_FOUND_MESSAGE
+from tasks.git.repo_url import validate_repo_url
+from testbed import services
+from testbed.convex_standin.fixture import StandIn, make_convex_store
+from testbed.convex_standin.webapp import WebApp
+from testbed.gitrepo import make_repo
 from tests.support.git_https import PrivateGitHost, serve_private_git
-from tests.support.gitrepo import make_repo
 from tests.support.web_tokens import web_encrypt
 
 pytestmark = pytest.mark.integration

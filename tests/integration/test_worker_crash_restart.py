@@ -11,11 +11,11 @@ import pytest
 import redis
 
 from bridge.store.sqlite import SqliteStore
+from cli.submit import submit_job
 from fondation.settings import load_settings
-from fondation.submit import submit_job
-from tasks.crash_restart import MAX_DELAY_S, crashes_so_far, restart_delay_s
-from tests.support import services
-from tests.support.gitrepo import make_repo
+from tasks.worker.crash_restart import MAX_DELAY_S, crashes_so_far, restart_delay_s
+from testbed import services
+from testbed.gitrepo import make_repo
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from bench.runs import machine
-from tests.reliability.harness import Outcome
-from tests.reliability.scenarios import SCENARIOS
+from testbed.reliability.harness import Outcome
+from testbed.reliability.scenarios import SCENARIOS
 
 OUT = Path("docs/RELIABILITY.md")
 PARALLEL = [1]

@@ -28,7 +28,7 @@ import dockerfile
 import yaml
 
 from fondation.embedded_redis import free_port
-from tests.support.services import REPO_ROOT, Service
+from testbed.services import REPO_ROOT, Service
 
 COMPOSE_DIR = REPO_ROOT / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"

@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from testbed.services import REPO_ROOT
 from tests.support import compose
-from tests.support.services import REPO_ROOT
 
 PODMAN_DIR = REPO_ROOT / "compose" / "podman"
 CONTAINERS_CONF = PODMAN_DIR / "containers.conf"

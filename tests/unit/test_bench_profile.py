@@ -12,13 +12,14 @@ from bench.profile import top_functions
 def test_functions_are_counted_once_per_stack_whatever_their_line(tmp_path: Path) -> None:
     raw = tmp_path / "pool-1.txt"
     raw.write_text(
-        "run (tasks/steps.py:10);publish (kombu/messaging.py:5) 3\n"
-        "run (tasks/steps.py:12);run (tasks/steps.py:40);clone (tasks/checkout.py:7) 1\n"
+        "run (tasks/step/steps.py:10);publish (kombu/messaging.py:5) 3\n"
+        "run (tasks/step/steps.py:12);run (tasks/step/steps.py:40);"
+        "clone (tasks/git/checkout.py:7) 1\n"
     )
     shares = dict((frame, share) for share, frame in top_functions([raw], 10))
-    assert shares["run (tasks/steps.py)"] == pytest.approx(1.0)
+    assert shares["run (tasks/step/steps.py)"] == pytest.approx(1.0)
     assert shares["publish (kombu/messaging.py)"] == pytest.approx(0.75)
-    assert shares["clone (tasks/checkout.py)"] == pytest.approx(0.25)
+    assert shares["clone (tasks/git/checkout.py)"] == pytest.approx(0.25)
 
 
 def test_no_samples_give_no_functions(tmp_path: Path) -> None:

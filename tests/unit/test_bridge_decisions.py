@@ -21,7 +21,7 @@ from bridge.store.sqlite import SqliteStore
 from fondation import keys
 from fondation.clock import FakeClock
 from fondation.settings import Settings, load_settings
-from tasks.app import create_app
+from tasks.worker.app import create_app
 from tests.support.outage_store import OutageStore
 
 T0 = 1_700_000_000_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tasks.artifacts import (
+from tasks.course.artifacts import (
     Abstraction,
     AbstractionsArtifact,
     Artifact,
@@ -18,8 +18,8 @@ from tasks.artifacts import (
     Tutorial,
     TutorialsArtifact,
 )
-from tasks.course import build_docs, write_docs
-from tasks.markdown import MAX_DOC_BYTES
+from tasks.course.course import build_docs, write_docs
+from tasks.course.markdown import MAX_DOC_BYTES
 
 
 def _artifacts(chapters: list[Chapter], tutorials: list[Tutorial]) -> dict[int, Artifact]:

@@ -8,7 +8,7 @@ import pytest
 
 from fondation.errors import ConfigError, PermanentError
 from fondation.settings import load_settings
-from tasks.github_token import (
+from tasks.git.github_token import (
     NOT_FOUND_MESSAGE,
     UNREADABLE_MESSAGE,
     CloneCredentials,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks import markdown
+from tasks.course import markdown
 
 
 def _fences_balanced(text: str) -> bool:

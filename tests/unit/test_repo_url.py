@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fondation.errors import InvalidRepositoryURL, PermanentError
-from tasks.repo_url import MAX_URL_CHARS, redact, source_for_repository, validate_repo_url
+from tasks.git.repo_url import MAX_URL_CHARS, redact, source_for_repository, validate_repo_url
 
 GITHUB = frozenset({"github.com"})
 SECRET = "s3cr3tTOKENvalue"

@@ -15,7 +15,8 @@ from typing import Any, get_args
 
 import pytest
 
-from bridge.store import backoff, convex, progress, records
+from bridge.store import backoff, progress, records
+from bridge.store.convex import wire
 from fondation.settings import Settings
 
 SHARED = Path(__file__).resolve().parents[2] / "convex/functions/worker/lib/shared.json"
@@ -59,16 +60,16 @@ def test_the_retry_schedule_and_the_default_attempts_are_the_same(
 def test_the_convex_store_cuts_artifacts_as_the_functions_accept_them(
     shared: dict[str, Any],
 ) -> None:
-    assert shared["artifacts"]["partBytes"] == convex._ARTIFACT_PART_BYTES
-    assert shared["artifacts"]["maxParts"] == convex._MAX_ARTIFACT_PARTS
+    assert shared["artifacts"]["partBytes"] == wire._ARTIFACT_PART_BYTES
+    assert shared["artifacts"]["maxParts"] == wire._MAX_ARTIFACT_PARTS
 
 
 def test_the_convex_store_pages_within_what_one_call_answers(shared: dict[str, Any]) -> None:
     # get_logs stops at the first short page: a page larger than the functions serve
     # would end every long log early.
-    assert shared["calls"]["maxLogLines"] >= convex._LOG_PAGE
+    assert shared["calls"]["maxLogLines"] >= wire.LOG_PAGE
     # upsertDocs refuses a call with more docs than this.
-    assert shared["calls"]["maxDocs"] >= convex._DOCS_PER_CALL
+    assert shared["calls"]["maxDocs"] >= wire._DOCS_PER_CALL
 
 
 def test_the_progress_texts_are_the_same(shared: dict[str, Any]) -> None:

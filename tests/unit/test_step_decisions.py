@@ -22,13 +22,13 @@ from fondation import keys
 from fondation.clock import FakeClock
 from fondation.errors import MalformedJob, StoreUnavailable
 from fondation.settings import load_settings
-from tasks.artifacts import AbstractionsArtifact
+from tasks.course.artifacts import AbstractionsArtifact
 from tasks.engines.base import StepContext
-from tasks.github_token import CloneCredentials
-from tasks.runtime import WorkerRuntime
-from tasks.steps import StepRun
-from tasks.watchdog import Watchdog
-from tasks.workspace import Workspace
+from tasks.git.github_token import CloneCredentials
+from tasks.git.workspace import Workspace
+from tasks.step.runtime import WorkerRuntime
+from tasks.step.steps import StepRun
+from tasks.step.watchdog import Watchdog
 from tests.support.outage_store import OutageStore
 
 T0 = 1_700_000_000_000

@@ -26,7 +26,7 @@ from bridge.store.records import (
 )
 from bridge.store.sqlite import SqliteStore
 from fondation.errors import CancelRequested, JobNotFound, LeaseLost, MalformedJob
-from tests.convex_standin.webapp import WebApp
+from testbed.convex_standin.webapp import WebApp
 
 T0 = 1_700_000_000_000
 LEASE = 60_000

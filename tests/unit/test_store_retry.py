@@ -11,7 +11,7 @@ import pytest
 from bridge.store.records import JobRecord, JobSpec, RepositorySpec
 from fondation.clock import FakeClock
 from fondation.errors import JobNotFound, StoreUnavailable
-from tasks.store_retry import retry_store
+from tasks.step.store_retry import retry_store
 from tests.support.outage_store import OutageStore
 
 T0 = 1_700_000_000_000

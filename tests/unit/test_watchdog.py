@@ -14,9 +14,9 @@ import redis
 
 from bridge.store.records import JobSpec, RepositorySpec
 from fondation import keys
+from fondation.cancel import CancelToken
 from fondation.clock import FakeClock
-from tasks.engines.base import CancelToken
-from tasks.watchdog import Watchdog
+from tasks.step.watchdog import Watchdog
 from tests.support.outage_store import OutageStore
 
 T0 = 1_700_000_000_000

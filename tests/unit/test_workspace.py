@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.workspace import Workspace, remove_tree
-from tests.support import services
+from tasks.git.workspace import Workspace, remove_tree
+from testbed import services
 
 
 def dead_pid() -> int:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from fondation.errors import StepValidationError
-from tasks.artifacts import (
+from tasks.course.artifacts import (
     Abstraction,
     AbstractionsArtifact,
     Chapter,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tasks.artifacts import Citation
+from tasks.course.artifacts import Citation
 
 
 class _Answer(BaseModel):

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
+from fondation.cancel import CancelToken
 from fondation.errors import JobCanceled
-from tasks.engines.base import CancelToken
-from tasks.procgroup import ProcessGroups
+from tasks.git.procgroup import ProcessGroups
 
 POLL_S = 0.2
 _EXIT_POLL_S = 0.01

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tasks.artifacts import (
+from tasks.course.artifacts import (
     Abstraction,
     AbstractionsArtifact,
     Chapter,

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from tasks.artifacts import (
+from tasks.course.artifacts import (
     AbstractionsArtifact,
     Chapter,
     Citation,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fondation.errors import ConfigError
 
-# The versions the real-CLI tests have run against (tests/claude_api); the worker image
+# The versions the real-CLI tests have run against (testbed/claude_api); the worker image
 # pins the lower bound. Raise the upper bound after running them on a newer release.
 SUPPORTED_MIN = (2, 1, 332)
 SUPPORTED_BELOW = (2, 2, 0)

@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from fondation.cancel import CancelToken
 from fondation.errors import PermanentError
-from tasks.artifacts import (
+from tasks.course.artifacts import (
     Abstraction,
     AbstractionsArtifact,
     Chapter,
@@ -22,8 +23,6 @@ from tasks.artifacts import (
     Relationship,
     RelationshipsArtifact,
 )
-from tasks.engines.base import CancelToken
-from tasks.engines.offline.abstractions import Usage
 from tasks.engines.offline.complexity import HotSpot, hot_spots
 from tasks.engines.offline.files import decode, read_bytes
 from tasks.engines.offline.graph import CodeGraph
@@ -43,6 +42,7 @@ from tasks.engines.offline.text import (
     join_names,
     plural,
 )
+from tasks.engines.offline.touch import Usage
 
 MAX_SYMBOLS = 6
 MAX_METHODS = 6

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import lizard
 
+from fondation.cancel import CancelToken
 from fondation.errors import PermanentError
-from tasks.engines.base import CancelToken
 from tasks.engines.offline.files import decode, read_bytes
 
 

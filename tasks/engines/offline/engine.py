@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from tasks.artifacts import (
+from tasks.course.artifacts import (
     AbstractionsArtifact,
     ChaptersArtifact,
     OrderArtifact,
@@ -23,12 +23,12 @@ from tasks.artifacts import (
 )
 from tasks.engines.base import Engine, StepContext
 from tasks.engines.offline import abstractions, chapters, order, relationships, review
-from tasks.engines.offline.abstractions import Usage, symbol_usage
 from tasks.engines.offline.graph import CodeGraph, build_graph
 from tasks.engines.offline.index import FactsMemo, Index, Limits, build_index
 from tasks.engines.offline.mermaid import neighbourhood
 from tasks.engines.offline.project import project_name
 from tasks.engines.offline.showcase import Showcase, build_showcase
+from tasks.engines.offline.touch import Usage, symbol_usage
 from tasks.engines.offline.tutorials import Workshop, create_tutorials
 
 _KEPT_ANALYSES = 2  # a graph of a large checkout weighs tens of MB

@@ -11,7 +11,7 @@ import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tasks.artifacts import Abstraction
+from tasks.course.artifacts import Abstraction
 from tasks.engines.offline.graph import CodeGraph
 from tasks.engines.offline.languages import is_support_path
 from tasks.engines.offline.showcase import Showcase

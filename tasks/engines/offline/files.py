@@ -14,8 +14,8 @@ from pathlib import Path, PurePosixPath
 
 import pathspec
 
+from fondation.cancel import CancelToken
 from fondation.errors import PermanentError
-from tasks.engines.base import CancelToken
 from tasks.engines.offline.languages import (
     is_generated_name,
     language_of,

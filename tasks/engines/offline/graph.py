@@ -19,7 +19,7 @@ from typing import Any
 
 import networkx as nx
 
-from tasks.engines.base import CancelToken
+from fondation.cancel import CancelToken
 from tasks.engines.offline.index import Index
 from tasks.engines.offline.model import FileFacts
 from tasks.engines.offline.resolve import Resolvers, Target

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from fondation.cancel import CancelToken
 from fondation.errors import PermanentError
-from tasks.engines.base import CancelToken
 from tasks.engines.offline.files import (
     MANIFEST_BYTES,
     Candidate,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from tasks.artifacts import AbstractionsArtifact, RelationshipsArtifact
+from tasks.course.artifacts import AbstractionsArtifact, RelationshipsArtifact
 
 MAX_NEIGHBOURS = 10
 

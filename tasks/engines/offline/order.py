@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from tasks.artifacts import AbstractionsArtifact, OrderArtifact, RelationshipsArtifact
+from tasks.course.artifacts import AbstractionsArtifact, OrderArtifact, RelationshipsArtifact
 from tasks.engines.offline.text import join_names
 
 

@@ -12,7 +12,12 @@ from typing import Any
 
 import networkx as nx
 
-from tasks.artifacts import AbstractionsArtifact, Citation, Relationship, RelationshipsArtifact
+from tasks.course.artifacts import (
+    AbstractionsArtifact,
+    Citation,
+    Relationship,
+    RelationshipsArtifact,
+)
 from tasks.engines.offline.graph import KINDS, CodeGraph, aggregate
 from tasks.engines.offline.text import join_names, plural
 

@@ -19,9 +19,15 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from fondation.cancel import CancelToken
 from fondation.errors import PermanentError
-from tasks.artifacts import Chapter, ChaptersArtifact, Citation, ReviewArtifact, ReviewFinding
-from tasks.engines.base import CancelToken
+from tasks.course.artifacts import (
+    Chapter,
+    ChaptersArtifact,
+    Citation,
+    ReviewArtifact,
+    ReviewFinding,
+)
 from tasks.engines.offline.files import decode, read_bytes
 from tasks.engines.offline.markdown import CITATION, LINK, Block, blocks, heading_level, join
 from tasks.engines.offline.mermaid import validate

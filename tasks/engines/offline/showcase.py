@@ -70,7 +70,7 @@ class Snippet:
 class Showcase:
     snippets: list[Snippet] = field(default_factory=list)
     mentions: dict[str, float] = field(default_factory=dict)  # weighted uses of each name
-    # Commands the build files declare: ("fondation.cli", "main") from pyproject's
+    # Commands the build files declare: ("cli.main", "main") from pyproject's
     # [project.scripts], ("bin/cli.js", "") from package.json's "bin".
     commands: list[tuple[str, str]] = field(default_factory=list)
 

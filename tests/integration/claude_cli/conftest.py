@@ -17,8 +17,8 @@ from tasks.engines.claude.result import ResultEnvelope
 from tasks.engines.claude.runner import ClaudeCall, ClaudeRunner, claude_dir, replay
 from tasks.engines.claude.settings import ClaudeSettings
 from tasks.engines.claude.version import SUPPORTED_MIN
-from tests.claude_api.cli import CLAUDE_BIN
-from tests.support.gitrepo import make_repo
+from testbed.claude_api.cli import CLAUDE_BIN
+from testbed.gitrepo import make_repo
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.claude_api.cli import real_settings
-from tests.claude_api.server import Reply, Request, ScriptedApi, ToolUse, answer
+from testbed.claude_api.cli import real_settings
+from testbed.claude_api.server import Reply, Request, ScriptedApi, ToolUse, answer
 from tests.integration.claude_cli.conftest import OTHER_JOB_SECRET, Jobs, bwrap_works, call_once
 
 pytestmark = pytest.mark.integration

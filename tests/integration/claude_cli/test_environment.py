@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tasks.engines.claude.settings import load_claude_settings
-from tests.claude_api.cli import CLAUDE_BIN, FAKE_API_KEY
-from tests.claude_api.server import Reply, Request, ScriptedApi, ToolUse, answer
+from testbed.claude_api.cli import CLAUDE_BIN, FAKE_API_KEY
+from testbed.claude_api.server import Reply, Request, ScriptedApi, ToolUse, answer
 from tests.integration.claude_cli.conftest import Jobs, call_once
 
 pytestmark = pytest.mark.integration

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.claude_api.cli import FAKE_API_KEY, real_settings
-from tests.claude_api.server import Reply, Request, ScriptedApi, ToolUse, answer
+from testbed.claude_api.cli import FAKE_API_KEY, real_settings
+from testbed.claude_api.server import Reply, Request, ScriptedApi, ToolUse, answer
+from testbed.gitrepo import git
 from tests.integration.claude_cli.conftest import Jobs, call_once
-from tests.support.gitrepo import git
 
 pytestmark = pytest.mark.integration
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 
 from bridge.store.sqlite import SqliteStore
+from cli.submit import submit_job
 from fondation.settings import load_settings
-from fondation.submit import submit_job
-from tasks.usage import total_usage
-from tests.claude_api.cli import CLAUDE_BIN, FAKE_API_KEY
-from tests.claude_api.scenarios import recorded
-from tests.claude_api.server import ScriptedApi
+from tasks.course.usage import total_usage
+from testbed import services
+from testbed.claude_api.cli import CLAUDE_BIN, FAKE_API_KEY
+from testbed.claude_api.scenarios import recorded
+from testbed.claude_api.server import ScriptedApi
+from testbed.gitrepo import make_repo
 from tests.integration.claude_cli.conftest import bwrap_works
-from tests.support import services
-from tests.support.gitrepo import make_repo
 
 pytestmark = pytest.mark.integration
 

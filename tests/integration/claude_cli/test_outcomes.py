@@ -10,8 +10,8 @@ import pytest
 
 from tasks.engines.claude import read_records
 from tasks.engines.claude.result import ClaudeAnswerError, ClaudeTimeout
-from tests.claude_api.cli import CLAUDE_BIN, real_settings
-from tests.claude_api.server import Failure, Reply, Request, ScriptedApi, ToolUse, answer
+from testbed.claude_api.cli import CLAUDE_BIN, real_settings
+from testbed.claude_api.server import Failure, Reply, Request, ScriptedApi, ToolUse, answer
 from tests.integration.claude_cli.conftest import Jobs, call_once
 
 pytestmark = pytest.mark.integration

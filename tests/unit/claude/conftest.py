@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tasks.artifacts import (
+from tasks.course.artifacts import (
     AbstractionsArtifact,
     ChaptersArtifact,
     OrderArtifact,
@@ -18,8 +18,8 @@ from tasks.artifacts import (
 )
 from tasks.engines.base import StepContext
 from tasks.engines.claude import ClaudeEngine
-from tests.claude_double import double_settings, make_claude_bin, recorded
-from tests.support.gitrepo import make_repo
+from testbed.claude_double import double_settings, make_claude_bin, recorded
+from testbed.gitrepo import make_repo
 
 EngineFactory = Callable[..., ClaudeEngine]
 

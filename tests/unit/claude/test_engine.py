@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fondation.errors import JobCanceled, PermanentError, StepValidationError, TransientError
-from tasks.artifacts import (
+from tasks.course.artifacts import (
     Abstraction,
     AbstractionsArtifact,
     Citation,
@@ -22,8 +22,8 @@ from tasks.artifacts import (
 )
 from tasks.engines.base import StepContext
 from tasks.engines.claude.prompts import FEEDBACK_HEADING
-from tasks.procgroup import ProcessGroups
-from tests.claude_double import read_log
+from tasks.git.procgroup import ProcessGroups
+from testbed.claude_double import read_log
 from tests.unit.claude.conftest import EngineFactory
 
 

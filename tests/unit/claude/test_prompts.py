@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tasks.artifacts import (
+from tasks.course.artifacts import (
     AbstractionsArtifact,
     Chapter,
     OrderArtifact,
     RelationshipsArtifact,
 )
 from tasks.engines.claude import prompts
-from tests.claude_double import recorded
+from testbed.claude_double import recorded
 
 ABSTRACTIONS = AbstractionsArtifact.model_validate(recorded("AbstractionsArtifact"))
 RELATIONSHIPS = RelationshipsArtifact.model_validate(recorded("RelationshipsArtifact"))

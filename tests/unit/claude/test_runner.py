@@ -11,13 +11,13 @@ import pytest
 from pydantic import SecretStr
 
 from fondation.errors import ConfigError
-from tasks.artifacts import OrderArtifact
+from tasks.course.artifacts import OrderArtifact
 from tasks.engines.base import StepContext
 from tasks.engines.claude import read_records, replay
 from tasks.engines.claude.command import DISALLOWED_TOOLS, EMPTY_MCP, TOOLS
 from tasks.engines.claude.result import ClaudeAnswerError, ClaudeCrashed, ClaudeMalformedOutput
 from tasks.engines.claude.runner import ClaudeCall, ClaudeRunner
-from tests.claude_double import FAKE_KEY, double_settings, make_claude_bin, read_log
+from testbed.claude_double import FAKE_KEY, double_settings, make_claude_bin, read_log
 
 SCHEMA = OrderArtifact.model_json_schema()
 

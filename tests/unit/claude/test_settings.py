@@ -8,7 +8,7 @@ import pytest
 
 from fondation.errors import ConfigError
 from tasks.engines.claude import ClaudeEngine, load_claude_settings
-from tests.claude_double import make_claude_bin
+from testbed.claude_double import make_claude_bin
 
 
 def test_defaults_and_per_step_turns_come_from_the_environment(

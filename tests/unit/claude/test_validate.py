@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.artifacts import (
+from tasks.course.artifacts import (
     Abstraction,
     AbstractionsArtifact,
     Chapter,

@@ -1,5 +1,5 @@
 """Fixtures of this folder. The stand-in itself comes from the root conftest's plugin
-(tests.convex_standin.fixture)."""
+(testbed.convex_standin.fixture)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.convex_standin.fixture import StandIn
+from testbed.convex_standin.fixture import StandIn
 
 
 @pytest.fixture

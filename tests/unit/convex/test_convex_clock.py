@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from bridge.store.records import JobSpec, RepositorySpec
-from tests.convex_standin.fixture import StandIn, make_convex_store
+from testbed.convex_standin.fixture import StandIn, make_convex_store
 
 LEASE = 60_000
 SKEW = 10 * 60_000

@@ -26,7 +26,7 @@ from fondation.errors import (
     StoreAuthError,
     StoreUnavailable,
 )
-from tests.convex_standin.fixture import StandIn, make_convex_store, start_standin, stop_standin
+from testbed.convex_standin.fixture import StandIn, make_convex_store, start_standin, stop_standin
 
 T0 = 1_700_000_000_000
 LEASE = 60_000
@@ -320,7 +320,7 @@ def test_a_large_artifact_goes_in_pieces_and_a_missing_piece_is_a_clear_error(
 def test_an_artifact_beyond_what_convex_can_hold_fails_the_step_permanently(
     store: ConvexStore, standin: StandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bridge.store.convex as convex_store
+    import bridge.store.convex.wire as convex_store
 
     monkeypatch.setattr(convex_store, "_ARTIFACT_PART_BYTES", 1000)
     new_job(store)

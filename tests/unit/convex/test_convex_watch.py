@@ -13,7 +13,7 @@ from bridge.store.convex import ConvexStore
 from bridge.store.convex_watch import ReadyWatcher
 from bridge.store.records import JobSpec, RepositorySpec
 from fondation.errors import StoreAuthError
-from tests.convex_standin.fixture import StandIn, make_convex_store
+from testbed.convex_standin.fixture import StandIn, make_convex_store
 
 T0 = 1_700_000_000_000
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.artifacts import (
+from tasks.course.artifacts import (
     AbstractionsArtifact,
     ChaptersArtifact,
     OrderArtifact,

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from fondation.cancel import CancelToken
 from fondation.errors import JobCanceled, PermanentError
-from tasks.artifacts import Citation
-from tasks.engines.base import CancelToken, StepContext
+from tasks.course.artifacts import Citation
+from tasks.engines.base import StepContext
 from tasks.engines.offline import OfflineEngine
 from tasks.engines.offline.markdown import CITATION, LINK, blocks
 from tasks.engines.offline.mermaid import validate

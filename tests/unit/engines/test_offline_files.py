@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from fondation.cancel import CancelToken
 from fondation.errors import PermanentError
-from tasks.engines.base import CancelToken
 from tasks.engines.offline.files import read_bytes
 from tasks.engines.offline.index import FactsMemo, Index, Limits, build_index
 from tasks.engines.offline.languages import is_example_path, is_support_path

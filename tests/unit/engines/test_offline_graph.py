@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tasks.engines.base import CancelToken
+from fondation.cancel import CancelToken
 from tasks.engines.offline.graph import CodeGraph, build_graph
 from tasks.engines.offline.index import FactsMemo, Limits, build_index
 from tests.unit.engines.conftest import Writer

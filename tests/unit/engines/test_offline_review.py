@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.artifacts import Chapter, ChaptersArtifact, Citation, ReviewArtifact
-from tasks.engines.base import CancelToken
+from fondation.cancel import CancelToken
+from tasks.course.artifacts import Chapter, ChaptersArtifact, Citation, ReviewArtifact
 from tasks.engines.offline.markdown import blocks
 from tasks.engines.offline.mermaid import safe_label, validate
 from tasks.engines.offline.review import review_chapters

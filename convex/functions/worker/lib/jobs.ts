@@ -1,5 +1,5 @@
 // The rules of a job's life, shared by the queue, step and client functions.
-// They mirror bridge/store/sqlite.py (the reference store) field for field; the
+// They mirror bridge/store/sqlite/ (the reference store) field for field; the
 // contract suite in tests/unit runs the same tests against both stores.
 import type { Doc, Id } from "../../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../../_generated/server";

@@ -12,8 +12,8 @@ unique: a draft whose title an earlier one took is dropped.
 
 from __future__ import annotations
 
-from tasks.artifacts import Tutorial, TutorialsArtifact
-from tasks.engines.base import CancelToken
+from fondation.cancel import CancelToken
+from tasks.course.artifacts import Tutorial, TutorialsArtifact
 from tasks.engines.offline.text import unique_slug
 from tasks.engines.offline.tutorials.common import Workshop
 from tasks.engines.offline.tutorials.extend import extend_drafts

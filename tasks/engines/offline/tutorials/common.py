@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fondation.errors import PermanentError
-from tasks.artifacts import AbstractionsArtifact, RelationshipsArtifact
-from tasks.engines.offline.abstractions import Usage
+from tasks.course.artifacts import AbstractionsArtifact, RelationshipsArtifact
 from tasks.engines.offline.files import decode, read_bytes
 from tasks.engines.offline.graph import CodeGraph
 from tasks.engines.offline.languages import FENCE, is_support_path
@@ -15,6 +14,7 @@ from tasks.engines.offline.markdown import code_block
 from tasks.engines.offline.parsing.common import split_lines
 from tasks.engines.offline.showcase import Showcase
 from tasks.engines.offline.text import code
+from tasks.engines.offline.touch import Usage
 
 
 @dataclass

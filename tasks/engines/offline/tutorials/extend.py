@@ -3,7 +3,7 @@ interface, Protocol or trait that the project already implements at least once).
 
 from __future__ import annotations
 
-from tasks.engines.base import CancelToken
+from fondation.cancel import CancelToken
 from tasks.engines.offline.graph import SymbolRef
 from tasks.engines.offline.languages import FENCE
 from tasks.engines.offline.markdown import code_block

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks.engines.base import CancelToken
+from fondation.cancel import CancelToken
 from tasks.engines.offline.languages import is_test_function, is_test_path
 from tasks.engines.offline.model import FileFacts
 from tasks.engines.offline.tutorials.common import Draft, Workshop, answer, split_node

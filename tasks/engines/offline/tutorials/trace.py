@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from tasks.engines.base import CancelToken
+from fondation.cancel import CancelToken
 from tasks.engines.offline.text import and_list, first_sentence, inline
 from tasks.engines.offline.tutorials.common import Draft, Workshop, answer, split_node
 

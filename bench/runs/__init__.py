@@ -1,0 +1,26 @@
+"""The benchmarks. Each returns rows for docs/BENCHMARKS.md: the figure, its reference
+measured in the same run, and the goal."""
+
+from __future__ import annotations
+
+from bench.runs.engines import claude_cli, fanout, offline_engine
+from bench.runs.latency import convex_pickup, idle_bridge, overhead, pickup
+from bench.runs.recovery import recovery, store
+from bench.runs.row import Row, machine
+from bench.runs.throughput import scaling, throughput
+
+__all__ = [
+    "Row",
+    "claude_cli",
+    "convex_pickup",
+    "fanout",
+    "idle_bridge",
+    "machine",
+    "offline_engine",
+    "overhead",
+    "pickup",
+    "recovery",
+    "scaling",
+    "store",
+    "throughput",
+]

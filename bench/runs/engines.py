@@ -1,0 +1,85 @@
+"""The engines: the offline engine on a real repository, the Claude engine's fan-out,
+and the real Claude CLI against a scripted API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.runs.row import Row
+
+
+def offline_engine(repo_root: Path) -> list[Row]:
+    """All six offline steps on a repository of about 50,000 lines, in a fresh process."""
+    code = f"""
+import json, resource, sys, time
+sys.path.insert(0, {str(Path.cwd())!r})
+from bench.offline_run import run
+lines, seconds = run({str(repo_root)!r})
+print(json.dumps({{"lines": lines, "seconds": seconds,
+    "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+    out = (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    data = json.loads(out)
+    return [
+        Row(
+            "Offline engine, all six steps",
+            f"{data['seconds']:.1f} s for"
+            f" {data['lines']:,} lines ({data['lines'] / data['seconds']:,.0f} lines/s)",
+            "-",
+            "< 10 s for 50,000 lines",
+            data["seconds"] < 10 * data["lines"] / 50_000,
+            f"peak RSS {data['rss_mb']:.0f} MB",
+        )
+    ]
+
+
+def fanout(delay_s: float = 0.3) -> list[Row]:
+    """Chapters fanned out: steps 4 and 5 with 8 chapters, 4 at once vs one by one."""
+    from bench.fanout_run import run_steps_4_5
+
+    serial = run_steps_4_5(concurrency=1, delay_s=delay_s)
+    parallel = run_steps_4_5(concurrency=4, delay_s=delay_s)
+    ratio = parallel / serial
+    return [
+        Row(
+            "Chapter fan-out, steps 4+5, 8 chapters, 4 at once",
+            f"{parallel:.2f} s",
+            f"{serial:.2f} s one after another",
+            "<= 0.35x",
+            ratio <= 0.35,
+            f"ratio {ratio:.2f}; CLI double answers after {delay_s} s",
+        )
+    ]
+
+
+def claude_cli() -> list[Row]:
+    """A job of 8 chapters on the real Claude Code CLI against the scripted API (delays
+    scaled from the seed's step times): every fan-out at once, the default 4, and one
+    call at a time."""
+    from bench.claude_cli_run import SCALE, ideal_s, run_job
+
+    serial, calls = run_job(concurrency=1)
+    fanned, _ = run_job(concurrency=8)
+    default, _ = run_job(concurrency=4)
+    ratio = fanned / serial
+    return [
+        Row(
+            "Claude job on the real CLI, 8 chapters fanned out",
+            f"{fanned:.1f} s",
+            f"{serial:.1f} s one call at a time",
+            "<= 0.4x",
+            ratio <= 0.4,
+            f"ratio {ratio:.2f} with CLAUDE_CHAPTER_CONCURRENCY=8 (the delays alone:"
+            f" {ideal_s(8):.1f} s vs {ideal_s(1):.1f} s); {default:.1f} s, ratio"
+            f" {default / serial:.2f}, at the default 4; {calls} calls; the scripted API"
+            f" answers after the seed's 60/60/30/60/40/40 s per call scaled by {SCALE}",
+        )
+    ]

@@ -1,0 +1,448 @@
+"""Running one step of a job: fence, skip if done, do the work, store the artifact.
+
+Idempotency: a step whose artifact is stored is skipped; a step that ran but did not store
+its artifact (crash, kill) runs again from scratch. Engines are pure, so a second run is
+harmless. Every store write is fenced by the lease token, so a step of a chain whose job
+was taken over or canceled stops at its next write.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+from celery.exceptions import Ignore, SoftTimeLimitExceeded
+
+from bridge.store.backoff import draw_jitter_ms
+from bridge.store.records import (
+    ANALYSIS_STEPS,
+    FINALIZE_STEP,
+    STEP_NAMES,
+    RepositoryRecord,
+    StepRecord,
+    StepStart,
+)
+from fondation import keys
+from fondation.cancel import CancelToken
+from fondation.clock import SYSTEM_CLOCK, Clock
+from fondation.errors import (
+    CancelRequested,
+    FondationError,
+    JobCanceled,
+    LeaseLost,
+    MalformedJob,
+    PermanentError,
+)
+from fondation.wake import announce
+from tasks.course.artifacts import (
+    STEP_ARTIFACTS,
+    AbstractionsArtifact,
+    Artifact,
+    ChaptersArtifact,
+    CloneArtifact,
+    OrderArtifact,
+    RelationshipsArtifact,
+    ReviewArtifact,
+)
+from tasks.course.course import build_docs
+from tasks.course.job_prompt import requester_instructions
+from tasks.engines.base import StepContext
+from tasks.git.checkouts import CloneOptions
+from tasks.git.procgroup import ProcessGroups
+from tasks.git.repo_url import RepoSource, redact, source_for_repository
+from tasks.step.runtime import WorkerRuntime
+from tasks.step.store_retry import retry_store
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+class StepRun:
+    """One delivery of one step of one job."""
+
+    def __init__(
+        self, rt: WorkerRuntime, job_id: str, token: str, step: int, *, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        self.rt = rt
+        self.clock = clock
+        self.job_id = job_id
+        self.token = token
+        self.step = step
+        self.extra = {"job_id": job_id, "step": step, "worker": rt.worker_name}
+        self.usage: str | None = None
+
+    # --- entry point --------------------------------------------------------------
+
+    def run(self, *, redelivered: bool = False) -> None:
+        """Return to let the chain go on; raise ``Ignore`` to stop it quietly; raise
+        anything else to stop it as a failure (the job's failure is recorded first).
+
+        ``redelivered`` is the broker's flag: the message was given back (its worker
+        died, or lost Redis, before the ack) and comes round again."""
+        cancel = CancelToken()
+        if redelivered:
+            self._guard_deliveries(cancel)
+        # The watchdog beats from the first store write to the last, so a step that is
+        # waiting out a store outage shows as alive to the bridges, not as lost work.
+        with self.rt.watchdog.watch(self.job_id, self.token, cancel):
+            start = self._start()
+            if start.step.status == "completed":
+                self._skip_done_step(start)
+                return
+            log.info(
+                "Step %d/%d: %s", self.step, ANALYSIS_STEPS, STEP_NAMES[self.step],
+                extra=self.extra,
+            )  # fmt: skip
+            started = self.clock.monotonic()
+            self._run_work(cancel, start)
+        log.info(
+            "%s done in %.2f s",
+            STEP_NAMES[self.step],
+            self.clock.monotonic() - started,
+            extra=self.extra,
+        )
+
+    def _skip_done_step(self, start: StepStart) -> None:
+        """A delivery of a step whose artifact is stored: a message restored after its
+        run ended (the worker died, or lost Redis, before the ack). When a later step has
+        a record, that run already sent the rest of the chain: sending it again would run
+        the next step twice, so stop here. Otherwise the run may have died before sending
+        it, and returning lets the chain go on."""
+        later = start.later_steps()
+        if later:
+            log.info(
+                "%s already done and the chain moved on to step %d; this delivery stops",
+                STEP_NAMES[self.step], max(later), extra=self.extra,
+            )  # fmt: skip
+            raise Ignore()
+        log.info("%s already done, skipped", STEP_NAMES[self.step], extra=self.extra)
+
+    def _start(self) -> StepStart:
+        try:
+            return self._retry(
+                lambda: self.rt.store.start_step(
+                    self.job_id, self.token, self.step, self.rt.worker_name, self.clock.now_ms()
+                ),
+                "start_step",
+            )
+        except CancelRequested:
+            self._finish_cancel()
+        except LeaseLost as exc:
+            self._abandon(exc.reason)
+
+    def _run_work(self, cancel: CancelToken, start: StepStart) -> None:
+        try:
+            try:
+                artifact = self._work(cancel, start)
+            finally:
+                # A subprocess still alive once its step ended is an orphan.
+                self.process_groups().kill_all()
+            cancel.check()
+            if artifact is not None:
+                payload = artifact.model_dump_json()
+                self._retry(
+                    lambda: self.rt.store.finish_step(
+                        self.job_id, self.token, self.step, payload, self.clock.now_ms(), self.usage
+                    ),
+                    "finish_step",
+                )
+        except JobCanceled:
+            self._stop_canceled(cancel)
+        except LeaseLost as exc:
+            self._abandon(exc.reason)
+        except SoftTimeLimitExceeded:
+            self.record_failure(
+                f"{STEP_NAMES[self.step]} exceeded its soft time limit", permanent=False
+            )
+            raise
+        except PermanentError as exc:
+            self.record_failure(str(exc), permanent=True)
+            raise
+        except Exception as exc:
+            self.record_failure(f"{type(exc).__name__}: {exc}", permanent=False)
+            raise
+
+    # --- the work of each step ----------------------------------------------------
+
+    def _work(self, cancel: CancelToken, start: StepStart) -> Artifact | None:
+        if self.step == 0:
+            return self._clone(start, cancel)
+        artifacts = _artifacts(start.steps)
+        ctx = self._context(start, artifacts, cancel)
+        engine = self.rt.engine
+        if self.step == FINALIZE_STEP:
+            self._finalize(artifacts)
+            return None
+        runs: dict[int, Any] = {
+            1: engine.extract_abstractions,
+            2: engine.analyze_relationships,
+            3: engine.determine_order,
+            4: engine.generate_chapters,
+            5: engine.review_chapters,
+            6: engine.create_tutorials,
+        }
+        try:
+            result: Artifact = runs[self.step](ctx)
+        finally:
+            self._keep_raw_outputs(ctx)
+        usage = engine.step_usage(ctx, self.step)
+        self.usage = None if usage is None else json.dumps(usage, sort_keys=True)
+        return result
+
+    def _keep_raw_outputs(self, ctx: StepContext) -> None:
+        """Copy the Claude CLI's raw outputs and call records out of the scratch folder
+        (removed with the job) so a failure can be replayed without paying again."""
+        source = ctx.work_dir / "claude"
+        if not source.is_dir():
+            return
+        try:
+            shutil.copytree(
+                source, self.rt.workspace.raw_dir(self.job_id), dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("home", "cache"),
+            )  # fmt: skip
+        except OSError as exc:
+            log.warning("raw outputs not kept: %s", exc, extra=self.extra)
+
+    @staticmethod
+    def _repository(start: StepStart) -> RepositoryRecord:
+        if start.repository is None:
+            job = start.job
+            raise MalformedJob(
+                f"job {job.id} names repository {job.repository_id}, which does not exist"
+            )
+        return start.repository
+
+    def _source(self, repo: RepositoryRecord) -> RepoSource:
+        s = self.rt.settings
+        return source_for_repository(
+            repo.full_name,
+            repo.clone_url,
+            allowed_hosts=s.git_hosts,
+            allow_local=s.allow_local_repos,
+        )
+
+    def _clone_options(self, source: RepoSource, cancel: CancelToken) -> CloneOptions:
+        s = self.rt.settings
+        return CloneOptions(
+            depth=s.clone_depth,
+            # A local repository (the embedded mode) is read from disk: no account's.
+            token=self._git_token() if source.kind == "https" else None,
+            cancel=cancel,
+            timeout_s=s.step_soft_time_limit,
+            max_bytes=s.max_repo_bytes,
+            max_files=s.max_repo_files,
+        )
+
+    def _git_token(self) -> str | None:
+        """The clone's token, read afresh for each clone and kept only in memory: the
+        owner's own on a store with users (a missing or unreadable one fails the job
+        with the web's "reconnect GitHub" message), GIT_TOKEN otherwise."""
+        store = self.rt.store
+        stored = None
+        if store.per_user_tokens:
+            stored = self._retry(
+                lambda: store.owner_github_token(self.job_id, self.token), "owner_github_token"
+            )
+        return self.rt.credentials.for_clone(store.per_user_tokens, stored)
+
+    def _clone(self, start: StepStart, cancel: CancelToken) -> CloneArtifact:
+        repo = self._repository(start)
+        source = self._source(repo)
+        ref = start.job.ref or repo.default_branch or None
+        # A clone interrupted by a crash left nothing usable: start from an empty folder.
+        self.rt.workspace.remove(self.job_id)
+        self.rt.workspace.claim(self.job_id)
+        dest = self.rt.workspace.checkout_dir(self.job_id)
+        options = self._clone_options(source, cancel)
+        result = self.rt.engine.checkouts.clone(source, ref, dest, options)
+        self._log(
+            f"Cloned {source.display} at {result.commit[:12]}"
+            f" ({result.files} files, {result.bytes} bytes)"
+        )
+        return CloneArtifact(
+            url=source.display,
+            ref=ref,
+            commit=result.commit,
+            files=result.files,
+            bytes=result.bytes,
+        )
+
+    def _context(
+        self, start: StepStart, artifacts: dict[int, Artifact], cancel: CancelToken
+    ) -> StepContext:
+        cloned = artifacts.get(0)
+        if not isinstance(cloned, CloneArtifact):
+            raise LeaseLost(self.job_id, "the clone artifact is missing")
+        self.rt.workspace.claim(self.job_id)
+        checkout = self.rt.workspace.checkout_dir(self.job_id)
+        checkouts = self.rt.engine.checkouts
+        if not checkouts.holds(checkout, cloned.commit):
+            # Any worker may run any step: re-create the checkout at the recorded commit.
+            source = self._source(self._repository(start))
+            checkouts.ensure(
+                source, cloned.ref, cloned.commit, checkout, self._clone_options(source, cancel)
+            )
+        scratch = self.rt.workspace.scratch_dir(self.job_id)
+        scratch.mkdir(parents=True, exist_ok=True)
+        ctx = StepContext(
+            process_groups=self.process_groups(),
+            job_id=self.job_id,
+            checkout=checkout,
+            prompt=requester_instructions(start.job.prompt, self.rt.settings.course_language),
+            work_dir=scratch,
+            cancel=cancel,
+        )
+        ctx.abstractions = _typed(artifacts.get(1), AbstractionsArtifact)
+        ctx.relationships = _typed(artifacts.get(2), RelationshipsArtifact)
+        ctx.order = _typed(artifacts.get(3), OrderArtifact)
+        ctx.chapters = _typed(artifacts.get(4), ChaptersArtifact)
+        ctx.review = _typed(artifacts.get(5), ReviewArtifact)
+        return ctx
+
+    def _finalize(self, artifacts: dict[int, Artifact]) -> None:
+        docs = build_docs({k: v for k, v in artifacts.items() if k >= 1})
+        store = self.rt.store
+        count = self._retry(
+            lambda: store.upsert_docs(self.job_id, self.token, docs, self.clock.now_ms()),
+            "upsert_docs",
+        )
+        chapters = sum(1 for d in docs if d.kind == "chapter")
+        tutorials = sum(1 for d in docs if d.kind == "tutorial")
+        # The folder goes before the job is marked done: a completed job has left nothing
+        # behind in jobs/. Its files are deleted in the background (see discard).
+        self.rt.workspace.discard(self.job_id)
+        # The web app's result type: data is a string. The usage stays in the step
+        # records, where `fondation status` sums it.
+        result = {
+            "success": True,
+            "message": f"{chapters} chapters and {tutorials} tutorials",
+            "data": f"{count} documents",
+        }
+        self._retry(
+            lambda: store.complete(self.job_id, self.token, result, count, self.clock.now_ms()),
+            "complete",
+        )
+        self._left_chain(ended=True)
+        log.info("Completed: %d docs", count, extra=self.extra)
+
+    # --- guards and outcomes ------------------------------------------------------
+
+    def _guard_deliveries(self, cancel: CancelToken) -> None:
+        """A step that kills its worker is redelivered forever (reject_on_worker_lost);
+        count the redeliveries of each step per attempt and fail the attempt past the
+        cap. The same round trip gives the step its first beat and reads the cancel flag.
+
+        Only redeliveries are counted: kombu flags every message it gives back
+        (``_do_restore_message``), whichever way it comes back, and a first delivery
+        needs no Redis round trip (its beat comes from the watchdog, well within the
+        bridges' grace of three liveness intervals; its cancel from ``start_step``)."""
+        key = keys.deliveries(self.job_id, self.token, self.step)
+        try:
+            pipe = self.rt.redis.pipeline(transaction=False)
+            pipe.incr(key)
+            pipe.expire(key, 86_400)
+            self.rt.watchdog.add_beat(pipe, self.job_id)
+            redeliveries, _, _, canceled = pipe.execute()
+        except Exception as exc:  # Redis trouble must not block the step itself
+            log.warning("delivery count unavailable: %s", exc, extra=self.extra)
+            return
+        if canceled:
+            cancel.cancel("canceled")
+        deliveries = int(redeliveries) + 1
+        if deliveries > self.rt.settings.max_deliveries:
+            self.record_failure(
+                f"{STEP_NAMES[self.step]} was delivered {deliveries} times; its worker keeps"
+                " dying (poison job?)",
+                permanent=False,
+            )
+            raise Ignore()
+
+    def record_failure(self, error: str, *, permanent: bool) -> None:
+        error = redact(error)
+        try:
+            jitter = draw_jitter_ms()
+            job = self._retry(
+                lambda: self.rt.store.fail(
+                    self.job_id, self.token, error, permanent, self.clock.now_ms(), jitter
+                ),
+                "fail",
+            )
+        except LeaseLost:
+            return  # someone else already decided this attempt's fate
+        except FondationError as exc:
+            # The job stays held; the bridge notices the lost work and retries it.
+            log.error("could not record failure of job %s: %s", self.job_id, exc, extra=self.extra)
+            return
+        log.error("job %s %s: %s", self.job_id, job.status, error, extra=self.extra)
+        # Cleaned after any failure: a retry may run on another worker, and a shallow
+        # checkout is cheap to make again.
+        self.rt.workspace.remove(self.job_id)
+        self._left_chain(ended=job.is_final)
+
+    def _stop_canceled(self, cancel: CancelToken) -> NoReturn:
+        if cancel.lease_lost:
+            self._abandon(cancel.reason)
+        self._finish_cancel()
+
+    def _finish_cancel(self) -> NoReturn:
+        try:
+            self.rt.store.mark_canceled(self.job_id, self.token, self.clock.now_ms())
+        except (LeaseLost, FondationError) as exc:
+            log.info("cancel of job %s finished elsewhere: %s", self.job_id, exc, extra=self.extra)
+        self._log(f"Canceled during {STEP_NAMES[self.step]}")
+        self.rt.workspace.remove(self.job_id)
+        self._left_chain(ended=True)
+        raise Ignore()
+
+    def _abandon(self, reason: str) -> NoReturn:
+        """The job is no longer ours: stop the chain and drop local files if it ended."""
+        log.warning("stopping job %s: lease lost (%s)", self.job_id, reason, extra=self.extra)
+        try:
+            if self.rt.store.get_job(self.job_id).is_final:
+                self.rt.workspace.remove(self.job_id)
+        except FondationError:
+            pass
+        raise Ignore()
+
+    def process_groups(self) -> ProcessGroups:
+        return ProcessGroups(self.rt.workspace.job_dir(self.job_id) / "procs")
+
+    def _retry(self, call: Callable[[], _R], what: str) -> _R:
+        return retry_store(
+            call, grace_s=self.rt.settings.store_outage_grace, what=what, clock=self.clock
+        )
+
+    def _log(self, msg: str) -> None:
+        try:
+            self.rt.store.append_log(self.job_id, "info", redact(msg), self.clock.now_ms())
+        except FondationError as exc:
+            log.warning("job log not written: %s", exc, extra=self.extra)
+
+    def _left_chain(self, *, ended: bool) -> None:
+        """The job's chain stopped: wake the bridges, so one at MAX_CONCURRENT_JOBS claims
+        the next job at once, and drop the beat key of a job that ended. One round trip."""
+        try:
+            pipe = self.rt.redis.pipeline(transaction=False)
+            if ended:
+                pipe.delete(keys.step_beat(self.job_id))
+            announce(pipe, "finished")
+            pipe.execute()
+        except Exception as exc:  # best effort: polling and the beat's expiry cover it
+            log.debug("end of chain not announced: %s", exc)
+
+
+def _artifacts(steps: list[StepRecord]) -> dict[int, Artifact]:
+    """The stored artifacts of the completed steps, by step number."""
+    return {
+        rec.step: STEP_ARTIFACTS[rec.step].model_validate_json(rec.artifact)
+        for rec in steps
+        if rec.status == "completed" and rec.artifact is not None and rec.step in STEP_ARTIFACTS
+    }
+
+
+def _typed(value: object, cls: type[_T]) -> _T | None:
+    return value if isinstance(value, cls) else None

@@ -1,0 +1,39 @@
+"""Scenarios for the scripted API: the double's recorded answers served to the real CLI,
+so both speak from one recording and the replaying double cannot drift from the server."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from testbed.claude_api.server import Failure, Reply, Request, Scenario, answer
+from testbed.claude_double import DOUBLE
+
+
+def _double() -> ModuleType:
+    # The double is a script without a .py suffix; its picking rules are loaded from it.
+    loader = importlib.machinery.SourceFileLoader("claude_double_script", str(DOUBLE))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def recorded(name: str = "success", delay_s: Callable[[Request], float] | None = None) -> Scenario:
+    """Each call answered by the first response of the double's scenario ``name`` that
+    fits the StructuredOutput schema's title and the prompt, as the double picks them."""
+    double = _double()
+    responses: list[dict[str, Any]] = double._load(name)
+
+    def scenario(req: Request) -> Reply | Failure:
+        found = double._pick(responses, req.schema_title, req.prompt)
+        if found is None or "structured_output" not in found:
+            return Failure(400, "invalid_request_error", f"no answer for {req.schema_title}")
+        wait = delay_s(req) if delay_s is not None else 0.0
+        return answer(found["structured_output"], delay_s=wait)
+
+    return scenario

@@ -1,0 +1,2 @@
+"""The fault scenarios and the harness that runs one (`python -m tests.reliability` runs
+them all)."""
