@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 from bridge.store.progress import moment_text, step_progress
 from testbed import services
 from testbed.convex_standin.fixture import StandIn, make_convex_store
+from testbed.convex_standin.stack import running_stack
 from testbed.convex_standin.webapp import WebApp
 from testbed.gitrepo import make_repo
 from tests.support.course_page import CoursePage, relative_md_links
@@ -29,29 +29,6 @@ FRENCH_PROGRESS = {step_progress(step, "fr") for step in range(8)} | {
     moment_text("claimed", "fr"),
     "Initializing regeneration...",  # the web's own text until the job is claimed
 }
-
-
-@contextmanager
-def running_stack(
-    tmp_path: Path, redis_url: str, standin: StandIn, **extra: str
-) -> Iterator[WebApp]:
-    """A bridge and a worker on the stand-in, and the web app's side of it."""
-    standin.reset()
-    env = services.base_env(
-        tmp_path, redis_url,
-        JOB_STORE="convex", CONVEX_URL=standin.url, CONVEX_WORKER_SECRET=standin.secret,
-        CONVEX_TIMEOUT="5", CONVEX_WATCH_INTERVAL="0.2", POLL_INTERVAL="1",
-        LEDGER_PATH=str(tmp_path / "ledger.txt"), **extra,
-    )  # fmt: skip
-    w = services.worker(tmp_path, env)
-    b = services.bridge(tmp_path, env)
-    web = WebApp(standin.url)
-    try:
-        yield web
-    finally:
-        web.close()
-        b.stop()
-        w.stop()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import base64
 import json
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from tasks.git.github_token import NOT_FOUND_MESSAGE
 from tasks.git.repo_url import validate_repo_url
 from testbed import services
 from testbed.convex_standin.fixture import StandIn, make_convex_store
+from testbed.convex_standin.stack import running_stack
 from testbed.convex_standin.webapp import WebApp
 from testbed.gitrepo import make_repo
 from tests.support.git_https import PrivateGitHost, serve_private_git
@@ -130,30 +131,17 @@ def test_a_job_clones_a_private_repository_with_git_token_and_leaves_it_nowhere(
 KEY_HEX = "5e" * 32
 
 
-@contextmanager
 def _web_stack(
     tmp_path: Path, redis_url: str, standin: StandIn, host: PrivateGitHost
-) -> Iterator[WebApp]:
-    """A bridge and a worker on the Convex stand-in, cloning from the private host."""
-    standin.reset()
-    env = services.base_env(
-        tmp_path, redis_url,
-        JOB_STORE="convex", CONVEX_URL=standin.url, CONVEX_WORKER_SECRET=standin.secret,
-        CONVEX_WATCH_INTERVAL="0.2", ANALYSIS_ENGINE="offline", ENCRYPTION_KEY=KEY_HEX,
+) -> AbstractContextManager[WebApp]:
+    """The web app's stack, cloning from the private host with the offline engine."""
+    return running_stack(
+        tmp_path, redis_url, standin,
+        ANALYSIS_ENGINE="offline", ENCRYPTION_KEY=KEY_HEX, ALLOW_LOCAL_REPOS="false",
         ALLOWED_GIT_HOSTS=host.address, GIT_SSL_CAINFO=str(host.ca_file),
-        ALLOW_LOCAL_REPOS="false",
         # The operator's token must never stand in for a user's.
         GIT_TOKEN="ghp_" + "OpErAtOr" * 5,
     )  # fmt: skip
-    w = services.worker(tmp_path, env)
-    b = services.bridge(tmp_path, env)
-    web = WebApp(standin.url)
-    try:
-        yield web
-    finally:
-        web.close()
-        b.stop()
-        w.stop()
 
 
 def _wait_final(web: WebApp, job_id: str) -> dict[str, Any]:

@@ -1,0 +1,35 @@
+"""A bridge and a worker on the Convex stand-in, and the web app's side of it: the stack
+the tests that play the web app run jobs on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from testbed import services
+from testbed.convex_standin.fixture import StandIn
+from testbed.convex_standin.webapp import WebApp
+
+
+@contextmanager
+def running_stack(
+    tmp_path: Path, redis_url: str, standin: StandIn, **extra: str
+) -> Iterator[WebApp]:
+    """A bridge and a worker on the stand-in, and the web app's side of it."""
+    standin.reset()
+    env = services.base_env(
+        tmp_path, redis_url,
+        JOB_STORE="convex", CONVEX_URL=standin.url, CONVEX_WORKER_SECRET=standin.secret,
+        CONVEX_TIMEOUT="5", CONVEX_WATCH_INTERVAL="0.2", POLL_INTERVAL="1",
+        LEDGER_PATH=str(tmp_path / "ledger.txt"), **extra,
+    )  # fmt: skip
+    w = services.worker(tmp_path, env)
+    b = services.bridge(tmp_path, env)
+    web = WebApp(standin.url)
+    try:
+        yield web
+    finally:
+        web.close()
+        b.stop()
+        w.stop()
