@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from cli.group import STATE_DIR, cli, cli_settings, redis_url
@@ -28,6 +30,9 @@ def bridge() -> None:
 @click.pass_context
 def worker(ctx: click.Context) -> None:
     """Run a Celery worker with this project's defaults; extra arguments go to celery."""
+    # Before anything imports billiard or Celery's worker: both read REMAP_SIGTERM once,
+    # when first imported (see run_worker for why SIGTERM is remapped).
+    os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
     from tasks.worker.process import run_worker
 
     settings = cli_settings()

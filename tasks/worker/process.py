@@ -9,11 +9,13 @@ import threading
 import time
 from typing import Any
 
+import billiard.common
 import redis
 from celery import Celery
 from celery.signals import worker_ready, worker_shutdown
 
 from fondation import keys
+from fondation.errors import ConfigError
 from fondation.settings import Settings
 from tasks.engines import load_engine
 from tasks.git.github_token import CloneCredentials
@@ -70,6 +72,14 @@ def run_worker(settings: Settings, redis_url: str, extra_args: list[str]) -> Non
     # `docker stop` would then SIGKILL it. Mapped to SIGQUIT, SIGTERM gives steps
     # WORKER_SOFT_SHUTDOWN_TIMEOUT, then hands the rest back to the queue.
     os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
+    # billiard and Celery read it at their import, which may have come first: then
+    # SIGTERM would be a warm stop that waits for every running step, and a `docker
+    # stop` would end in a SIGKILL. Refuse to start so rather than stop badly later.
+    if os.environ["REMAP_SIGTERM"] != billiard.common.REMAP_SIGTERM:
+        raise ConfigError(
+            "billiard was imported before REMAP_SIGTERM was set: start workers with"
+            " `fondation worker`, or set REMAP_SIGTERM=SIGQUIT in their environment"
+        )
     # Build the engine once now: a bad ANALYSIS_ENGINE or a missing Claude credential
     # stops the worker at start with the variable's name, not every job at its first step.
     load_engine(settings.analysis_engine)
