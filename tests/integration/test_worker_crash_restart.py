@@ -63,6 +63,9 @@ def test_a_worker_stopped_by_an_unrecoverable_error_restarts_and_its_job_complet
         CRASH_ON_RECONNECT_MARKER=str(marker),
     )  # fmt: skip
     env["PYTHONPATH"] = f"{CRASH_DOUBLE}{os.pathsep}{env['PYTHONPATH']}"
+    # The double's sitecustomize imports Celery before `fondation worker` runs, too early
+    # for the CLI to set the remap: set it as the worker image does.
+    env["REMAP_SIGTERM"] = "SIGQUIT"
     store = SqliteStore(Path(env["SQLITE_PATH"]))
     settings = load_settings(allow_local_repos=True, sqlite_path=Path(env["SQLITE_PATH"]))
     w = services.worker(tmp_path, env)
