@@ -16,8 +16,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[dev]"
+# Exactly what requirements-dev.lock pins, with its hashes (the runtime pins of
+# requirements.lock plus the development tools), then the project itself without
+# resolving anything: a fresh clone gets the versions CI got, whatever upstream released.
+$(STAMP): requirements-dev.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -91,19 +96,26 @@ example-course: $(STAMP)
 	rm -rf docs/example-course
 	$(BIN)/fondation analyze . --out docs/example-course
 
-## lock: regenerate requirements.lock (pinned, with hashes) from pyproject.toml's dependencies;
-## the images install from it. Run it after editing the dependencies.
+## lock: update the pins deliberately, from pyproject.toml: requirements.lock (what the
+## images install) and requirements-dev.lock (that plus the development tools, what
+## `make demo` and `make test` install). The dev lock is constrained by the runtime lock, so
+## both pin the same runtime versions. Existing pins are kept unless a dependency needs
+## another; `make lock UPGRADE=1` moves everything to the newest releases.
 LOCK_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
-	--python-version 3.11 --custom-compile-command "make lock"
+	--python-version 3.11 --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 lock: $(STAMP)
 	$(LOCK_COMPILE) -o requirements.lock
+	$(LOCK_COMPILE) --extra dev -c requirements.lock -o requirements-dev.lock
 
-## lock-check: requirements.lock still matches pyproject.toml (its pins are kept, so a new
-## release upstream does not make it stale; a changed dependency does)
+## lock-check: both locks still follow pyproject.toml (their pins are kept, so a new release
+## upstream does not make them stale; a changed dependency does)
 lock-check: $(STAMP)
-	@tmp=$$(mktemp) && cp requirements.lock $$tmp && $(LOCK_COMPILE) -o $$tmp \
-	&& if diff -u requirements.lock $$tmp; then rm -f $$tmp; \
-	else rm -f $$tmp; echo "requirements.lock is stale: run make lock"; exit 1; fi
+	@tmp=$$(mktemp -d) && cp requirements.lock $$tmp/run.lock \
+	&& cp requirements-dev.lock $$tmp/dev.lock && $(LOCK_COMPILE) -o $$tmp/run.lock \
+	&& $(LOCK_COMPILE) --extra dev -c $$tmp/run.lock -o $$tmp/dev.lock \
+	&& sed -i "s|-c $$tmp/run.lock|-c requirements.lock|" $$tmp/dev.lock \
+	&& if diff -u requirements.lock $$tmp/run.lock && diff -u requirements-dev.lock $$tmp/dev.lock; \
+	then rm -rf $$tmp; else rm -rf $$tmp; echo "a lock is stale: run make lock"; exit 1; fi
 
 ## compose-test: the container tier: both images built with podman, the compose stack run
 ## (installs podman when missing; needs root). Phase times in .fondation/compose-test.json

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 import redis
 
@@ -43,7 +44,10 @@ class WakeListener:
         while not self._stop.is_set():
             try:
                 client = redis.Redis.from_url(self._redis_url, socket_connect_timeout=5)
-                pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                # redis-py types pubsub() only from 8.2 on; called through Any, the line
+                # checks the same whichever release is installed.
+                open_pubsub: Any = client.pubsub
+                pubsub = open_pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(keys.WAKE_CHANNEL)
                 while not self._stop.is_set():
                     if pubsub.get_message(timeout=1.0) is not None:
