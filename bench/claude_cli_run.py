@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from tasks.engines.base import StepContext
-from tasks.engines.claude import ClaudeEngine
-from tasks.engines.claude.settings import ClaudeSettings
+from analysis.claude import ClaudeEngine
+from analysis.claude.settings import ClaudeSettings
+from analysis.engine import StepContext
 from testbed.claude_api.cli import CLAUDE_BIN, FAKE_API_KEY
 from testbed.claude_api.server import Failure, Reply, Request, ScriptedApi, answer
 from testbed.claude_double import SCENARIOS

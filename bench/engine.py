@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
-from tasks.course.artifacts import (
+from analysis.course.artifacts import (
     Abstraction,
     AbstractionsArtifact,
     Chapter,
@@ -21,10 +21,10 @@ from tasks.course.artifacts import (
     Tutorial,
     TutorialsArtifact,
 )
-from tasks.engines.base import Engine, StepContext
-from tasks.git.checkout import CloneResult
-from tasks.git.checkouts import Checkouts, CloneOptions
-from tasks.git.repo_url import RepoSource
+from analysis.engine import Engine, StepContext
+from checkout.clone import CloneResult
+from checkout.provider import Checkouts, CloneOptions
+from checkout.repo_url import RepoSource
 
 
 def _pause() -> None:

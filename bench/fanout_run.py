@@ -7,14 +7,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from tasks.course.artifacts import (
+from analysis.claude import ClaudeEngine
+from analysis.course.artifacts import (
     Abstraction,
     AbstractionsArtifact,
     OrderArtifact,
     RelationshipsArtifact,
 )
-from tasks.engines.base import StepContext
-from tasks.engines.claude import ClaudeEngine
+from analysis.engine import StepContext
 from testbed.claude_double import double_settings, make_claude_bin
 from testbed.gitrepo import make_repo
 

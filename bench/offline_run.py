@@ -11,8 +11,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tasks.engines.base import StepContext
-from tasks.engines.offline import OfflineEngine
+from analysis.engine import StepContext
+from analysis.offline import OfflineEngine
 
 # Installed packages whose sources make a repository of about 50,000 lines.
 SOURCES = ("celery", "httpx")

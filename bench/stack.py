@@ -12,13 +12,13 @@ from types import TracebackType
 
 import redis
 
-from bridge.store.records import FINAL_STATUSES, JobSpec
-from bridge.store.sqlite import SqliteStore
 from cli.submit import LOCAL_USER, repository_spec
 from fondation import wake
 from fondation.clock import now_ms
 from fondation.embedded_redis import EmbeddedRedis
 from fondation.settings import load_settings
+from store.records import FINAL_STATUSES, JobSpec
+from store.sqlite import SqliteStore
 from testbed import services
 from testbed.gitrepo import make_repo
 

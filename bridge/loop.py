@@ -25,14 +25,14 @@ from celery import Celery
 
 from bridge.metrics import BridgeMetrics
 from bridge.peers import PeerWatch
-from bridge.queue import queue_depth, work_alive
-from bridge.store.backoff import draw_jitter_ms
-from bridge.store.base import JobStore
-from bridge.store.records import STEP_NAMES, Claim, JobRecord
+from bridge.queue_depth import queue_depth, work_alive
 from fondation import keys
 from fondation.clock import SYSTEM_CLOCK, Clock
 from fondation.errors import FondationError, LeaseLost, StoreAuthError, StoreUnavailable
 from fondation.settings import Settings
+from store.backoff import draw_jitter_ms
+from store.base import JobStore
+from store.records import STEP_NAMES, Claim, JobRecord
 from tasks.chain import build_chain, chain_task_ids
 
 log = logging.getLogger(__name__)

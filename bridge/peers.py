@@ -25,12 +25,12 @@ from dataclasses import dataclass
 import redis
 
 from bridge.metrics import BridgeMetrics
-from bridge.queue import work_alive
-from bridge.store.backoff import draw_jitter_ms
-from bridge.store.base import JobStore
+from bridge.queue_depth import work_alive
 from fondation import keys
 from fondation.errors import LeaseLost
 from fondation.settings import Settings
+from store.backoff import draw_jitter_ms
+from store.base import JobStore
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from celery import Celery
 
 from bridge.health import HealthServer
 from bridge.loop import Bridge
-from bridge.store.open import open_store
 from fondation.settings import Settings
 from fondation.wake import WakeListener
+from store.open import open_store
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,8 @@ def build_bridge(settings: Settings, redis_url: str, app: Celery) -> Bridge:
 def _convex_watcher(settings: Settings, bridge: Bridge) -> Any:
     """Jobs inserted in Convex by the web app announce nothing in Redis: probe for them
     between polls, so pickup does not wait a whole POLL_INTERVAL."""
-    from bridge.store.convex import ConvexStore
-    from bridge.store.convex_watch import ReadyWatcher
+    from store.convex import ConvexStore
+    from store.convex_watch import ReadyWatcher
 
     if not isinstance(bridge.store, ConvexStore) or settings.convex_watch_interval <= 0:
         return None

@@ -9,10 +9,10 @@ from typing import Any
 import redis
 from prometheus_client import CollectorRegistry
 
-from bridge.queue import queue_depth
-from bridge.store.records import ACTIVE_STATUSES, STEP_NAMES
+from bridge.queue_depth import queue_depth
 from fondation import keys
 from fondation.errors import FondationError
+from store.records import ACTIVE_STATUSES, STEP_NAMES
 
 
 @dataclass

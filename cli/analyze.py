@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from bridge.store.base import JobStore
-from bridge.store.records import JobRecord
 from cli.group import STATE_DIR, cli, cli_settings, open_job_store
 from fondation.errors import FondationError
 from fondation.logs import setup_logging
+from store.base import JobStore
+from store.records import JobRecord
 
 # --- the main job -------------------------------------------------------------------
 
@@ -36,7 +36,7 @@ def analyze(
 
     Starts what is missing: an embedded Redis, the SQLite store under ./.fondation/, a
     bridge and a worker."""
-    from cli.progress import follow_job
+    from cli.follow import follow_job
     from cli.stack import Stack
     from cli.submit import repository_spec, submit_job
 
@@ -64,7 +64,7 @@ def analyze(
 
 
 def write_result(store: JobStore, job: JobRecord, out_dir: Path) -> None:
-    from tasks.course.course import write_docs
+    from analysis.course.course import write_docs
 
     if job.status != "completed":
         raise click.ClickException(f"job {job.id} {job.status}: {job.error or job.last_error}")

@@ -8,11 +8,11 @@ from typing import Any
 
 import click
 
-from bridge.store.base import JobStore
-from bridge.store.open import open_store
-from bridge.store.records import JobRecord
 from fondation.errors import ConfigError, FondationError
 from fondation.settings import Settings, describe_settings, load_settings
+from store.base import JobStore
+from store.open import open_store
+from store.records import JobRecord
 
 STATE_DIR = Path(".fondation")
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import click
 
-from bridge.store.base import JobStore
-from bridge.store.records import FINAL_STATUSES, JobRecord, StepRecord
+from analysis.course.usage import step_usage, total_usage
 from cli.analyze import write_result
 from cli.group import cli, cli_settings, job_dict, open_job_store, redis_url
 from fondation.clock import now_ms
 from fondation.errors import FondationError, JobNotFound
-from tasks.course.usage import step_usage, total_usage
+from store.base import JobStore
+from store.records import FINAL_STATUSES, JobRecord, StepRecord
 
 # --- jobs ---------------------------------------------------------------------------
 

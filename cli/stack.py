@@ -75,12 +75,12 @@ class Stack:
             self.redis_url = self.redis.start()
         elif not redis_answers(self.redis_url, 2.0):
             raise FondationError("Redis does not answer at REDIS_URL")
-        self._spawn("bridge", [sys.executable, "-m", "fondation", "bridge"])
-        self._spawn("worker", [sys.executable, "-m", "fondation", "worker"])
+        self._spawn("bridge", [sys.executable, "-m", "cli", "bridge"])
+        self._spawn("worker", [sys.executable, "-m", "cli", "worker"])
         if self.flower_port is not None:
             self._spawn(
                 "flower",
-                [sys.executable, "-m", "fondation", "flower", "--port", str(self.flower_port)],
+                [sys.executable, "-m", "cli", "flower", "--port", str(self.flower_port)],
             )
 
     def _spawn(self, name: str, argv: list[str]) -> None:

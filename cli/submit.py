@@ -9,13 +9,13 @@ from urllib.parse import urlsplit
 
 import redis
 
-from bridge.store.base import JobStore
-from bridge.store.records import JobRecord, JobSpec, RepositorySpec
+from checkout.repo_url import validate_repo_url
 from fondation.clock import now_ms
 from fondation.errors import InvalidRepositoryURL
 from fondation.settings import Settings
 from fondation.wake import announce
-from tasks.git.repo_url import validate_repo_url
+from store.base import JobStore
+from store.records import JobRecord, JobSpec, RepositorySpec
 
 LOCAL_USER = "local"
 

@@ -1,6 +1,6 @@
 """The chain of a job by name: clone, the six analysis steps, then finalize, as Celery
 signatures. The bridge sends it and the worker registers a task under each name
-(tasks/step/pipeline.py); this module imports no worker code, so the bridge imports only it.
+(tasks/step/celery_tasks.py); this module imports no worker code, so the bridge imports only it.
 
 Task names and arguments are made for Flower: each task is named after its step, its
 id starts with the job id ("<job>-<lease>-<step>"), and its shown arguments are the job
@@ -14,7 +14,7 @@ from typing import Any
 
 from celery import Celery, chain
 
-from bridge.store.records import STEP_NAMES
+from store.records import STEP_NAMES
 
 STEP_TASKS: tuple[str, ...] = (
     "fondation.clone",

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from tasks.course.artifacts import (
+from analysis.course.artifacts import (
     Abstraction,
     AbstractionsArtifact,
     Chapter,
@@ -34,7 +34,7 @@ from tasks.course.artifacts import (
     Tutorial,
     TutorialsArtifact,
 )
-from tasks.engines.base import Engine, StepContext
+from analysis.engine import Engine, StepContext
 
 
 def _ledger(ctx: StepContext, event: str, step: int) -> None:

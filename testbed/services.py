@@ -1,5 +1,5 @@
 """Real processes for integration and acceptance tests: bridges and Celery workers
-started as `python -m fondation ...` with a test environment, killed with real signals."""
+started as `python -m cli ...` with a test environment, killed with real signals."""
 
 from __future__ import annotations
 
@@ -102,14 +102,14 @@ class Service:
 def bridge(tmp: Path, env: dict[str, str], name: str = "bridge") -> Service:
     env = {**env, "WORKER_ID": name}
     return Service(
-        name, [sys.executable, "-m", "fondation", "bridge"], env, tmp / "logs" / f"{name}.log"
+        name, [sys.executable, "-m", "cli", "bridge"], env, tmp / "logs" / f"{name}.log"
     ).start()
 
 
 def worker(tmp: Path, env: dict[str, str], name: str = "worker", concurrency: int = 2) -> Service:
     env = {**env, "WORKER_ID": name, "WORKER_CONCURRENCY": str(concurrency)}
     return Service(
-        name, [sys.executable, "-m", "fondation", "worker"], env, tmp / "logs" / f"{name}.log"
+        name, [sys.executable, "-m", "cli", "worker"], env, tmp / "logs" / f"{name}.log"
     ).start()
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from bench import bare
 from bench.runs.row import Row
 from bench.stack import CLONE_FREE_ENGINE, Stack, median, pct
-from bridge.store.base import JobStore
+from store.base import JobStore
 
 
 def pickup(repeats: int) -> list[Row]:
@@ -144,7 +144,7 @@ def convex_pickup(repeats: int) -> list[Row]:
     the stand-in: with the bridge's ready-job probe, and with polling alone."""
     import secrets as pysecrets
 
-    from bridge.store.records import JobSpec, RepositorySpec
+    from store.records import JobSpec, RepositorySpec
     from testbed.convex_standin.fixture import make_convex_store, start_standin, stop_standin
 
     results: dict[str, list[float]] = {}

@@ -37,7 +37,7 @@ def recovery(repeats: int) -> list[Row]:
 
 _CLAIMER = """
 import sys, time
-from bridge.store.sqlite import SqliteStore
+from store.sqlite import SqliteStore
 s = SqliteStore(sys.argv[1]); n = 0
 while True:
     got = s.claim(sys.argv[2], 1, 60000, 10**13)
@@ -50,8 +50,8 @@ print(n)
 
 def store(jobs: int = 2000) -> list[Row]:
     """Claims per second with 4 claimers on one SQLite file; cost of a progress write."""
-    from bridge.store.records import JobSpec, RepositorySpec
-    from bridge.store.sqlite import SqliteStore
+    from store.records import JobSpec, RepositorySpec
+    from store.sqlite import SqliteStore
 
     root = Path(f"/tmp/fondation-bench-store-{os.getpid()}")
     root.mkdir(parents=True, exist_ok=True)

@@ -293,7 +293,7 @@ describe("failure", () => {
     expect(job.attempts).toBe(1);
   });
 
-  test("the backoff schedule matches bridge/store/backoff.py", () => {
+  test("the backoff schedule matches store/backoff.py", () => {
     expect([0, 1, 2, 3, 7, 8, 50].map(backoffMs)).toEqual([
       0, 5_000, 10_000, 20_000, 320_000, 600_000, 600_000,
     ]);

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 
 import redis
 
-from bridge.store.base import JobStore
-from bridge.store.open import open_store
+from analysis.engine import Engine
+from analysis.load import load_engine
+from checkout.github_token import CloneCredentials
+from checkout.workspace import Workspace
 from fondation.settings import Settings
-from tasks.engines import load_engine
-from tasks.engines.base import Engine
-from tasks.git.github_token import CloneCredentials
-from tasks.git.workspace import Workspace
+from store.base import JobStore
+from store.open import open_store
 from tasks.step.watchdog import Watchdog
 
 

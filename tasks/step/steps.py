@@ -16,15 +16,22 @@ from typing import Any, NoReturn, TypeVar
 
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 
-from bridge.store.backoff import draw_jitter_ms
-from bridge.store.records import (
-    ANALYSIS_STEPS,
-    FINALIZE_STEP,
-    STEP_NAMES,
-    RepositoryRecord,
-    StepRecord,
-    StepStart,
+from analysis.course.artifacts import (
+    STEP_ARTIFACTS,
+    AbstractionsArtifact,
+    Artifact,
+    ChaptersArtifact,
+    CloneArtifact,
+    OrderArtifact,
+    RelationshipsArtifact,
+    ReviewArtifact,
 )
+from analysis.course.course import build_docs
+from analysis.course.job_prompt import requester_instructions
+from analysis.engine import StepContext
+from checkout.procgroup import ProcessGroups
+from checkout.provider import CloneOptions
+from checkout.repo_url import RepoSource, redact, source_for_repository
 from fondation import keys
 from fondation.cancel import CancelToken
 from fondation.clock import SYSTEM_CLOCK, Clock
@@ -37,22 +44,15 @@ from fondation.errors import (
     PermanentError,
 )
 from fondation.wake import announce
-from tasks.course.artifacts import (
-    STEP_ARTIFACTS,
-    AbstractionsArtifact,
-    Artifact,
-    ChaptersArtifact,
-    CloneArtifact,
-    OrderArtifact,
-    RelationshipsArtifact,
-    ReviewArtifact,
+from store.backoff import draw_jitter_ms
+from store.records import (
+    ANALYSIS_STEPS,
+    FINALIZE_STEP,
+    STEP_NAMES,
+    RepositoryRecord,
+    StepRecord,
+    StepStart,
 )
-from tasks.course.course import build_docs
-from tasks.course.job_prompt import requester_instructions
-from tasks.engines.base import StepContext
-from tasks.git.checkouts import CloneOptions
-from tasks.git.procgroup import ProcessGroups
-from tasks.git.repo_url import RepoSource, redact, source_for_repository
 from tasks.step.runtime import WorkerRuntime
 from tasks.step.store_retry import retry_store
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import redis
 
-from bridge.store.base import JobStore
 from fondation import keys
 from fondation.cancel import CancelToken
 from fondation.clock import SYSTEM_CLOCK, Clock
 from fondation.errors import FondationError, LeaseLost
+from store.base import JobStore
 
 log = logging.getLogger(__name__)
 

@@ -14,13 +14,13 @@ import redis
 from celery import Celery
 from celery.signals import worker_ready, worker_shutdown
 
+from analysis.load import load_engine
+from checkout.github_token import CloneCredentials
+from checkout.workspace import Workspace
 from fondation import keys
 from fondation.errors import ConfigError
 from fondation.settings import Settings
-from tasks.engines import load_engine
-from tasks.git.github_token import CloneCredentials
-from tasks.git.workspace import Workspace
-from tasks.step.pipeline import register_tasks
+from tasks.step.celery_tasks import register_tasks
 from tasks.step.runtime import RuntimeHolder
 from tasks.worker.app import create_app
 from tasks.worker.crash_restart import restart_process, shutdown_requested

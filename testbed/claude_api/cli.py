@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from tasks.engines.claude.settings import ClaudeSettings
+from analysis.claude.settings import ClaudeSettings
 
 REPO = Path(__file__).resolve().parents[2]
 CLAUDE_BIN = REPO / ".tools" / "claude-code" / "node_modules" / ".bin" / "claude"

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from tasks.engines.claude.settings import ClaudeSettings
+from analysis.claude.settings import ClaudeSettings
 
 DOUBLE = Path(__file__).resolve().parent / "claude"
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"

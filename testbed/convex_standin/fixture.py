@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from bridge.store.convex import ConvexStore
+from store.convex import ConvexStore
 
 HERE = Path(__file__).resolve().parent
 SERVER = HERE / "server.mjs"

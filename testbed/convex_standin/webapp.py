@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from bridge.store.convex import decode_value
+from store.convex import decode_value
 
 
 class WebApp:

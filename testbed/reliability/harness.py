@@ -9,11 +9,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bridge.store.records import JobSpec, RepositorySpec
-from bridge.store.sqlite import SqliteStore
 from cli.submit import submit_job
 from fondation.embedded_redis import EmbeddedRedis
 from fondation.settings import load_settings
+from store.records import JobSpec, RepositorySpec
+from store.sqlite import SqliteStore
 from testbed import services
 from testbed.gitrepo import make_repo
 

@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bridge.store.records import STEP_NAMES
 from fondation.clock import now_ms
+from store.records import STEP_NAMES
 from testbed.reliability.harness import Harness, Outcome
 
 

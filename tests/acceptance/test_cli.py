@@ -26,7 +26,7 @@ def fondation(cwd: Path, *args: str, timeout_s: float = 180) -> subprocess.Compl
     env["PYTHONPATH"] = str(REPO_ROOT)
     env["TEMP_DIR"] = str(cwd / "tmp")
     return subprocess.run(
-        [sys.executable, "-m", "fondation", *args],
+        [sys.executable, "-m", "cli", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -68,7 +68,7 @@ def test_analyze_refuses_a_bad_url_at_once_with_a_clear_error(tmp_path: Path) ->
 
 def test_a_bad_setting_is_reported_with_its_variable(tmp_path: Path) -> None:
     env_out = subprocess.run(
-        [sys.executable, "-m", "fondation", "jobs"], cwd=tmp_path, capture_output=True,
+        [sys.executable, "-m", "cli", "jobs"], cwd=tmp_path, capture_output=True,
         text=True, check=False,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "LEASE_TIME": "300000"},
     )  # fmt: skip
@@ -95,7 +95,7 @@ def test_a_claude_worker_without_credentials_stops_at_start_naming_the_variable(
         PYTHONPATH=str(REPO_ROOT), ANALYSIS_ENGINE="claude", REDIS_URL="redis://127.0.0.1:1/0"
     )
     out = subprocess.run(
-        [sys.executable, "-m", "fondation", "worker"],
+        [sys.executable, "-m", "cli", "worker"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

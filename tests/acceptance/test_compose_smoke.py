@@ -45,9 +45,9 @@ def _get(url: str, auth: str | None = None) -> tuple[int, bytes]:
 
 
 def _fondation(svc: LocalService, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m fondation ...` inside a service's environment, as `docker compose exec`."""
+    """`python -m cli ...` inside a service's environment, as `docker compose exec`."""
     return subprocess.run(
-        [sys.executable, "-m", "fondation", *args],
+        [sys.executable, "-m", "cli", *args],
         env=svc.env,
         cwd=svc.cwd,
         capture_output=True,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.store.records import JobSpec, RepositorySpec
+from store.records import JobSpec, RepositorySpec
 from testbed import services
 from testbed.convex_standin.fixture import StandIn, make_convex_store
 from testbed.gitrepo import make_repo

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bridge.store.progress import moment_text, step_progress
+from store.progress import moment_text, step_progress
 from testbed import services
 from testbed.convex_standin.fixture import StandIn, make_convex_store
 from testbed.convex_standin.stack import running_stack

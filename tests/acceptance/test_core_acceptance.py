@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bridge.store.records import JobSpec, RepositorySpec
-from bridge.store.sqlite import SqliteStore
 from cli.submit import submit_job
 from fondation.settings import load_settings
+from store.records import JobSpec, RepositorySpec
+from store.sqlite import SqliteStore
 from testbed import services
 from testbed.gitrepo import make_repo
 
@@ -147,7 +147,7 @@ def test_hostile_repository_urls_fail_permanently_and_clone_nothing(
 def test_the_cli_refuses_a_hostile_url_with_a_clear_error(tmp_path: Path) -> None:
     env = services.base_env(tmp_path, "redis://127.0.0.1:1/0")
     out = subprocess.run(
-        [sys.executable, "-m", "fondation", "submit", "--upload-pack=x"],
+        [sys.executable, "-m", "cli", "submit", "--upload-pack=x"],
         env=env,
         capture_output=True,
         text=True,
@@ -156,7 +156,7 @@ def test_the_cli_refuses_a_hostile_url_with_a_clear_error(tmp_path: Path) -> Non
     )
     assert out.returncode != 0
     out = subprocess.run(
-        [sys.executable, "-m", "fondation", "submit", "--", "ext::sh -c id"],
+        [sys.executable, "-m", "cli", "submit", "--", "ext::sh -c id"],
         env=env,
         capture_output=True,
         text=True,

@@ -17,9 +17,9 @@ import pytest
 import yaml
 from pydantic import AliasChoices
 
+from analysis.claude.settings import ClaudeSettings
 from cli.main import STATE_DIR, cli
 from fondation.settings import Settings, describe_settings, load_settings
-from tasks.engines.claude.settings import ClaudeSettings
 from testbed.services import REPO_ROOT
 from tests.support import compose
 
@@ -143,7 +143,7 @@ def test_the_build_context_leaves_out_secrets_environments_and_caches(path: str)
 def test_the_build_context_keeps_the_example_env_and_the_packages() -> None:
     assert not dockerignored("compose/.env.example")
     assert not dockerignored("pyproject.toml")
-    assert not dockerignored("bridge/store/sqlite_schema.sql")
+    assert not dockerignored("store/sqlite_schema.sql")
 
 
 # --- Dockerfiles ----------------------------------------------------------------------------

@@ -64,7 +64,7 @@ class UpProcess:
         )
         self.log = (cwd / "up.log").open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fondation", "up", "--flower-port", str(self.flower_port)],
+            [sys.executable, "-m", "cli", "up", "--flower-port", str(self.flower_port)],
             cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
         )  # fmt: skip
 
@@ -149,13 +149,13 @@ def test_analyze_ends_within_three_seconds_of_its_jobs_completion(tmp_path: Path
     repo = make_repo(tmp_path / "shop")
     env = cli_env(tmp_path)
     run = subprocess.run(
-        [sys.executable, "-m", "fondation", "analyze", str(repo), "--out", "course"],
+        [sys.executable, "-m", "cli", "analyze", str(repo), "--out", "course"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip
     ended_s = time.time()
     assert run.returncode == 0, run.stderr[-3000:]
     listed = subprocess.run(
-        [sys.executable, "-m", "fondation", "jobs", "--json"],
+        [sys.executable, "-m", "cli", "jobs", "--json"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     [job] = json.loads(listed.stdout)

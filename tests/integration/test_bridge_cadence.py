@@ -9,10 +9,10 @@ import pytest
 import redis
 
 from bridge.loop import Bridge
-from bridge.store.records import JobSpec, RepositorySpec
-from bridge.store.sqlite import SqliteStore
 from fondation.clock import FakeClock
 from fondation.settings import load_settings
+from store.records import JobSpec, RepositorySpec
+from store.sqlite import SqliteStore
 from tasks.worker.app import create_app
 
 pytestmark = pytest.mark.integration

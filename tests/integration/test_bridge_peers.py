@@ -13,11 +13,11 @@ import redis
 from bridge.loop import Bridge
 from bridge.metrics import BridgeMetrics
 from bridge.peers import PeerWatch
-from bridge.store.records import JobSpec, RepositorySpec
-from bridge.store.sqlite import SqliteStore
 from fondation import keys
 from fondation.clock import FakeClock
 from fondation.settings import Settings, load_settings
+from store.records import JobSpec, RepositorySpec
+from store.sqlite import SqliteStore
 from tasks.worker.app import create_app
 
 pytestmark = pytest.mark.integration

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bridge.store.sqlite import SqliteStore
 from cli.submit import submit_job
 from fondation.clock import now_ms
 from fondation.settings import load_settings
 from fondation.wake import announce
+from store.sqlite import SqliteStore
 from testbed import services
 from testbed.gitrepo import make_repo
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from checkout.clone import CloneResult, clone, ensure_checkout
+from checkout.repo_url import RepoSource, validate_repo_url
 from fondation.cancel import CancelToken
 from fondation.errors import InvalidRepositoryURL, JobCanceled, PermanentError, TransientError
-from tasks.git.checkout import CloneResult, clone, ensure_checkout
-from tasks.git.repo_url import RepoSource, validate_repo_url
 
 pytestmark = pytest.mark.integration
 

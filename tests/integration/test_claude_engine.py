@@ -8,11 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.course.artifacts import STEP_ARTIFACTS, Artifact
-from tasks.engines import load_engine
-from tasks.engines.base import StepContext
-from tasks.engines.claude import ClaudeEngine, summarize_calls
-from tasks.engines.claude.validate import (
+from analysis.claude import ClaudeEngine, summarize_calls
+from analysis.claude.validate import (
     Checkout,
     check_abstractions,
     check_chapters,
@@ -21,7 +18,10 @@ from tasks.engines.claude.validate import (
     check_review,
     check_tutorials,
 )
-from tasks.git.procgroup import ProcessGroups
+from analysis.course.artifacts import STEP_ARTIFACTS, Artifact
+from analysis.engine import StepContext
+from analysis.load import load_engine
+from checkout.procgroup import ProcessGroups
 from testbed.claude_double import FAKE_KEY, make_claude_bin
 from testbed.gitrepo import make_repo
 

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bridge.store.sqlite import SqliteStore
 from cli.submit import submit_job
 from fondation.settings import load_settings
+from store.sqlite import SqliteStore
 from testbed import services
 from testbed.gitrepo import make_repo
 

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from tasks.engines.base import StepContext
-from tasks.engines.offline import OfflineEngine
-from tasks.engines.offline.markdown import blocks
-from tasks.engines.offline.mermaid import validate
+from analysis.engine import StepContext
+from analysis.offline import OfflineEngine
+from analysis.offline.markdown import blocks
+from analysis.offline.mermaid import validate
 from tests.integration.test_offline_quality import Result, citations
 
 pytestmark = pytest.mark.integration

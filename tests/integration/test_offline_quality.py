@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from tasks.course.artifacts import Citation
-from tasks.engines.base import StepContext
-from tasks.engines.offline import OfflineEngine
-from tasks.engines.offline.markdown import CITATION, blocks
-from tasks.engines.offline.mermaid import validate
+from analysis.course.artifacts import Citation
+from analysis.engine import StepContext
+from analysis.offline import OfflineEngine
+from analysis.offline.markdown import CITATION, blocks
+from analysis.offline.mermaid import validate
 
 pytestmark = pytest.mark.integration
 

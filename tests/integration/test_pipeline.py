@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bridge.store.sqlite import SqliteStore
+from analysis.course.usage import total_usage
 from cli.submit import submit_job
 from fondation.settings import Settings, load_settings
-from tasks.course.usage import total_usage
+from store.sqlite import SqliteStore
 from testbed import services
 from testbed.gitrepo import make_repo
 

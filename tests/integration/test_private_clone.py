@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-from bridge.store.sqlite import SqliteStore
+from checkout.clone import clone
+from checkout.github_token import NOT_FOUND_MESSAGE
+from checkout.repo_url import validate_repo_url
 from cli.submit import submit_job
 from fondation.cancel import CancelToken
 from fondation.errors import PermanentError
 from fondation.settings import load_settings
-from tasks.git.checkout import clone
-from tasks.git.github_token import NOT_FOUND_MESSAGE
-from tasks.git.repo_url import validate_repo_url
+from store.sqlite import SqliteStore
 from testbed import services
 from testbed.convex_standin.fixture import StandIn, make_convex_store
 from testbed.convex_standin.stack import running_stack

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.store.records import JobSpec, RepositorySpec
-from bridge.store.sqlite import SqliteStore
+from store.records import JobSpec, RepositorySpec
+from store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,7 @@ CLAIMERS = 4
 # one job per transaction until the queue is empty, and prints its claims.
 _CLAIMER = """
 import json, sys
-from bridge.store.sqlite import SqliteStore
+from store.sqlite import SqliteStore
 store = SqliteStore(sys.argv[1])
 print("ready", flush=True)
 sys.stdin.readline()

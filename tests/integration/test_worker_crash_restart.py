@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from bridge.store.sqlite import SqliteStore
 from cli.submit import submit_job
 from fondation.settings import load_settings
+from store.sqlite import SqliteStore
 from tasks.worker.crash_restart import MAX_DELAY_S, crashes_so_far, restart_delay_s
 from testbed import services
 from testbed.gitrepo import make_repo

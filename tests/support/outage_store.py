@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bridge.store.base import JobStore
-from bridge.store.records import LeaseState
-from bridge.store.sqlite import SqliteStore
 from fondation.errors import StoreUnavailable
+from store.base import JobStore
+from store.records import LeaseState
+from store.sqlite import SqliteStore
 
 # Every call of the interface, as a client, a bridge or a step makes it.
 _CALLS = frozenset(

@@ -14,12 +14,12 @@ def test_functions_are_counted_once_per_stack_whatever_their_line(tmp_path: Path
     raw.write_text(
         "run (tasks/step/steps.py:10);publish (kombu/messaging.py:5) 3\n"
         "run (tasks/step/steps.py:12);run (tasks/step/steps.py:40);"
-        "clone (tasks/git/checkout.py:7) 1\n"
+        "clone (checkout/clone.py:7) 1\n"
     )
     shares = dict((frame, share) for share, frame in top_functions([raw], 10))
     assert shares["run (tasks/step/steps.py)"] == pytest.approx(1.0)
     assert shares["publish (kombu/messaging.py)"] == pytest.approx(0.75)
-    assert shares["clone (tasks/git/checkout.py)"] == pytest.approx(0.25)
+    assert shares["clone (checkout/clone.py)"] == pytest.approx(0.25)
 
 
 def test_no_samples_give_no_functions(tmp_path: Path) -> None:

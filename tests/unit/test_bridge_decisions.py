@@ -16,11 +16,11 @@ import redis
 
 from bridge.loop import Bridge
 from bridge.status import collect_health
-from bridge.store.records import JobSpec, RepositorySpec
-from bridge.store.sqlite import SqliteStore
 from fondation import keys
 from fondation.clock import FakeClock
 from fondation.settings import Settings, load_settings
+from store.records import JobSpec, RepositorySpec
+from store.sqlite import SqliteStore
 from tasks.worker.app import create_app
 from tests.support.outage_store import OutageStore
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tasks.course.artifacts import (
+from analysis.course.artifacts import (
     Abstraction,
     AbstractionsArtifact,
     Artifact,
@@ -18,8 +18,8 @@ from tasks.course.artifacts import (
     Tutorial,
     TutorialsArtifact,
 )
-from tasks.course.course import build_docs, write_docs
-from tasks.course.markdown import MAX_DOC_BYTES
+from analysis.course.course import build_docs, write_docs
+from analysis.course.markdown import MAX_DOC_BYTES
 
 
 def _artifacts(chapters: list[Chapter], tutorials: list[Tutorial]) -> dict[int, Artifact]:

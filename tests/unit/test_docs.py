@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pydantic import AliasChoices
 
+from analysis.claude.settings import ClaudeSettings
 from fondation.settings import describe_settings
-from tasks.engines.claude.settings import ClaudeSettings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

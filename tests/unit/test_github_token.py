@@ -6,15 +6,15 @@ import base64
 
 import pytest
 
-from fondation.errors import ConfigError, PermanentError
-from fondation.settings import load_settings
-from tasks.git.github_token import (
+from checkout.github_token import (
     NOT_FOUND_MESSAGE,
     UNREADABLE_MESSAGE,
     CloneCredentials,
     decrypt_stored_token,
     parse_key,
 )
+from fondation.errors import ConfigError, PermanentError
+from fondation.settings import load_settings
 from tests.support.web_tokens import web_encrypt
 
 KEY_HEX = "0f" * 32

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.course.job_prompt import requester_instructions
+from analysis.course.job_prompt import requester_instructions
 
 
 @pytest.mark.parametrize(

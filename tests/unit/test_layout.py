@@ -6,7 +6,7 @@ from __future__ import annotations
 from importlib import metadata
 
 OURS = "fondation-worker"
-NAMES = {"bridge", "tasks", "cli", "fondation"}
+NAMES = {"bridge", "tasks", "cli", "fondation", "store", "checkout", "analysis"}
 
 
 def top_level_names(dist: metadata.Distribution) -> set[str]:

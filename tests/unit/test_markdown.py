@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks.course import markdown
+from analysis.course import markdown
 
 
 def _fences_balanced(text: str) -> bool:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from checkout.repo_url import MAX_URL_CHARS, redact, source_for_repository, validate_repo_url
 from fondation.errors import InvalidRepositoryURL, PermanentError
-from tasks.git.repo_url import MAX_URL_CHARS, redact, source_for_repository, validate_repo_url
 
 GITHUB = frozenset({"github.com"})
 SECRET = "s3cr3tTOKENvalue"

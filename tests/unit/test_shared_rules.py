@@ -15,9 +15,9 @@ from typing import Any, get_args
 
 import pytest
 
-from bridge.store import backoff, progress, records
-from bridge.store.convex import wire
 from fondation.settings import Settings
+from store import backoff, progress, records
+from store.convex import wire
 
 SHARED = Path(__file__).resolve().parents[2] / "convex/functions/worker/lib/shared.json"
 

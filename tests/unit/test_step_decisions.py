@@ -15,17 +15,17 @@ import pytest
 import redis
 from celery.exceptions import Ignore
 
+from analysis.course.artifacts import AbstractionsArtifact
+from analysis.engine import StepContext
 from bench.engine import FixedTimeCloneEngine
-from bridge.store.backoff import backoff_ms
-from bridge.store.records import JobRecord, JobSpec, RepositorySpec
+from checkout.github_token import CloneCredentials
+from checkout.workspace import Workspace
 from fondation import keys
 from fondation.clock import FakeClock
 from fondation.errors import MalformedJob, StoreUnavailable
 from fondation.settings import load_settings
-from tasks.course.artifacts import AbstractionsArtifact
-from tasks.engines.base import StepContext
-from tasks.git.github_token import CloneCredentials
-from tasks.git.workspace import Workspace
+from store.backoff import backoff_ms
+from store.records import JobRecord, JobSpec, RepositorySpec
 from tasks.step.runtime import WorkerRuntime
 from tasks.step.steps import StepRun
 from tasks.step.watchdog import Watchdog

@@ -13,10 +13,11 @@ from typing import Any, get_args
 
 import pytest
 
-from bridge.store.backoff import backoff_ms
-from bridge.store.base import JobStore
-from bridge.store.progress import Language, Moment, moment_text, step_log_line, step_progress
-from bridge.store.records import (
+from fondation.errors import CancelRequested, JobNotFound, LeaseLost, MalformedJob
+from store.backoff import backoff_ms
+from store.base import JobStore
+from store.progress import Language, Moment, moment_text, step_log_line, step_progress
+from store.records import (
     RETRYABLE_STATUSES,
     STEP_NAMES,
     DocSpec,
@@ -24,8 +25,7 @@ from bridge.store.records import (
     JobStatus,
     RepositorySpec,
 )
-from bridge.store.sqlite import SqliteStore
-from fondation.errors import CancelRequested, JobNotFound, LeaseLost, MalformedJob
+from store.sqlite import SqliteStore
 from testbed.convex_standin.webapp import WebApp
 
 T0 = 1_700_000_000_000
@@ -533,7 +533,7 @@ def test_a_steps_usage_is_stored_with_its_artifact(store: JobStore) -> None:
     assert step.usage == '{"cost_usd": 0.25, "turns": 7}'
 
 
-# The texts each store writes, checked against bridge/store/progress.py: the Convex
+# The texts each store writes, checked against store/progress.py: the Convex
 # store's come from the TypeScript copy, so this pins the two copies equal.
 FRENCH_STEPS = [
     "Clonage du dépôt...",

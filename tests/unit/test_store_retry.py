@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.store.records import JobRecord, JobSpec, RepositorySpec
 from fondation.clock import FakeClock
 from fondation.errors import JobNotFound, StoreUnavailable
+from store.records import JobRecord, JobSpec, RepositorySpec
 from tasks.step.store_retry import retry_store
 from tests.support.outage_store import OutageStore
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from bridge.store.records import JobSpec, RepositorySpec
 from fondation import keys
 from fondation.cancel import CancelToken
 from fondation.clock import FakeClock
+from store.records import JobSpec, RepositorySpec
 from tasks.step.watchdog import Watchdog
 from tests.support.outage_store import OutageStore
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.git.workspace import Workspace, remove_tree
+from checkout.workspace import Workspace, remove_tree
 from testbed import services
 
 

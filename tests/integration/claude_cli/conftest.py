@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from tasks.engines.base import StepContext
-from tasks.engines.claude.result import ResultEnvelope
-from tasks.engines.claude.runner import ClaudeCall, ClaudeRunner, claude_dir, replay
-from tasks.engines.claude.settings import ClaudeSettings
-from tasks.engines.claude.version import SUPPORTED_MIN
+from analysis.claude.result import ResultEnvelope
+from analysis.claude.runner import ClaudeCall, ClaudeRunner, claude_dir, replay
+from analysis.claude.settings import ClaudeSettings
+from analysis.claude.version import SUPPORTED_MIN
+from analysis.engine import StepContext
 from testbed.claude_api.cli import CLAUDE_BIN
 from testbed.gitrepo import make_repo
 

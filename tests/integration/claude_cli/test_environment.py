@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.engines.claude.settings import load_claude_settings
+from analysis.claude.settings import load_claude_settings
 from testbed.claude_api.cli import CLAUDE_BIN, FAKE_API_KEY
 from testbed.claude_api.server import Reply, Request, ScriptedApi, ToolUse, answer
 from tests.integration.claude_cli.conftest import Jobs, call_once

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bridge.store.sqlite import SqliteStore
+from analysis.course.usage import total_usage
 from cli.submit import submit_job
 from fondation.settings import load_settings
-from tasks.course.usage import total_usage
+from store.sqlite import SqliteStore
 from testbed import services
 from testbed.claude_api.cli import CLAUDE_BIN, FAKE_API_KEY
 from testbed.claude_api.scenarios import recorded

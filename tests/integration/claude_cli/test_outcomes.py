@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.engines.claude import read_records
-from tasks.engines.claude.result import ClaudeAnswerError, ClaudeTimeout
+from analysis.claude import read_records
+from analysis.claude.result import ClaudeAnswerError, ClaudeTimeout
 from testbed.claude_api.cli import CLAUDE_BIN, real_settings
 from testbed.claude_api.server import Failure, Reply, Request, ScriptedApi, ToolUse, answer
 from tests.integration.claude_cli.conftest import Jobs, call_once

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.engines.claude.sandbox import resolve_bin, wrap
+from analysis.claude.sandbox import resolve_bin, wrap
 from tests.integration.claude_cli.conftest import OTHER_JOB_SECRET, Jobs
 
 pytestmark = pytest.mark.integration

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from tasks.course.artifacts import (
+from analysis.claude import ClaudeEngine
+from analysis.course.artifacts import (
     AbstractionsArtifact,
     ChaptersArtifact,
     OrderArtifact,
     RelationshipsArtifact,
 )
-from tasks.engines.base import StepContext
-from tasks.engines.claude import ClaudeEngine
+from analysis.engine import StepContext
 from testbed.claude_double import double_settings, make_claude_bin, recorded
 from testbed.gitrepo import make_repo
 

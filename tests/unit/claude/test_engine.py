@@ -12,17 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from fondation.errors import JobCanceled, PermanentError, StepValidationError, TransientError
-from tasks.course.artifacts import (
+from analysis.claude.prompts import FEEDBACK_HEADING
+from analysis.course.artifacts import (
     Abstraction,
     AbstractionsArtifact,
     Citation,
     OrderArtifact,
     RelationshipsArtifact,
 )
-from tasks.engines.base import StepContext
-from tasks.engines.claude.prompts import FEEDBACK_HEADING
-from tasks.git.procgroup import ProcessGroups
+from analysis.engine import StepContext
+from checkout.procgroup import ProcessGroups
+from fondation.errors import JobCanceled, PermanentError, StepValidationError, TransientError
 from testbed.claude_double import read_log
 from tests.unit.claude.conftest import EngineFactory
 

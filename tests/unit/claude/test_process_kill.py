@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from analysis.claude import read_records
+from analysis.claude.result import ClaudeTimeout
+from analysis.claude.runner import ClaudeCall, ClaudeRunner
+from analysis.course.artifacts import OrderArtifact
+from analysis.engine import StepContext
+from checkout.procgroup import ProcessGroups
 from fondation.errors import JobCanceled, TransientError
-from tasks.course.artifacts import OrderArtifact
-from tasks.engines.base import StepContext
-from tasks.engines.claude import read_records
-from tasks.engines.claude.result import ClaudeTimeout
-from tasks.engines.claude.runner import ClaudeCall, ClaudeRunner
-from tasks.git.procgroup import ProcessGroups
 from testbed.claude_double import double_settings, make_claude_bin
 
 CALL = ClaudeCall(step="order", key="order", prompt="p", schema=OrderArtifact.model_json_schema())

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tasks.course.artifacts import (
+from analysis.claude import prompts
+from analysis.course.artifacts import (
     AbstractionsArtifact,
     Chapter,
     OrderArtifact,
     RelationshipsArtifact,
 )
-from tasks.engines.claude import prompts
 from testbed.claude_double import recorded
 
 ABSTRACTIONS = AbstractionsArtifact.model_validate(recorded("AbstractionsArtifact"))

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from analysis.claude import CallRecord, read_records, summarize_calls
+from analysis.claude.records import append_record, calls_path
+from analysis.engine import StepContext
 from fondation.errors import TransientError
-from tasks.engines.base import StepContext
-from tasks.engines.claude import CallRecord, read_records, summarize_calls
-from tasks.engines.claude.records import append_record, calls_path
 from tests.unit.claude.conftest import EngineFactory
 
 

@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-from fondation.errors import TransientError
-from tasks.engines.claude.result import (
+from analysis.claude.result import (
     ClaudeAnswerError,
     ClaudeCrashed,
     ClaudeMalformedOutput,
     parse_envelope,
     structured_output,
 )
+from fondation.errors import TransientError
 
 KEY = "sk-ant-api03-secret-value-xyz"
 

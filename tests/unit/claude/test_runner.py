@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from analysis.claude import read_records, replay
+from analysis.claude.command import DISALLOWED_TOOLS, EMPTY_MCP, TOOLS
+from analysis.claude.result import ClaudeAnswerError, ClaudeCrashed, ClaudeMalformedOutput
+from analysis.claude.runner import ClaudeCall, ClaudeRunner
+from analysis.course.artifacts import OrderArtifact
+from analysis.engine import StepContext
 from fondation.errors import ConfigError
-from tasks.course.artifacts import OrderArtifact
-from tasks.engines.base import StepContext
-from tasks.engines.claude import read_records, replay
-from tasks.engines.claude.command import DISALLOWED_TOOLS, EMPTY_MCP, TOOLS
-from tasks.engines.claude.result import ClaudeAnswerError, ClaudeCrashed, ClaudeMalformedOutput
-from tasks.engines.claude.runner import ClaudeCall, ClaudeRunner
 from testbed.claude_double import FAKE_KEY, double_settings, make_claude_bin, read_log
 
 SCHEMA = OrderArtifact.model_json_schema()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from analysis.claude import ClaudeEngine, load_claude_settings
 from fondation.errors import ConfigError
-from tasks.engines.claude import ClaudeEngine, load_claude_settings
 from testbed.claude_double import make_claude_bin
 
 

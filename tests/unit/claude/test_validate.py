@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tasks.course.artifacts import (
+from analysis.claude.validate import (
+    Checkout,
+    check_abstractions,
+    check_chapters,
+    check_order,
+    check_relationships,
+    check_review,
+    check_tutorials,
+)
+from analysis.course.artifacts import (
     Abstraction,
     AbstractionsArtifact,
     Chapter,
@@ -20,15 +29,6 @@ from tasks.course.artifacts import (
     ReviewFinding,
     Tutorial,
     TutorialsArtifact,
-)
-from tasks.engines.claude.validate import (
-    Checkout,
-    check_abstractions,
-    check_chapters,
-    check_order,
-    check_relationships,
-    check_review,
-    check_tutorials,
 )
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from analysis.claude.version import SUPPORTED_MIN, parse_version, supported_range
 from fondation.errors import ConfigError
-from tasks.engines.claude.version import SUPPORTED_MIN, parse_version, supported_range
 
 REPO = Path(__file__).resolve().parents[3]
 

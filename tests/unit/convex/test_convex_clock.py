@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from bridge.store.records import JobSpec, RepositorySpec
+from store.records import JobSpec, RepositorySpec
 from testbed.convex_standin.fixture import StandIn, make_convex_store
 
 LEASE = 60_000

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from convex.values import ConvexInt64
 
-from bridge.store.convex import ConvexFunctionError, ConvexStore, decode_value
-from bridge.store.records import JobSpec, RepositorySpec
+from store.convex import ConvexFunctionError, ConvexStore, decode_value
+from store.records import JobSpec, RepositorySpec
 from fondation.errors import (
     JobNotFound,
     LeaseLost,
@@ -320,7 +320,7 @@ def test_a_large_artifact_goes_in_pieces_and_a_missing_piece_is_a_clear_error(
 def test_an_artifact_beyond_what_convex_can_hold_fails_the_step_permanently(
     store: ConvexStore, standin: StandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bridge.store.convex.wire as convex_store
+    import store.convex.wire as convex_store
 
     monkeypatch.setattr(convex_store, "_ARTIFACT_PART_BYTES", 1000)
     new_job(store)

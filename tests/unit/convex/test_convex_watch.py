@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.store.convex import ConvexStore
-from bridge.store.convex_watch import ReadyWatcher
-from bridge.store.records import JobSpec, RepositorySpec
+from store.convex import ConvexStore
+from store.convex_watch import ReadyWatcher
+from store.records import JobSpec, RepositorySpec
 from fondation.errors import StoreAuthError
 from testbed.convex_standin.fixture import StandIn, make_convex_store
 

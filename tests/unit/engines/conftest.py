@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.course.artifacts import (
+from analysis.course.artifacts import (
     AbstractionsArtifact,
     ChaptersArtifact,
     OrderArtifact,
@@ -17,8 +17,8 @@ from tasks.course.artifacts import (
     ReviewArtifact,
     TutorialsArtifact,
 )
-from tasks.engines.base import StepContext
-from tasks.engines.offline import OfflineEngine
+from analysis.engine import StepContext
+from analysis.offline import OfflineEngine
 
 
 def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:

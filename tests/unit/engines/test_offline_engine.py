@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from analysis.course.artifacts import Citation
+from analysis.engine import StepContext
+from analysis.offline import OfflineEngine
+from analysis.offline.markdown import CITATION, LINK, blocks
+from analysis.offline.mermaid import validate
 from fondation.cancel import CancelToken
 from fondation.errors import JobCanceled, PermanentError
-from tasks.course.artifacts import Citation
-from tasks.engines.base import StepContext
-from tasks.engines.offline import OfflineEngine
-from tasks.engines.offline.markdown import CITATION, LINK, blocks
-from tasks.engines.offline.mermaid import validate
 from tests.unit.engines.conftest import Course, Runner, Writer
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from analysis.offline.files import read_bytes
+from analysis.offline.index import FactsMemo, Index, Limits, build_index
+from analysis.offline.languages import is_example_path, is_support_path
 from fondation.cancel import CancelToken
 from fondation.errors import PermanentError
-from tasks.engines.offline.files import read_bytes
-from tasks.engines.offline.index import FactsMemo, Index, Limits, build_index
-from tasks.engines.offline.languages import is_example_path, is_support_path
 from tests.unit.engines.conftest import Writer
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from analysis.offline.graph import CodeGraph, build_graph
+from analysis.offline.index import FactsMemo, Limits, build_index
 from fondation.cancel import CancelToken
-from tasks.engines.offline.graph import CodeGraph, build_graph
-from tasks.engines.offline.index import FactsMemo, Limits, build_index
 from tests.unit.engines.conftest import Writer
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
-from tasks.engines.offline.model import FileFacts
-from tasks.engines.offline.parsing import parse_source
+from analysis.offline.model import FileFacts
+from analysis.offline.parsing import parse_source
 
 
 def parse(source: str, language: str) -> FileFacts:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from analysis.course.artifacts import Chapter, ChaptersArtifact, Citation, ReviewArtifact
+from analysis.offline.markdown import blocks
+from analysis.offline.mermaid import safe_label, validate
+from analysis.offline.review import review_chapters
 from fondation.cancel import CancelToken
-from tasks.course.artifacts import Chapter, ChaptersArtifact, Citation, ReviewArtifact
-from tasks.engines.offline.markdown import blocks
-from tasks.engines.offline.mermaid import safe_label, validate
-from tasks.engines.offline.review import review_chapters
 from tests.unit.engines.conftest import Runner, Writer
 
 GOOD = """graph LR

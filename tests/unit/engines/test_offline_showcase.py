@@ -5,9 +5,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from tasks.engines.offline.model import FileFacts, Symbol
-from tasks.engines.offline.parsing import parse_source
-from tasks.engines.offline.showcase import build_showcase, readme_snippets
+from analysis.offline.model import FileFacts, Symbol
+from analysis.offline.parsing import parse_source
+from analysis.offline.showcase import build_showcase, readme_snippets
 
 README = textwrap.dedent(
     """\

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks.engines.offline.text import first_paragraph, first_sentence, inline, unique_slug
+from analysis.offline.text import first_paragraph, first_sentence, inline, unique_slug
 
 
 def test_docstring_roles_become_inline_code() -> None:

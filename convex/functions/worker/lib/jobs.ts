@@ -1,5 +1,5 @@
 // The rules of a job's life, shared by the queue, step and client functions.
-// They mirror bridge/store/sqlite/ (the reference store) field for field; the
+// They mirror store/sqlite/ (the reference store) field for field; the
 // contract suite in tests/unit runs the same tests against both stores.
 import type { Doc, Id } from "../../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../../_generated/server";
@@ -13,7 +13,7 @@ export { ANALYSIS_STEPS, STEP_NAMES, stepName } from "./progress";
 export const FINALIZE_STEP = shared.steps.finalizeStep;
 export const DEFAULT_MAX_ATTEMPTS = shared.retry.defaultMaxAttempts;
 
-// The schedule of bridge/store/backoff.py, both read from shared.json:
+// The schedule of store/backoff.py, both read from shared.json:
 // min(5 s * 2^(n-1), 10 min), plus 0-5 s of jitter.
 const { baseDelayMs: BASE_DELAY_MS, growth: GROWTH, maxDelayMs: MAX_DELAY_MS } = shared.retry;
 export const MAX_JITTER_MS = shared.retry.maxJitterMs;

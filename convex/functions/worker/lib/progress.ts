@@ -2,7 +2,7 @@
 // operators'. The web's UI is French and shows `progress` as it is unless its
 // translateProgress recognises a few English words, so French is the default.
 // Job logs always get the English step line ("Step 3/6: Determining order"), which
-// the runbook greps. bridge/store/progress.py is the Python copy: its tables are
+// the runbook greps. store/progress.py is the Python copy: its tables are
 // pinned to shared.json, and the contract suite (tests/unit/test_store_contract.py)
 // checks that both stores write the same texts.
 import { invalid } from "./errors";

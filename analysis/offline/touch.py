@@ -1,0 +1,91 @@
+"""What users touch of a project: which files use each symbol, and how much each public
+name is met in the README, the examples and the re-exports; a private module is one its
+package keeps to itself."""
+
+from __future__ import annotations
+
+import posixpath
+from collections import defaultdict
+from dataclasses import dataclass
+
+from analysis.offline.graph import CodeGraph, SymbolRef
+from analysis.offline.languages import is_support_path
+from analysis.offline.model import Symbol
+from analysis.offline.showcase import Showcase
+from analysis.offline.units import (
+    Unit,
+)
+
+EXPORTED_TOUCH = 2.0
+MAKER_SHARE = 0.5  # a mention of a type's factory counts half for the type
+TYPE_KINDS = frozenset({"class", "struct", "interface", "trait", "enum", "type"})
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Which files use each symbol, read off the graph's edges."""
+
+    users: dict[SymbolRef, frozenset[str]]
+
+    def count(self, path: str, name: str) -> int:
+        return len(self.users.get((path, name), frozenset()))
+
+
+def symbol_usage(graph: CodeGraph) -> Usage:
+    users: dict[SymbolRef, set[str]] = defaultdict(set)
+    for source, target, data in graph.files.edges(data=True):
+        for names in data["names"].values():
+            for name in names:
+                users[(target, name.split(".", 1)[0])].add(source)
+    return Usage({key: frozenset(value) for key, value in users.items()})
+
+
+@dataclass(frozen=True)
+class Touch:
+    """How much users touch each public name: README and examples, re-exports, uses."""
+
+    graph: CodeGraph
+    usage: Usage
+    showcase: Showcase
+    exported: frozenset[str]
+
+    def symbol(self, path: str, symbol: Symbol) -> float:
+        # Uses by the project's own code are centrality, counted apart; tests and
+        # examples use what a user would.
+        score = self.showcase.mentions.get(symbol.name, 0.0)
+        if symbol.kind in TYPE_KINDS:
+            # What makes one: ``@click.command`` builds a Command, ``cli.NewApp`` an App.
+            maker = symbol.name[:1].lower() + symbol.name[1:]
+            score += (
+                MAKER_SHARE * self.showcase.mentions.get(maker, 0.0)
+                if maker != symbol.name
+                else 0.0
+            )
+            score += MAKER_SHARE * self.showcase.mentions.get("New" + symbol.name, 0.0)
+        score += EXPORTED_TOUCH if symbol.name in self.exported else 0.0
+        users = self.usage.users.get((path, symbol.name), frozenset())
+        return score + sum(1 for u in users if is_support_path(u))
+
+    def rank(self, path: str, symbol: Symbol) -> float:
+        """Touch first, then how much the project's own files use the name."""
+        return self.symbol(path, symbol) + 0.5 * self.usage.count(path, symbol.name)
+
+    def unit(self, unit: Unit) -> float:
+        return sum(self.symbol(p, s) for p, s in public_names(unit, self.graph))
+
+
+def public_names(unit: Unit, graph: CodeGraph) -> list[tuple[str, Symbol]]:
+    found: list[tuple[str, Symbol]] = []
+    seen: set[str] = set()
+    for path in unit.files:
+        for symbol in graph.facts[path].top_level():
+            if symbol.public and symbol.kind != "impl" and symbol.name not in seen:
+                seen.add(symbol.name)
+                found.append((path, symbol))
+    return found
+
+
+def private_unit(unit: Unit) -> bool:
+    """A module its package keeps to itself (``_compat.py``; not ``__init__.py``)."""
+    name = posixpath.basename(unit.path)
+    return not unit.is_dir and name.startswith("_") and not name.startswith("__init__.")

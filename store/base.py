@@ -1,0 +1,227 @@
+"""The ``JobStore`` contract: what any job database must do for the bridge and the workers.
+
+The model is Convex's: each method is one serializable transaction over documents. Every
+write made after a claim carries the claim's lease token and raises ``LeaseLost`` when the
+token is not the job's current one or the job is final; that fencing is what makes a
+stale worker or bridge harmless. Times are epoch milliseconds passed in as ``now_ms`` so
+that tests set the clock.
+
+Idempotency of each write is stated on the method: the Convex store retries a call whose
+answer was lost, so a write must be safe to repeat.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from typing import Any
+
+from store.records import (
+    Claim,
+    DocRecord,
+    DocSpec,
+    JobLogRecord,
+    JobRecord,
+    JobSpec,
+    LeaseState,
+    LogLevel,
+    RepositoryRecord,
+    RepositorySpec,
+    StepRecord,
+    StepStart,
+)
+
+
+class JobStore(abc.ABC):
+    """One job database. Implementations: ``SqliteStore`` and ``ConvexStore``.
+
+    Progress texts (``progress``) are written in the store's progress language
+    (store/progress.py); job log lines are always English.
+    """
+
+    # Whether each job's repository owner has a GitHub token of their own in the store
+    # (the web app's users), read with ``owner_github_token``. When False the clone
+    # uses the deployment's GIT_TOKEN.
+    per_user_tokens: bool = False
+
+    # --- clients (CLI, web app) -------------------------------------------------------
+
+    @abc.abstractmethod
+    def upsert_repository(self, spec: RepositorySpec, now_ms: int) -> RepositoryRecord:
+        """Insert or update the repository with this (userId, fullName). Idempotent."""
+
+    @abc.abstractmethod
+    def get_repository(self, repository_id: str) -> RepositoryRecord:
+        """Raise ``JobNotFound`` (naming the repository) when it does not exist."""
+
+    @abc.abstractmethod
+    def create_job(self, spec: JobSpec, now_ms: int) -> tuple[JobRecord, bool]:
+        """Insert a pending job; return (job, created).
+
+        When ``dedupe_key`` is held by a job that is not final, return that job and
+        False instead. Idempotent through the dedupe key.
+        """
+
+    @abc.abstractmethod
+    def get_job(self, job_id: str) -> JobRecord:
+        """Raise ``JobNotFound`` when there is no such job."""
+
+    @abc.abstractmethod
+    def list_jobs(self, status: str | None = None, limit: int = 50) -> list[JobRecord]:
+        """Newest first, at most ``limit``."""
+
+    @abc.abstractmethod
+    def request_cancel(self, job_id: str, now_ms: int) -> JobRecord:
+        """Cancel a job. A pending job becomes canceled at once; an active one gets
+        ``cancelRequested`` and its holder finishes the cancel. A final job is returned
+        unchanged. Idempotent."""
+
+    @abc.abstractmethod
+    def retry_job(self, job_id: str, now_ms: int) -> JobRecord:
+        """Put a failed, dead or canceled job back to pending with attempts reset.
+        Completed step artifacts are kept, so the run resumes where it stopped."""
+
+    # --- the bridge -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def claim(self, owner: str, limit: int, lease_ms: int, now_ms: int) -> list[Claim]:
+        """Atomically lease up to ``limit`` ready jobs (pending, runAt <= now, oldest
+        first) to ``owner``; each gets a fresh lease token and status ``claimed``.
+        Two concurrent callers never receive the same job."""
+
+    @abc.abstractmethod
+    def renew(self, job_id: str, token: str, lease_ms: int, now_ms: int) -> LeaseState:
+        """Extend the lease. Only the token holder may renew and only an active job:
+        a renewal never brings a final job back. Raises ``LeaseLost``. A job ended
+        under its holder (the web app writes ``canceled`` into status, leaving the
+        lease) is not extended and answers ``cancel_requested``, so the holder stops
+        its running step; every fenced write then raises ``CancelRequested``.
+        Idempotent."""
+
+    @abc.abstractmethod
+    def held_jobs(self, owner: str, limit: int) -> list[JobRecord]:
+        """Active jobs whose lease ``owner`` holds (bounded by ``limit``)."""
+
+    @abc.abstractmethod
+    def reclaim_expired(self, now_ms: int, limit: int) -> list[str]:
+        """Return up to ``limit`` active jobs whose lease expired to pending (runAt now,
+        lease cleared) and return their ids. Reads a bounded index range."""
+
+    @abc.abstractmethod
+    def release(self, job_id: str, token: str, now_ms: int, reason: str) -> None:
+        """Give a held job back: pending, ready now, attempts unchanged. Used on a
+        graceful stop for jobs whose work has not started. Fenced."""
+
+    @abc.abstractmethod
+    def mark_canceled(self, job_id: str, token: str, now_ms: int) -> JobRecord:
+        """Finish a requested cancel: status canceled, lease cleared. Fenced."""
+
+    # --- the workers ------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def start_step(self, job_id: str, token: str, step: int, worker: str, now_ms: int) -> StepStart:
+        """Record that ``step`` starts: job status, currentStep and progress text
+        ("Step k/6: <name>"), the step's run count, and a job log line. Returns, read in
+        the same transaction, the step record, the job as updated, its repository and
+        every step record of the job (the artifacts the step works from). A step already
+        completed is returned unchanged (status ``completed``) and nothing is written,
+        so the caller skips it. Fenced; raises ``CancelRequested`` when the job's cancel
+        was requested, so no later step starts."""
+
+    @abc.abstractmethod
+    def finish_step(
+        self,
+        job_id: str,
+        token: str,
+        step: int,
+        artifact: str,
+        now_ms: int,
+        usage: str | None = None,
+    ) -> None:
+        """Store the step's artifact (and what its engine spent, as JSON) durably and
+        mark it completed. Running it twice with the same artifact leaves one completed
+        record. Fenced."""
+
+    @abc.abstractmethod
+    def get_steps(self, job_id: str) -> list[StepRecord]:
+        """Every step record of the job, by step number."""
+
+    @abc.abstractmethod
+    def append_log(self, job_id: str, level: LogLevel, msg: str, now_ms: int) -> int:
+        """Append a job log line with the next ``seq``; return it. Not fenced: logs
+        from a stale holder are still facts. Not idempotent (a repeat adds a line)."""
+
+    @abc.abstractmethod
+    def get_logs(self, job_id: str, after_seq: int = -1, limit: int = 1000) -> list[JobLogRecord]:
+        """Log lines with seq > after_seq, oldest first."""
+
+    @abc.abstractmethod
+    def upsert_docs(self, job_id: str, token: str, docs: Sequence[DocSpec], now_ms: int) -> int:
+        """Insert or replace the job's docs by (jobId, slug). Returns the number
+        written. Idempotent. Fenced."""
+
+    @abc.abstractmethod
+    def get_docs(self, job_id: str) -> list[DocRecord]:
+        """The job's docs by kind then chapterIndex."""
+
+    @abc.abstractmethod
+    def complete(
+        self, job_id: str, token: str, result: dict[str, Any], docs_count: int, now_ms: int
+    ) -> JobRecord:
+        """Mark the job completed, and its finalize step (7) if started, and clear its
+        lease. ``result`` is the web app's ``{success, message?, data?: str}``;
+        ``docs_count`` is what the user sees (every doc the course page lists).
+        The docs of the repository's other completed jobs are removed (the latest
+        completed job, the last created, keeps its course: the web app opens it). A
+        repeat by the same holder after success returns the completed job. Fenced."""
+
+    @abc.abstractmethod
+    def fail(
+        self,
+        job_id: str,
+        token: str,
+        error: str,
+        permanent: bool,
+        now_ms: int,
+        jitter_ms: int,
+    ) -> JobRecord:
+        """Record a failed attempt. Permanent: status failed. Otherwise attempts+1 and,
+        below maxAttempts, pending again after ``backoff_ms(attempts) + jitter_ms``;
+        at maxAttempts, dead. Fenced, so a repeat raises ``LeaseLost``."""
+
+    @abc.abstractmethod
+    def owner_github_token(self, job_id: str, token: str) -> str | None:
+        """The GitHub token of the job's repository owner, as stored (the web app
+        encrypts it; the caller decrypts), or None when there is none. Fenced by the
+        lease token, so only the job's holder gets it. Never log the value."""
+
+    # --- operations -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def list_stuck(self, now_ms: int, idle_ms: int, limit: int) -> list[JobRecord]:
+        """Active jobs whose lease expired, or that have not been updated for
+        ``idle_ms`` (a lease kept alive while nothing progresses). Oldest first."""
+
+    @abc.abstractmethod
+    def requeue(self, job_id: str, now_ms: int, reason: str) -> JobRecord:
+        """Operator's override: an active job goes back to pending, ready now, its lease
+        cleared (any holder is fenced off), attempts unchanged. A job that is not active
+        is returned unchanged."""
+
+    @abc.abstractmethod
+    def purge(self, before_ms: int, limit: int, dry_run: bool) -> list[str]:
+        """Delete up to ``limit`` final jobs finished before ``before_ms``, with their
+        step records, logs and docs. A repository's latest completed job is never
+        deleted: it is the course the web app shows. Returns their ids; with
+        ``dry_run`` nothing is deleted."""
+
+    @abc.abstractmethod
+    def count_by_status(self) -> dict[str, int]:
+        """Jobs per status, read from bounded index ranges."""
+
+    @abc.abstractmethod
+    def oldest_pending_created_at(self, now_ms: int) -> int | None:
+        """createdAt of the oldest ready pending job, or None."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

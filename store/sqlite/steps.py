@@ -1,0 +1,139 @@
+"""What a running step calls (convex/functions/worker/steps.ts): start and finish a
+step, its logs, the course's docs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fondation.errors import CancelRequested
+from store.progress import (
+    step_log_line,
+    step_progress,
+)
+from store.records import (
+    ANALYSIS_STEPS,
+    STEP_NAMES,
+    DocRecord,
+    DocSpec,
+    JobLogRecord,
+    LogLevel,
+    RepositoryRecord,
+    StepRecord,
+    StepStart,
+)
+from store.sqlite.core import (
+    SqliteCore,
+    job_from_row,
+    new_id,
+    step_status,
+)
+
+
+class StepCalls(SqliteCore):
+    """A step's fenced writes and the reads of its results."""
+
+    def start_step(self, job_id: str, token: str, step: int, worker: str, now_ms: int) -> StepStart:
+        if not 0 <= step < len(STEP_NAMES):
+            raise ValueError(f"no step {step}")
+        with self._write() as db:
+            job = self._fenced(db, job_id, token)
+            if job["cancelRequested"]:
+                raise CancelRequested(job_id)
+            rows = {
+                r["step"]: r
+                for r in db.execute("SELECT * FROM jobSteps WHERE jobId=?", (job_id,)).fetchall()
+            }
+            current = rows.get(step)
+            if current is None or current["status"] != "completed":
+                rows[step] = db.execute(
+                    "INSERT INTO jobSteps (jobId, step, name, status, runs, startedAt, worker)"
+                    " VALUES (?,?,?,'started',1,?,?) ON CONFLICT(jobId, step) DO UPDATE SET"
+                    " runs=runs+1, startedAt=excluded.startedAt, worker=excluded.worker"
+                    " RETURNING *",
+                    (job_id, step, STEP_NAMES[step], now_ms, worker),
+                ).fetchone()
+                text = step_progress(step, self._language)
+                job = db.execute(
+                    "UPDATE jobs SET status=?, currentStep=?, progress=?, updatedAt=?"
+                    " WHERE id=? RETURNING *",
+                    (step_status(step), min(step, ANALYSIS_STEPS), text, now_ms, job_id),
+                ).fetchone()
+                line = f"{step_log_line(step)} (worker {worker})"
+                self._append_log(db, job_id, "info", line, now_ms)
+            repo = db.execute(
+                "SELECT * FROM repositories WHERE id = ?", (job["repositoryId"],)
+            ).fetchone()
+        steps = {n: StepRecord.model_validate(dict(r)) for n, r in sorted(rows.items())}
+        return StepStart(
+            step=steps[step],
+            job=job_from_row(job),
+            repository=None if repo is None else RepositoryRecord.model_validate(dict(repo)),
+            steps=list(steps.values()),
+        )
+
+    def finish_step(
+        self,
+        job_id: str,
+        token: str,
+        step: int,
+        artifact: str,
+        now_ms: int,
+        usage: str | None = None,
+    ) -> None:
+        with self._write() as db:
+            self._fenced(db, job_id, token)
+            db.execute(
+                "INSERT INTO jobSteps (jobId, step, name, status, runs, artifact, startedAt,"
+                " completedAt, usage) VALUES (?,?,?,'completed',1,?,?,?,?)"
+                " ON CONFLICT(jobId, step) DO UPDATE SET status='completed',"
+                " artifact=excluded.artifact, completedAt=excluded.completedAt,"
+                " usage=COALESCE(excluded.usage, usage)",
+                (job_id, step, STEP_NAMES[step], artifact, now_ms, now_ms, usage),
+            )
+            db.execute("UPDATE jobs SET updatedAt=? WHERE id=?", (now_ms, job_id))
+
+    def get_steps(self, job_id: str) -> list[StepRecord]:
+        rows = self._read("SELECT * FROM jobSteps WHERE jobId=? ORDER BY step", (job_id,))
+        return [StepRecord.model_validate(dict(r)) for r in rows]
+
+    def append_log(self, job_id: str, level: LogLevel, msg: str, now_ms: int) -> int:
+        with self._write() as db:
+            return self._append_log(db, job_id, level, msg, now_ms)
+
+    def get_logs(self, job_id: str, after_seq: int = -1, limit: int = 1000) -> list[JobLogRecord]:
+        rows = self._read(
+            "SELECT * FROM jobLogs WHERE jobId=? AND seq>? ORDER BY seq LIMIT ?",
+            (job_id, after_seq, limit),
+        )
+        return [JobLogRecord.model_validate(dict(r)) for r in rows]
+
+    def upsert_docs(self, job_id: str, token: str, docs: Sequence[DocSpec], now_ms: int) -> int:
+        with self._write() as db:
+            job = self._fenced(db, job_id, token)
+            for doc in docs:
+                db.execute(
+                    "INSERT INTO docs (id, jobId, repositoryId, slug, title, chapterIndex,"
+                    " kind, content, createdAt, runId) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                    " ON CONFLICT(jobId, slug) DO UPDATE SET title=excluded.title,"
+                    " chapterIndex=excluded.chapterIndex, kind=excluded.kind,"
+                    " content=excluded.content, updatedAt=excluded.createdAt",
+                    (
+                        new_id(),
+                        job_id,
+                        job["repositoryId"],
+                        doc.slug,
+                        doc.title,
+                        doc.chapter_index,
+                        doc.kind,
+                        doc.content,
+                        now_ms,
+                        job["runId"],
+                    ),
+                )
+        return len(docs)
+
+    def get_docs(self, job_id: str) -> list[DocRecord]:
+        rows = self._read(
+            "SELECT * FROM docs WHERE jobId=? ORDER BY kind, chapterIndex, slug", (job_id,)
+        )
+        return [DocRecord.model_validate(dict(r)) for r in rows]

@@ -1,7 +1,0 @@
-"""A deterministic engine that builds the course from static analysis alone."""
-
-from __future__ import annotations
-
-from tasks.engines.offline.engine import OfflineEngine
-
-__all__ = ["OfflineEngine"]
