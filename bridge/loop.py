@@ -1,9 +1,13 @@
 """The lease loop: claim jobs, dispatch their chains, keep their leases, notice lost work,
 honour cancels, and give work back on a graceful stop.
 
-Two cadences. Every POLL_INTERVAL (or at once on a wake-up) the bridge talks to the
-store: it syncs the jobs it holds, finishes cancels, renews due leases, reclaims expired
-ones (at most once per POLL_INTERVAL) and claims new work. Every
+Two cadences. Every POLL_INTERVAL (or at once on a wake-up, when a lease is due for
+renewal, or when a job falls due) the bridge talks to the store: it syncs the jobs it
+holds (only when it holds some, and once at start), finishes cancels, renews due
+leases, reclaims expired ones (at most once per POLL_INTERVAL, and only on a store
+whose deployment does not reclaim them itself) and claims new work. On Convex the bridge
+is told of new work by a query subscription (bridge/watch.py), and its poll is a slow
+safety net (``store_poll_s``, CONVEX_SAFETY_POLL_S). Every
 WORKER_LIVENESS_INTERVAL it checks, in Redis only, that the work of each held job is
 alive: a step beat, or a step message waiting in the queue.
 Work missing for longer than three liveness intervals is lost (its worker died) and the
@@ -26,6 +30,7 @@ from celery import Celery
 from bridge.metrics import BridgeMetrics
 from bridge.peers import PeerWatch
 from bridge.queue_depth import queue_depth, work_alive
+from bridge.watch import WatchLink
 from fondation import keys
 from fondation.clock import SYSTEM_CLOCK, Clock
 from fondation.errors import FondationError, LeaseLost, StoreAuthError, StoreUnavailable
@@ -108,6 +113,14 @@ class Bridge:
         self.last_liveness_mono: float = 0.0
         self.last_reclaim_mono = float("-inf")
         self.last_peers_mono = float("-inf")
+        # Seconds between store polls: POLL_INTERVAL, or the safety net's slower pace
+        # when a subscription tells the bridge of new work (bridge/service.py).
+        self.store_poll_s = settings.poll_interval
+        self.watch = WatchLink(self)
+        # The wall-clock time (ms) at which a pending job falls due, told by the
+        # subscription; the loop wakes then.
+        self.due_at_ms: int | None = None
+        self._held_synced = False
         self._jobs: dict[str, JobRecord] = {}
         self.peers = PeerWatch(
             settings, store, redis_client, owner=self.owner, clock_ms=clock.now_ms,
@@ -130,13 +143,38 @@ class Bridge:
             self.clock.wait(self.wake, self._sleep_s())
         self.shutdown()
 
+    def wake_at(self, due_at_ms: int | None) -> None:
+        """Claim when a pending job falls due (from any thread); None: none waits. A new
+        time wakes the loop, so that it sleeps no longer than until then."""
+        if due_at_ms == self.due_at_ms:
+            return
+        self.due_at_ms = due_at_ms
+        if due_at_ms is not None:
+            self.wake.set()
+
     def _sleep_s(self) -> float:
-        poll = self.store_state.backoff_s(self.settings.poll_interval)
+        poll = self.store_state.backoff_s(self.store_poll_s)
         now = self.clock.monotonic()
         until_store = max(0.0, self.last_store_tick_mono + poll - now)
         liveness = self.settings.worker_liveness_interval
         until_liveness = max(0.0, self.last_liveness_mono + liveness - now)
-        return min(until_store, until_liveness)
+        waits = [until_store, until_liveness]
+        renewals = [h.last_renew_mono for h in self.held.values()]
+        if renewals:
+            waits.append(max(0.0, min(renewals) + self.settings.heartbeat_interval - now))
+        due = self.due_at_ms
+        if due is not None:
+            waits.append(max(0.0, (due - self.clock_ms()) / 1000))
+        return min(waits)
+
+    def _due(self, mono: float) -> bool:
+        """A job fell due, or a held lease is due for renewal."""
+        due = self.due_at_ms
+        if due is not None and self.clock_ms() >= due:
+            self.due_at_ms = None
+            return True
+        heartbeat = self.settings.heartbeat_interval
+        return any(mono - h.last_renew_mono >= heartbeat for h in self.held.values())
 
     def tick(self) -> None:
         """One pass; the store part runs when the poll interval passed or a wake-up came,
@@ -144,8 +182,8 @@ class Bridge:
         mono = self.clock.monotonic()
         woken = self.wake.is_set()
         self.wake.clear()
-        poll = self.store_state.backoff_s(self.settings.poll_interval)
-        if woken or mono - self.last_store_tick_mono >= poll:
+        poll = self.store_state.backoff_s(self.store_poll_s)
+        if woken or self._due(mono) or mono - self.last_store_tick_mono >= poll:
             self.last_store_tick_mono = mono
             self._store_tick()
         # On its own cadence, not on every wake-up: it reads the whole queue, and a busy
@@ -181,8 +219,12 @@ class Bridge:
             self._handle_cancels_and_renewals()
             # Expired leases are a matter of minutes: looking once per poll interval is
             # enough, and spares the store a write on each of a busy stack's wake-ups.
+            # A Convex deployment reclaims them on its own cron (worker/crons.ts).
             mono = self.clock.monotonic()
-            if mono - self.last_reclaim_mono >= self.settings.poll_interval:
+            if (
+                not self.store.reclaims_expired_leases
+                and mono - self.last_reclaim_mono >= self.settings.poll_interval
+            ):
                 self.store.reclaim_expired(self.clock_ms(), self.settings.reclaim_batch)
                 self.last_reclaim_mono = mono
             if not self.stopping.is_set():
@@ -195,6 +237,12 @@ class Bridge:
     # --- held jobs ----------------------------------------------------------------
 
     def _sync_held(self) -> None:
+        # Nothing held: nothing to ask the store, except at start, when jobs held under
+        # this WORKER_ID by the process before a restart are taken back.
+        if not self.held and self._held_synced:
+            self._jobs = {}
+            return
+        self._held_synced = True
         limit = self.settings.max_concurrent_jobs * 4
         current = {j.id: j for j in self.store.held_jobs(self.owner, limit)}
         for job_id in list(self.held):
@@ -342,6 +390,8 @@ class Bridge:
         claims = self.store.claim(self.owner, room, self.settings.lease_ms, self.clock_ms())
         for claim in claims:
             self._dispatch(claim)
+        if claims and self.watch.claimed(claims, self.clock_ms()):
+            self.metrics.subscription_missed()
 
     def _first_step(self, job_id: str) -> int:
         done = {s.step for s in self.store.get_steps(job_id) if s.status == "completed"}

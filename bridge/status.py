@@ -106,6 +106,9 @@ def collect_health(bridge: Any) -> HealthReport:
         bridge.metrics.workers.set(len(consuming))
     except (redis.RedisError, OSError) as exc:
         report.checks.append(Check("redis", False, f"unreachable: {type(exc).__name__}", None))
+    subscription = subscription_check(bridge)
+    if subscription is not None:
+        report.checks.append(subscription)
     near = []
     for job in getattr(bridge, "_jobs", {}).values():
         if job.lease_until is not None and job.lease_until - now < s.lease_ms / 4:
@@ -113,6 +116,43 @@ def collect_health(bridge: Any) -> HealthReport:
     report.checks.append(Check("leases", not near, f"{len(near)} leases near expiry", near))
     bridge.metrics.in_flight.set(len(bridge.held))
     return report
+
+
+# A subscriber that has not delivered its first answer within this is failing.
+_SUBSCRIPTION_START_GRACE_S = 30.0
+
+
+def subscription_check(bridge: Any) -> Check | None:
+    """The Convex subscription's state (bridge/watch.py), on Convex only. While it is
+    down the bridge still claims, through its safety-net poll: the check fails to say
+    that pickup waits up to that poll's interval."""
+    link = getattr(bridge, "watch", None)
+    if link is None:
+        return None
+    status = link.status()
+    if status is None:
+        return None
+    value = {
+        "state": status.state,
+        "since_s": status.since_s,
+        "restarts": status.restarts,
+        "updates": status.updates,
+        "last_update_age_s": status.last_update_age_s,
+        "missed_jobs": link.missed,
+        "safety_poll_s": bridge.store_poll_s,
+    }
+    if status.state == "live":
+        return Check("subscription", True, f"live for {status.since_s:.0f} s", value)
+    if status.state == "starting" and status.since_s < _SUBSCRIPTION_START_GRACE_S:
+        return Check("subscription", True, f"connecting for {status.since_s:.0f} s", value)
+    why = f" ({status.last_error})" if status.last_error else ""
+    return Check(
+        "subscription",
+        False,
+        f"{status.state} for {status.since_s:.0f} s{why}, {status.restarts} restarts:"
+        f" jobs are picked up by the safety-net poll every {bridge.store_poll_s:.0f} s",
+        value,
+    )
 
 
 def dashboard_state(bridge: Any, flower_url: str | None) -> dict[str, Any]:

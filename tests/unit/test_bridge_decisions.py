@@ -19,6 +19,7 @@ from bridge.status import collect_health
 from fondation import keys
 from fondation.clock import FakeClock
 from fondation.settings import Settings, load_settings
+from store.convex.watch import WatchUpdate
 from store.records import JobSpec, RepositorySpec
 from store.sqlite import SqliteStore
 from tasks.worker.app import create_app
@@ -328,3 +329,113 @@ def test_the_health_check_flags_a_held_lease_near_its_expiry(rig: Rig) -> None:
     assert _health(rig)["leases"]
     rig.clock.advance(LEASE_S * 3 / 4 + 1 - POLL_S)  # no renewal came: the loop is stuck
     assert not _health(rig)["leases"]
+
+
+# --- told by a subscription (Convex), the safety net, what is never asked ------------------
+
+
+def _counting(rig: Rig, name: str) -> list[int]:
+    """Count the calls of one store method from now on."""
+    calls: list[int] = []
+    method = getattr(rig.store, name)
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return method(*args, **kwargs)
+
+    setattr(rig.store, name, counted)
+    return calls
+
+
+def _told(
+    rig: Rig,
+    ready: tuple[str, ...] = (),
+    next_run_at_ms: int | None = None,
+    ended: dict[str, str] | None = None,
+) -> None:
+    rig.bridge.watch.on_update(WatchUpdate(ready, next_run_at_ms, ended or {}, ()))
+
+
+def test_a_bridge_that_holds_nothing_asks_for_its_held_jobs_once_at_start_only(
+    rig: Rig,
+) -> None:
+    rig.start(0, tick=False)
+    held_jobs = _counting(rig, "held_jobs")
+    rig.bridge.tick()
+    assert len(held_jobs) == 1  # jobs held under this WORKER_ID before a restart
+    for _ in range(5):
+        rig.tick_after(POLL_S)
+    assert len(held_jobs) == 1
+    _jobs(rig.store, 1)
+    rig.tick_after(POLL_S)  # claims it
+    rig.tick_after(POLL_S)
+    assert len(held_jobs) == 2
+
+
+def test_a_store_whose_deployment_reclaims_leases_is_never_asked_to(rig: Rig) -> None:
+    rig.start(0, tick=False)
+    rig.store.reclaims_expired_leases = True
+    reclaims = _counting(rig, "reclaim_expired")
+    for _ in range(3):
+        rig.tick_after(POLL_S)
+    assert reclaims == []
+
+
+def test_a_subscribed_bridge_polls_at_the_safety_nets_pace_and_claims_when_told(
+    rig: Rig,
+) -> None:
+    rig.start(0, tick=False)
+    rig.bridge.store_poll_s = 60.0
+    rig.bridge.tick()
+    claims = _counting(rig, "claim")
+    [job_id] = _jobs(rig.store, 1)
+    rig.tick_after(POLL_S)
+    assert claims == []
+    _told(rig)  # an answer with nothing ready: no wake-up
+    assert not rig.bridge.wake.is_set()
+    _told(rig, ready=(job_id,))
+    rig.bridge.tick()
+    assert list(rig.bridge.held) == [job_id]
+    # Without news the next claim waits for the store's next turn (a renewal's, here).
+    [other] = _jobs(rig.store, 1)
+    rig.tick_after(HEARTBEAT_S - 1)
+    assert other not in rig.bridge.held
+    rig.tick_after(1)
+    assert other in rig.bridge.held
+
+
+def test_a_job_falling_due_later_is_claimed_when_it_falls_due(rig: Rig) -> None:
+    rig.start(0, tick=False)
+    rig.bridge.store_poll_s = 60.0
+    rig.bridge.tick()
+    repo = rig.store.upsert_repository(RepositorySpec(user_id="u", name="d", full_name="o/d"), T0)
+    due = T0 + 7_000
+    job, _ = rig.store.create_job(JobSpec(user_id="u", repository_id=repo.id, run_at=due), T0)
+    _told(rig, next_run_at_ms=due)
+    rig.bridge.tick()
+    assert job.id not in rig.bridge.held
+    assert rig.bridge._sleep_s() == 7.0
+    rig.tick_after(7.0)
+    assert job.id in rig.bridge.held
+
+
+def test_a_lease_due_for_renewal_gets_its_turn_between_safety_polls(rig: Rig) -> None:
+    [job_id] = rig.start(1)
+    rig.bridge.store_poll_s = 600.0
+    assert rig.bridge._sleep_s() <= HEARTBEAT_S
+    rig.tick_after(HEARTBEAT_S)
+    assert rig.store.get_job(job_id).lease_until == rig.clock.now_ms() + rig.settings.lease_ms
+
+
+def test_news_of_a_held_job_ended_under_the_bridge_wakes_it_and_stops_the_work(
+    rig: Rig,
+) -> None:
+    [job_id] = rig.start(1)
+    rig.bridge.store_poll_s = 600.0
+    _told(rig, ended={"someone-elses-job": "canceled"})
+    assert not rig.bridge.wake.is_set()
+    rig.store.request_cancel(job_id, rig.clock.now_ms())
+    rig.bridge.watch.on_update(WatchUpdate((), None, {}, (job_id,)))
+    assert rig.bridge.wake.is_set()
+    rig.tick_after(0.1)
+    _assert_canceled(rig, job_id)
