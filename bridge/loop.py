@@ -183,9 +183,10 @@ class Bridge:
         woken = self.wake.is_set()
         self.wake.clear()
         poll = self.store_state.backoff_s(self.store_poll_s)
-        if woken or self._due(mono) or mono - self.last_store_tick_mono >= poll:
+        told = woken or self._due(mono)
+        if told or mono - self.last_store_tick_mono >= poll:
             self.last_store_tick_mono = mono
-            self._store_tick()
+            self._store_tick(by_poll=not told)
         # On its own cadence, not on every wake-up: it reads the whole queue, and a busy
         # stack wakes the bridge for every job that ends.
         if mono - self.last_liveness_mono >= self.settings.worker_liveness_interval:
@@ -213,7 +214,8 @@ class Bridge:
         except FondationError as exc:  # one unreadable job must not stop the others' care
             log.warning("other bridges' jobs not checked: %s", exc, extra={"bridge": self.owner})
 
-    def _store_tick(self) -> None:
+    def _store_tick(self, by_poll: bool = False) -> None:
+        """``by_poll``: no wake-up and no due time asked for it (the poll's own turn)."""
         try:
             self._sync_held()
             self._handle_cancels_and_renewals()
@@ -228,7 +230,7 @@ class Bridge:
                 self.store.reclaim_expired(self.clock_ms(), self.settings.reclaim_batch)
                 self.last_reclaim_mono = mono
             if not self.stopping.is_set():
-                self._admit()
+                self._admit(by_poll)
         except (StoreUnavailable, StoreAuthError) as exc:
             self.store_state.failed(exc)
             return
@@ -376,7 +378,7 @@ class Bridge:
 
     # --- admission and dispatch ---------------------------------------------------
 
-    def _admit(self) -> None:
+    def _admit(self, by_poll: bool = False) -> None:
         room = self.settings.max_concurrent_jobs - len(self.held)
         try:
             depth = queue_depth(self.redis, self.settings.celery_queue)
@@ -390,7 +392,8 @@ class Bridge:
         claims = self.store.claim(self.owner, room, self.settings.lease_ms, self.clock_ms())
         for claim in claims:
             self._dispatch(claim)
-        if claims and self.watch.claimed(claims, self.clock_ms()):
+        # What the poll claims on its own turn, the subscription should have announced.
+        if claims and by_poll and self.watch.claimed(claims, self.clock_ms()):
             self.metrics.subscription_missed()
 
     def _first_step(self, job_id: str) -> int:

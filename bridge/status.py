@@ -118,10 +118,6 @@ def collect_health(bridge: Any) -> HealthReport:
     return report
 
 
-# A subscriber that has not delivered its first answer within this is failing.
-_SUBSCRIPTION_START_GRACE_S = 30.0
-
-
 def subscription_check(bridge: Any) -> Check | None:
     """The Convex subscription's state (bridge/watch.py), on Convex only. While it is
     down the bridge still claims, through its safety-net poll: the check fails to say
@@ -143,7 +139,7 @@ def subscription_check(bridge: Any) -> Check | None:
     }
     if status.state == "live":
         return Check("subscription", True, f"live for {status.since_s:.0f} s", value)
-    if status.state == "starting" and status.since_s < _SUBSCRIPTION_START_GRACE_S:
+    if status.state == "starting" and status.since_s < status.start_grace_s:
         return Check("subscription", True, f"connecting for {status.since_s:.0f} s", value)
     why = f" ({status.last_error})" if status.last_error else ""
     return Check(

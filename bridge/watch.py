@@ -30,7 +30,7 @@ class WatchLink:
     """Between one ``ConvexWatch`` and one ``Bridge`` (typed loosely: bridge/loop.py
     imports this module)."""
 
-    def __init__(self, bridge: Any, *, missed_after_s: float = 5.0) -> None:
+    def __init__(self, bridge: Any, *, missed_after_s: float = 1.0) -> None:
         self.bridge = bridge
         self.missed_after_s = missed_after_s
         self.watch: ConvexWatch | None = None
@@ -62,10 +62,11 @@ class WatchLink:
             self.bridge.wake.set()
 
     def claimed(self, claims: Sequence[Claim], now_ms: int) -> list[str]:
-        """After a claim: a job ready for a while that the subscription never named,
-        while it was live and its list had room to name it, means it missed a change
-        (a server that keeps the socket open and stops answering): the subscriber is
-        replaced. The ids of such jobs."""
+        """After the safety-net poll claimed on its own turn: a job ready for a while
+        (``missed_after_s``, well above a subscription's delay) that the subscription
+        never named, while it was live and its list had room to name it, means it
+        missed a change (a server that keeps the socket open and stops answering): the
+        subscriber is replaced. The ids of such jobs."""
         status = self.status()
         if self.watch is None or status is None or status.state != "live":
             return []

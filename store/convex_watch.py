@@ -54,6 +54,8 @@ class WatchStatus:
     updates: int
     last_update_age_s: float | None
     last_error: str | None
+    # A subscriber still without its first answer after this long is failing.
+    start_grace_s: float
 
 
 def subscriber_command() -> list[str]:
@@ -131,6 +133,7 @@ class ConvexWatch:
                 updates=self._updates,
                 last_update_age_s=None if last is None else round(now - last, 3),
                 last_error=self._last_error,
+                start_grace_s=self._watchdog_s,
             )
 
     # --- the supervisor's thread --------------------------------------------------
