@@ -76,7 +76,10 @@ def main() -> None:
         "idle": lambda: runs.idle_bridge(10 if q else 30),
         "fanout": runs.fanout,
         "claude_cli": runs.claude_cli,
-        "convex_pickup": lambda: runs.convex_pickup(6 if q else 15),
+        "convex_pickup": lambda: runs.convex_subscription_pickup(6 if q else 15),
+        "convex_idle": lambda: runs.convex_idle(120 if q else 240),
+        "convex_job_calls": lambda: runs.convex_job_calls(5 if q else 10),
+        "convex_cancel": lambda: runs.convex_cancel(3 if q else 5),
     }
     chosen = args.only.split(",") if args.only else list(benches)
     started = time.monotonic()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
@@ -167,12 +168,15 @@ class Bridge:
             waits.append(max(0.0, (due - self.clock_ms()) / 1000))
         return min(waits)
 
-    def _due(self, mono: float) -> bool:
-        """A job fell due, or a held lease is due for renewal."""
+    def _job_due(self) -> bool:
+        """A pending job fell due (the time the subscription gave)."""
         due = self.due_at_ms
         if due is not None and self.clock_ms() >= due:
             self.due_at_ms = None
             return True
+        return False
+
+    def _renewal_due(self, mono: float) -> bool:
         heartbeat = self.settings.heartbeat_interval
         return any(mono - h.last_renew_mono >= heartbeat for h in self.held.values())
 
@@ -183,10 +187,13 @@ class Bridge:
         woken = self.wake.is_set()
         self.wake.clear()
         poll = self.store_state.backoff_s(self.store_poll_s)
-        told = woken or self._due(mono)
-        if told or mono - self.last_store_tick_mono >= poll:
+        job_due = self._job_due()
+        if woken or job_due or mono - self.last_store_tick_mono >= poll:
             self.last_store_tick_mono = mono
-            self._store_tick(by_poll=not told)
+            self._store_tick("wake" if woken else "due" if job_due else "poll")
+        elif self._renewal_due(mono):
+            # Between polls a lease due for renewal costs its renewal only.
+            self._store_calls(self._handle_cancels_and_renewals)
         # On its own cadence, not on every wake-up: it reads the whole queue, and a busy
         # stack wakes the bridge for every job that ends.
         if mono - self.last_liveness_mono >= self.settings.worker_liveness_interval:
@@ -214,8 +221,17 @@ class Bridge:
         except FondationError as exc:  # one unreadable job must not stop the others' care
             log.warning("other bridges' jobs not checked: %s", exc, extra={"bridge": self.owner})
 
-    def _store_tick(self, by_poll: bool = False) -> None:
-        """``by_poll``: no wake-up and no due time asked for it (the poll's own turn)."""
+    def _store_calls(self, calls: Callable[[], None]) -> None:
+        try:
+            calls()
+        except (StoreUnavailable, StoreAuthError) as exc:
+            self.store_state.failed(exc)
+            return
+        self.store_state.ok()
+
+    def _store_tick(self, reason: str = "poll") -> None:
+        """``reason``: "wake" (a wake-up), "due" (a job fell due), "poll" (the poll's
+        own turn, which judges whether the subscription missed a job)."""
         try:
             self._sync_held()
             self._handle_cancels_and_renewals()
@@ -229,8 +245,11 @@ class Bridge:
             ):
                 self.store.reclaim_expired(self.clock_ms(), self.settings.reclaim_batch)
                 self.last_reclaim_mono = mono
-            if not self.stopping.is_set():
-                self._admit(by_poll)
+            # A wake-up (a job ended, a client's announce) while the subscription says
+            # nothing is ready claims nothing: a claim would find nothing, and the
+            # subscription's next answer brings any new job.
+            if not self.stopping.is_set() and not (reason == "wake" and self.watch.nothing_ready()):
+                self._admit(by_poll=reason == "poll")
         except (StoreUnavailable, StoreAuthError) as exc:
             self.store_state.failed(exc)
             return
@@ -405,7 +424,11 @@ class Bridge:
 
     def _dispatch(self, claim: Claim) -> None:
         job: JobRecord = claim.job
-        first = self._first_step(job.id)
+        # A job that never failed and never passed its first step has nothing to resume:
+        # its steps are not read (a store call). Were one done after all, its worker
+        # finds it committed and skips it.
+        fresh = job.attempts == 0 and not job.current_step
+        first = 0 if fresh else self._first_step(job.id)
         now = self.clock_ms()
         self.metrics.claimed(now - (job.run_at or job.created_at))
         mono = self.clock.monotonic()

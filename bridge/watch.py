@@ -37,6 +37,7 @@ class WatchLink:
         self._announced: set[str] = set()
         self._order: deque[str] = deque()
         self._list_full = False
+        self._ready: tuple[str, ...] | None = None
         self._lock = threading.Lock()
         self.missed = 0
 
@@ -56,10 +57,18 @@ class WatchLink:
             while len(self._order) > _ANNOUNCED_KEPT:
                 self._announced.discard(self._order.popleft())
             self._list_full = update.ready_list_full
+            self._ready = update.ready
         self.bridge.wake_at(update.next_run_at_ms)
         held = set(list(self.bridge.held))
         if update.ready or update.concerns(held):
             self.bridge.wake.set()
+
+    def nothing_ready(self) -> bool:
+        """The live subscription's last answer named no ready job."""
+        status = self.status()
+        with self._lock:
+            ready = self._ready
+        return status is not None and status.state == "live" and ready == ()
 
     def claimed(self, claims: Sequence[Claim], now_ms: int) -> list[str]:
         """After the safety-net poll claimed on its own turn: a job ready for a while

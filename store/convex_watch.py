@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 State = Literal["starting", "live", "down", "stopped"]
 # A child that stayed up this long before failing restarts at once, not after a pause.
 _STABLE_S = 60.0
+# The longest a new child may take to write its first line.
+_FIRST_BEAT_S = 15.0
 
 
 class WatchEvents(Protocol):
@@ -142,7 +144,11 @@ class ConvexWatch:
         backoff_s = 0.5
         while not self._stop.is_set():
             started = self._clock.monotonic()
-            reason = self._run_child()
+            try:
+                reason = self._run_child()
+            except Exception as exc:  # the supervisor itself must outlive any child
+                log.exception("convex subscription supervisor error")
+                reason = f"failed: {type(exc).__name__}: {exc}"
             if self._stop.is_set():
                 return
             with self._lock:
@@ -182,6 +188,9 @@ class ConvexWatch:
     def _read(self, proc: subprocess.Popen[bytes]) -> str:
         assert proc.stdout is not None
         last_line = self._clock.monotonic()
+        # A new process imports the client before its first beat: on a loaded machine
+        # that takes seconds, which must not count as a hang.
+        allowed_s = max(self._watchdog_s, _FIRST_BEAT_S)
         buffer = b""
         with selectors.DefaultSelector() as sel:
             sel.register(proc.stdout, selectors.EVENT_READ)
@@ -189,10 +198,11 @@ class ConvexWatch:
                 if self._restart.is_set():
                     return f"asked: {self._restart_reason}"
                 silent_s = self._clock.monotonic() - last_line
-                if silent_s >= self._watchdog_s:
+                if silent_s >= allowed_s:
                     return f"watchdog: no beat for {silent_s:.0f} s"
-                if not sel.select(min(0.5, self._watchdog_s - silent_s)):
+                if not sel.select(min(0.5, allowed_s - silent_s)):
                     continue
+                allowed_s = self._watchdog_s
                 chunk = proc.stdout.read1(65536)  # type: ignore[attr-defined]
                 if not chunk:
                     return f"exited with {proc.wait()}"

@@ -3,8 +3,14 @@ measured in the same run, and the goal."""
 
 from __future__ import annotations
 
+from bench.runs.convex_cost import (
+    convex_cancel,
+    convex_idle,
+    convex_job_calls,
+    convex_subscription_pickup,
+)
 from bench.runs.engines import claude_cli, fanout, offline_engine
-from bench.runs.latency import convex_pickup, idle_bridge, overhead, pickup
+from bench.runs.latency import idle_bridge, overhead, pickup
 from bench.runs.recovery import recovery, store
 from bench.runs.row import Row, machine
 from bench.runs.throughput import scaling, throughput
@@ -12,7 +18,10 @@ from bench.runs.throughput import scaling, throughput
 __all__ = [
     "Row",
     "claude_cli",
-    "convex_pickup",
+    "convex_cancel",
+    "convex_idle",
+    "convex_job_calls",
+    "convex_subscription_pickup",
     "fanout",
     "idle_bridge",
     "machine",

@@ -20,6 +20,7 @@ from fondation import keys
 from fondation.clock import FakeClock
 from fondation.settings import Settings, load_settings
 from store.convex.watch import WatchUpdate
+from store.convex_watch import WatchStatus
 from store.records import JobSpec, RepositorySpec
 from store.sqlite import SqliteStore
 from tasks.worker.app import create_app
@@ -396,11 +397,12 @@ def test_a_subscribed_bridge_polls_at_the_safety_nets_pace_and_claims_when_told(
     _told(rig, ready=(job_id,))
     rig.bridge.tick()
     assert list(rig.bridge.held) == [job_id]
-    # Without news the next claim waits for the store's next turn (a renewal's, here).
+    # Without news the next claim waits for the safety net: a renewal's turn between
+    # two polls renews and claims nothing.
     [other] = _jobs(rig.store, 1)
-    rig.tick_after(HEARTBEAT_S - 1)
+    rig.tick_after(HEARTBEAT_S)
     assert other not in rig.bridge.held
-    rig.tick_after(1)
+    rig.tick_after(60.0 - HEARTBEAT_S)
     assert other in rig.bridge.held
 
 
@@ -419,12 +421,16 @@ def test_a_job_falling_due_later_is_claimed_when_it_falls_due(rig: Rig) -> None:
     assert job.id in rig.bridge.held
 
 
-def test_a_lease_due_for_renewal_gets_its_turn_between_safety_polls(rig: Rig) -> None:
+def test_a_lease_due_for_renewal_gets_its_turn_between_safety_polls_and_only_that(
+    rig: Rig,
+) -> None:
     [job_id] = rig.start(1)
     rig.bridge.store_poll_s = 600.0
+    held_jobs, claims = _counting(rig, "held_jobs"), _counting(rig, "claim")
     assert rig.bridge._sleep_s() <= HEARTBEAT_S
     rig.tick_after(HEARTBEAT_S)
     assert rig.store.get_job(job_id).lease_until == rig.clock.now_ms() + rig.settings.lease_ms
+    assert (held_jobs, claims) == ([], [])
 
 
 def test_news_of_a_held_job_ended_under_the_bridge_wakes_it_and_stops_the_work(
@@ -439,3 +445,31 @@ def test_news_of_a_held_job_ended_under_the_bridge_wakes_it_and_stops_the_work(
     assert rig.bridge.wake.is_set()
     rig.tick_after(0.1)
     _assert_canceled(rig, job_id)
+
+
+class _LiveWatch:
+    """A ConvexWatch stand-in that only reports itself live."""
+
+    def status(self) -> WatchStatus:
+        return WatchStatus("live", 1.0, 0, 1, 0.0, None, 20.0)
+
+    def restart(self, reason: str) -> None:
+        raise AssertionError(reason)
+
+
+def test_a_wake_up_claims_nothing_while_the_live_subscription_says_nothing_is_ready(
+    rig: Rig,
+) -> None:
+    rig.start(0, tick=False)
+    rig.bridge.store_poll_s = 60.0
+    rig.bridge.watch.attach(_LiveWatch())  # type: ignore[arg-type]
+    rig.bridge.tick()
+    claims = _counting(rig, "claim")
+    _told(rig)
+    rig.bridge.wake.set()  # a job of another bridge ended, say
+    rig.tick_after(0.1)
+    assert claims == []
+    [job_id] = _jobs(rig.store, 1)
+    _told(rig, ready=(job_id,))
+    rig.tick_after(0.1)
+    assert list(rig.bridge.held) == [job_id]
