@@ -63,7 +63,7 @@ def collect_health(bridge: Any) -> HealthReport:
         report.checks.append(Check("loop", False, "the loop has not ticked yet", None))
     else:
         age = bridge.clock.monotonic() - bridge.last_tick_mono
-        limit = max(s.poll_interval, s.worker_liveness_interval) * 3 + 10
+        limit = max(s.poll_interval_s, s.worker_liveness_interval_s) * 3 + 10
         report.checks.append(
             Check(
                 "loop",

@@ -232,7 +232,7 @@ class StepRun:
             # A local repository (the embedded mode) is read from disk: no account's.
             token=self._git_token() if source.kind == "https" else None,
             cancel=cancel,
-            timeout_s=s.step_soft_time_limit,
+            timeout_s=s.step_soft_time_limit_s,
             max_bytes=s.max_repo_bytes,
             max_files=s.max_repo_files,
         )
@@ -413,7 +413,7 @@ class StepRun:
 
     def _retry(self, call: Callable[[], _R], what: str) -> _R:
         return retry_store(
-            call, grace_s=self.rt.settings.store_outage_grace, what=what, clock=self.clock
+            call, grace_s=self.rt.settings.store_outage_grace_s, what=what, clock=self.clock
         )
 
     def _log(self, msg: str) -> None:

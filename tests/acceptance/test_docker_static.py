@@ -404,7 +404,7 @@ def test_the_worker_scales_and_stops_within_its_grace_period() -> None:
     soft_s = float(
         _example().get(
             "WORKER_SOFT_SHUTDOWN_TIMEOUT",
-            Settings.model_fields["worker_soft_shutdown_timeout"].default,
+            Settings.model_fields["worker_soft_shutdown_timeout_s"].default,
         )
     )
     # The soft shutdown, then the cold one cancels and requeues what still runs.

@@ -28,7 +28,7 @@ LEASE_MS = 300_000
 
 def _settings(sqlite_path: Path) -> Settings:
     # Three liveness intervals of 1 s: a dead bridge's idle job is given back after 3 s.
-    return load_settings(sqlite_path=sqlite_path, worker_liveness_interval=1.0, worker_id="b1")
+    return load_settings(sqlite_path=sqlite_path, worker_liveness_interval_s=1.0, worker_id="b1")
 
 
 def _leased_jobs(store: SqliteStore, owner: str, count: int) -> list[str]:

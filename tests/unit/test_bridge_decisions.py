@@ -36,10 +36,10 @@ def _settings(sqlite_path: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "sqlite_path": sqlite_path,
         "worker_id": "b1",
-        "poll_interval": POLL_S,
-        "worker_liveness_interval": LIVENESS_S,
-        "heartbeat_interval": HEARTBEAT_S,
-        "lease_time": LEASE_S,
+        "poll_interval_ms": int(POLL_S * 1000),
+        "worker_liveness_interval_s": LIVENESS_S,
+        "heartbeat_interval_ms": int(HEARTBEAT_S * 1000),
+        "lease_time_ms": int(LEASE_S * 1000),
         "max_concurrent_jobs": 2,
         "queue_high_water": 10,
     }
@@ -299,7 +299,7 @@ def test_a_store_outage_is_ridden_out_with_backoff_and_the_held_jobs_are_kept(ri
 
 
 def test_the_loop_waits_for_the_sooner_of_its_two_cadences(rig: Rig) -> None:
-    rig.start(0, tick=False, poll_interval=5.0, worker_liveness_interval=3.0)
+    rig.start(0, tick=False, poll_interval_ms=5000, worker_liveness_interval_s=3.0)
     rig.bridge.tick()
     assert rig.bridge._sleep_s() == 3.0
     rig.tick_after(3.0)  # the liveness check only

@@ -84,7 +84,7 @@ def rig(tmp_path: Path, sqlite_path: Path, redis_url: str) -> Iterator[Rig]:
     """A job claimed by bridge b1 and cloned: step 1 is next."""
     settings = load_settings(
         sqlite_path=sqlite_path, temp_dir=tmp_path / "work", max_deliveries=MAX_DELIVERIES,
-        store_outage_grace=GRACE_S,
+        store_outage_grace_s=GRACE_S,
     )  # fmt: skip
     store = OutageStore(sqlite_path)
     client = redis.Redis.from_url(redis_url)
@@ -92,8 +92,8 @@ def rig(tmp_path: Path, sqlite_path: Path, redis_url: str) -> Iterator[Rig]:
     engine = HookedEngine()
     watchdog = Watchdog(
         store=store, redis_client=client, lease_ms=settings.lease_ms,
-        liveness_interval_s=settings.worker_liveness_interval,
-        heartbeat_interval_s=settings.heartbeat_interval, clock=clock, threads=False,
+        liveness_interval_s=settings.worker_liveness_interval_s,
+        heartbeat_interval_s=settings.heartbeat_interval_s, clock=clock, threads=False,
     )  # fmt: skip
     rt = WorkerRuntime(
         settings=settings, redis_url=redis_url, store=store, redis=client, engine=engine,
