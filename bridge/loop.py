@@ -26,6 +26,8 @@ from celery import Celery
 from bridge.metrics import BridgeMetrics
 from bridge.peers import PeerWatch
 from bridge.queue_depth import queue_depth, work_alive
+from bridge.snapshot import BridgeSnapshot, HeldLease
+from bridge.workers import consuming, live_workers
 from fondation import keys
 from fondation.clock import SYSTEM_CLOCK, Clock
 from fondation.errors import FondationError, LeaseLost, StoreAuthError, StoreUnavailable
@@ -113,6 +115,23 @@ class Bridge:
             settings, store, redis_client, owner=self.owner, clock_ms=clock.now_ms,
             metrics=self.metrics, on_released=self.wake.set,
         )  # fmt: skip
+        self.metrics.watch(
+            held_count=lambda: len(self.held),
+            worker_count=lambda: len(consuming(live_workers(redis_client), settings.celery_queue)),
+        )
+
+    def snapshot(self) -> BridgeSnapshot:
+        """What the health view may know of this bridge, on the bridge's clock. Safe from
+        another thread: ``_jobs`` is replaced whole on each sync, never changed in place."""
+        jobs = self._jobs
+        last = self.last_tick_mono
+        return BridgeSnapshot(
+            owner=self.owner,
+            now_ms=self.clock_ms(),
+            since_last_tick_s=None if last is None else self.clock.monotonic() - last,
+            held=tuple(HeldLease(j.id, j.lease_until) for j in jobs.values()),
+            store_failures=self.store_state.failures,
+        )
 
     # --- the loop -----------------------------------------------------------------
 
@@ -216,7 +235,7 @@ class Bridge:
         try:
             job = self.store.get_job(job_id)
             if job.status == "completed":
-                self.metrics.steps_finished(self.store.get_steps(job_id))
+                self.metrics.steps_finished(self.store.step_states(job_id))
         except FondationError:
             return
         if job.is_final and job.locked_by == self.owner and job.lease_token == held.token:
@@ -339,12 +358,12 @@ class Bridge:
         room = min(room, self.settings.queue_high_water - depth)
         if room <= 0:
             return
-        claims = self.store.claim(self.owner, room, self.settings.lease_ms, self.clock_ms())
+        claims = self.store.claim_batch(self.owner, room, self.settings.lease_ms, self.clock_ms())
         for claim in claims:
             self._dispatch(claim)
 
     def _first_step(self, job_id: str) -> int:
-        done = {s.step for s in self.store.get_steps(job_id) if s.status == "completed"}
+        done = {s.step for s in self.store.step_states(job_id) if s.status == "completed"}
         step = 0
         while step in done:
             step += 1

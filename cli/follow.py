@@ -38,7 +38,7 @@ def follow_job(
         while True:
             try:
                 job = store.get_job(job_id)
-                done = sum(1 for s in store.get_steps(job_id) if s.status == "completed")
+                done = sum(1 for s in store.step_states(job_id) if s.status == "completed")
                 for entry in store.get_logs(job_id, after_seq=seen_log):
                     seen_log = entry.seq
                     style = "red" if entry.level == "error" else "dim"

@@ -165,17 +165,25 @@ class LeaseState(Record):
     status: JobStatus
 
 
-class StepRecord(Record):
+class StepState(Record):
+    """Where one step of a job stands, without its artifact: what dispatch, metrics and
+    the dashboard read (an artifact can be megabytes, stored in parts on Convex)."""
+
     job_id: str
     step: int
     name: str
     status: Literal["started", "completed"]
     runs: int
-    artifact: str | None = None
     started_at: int
     completed_at: int | None = None
     worker: str | None = None
     usage: str | None = None  # JSON: what the engine spent on the step (cost, turns)
+
+
+class StepRecord(StepState):
+    """A step's state with the artifact it produced, which the later steps read."""
+
+    artifact: str | None = None
 
 
 class StepStart(Record):

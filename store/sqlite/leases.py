@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 class QueueCalls(SqliteCore):
     """The lease of a job, from its claim to its end."""
 
-    def claim(self, owner: str, limit: int, lease_ms: int, now_ms: int) -> list[Claim]:
+    def claim_batch(self, owner: str, limit: int, lease_ms: int, now_ms: int) -> list[Claim]:
         if limit <= 0:
             return []
         with self._write() as db:

@@ -124,10 +124,10 @@ class StepRun:
     def _start(self) -> StepStart:
         try:
             return self._retry(
-                lambda: self.rt.store.start_step(
+                lambda: self.rt.store.begin_step(
                     self.job_id, self.token, self.step, self.rt.worker_name, self.clock.now_ms()
                 ),
-                "start_step",
+                "begin_step",
             )
         except CancelRequested:
             self._finish_cancel()
@@ -339,7 +339,7 @@ class StepRun:
         Only redeliveries are counted: kombu flags every message it gives back
         (``_do_restore_message``), whichever way it comes back, and a first delivery
         needs no Redis round trip (its beat comes from the watchdog, well within the
-        bridges' grace of three liveness intervals; its cancel from ``start_step``)."""
+        bridges' grace of three liveness intervals; its cancel from ``begin_step``)."""
         key = keys.deliveries(self.job_id, self.token, self.step)
         try:
             pipe = self.rt.redis.pipeline(transaction=False)

@@ -40,7 +40,7 @@ def test_a_bridge_woken_often_reclaims_expired_leases_once_per_poll_interval(
     repo = store.upsert_repository(RepositorySpec(user_id="u", name="d", full_name="o/d"), T0)
     job, _ = store.create_job(JobSpec(user_id="u", repository_id=repo.id), T0)
     # A lease held by a bridge that died long ago.
-    store.claim("dead-bridge", 1, 1_000, T0)
+    store.claim_batch("dead-bridge", 1, 1_000, T0)
     clock = FakeClock(now_ms=T0 + 60_000)
     bridge = Bridge(
         settings,

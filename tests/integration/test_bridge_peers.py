@@ -35,7 +35,7 @@ def _leased_jobs(store: SqliteStore, owner: str, count: int) -> list[str]:
     repo = store.upsert_repository(RepositorySpec(user_id="u", name="d", full_name="o/d"), T0)
     for _ in range(count):
         store.create_job(JobSpec(user_id="u", repository_id=repo.id), T0)
-    return [c.job.id for c in store.claim(owner, count, LEASE_MS, T0)]
+    return [c.job.id for c in store.claim_batch(owner, count, LEASE_MS, T0)]
 
 
 def _watch(
