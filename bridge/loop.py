@@ -32,9 +32,10 @@ from fondation import keys
 from fondation.clock import SYSTEM_CLOCK, Clock
 from fondation.errors import FondationError, LeaseLost, StoreAuthError, StoreUnavailable
 from fondation.settings import Settings
+from fondation.steps import STEP_NAMES
 from store.backoff import draw_jitter_ms
 from store.base import JobStore
-from store.records import STEP_NAMES, Claim, JobRecord
+from store.records import Claim, JobRecord
 from tasks.chain import build_chain, chain_task_ids
 
 log = logging.getLogger(__name__)

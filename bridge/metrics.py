@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 import redis
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from store.records import STEP_NAMES, JobRecord, StepState
+from fondation.steps import STEP_NAMES
+from store.records import JobRecord, StepState
 
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 _DURATION_BUCKETS = (0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)

@@ -12,7 +12,8 @@ from prometheus_client import CollectorRegistry
 from bridge.queue_depth import queue_depth
 from bridge.workers import consuming, live_workers
 from fondation.errors import FondationError
-from store.records import ACTIVE_STATUSES, STEP_NAMES
+from fondation.steps import STEP_NAMES
+from store.records import ACTIVE_STATUSES
 
 if TYPE_CHECKING:
     from bridge.loop import Bridge

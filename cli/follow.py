@@ -9,8 +9,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.stack import Stack
 from fondation.errors import FondationError, StoreUnavailable
+from fondation.steps import STEP_NAMES
 from store.base import JobStore
-from store.records import FINAL_STATUSES, STEP_NAMES, JobRecord
+from store.records import FINAL_STATUSES, JobRecord
 
 
 def follow_job(

@@ -16,6 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from fondation.steps import ANALYSIS_STEPS
+
 JobStatus = Literal[
     "pending",
     "claimed",
@@ -41,19 +43,6 @@ RETRYABLE_STATUSES: frozenset[str] = frozenset({"failed", "dead", "canceled"})
 DocKind = Literal["chapter", "tutorial", "toc", "yaml"]
 LogLevel = Literal["info", "error"]
 
-# Step 0 is the clone, 1-6 the analysis, 7 writes the docs (finalize).
-STEP_NAMES: tuple[str, ...] = (
-    "Cloning repository",
-    "Extracting abstractions",
-    "Analyzing relationships",
-    "Determining order",
-    "Generating chapters",
-    "Reviewing chapters",
-    "Creating tutorials",
-    "Saving course",
-)
-ANALYSIS_STEPS = 6
-FINALIZE_STEP = 7
 DEFAULT_MAX_ATTEMPTS = 5
 
 

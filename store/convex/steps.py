@@ -15,17 +15,8 @@ from store.convex.wire import (
     job,
     record,
 )
-from store.records import (
-    STEP_NAMES,
-    DocRecord,
-    DocSpec,
-    JobLogRecord,
-    LogLevel,
-    RepositoryRecord,
-    StepRecord,
-    StepState,
-    StepStart,
-)
+from fondation.steps import STEP_NAMES
+from store.records import DocRecord, DocSpec, JobLogRecord, LogLevel, RepositoryRecord, StepRecord, StepState, StepStart
 from fondation.errors import (
     MalformedJob,
 )

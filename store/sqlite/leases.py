@@ -8,15 +8,9 @@ import logging
 from typing import Any
 
 from fondation.errors import MalformedJob
+from fondation.steps import ANALYSIS_STEPS, FINALIZE_STEP
 from store.backoff import backoff_ms
-from store.records import (
-    ANALYSIS_STEPS,
-    FINALIZE_STEP,
-    Claim,
-    JobRecord,
-    LeaseState,
-    web_result,
-)
+from store.records import Claim, JobRecord, LeaseState, web_result
 from store.sqlite.core import (
     ACTIVE_SQL,
     CLEAR_LEASE,

@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fondation.errors import CancelRequested
+from fondation.steps import ANALYSIS_STEPS, STEP_NAMES, step_status
 from store.progress import (
     step_log_line,
     step_progress,
 )
 from store.records import (
-    ANALYSIS_STEPS,
-    STEP_NAMES,
     DocRecord,
     DocSpec,
     JobLogRecord,
@@ -26,7 +25,6 @@ from store.sqlite.core import (
     SqliteCore,
     job_from_row,
     new_id,
-    step_status,
 )
 
 

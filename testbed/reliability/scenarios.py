@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fondation.clock import now_ms
-from store.records import STEP_NAMES
+from fondation.steps import STEP_NAMES
 from testbed.reliability.harness import Harness, Outcome
 
 

@@ -14,17 +14,11 @@ from typing import Any, get_args
 import pytest
 
 from fondation.errors import CancelRequested, JobNotFound, LeaseLost, MalformedJob
+from fondation.steps import STEP_NAMES
 from store.backoff import backoff_ms
 from store.base import JobStore
 from store.progress import Language, Moment, moment_text, step_log_line, step_progress
-from store.records import (
-    RETRYABLE_STATUSES,
-    STEP_NAMES,
-    DocSpec,
-    JobSpec,
-    JobStatus,
-    RepositorySpec,
-)
+from store.records import RETRYABLE_STATUSES, DocSpec, JobSpec, JobStatus, RepositorySpec
 from store.sqlite import SqliteStore
 from testbed.convex_standin.webapp import WebApp
 
