@@ -80,6 +80,7 @@ def main() -> None:
         "convex_idle": lambda: runs.convex_idle(120 if q else 240),
         "convex_job_calls": lambda: runs.convex_job_calls(5 if q else 10),
         "convex_cancel": lambda: runs.convex_cancel(3 if q else 5),
+        "dashboard": runs.dashboard_refresh,
     }
     chosen = args.only.split(",") if args.only else list(benches)
     started = time.monotonic()

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from bridge.snapshot import SubscriptionView
 from store.convex.watch import WatchUpdate
 from store.convex_watch import ConvexWatch, WatchStatus
 from store.records import Claim
@@ -46,6 +47,10 @@ class WatchLink:
 
     def status(self) -> WatchStatus | None:
         return None if self.watch is None else self.watch.status()
+
+    def view(self, safety_poll_s: float) -> SubscriptionView | None:
+        status = self.status()
+        return None if status is None else SubscriptionView(status, self.missed, safety_poll_s)
 
     def on_update(self, update: WatchUpdate) -> None:
         """A new answer of the watch query: wake the loop if there is work for it."""

@@ -9,6 +9,7 @@ from bench.runs.convex_cost import (
     convex_job_calls,
     convex_subscription_pickup,
 )
+from bench.runs.dashboard import dashboard_refresh
 from bench.runs.engines import claude_cli, fanout, offline_engine
 from bench.runs.latency import idle_bridge, overhead, pickup
 from bench.runs.recovery import recovery, store
@@ -22,6 +23,7 @@ __all__ = [
     "convex_idle",
     "convex_job_calls",
     "convex_subscription_pickup",
+    "dashboard_refresh",
     "fanout",
     "idle_bridge",
     "machine",

@@ -20,7 +20,7 @@ def _env(tmp_path: Path, redis_url: str, standin: StandIn, **extra: str) -> dict
     settings = {
         "JOB_STORE": "convex", "CONVEX_URL": standin.url,
         "CONVEX_WORKER_SECRET": standin.secret, "CONVEX_TIMEOUT": "5",
-        "POLL_INTERVAL": "5",
+        "POLL_INTERVAL": "5000",
     }  # fmt: skip
     return services.base_env(tmp_path, redis_url, **{**settings, **extra})
 
@@ -73,7 +73,7 @@ def test_the_bridge_rides_out_a_convex_outage_and_recovers(
     repo = make_repo(tmp_path / "shop")
     # Polling every 0.5 s, without the subscription: the outage is seen by the polls
     # (tests/acceptance/test_convex_subscription_faults.py covers the subscribed bridge).
-    env = _env(tmp_path, redis_url, convex_standin, POLL_INTERVAL="0.5", CONVEX_SUBSCRIBE="false")
+    env = _env(tmp_path, redis_url, convex_standin, POLL_INTERVAL="500", CONVEX_SUBSCRIBE="false")
     w = services.worker(tmp_path, env)
     b = services.bridge(tmp_path, env)
     store = make_convex_store(convex_standin.url, convex_standin.secret)

@@ -84,13 +84,13 @@ def test_it_tells_of_ready_jobs_of_the_next_due_and_of_held_jobs_ended_or_asked_
         updates.wait_for(lambda u: u.next_run_at_ms == later)
         first = add_job(store)
         updates.wait_for(lambda u: u.ready == (first,))
-        assert store.claim("bridge-a", 1, 60_000, now_ms())[0].job.id == first
+        assert store.claim_batch("bridge-a", 1, 60_000, now_ms())[0].job.id == first
         updates.wait_for(lambda u: u.ready == () and u.next_run_at_ms == later)
 
         store.request_cancel(first, now_ms())
         updates.wait_for(lambda u: u.cancel_requested == (first,))
         second = add_job(store)
-        store.claim("bridge-a", 1, 60_000, now_ms())
+        store.claim_batch("bridge-a", 1, 60_000, now_ms())
         web = WebApp(own_convex_standin.url)
         try:
             web.cancel(second)  # the web's cancel: status written, lease left
