@@ -39,6 +39,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 NODE_WORKER_CALLS_PER_HOUR = 3600 // 5
 # Function calls of one job measured before the subscription (the issue's figure).
 JOB_CALLS_BEFORE = 23
+# Settings in milliseconds today that the baseline read in seconds.
+_MS_THEN_S = ("POLL_INTERVAL", "HEARTBEAT_INTERVAL", "LEASE_TIME")
 # The client's own calls while inserting a job, not the job's cost.
 _CLIENT_PATHS = ("worker/jobs:createJob", "worker/jobs:upsertRepository")
 
@@ -114,6 +116,10 @@ def _start_baseline(s: Stack, settings: dict[str, str]) -> None:
     ``python -m`` puts the cwd first on the path)."""
     tree = baseline_tree()
     env = {**s.env, **settings, "PYTHONPATH": f"{tree}{os.pathsep}{s.env['PYTHONPATH']}"}
+    # The baseline read these three in seconds; they are milliseconds now.
+    for name in _MS_THEN_S:
+        if name in env:
+            env[name] = str(int(env[name]) / 1000)
     for name, role, extra in (("w", "worker", {"WORKER_CONCURRENCY": "2"}), ("b", "bridge", {})):
         svc = services.Service(
             name,
