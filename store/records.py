@@ -222,3 +222,29 @@ def web_result(result: dict[str, Any]) -> dict[str, Any]:
     if data is not None and not isinstance(data, str):
         shaped["data"] = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
     return shaped
+
+
+ReuseKind = Literal["step", "answer", "parse"]
+
+
+class ReuseRecord(Record):
+    """Work of an earlier job of the same repository that a later job may take instead
+    of doing it again: a step's artifact for the same tree (``step``), a Claude answer
+    with the inputs it read (``answer``), a file's parse result (``parse``). Looked up by
+    (repository, kind, key); ``variant`` tells apart the records of one key (an answer
+    given at two commits whose inputs differ). The repository is never the caller's to
+    name: the store takes it from the job whose lease the caller holds."""
+
+    kind: ReuseKind
+    key: str
+    variant: str
+    value: str  # JSON, at most REUSE_VALUE_MAX_CHARS
+    job_id: str  # the job that did the work
+    created_at: int
+
+
+# A record's value stays well under a Convex document's 1 MiB, and a lookup of
+# REUSE_VARIANTS_PER_KEY of them under a query's read limit. Larger work is not kept.
+REUSE_VALUE_MAX_CHARS = 512 * 1024
+# Records kept per (repository, kind, key): saving one more drops the oldest.
+REUSE_VARIANTS_PER_KEY = 4

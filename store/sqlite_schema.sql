@@ -87,3 +87,15 @@ CREATE TABLE IF NOT EXISTS docs (
     UNIQUE (jobId, slug)
 );
 CREATE INDEX IF NOT EXISTS docs_by_repository ON docs (repositoryId);
+
+-- Work a later job of the same repository may reuse (store/records.py, ReuseRecord).
+CREATE TABLE IF NOT EXISTS reuseRecords (
+    repositoryId TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    value TEXT NOT NULL,
+    jobId TEXT NOT NULL,
+    createdAt INTEGER NOT NULL,
+    PRIMARY KEY (repositoryId, kind, key, variant)
+);
