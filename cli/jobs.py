@@ -24,7 +24,12 @@ from store.records import FINAL_STATUSES, JobRecord, StepState
 @click.option("--ref", default=None)
 @click.option("--prompt", default="")
 @click.option("--dedupe-key", default=None, help="Return the live job holding this key.")
-def submit(repo: str, ref: str | None, prompt: str, dedupe_key: str | None) -> None:
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Redo everything: reuse no earlier job's work for this repository.",
+)
+def submit(repo: str, ref: str | None, prompt: str, dedupe_key: str | None, fresh: bool) -> None:
     """Create a job for REPO and print its id."""
     from cli.submit import submit_job
 
@@ -37,6 +42,7 @@ def submit(repo: str, ref: str | None, prompt: str, dedupe_key: str | None) -> N
             ref=ref,
             prompt=prompt,
             dedupe_key=dedupe_key,
+            fresh=fresh,
             redis_url=redis_url(settings),
         )
     except FondationError as exc:

@@ -90,6 +90,8 @@ class JobSpec(Record):
     prompt: str = ""
     callback_token: str = Field(default="", repr=False)
     ref: str | None = None
+    # Redo everything: reuse no earlier job's work (it is still kept for later jobs).
+    fresh: bool | None = None
     dedupe_key: str | None = None
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     run_at: int | None = None
@@ -123,6 +125,7 @@ class JobRecord(Record):
     cancel_requested: bool | None = None
     run_id: str | None = None
     ref: str | None = None
+    fresh: bool | None = None
 
     @field_validator("run_at", "lease_until", mode="before")
     @classmethod

@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     docsCount INTEGER,
     cancelRequested INTEGER,
     runId TEXT,
-    ref TEXT
+    ref TEXT,
+    fresh INTEGER
 );
 CREATE INDEX IF NOT EXISTS jobs_by_status_runAt ON jobs (status, runAt, createdAt);
 CREATE INDEX IF NOT EXISTS jobs_by_leaseUntil ON jobs (leaseUntil);

@@ -14,13 +14,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from analysis.claude import cache, prompts
+from analysis.claude import answers, cache, prompts
 from analysis.claude.fanout import fan_out
 from analysis.claude.models import ChapterDraft, ChapterReview
 from analysis.claude.records import summarize_calls
 from analysis.claude.result import ClaudeCallFailed
 from analysis.claude.runner import ClaudeCall, ClaudeRunner
 from analysis.claude.settings import ClaudeSettings, StepName, load_claude_settings
+from analysis.claude.transcript import CallReads
 from analysis.claude.validate import (
     Checkout,
     check_abstractions,
@@ -110,23 +111,31 @@ class ClaudeEngine(Engine):
         cached = cache.load(ctx.work_dir, key, prompt, schema, model)
         if cached is not None and not check(cached):
             return cached
+        question = answers.Question.of(step, key, prompt, schema, self.settings.model)
+        kept = answers.reuse(ctx, question, model)
+        if kept is not None and not check(kept):
+            cache.save(ctx.work_dir, key, prompt, schema, kept)
+            return kept
         tries = 1 + self.settings.validation_retries
         extra = {"job_id": ctx.job_id}
         problems: list[str] = []
         failure: ClaudeCallFailed | None = None
+        reads = CallReads()  # of every try: a retry's prompt carries what the last one read
         for attempt in range(1, tries + 1):
             ctx.cancel.check()
             asked = prompts.with_feedback(prompt, problems) if problems else prompt
             try:
-                data = self.runner.run(ClaudeCall(step, key, asked, schema), ctx)
+                traced = self.runner.run_traced(ClaudeCall(step, key, asked, schema), ctx)
             except ClaudeCallFailed as exc:
                 failure = exc
                 log.warning("%s: call %d/%d failed: %s", key, attempt, tries, exc, extra=extra)
                 continue
             failure = None
-            value, problems = _judge(data, model, check)
+            reads |= traced.reads
+            value, problems = _judge(traced.output, model, check)
             if value is not None and not problems:
                 cache.save(ctx.work_dir, key, prompt, schema, value)
+                answers.keep(ctx, question, reads, value)
                 return value
             log.warning("%s: answer %d/%d invalid: %s", key, attempt, tries, problems, extra=extra)
         if failure is not None:
@@ -258,6 +267,9 @@ class ClaudeEngine(Engine):
             TutorialsArtifact,
             lambda art: check_tutorials(art, checkout),
         )
+
+    def reuse_identity(self) -> str:
+        return f"{self.name}:{self.settings.model or 'the CLI default'}"
 
     def step_usage(self, ctx: StepContext, step: int) -> dict[str, Any] | None:
         """Cost, turns, tokens and call time of the step's CLI calls on this worker."""

@@ -29,6 +29,7 @@ from analysis.course.artifacts import (
 from analysis.course.course import build_docs
 from analysis.course.job_prompt import requester_instructions
 from analysis.engine import StepContext
+from analysis.step_reuse import keep_step, reuse_step, saved_usage, step_key
 from checkout.procgroup import ProcessGroups
 from checkout.provider import CloneOptions
 from checkout.repo_url import RepoSource, redact, source_for_repository
@@ -47,6 +48,7 @@ from fondation.steps import FINALIZE_STEP, STEP_NAMES, STEPS, step_line
 from fondation.wake import announce
 from store.backoff import draw_jitter_ms
 from store.records import RepositoryRecord, StepRecord, StepStart
+from tasks.step.reuse_book import StoreReuseBook
 from tasks.step.runtime import WorkerRuntime
 from tasks.step.store_retry import retry_store
 
@@ -172,13 +174,30 @@ class StepRun:
         method = STEPS[self.step].engine_method
         assert method is not None, f"step {self.step} has no engine method"
         run: Callable[[StepContext], Artifact] = getattr(engine, method)
+        key = self._step_key(ctx, artifacts)
+        kept = None if key is None or ctx.reuse is None else reuse_step(ctx.reuse, self.step, key)
+        if kept is not None:
+            artifact, spent = kept
+            self.usage = json.dumps(saved_usage(spent), sort_keys=True)
+            self._log(f"{STEP_NAMES[self.step]}: reused, the repository's tree is unchanged")
+            return artifact
         try:
             result = run(ctx)
         finally:
             self._keep_raw_outputs(ctx)
         usage = engine.step_usage(ctx, self.step)
         self.usage = None if usage is None else json.dumps(usage, sort_keys=True)
+        if key is not None and ctx.reuse is not None:
+            keep_step(ctx.reuse, key, result, usage)
         return result
+
+    def _step_key(self, ctx: StepContext, artifacts: dict[int, Artifact]) -> str | None:
+        """The step's key for whole-step reuse: None when the tree cannot be read."""
+        tree = None if ctx.reuse is None else ctx.reuse.tree()
+        if tree is None:
+            return None
+        identity = self.rt.engine.reuse_identity()
+        return step_key(identity, self.step, tree.root, ctx.prompt, artifacts)
 
     def _keep_raw_outputs(self, ctx: StepContext) -> None:
         """Copy the Claude CLI's raw outputs and call records out of the scratch folder
@@ -282,6 +301,15 @@ class StepRun:
             prompt=requester_instructions(start.job.prompt, self.rt.settings.course_language),
             work_dir=scratch,
             cancel=cancel,
+            reuse=StoreReuseBook(
+                self.rt.store,
+                self.job_id,
+                self.token,
+                checkout,
+                fresh=bool(start.job.fresh),
+                clock=self.clock,
+                note=self._log,
+            ),
         )
         ctx.abstractions = _typed(artifacts.get(1), AbstractionsArtifact)
         ctx.relationships = _typed(artifacts.get(2), RelationshipsArtifact)

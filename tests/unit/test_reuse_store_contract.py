@@ -75,7 +75,7 @@ def test_saving_a_variant_again_replaces_it_and_a_key_keeps_only_its_newest(
 
 
 def test_only_the_lease_holder_reads_and_writes_records(store: JobStore) -> None:
-    job, token = held_job(store, "octo/shop")
+    job, _ = held_job(store, "octo/shop")
     with pytest.raises(LeaseLost):
         store.find_reuse(job, "not-the-token", "answer", "k")
     with pytest.raises(LeaseLost):

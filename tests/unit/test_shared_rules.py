@@ -83,5 +83,5 @@ def test_the_settings_offer_the_same_languages_and_default(shared: dict[str, Any
 
 
 def test_the_reuse_records_bounds_are_the_same(shared: dict[str, Any]) -> None:
-    assert records.REUSE_VALUE_MAX_CHARS == shared["reuse"]["maxValueChars"]
-    assert records.REUSE_VARIANTS_PER_KEY == shared["reuse"]["variantsPerKey"]
+    assert shared["reuse"]["maxValueChars"] == records.REUSE_VALUE_MAX_CHARS
+    assert shared["reuse"]["variantsPerKey"] == records.REUSE_VARIANTS_PER_KEY

@@ -12,6 +12,8 @@ export const workerJobFields = {
   leaseToken: v.optional(v.string()),
   // A git ref to analyse instead of the repository's default branch.
   ref: v.optional(v.string()),
+  // Redo every step and call: reuse none of the repository's earlier work.
+  fresh: v.optional(v.boolean()),
 };
 
 export const workerRepositoryFields = {
