@@ -102,6 +102,8 @@ def job(job_id: str, as_json: bool) -> None:
     total = total_usage(steps)
     if total:
         click.echo(f"  engine spent: {_describe_usage(total)}")
+    if total.get("saved_calls"):
+        click.echo(f"  reused: {_describe_saving(total)}")
     for entry in logs[-20:]:
         click.echo(f"  [{entry.level}] {entry.msg}")
 
@@ -121,9 +123,24 @@ def _describe_usage(usage: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _describe_saving(usage: dict[str, Any]) -> str:
+    """What earlier jobs' reused work saved this one (analysis/step_reuse.py and
+    analysis/claude/answers.py record it)."""
+    parts = [f"{usage['saved_calls']} calls not made"]
+    if "saved_cost_usd" in usage:
+        parts.append(f"${usage['saved_cost_usd']:.4f} saved")
+    if "saved_input_tokens" in usage:
+        tokens = f"{usage['saved_input_tokens']}+{usage.get('saved_output_tokens', 0)}"
+        parts.append(f"{tokens} tokens saved")
+    return ", ".join(parts)
+
+
 def _spent(record: StepState) -> str:
     usage = step_usage(record)
-    return f" ({_describe_usage(usage)})" if usage else ""
+    if not usage:
+        return ""
+    saving = f"; reused: {_describe_saving(usage)}" if usage.get("saved_calls") else ""
+    return f" ({_describe_usage(usage)}{saving})"
 
 
 @cli.command()

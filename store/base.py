@@ -173,11 +173,19 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def complete(
-        self, job_id: str, token: str, result: dict[str, Any], docs_count: int, now_ms: int
+        self,
+        job_id: str,
+        token: str,
+        result: dict[str, Any],
+        docs_count: int,
+        now_ms: int,
+        regeneration_stats: dict[str, int] | None = None,
     ) -> JobRecord:
         """Mark the job completed, and its finalize step (7) if started, and clear its
         lease. ``result`` is the web app's ``{success, message?, data?: str}``;
-        ``docs_count`` is what the user sees (every doc the course page lists).
+        ``docs_count`` is what the user sees (every doc the course page lists);
+        ``regeneration_stats`` the web's ``regenerationStats`` (how the course differs
+        from the repository's previous one), written when given.
         The docs of the repository's other completed jobs are removed (the latest
         completed job, the last created, keeps its course: the web app opens it). A
         repeat by the same holder after success returns the completed job. Fenced."""

@@ -126,6 +126,9 @@ class JobRecord(Record):
     run_id: str | None = None
     ref: str | None = None
     fresh: bool | None = None
+    # The web app's field: how the course differs from the repository's previous one
+    # ({inserted, updated, skipped, rejected, deleted}, analysis/course/regeneration.py).
+    regeneration_stats: dict[str, int] | None = None
 
     @field_validator("run_at", "lease_until", mode="before")
     @classmethod

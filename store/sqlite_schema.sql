@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     cancelRequested INTEGER,
     runId TEXT,
     ref TEXT,
-    fresh INTEGER
+    fresh INTEGER,
+    regenerationStats TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_status_runAt ON jobs (status, runAt, createdAt);
 CREATE INDEX IF NOT EXISTS jobs_by_leaseUntil ON jobs (leaseUntil);

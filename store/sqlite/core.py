@@ -60,8 +60,9 @@ def new_id() -> str:
 def job_from_row(row: sqlite3.Row) -> JobRecord:
     data = dict(row)
     try:
-        if data.get("result") is not None:
-            data["result"] = json.loads(data["result"])
+        for field in ("result", "regenerationStats"):
+            if data.get(field) is not None:
+                data[field] = json.loads(data[field])
         for flag in ("cancelRequested", "fresh"):
             if data.get(flag) is not None:
                 data[flag] = bool(data[flag])
@@ -130,6 +131,7 @@ class SqliteCore:
         for table, column, sql_type in (
             ("jobSteps", "usage", "TEXT"),
             ("jobs", "fresh", "INTEGER"),
+            ("jobs", "regenerationStats", "TEXT"),
         ):
             columns = {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
             if column in columns:

@@ -28,6 +28,12 @@ from analysis.course.artifacts import (
 )
 from analysis.course.course import build_docs
 from analysis.course.job_prompt import requester_instructions
+from analysis.course.regeneration import (
+    COURSE_KEY,
+    course_digest,
+    parse_digest,
+    regeneration_stats,
+)
 from analysis.engine import StepContext
 from analysis.step_reuse import keep_step, reuse_step, saved_usage, step_key
 from checkout.procgroup import ProcessGroups
@@ -47,7 +53,13 @@ from fondation.errors import (
 from fondation.steps import FINALIZE_STEP, STEP_NAMES, STEPS, step_line
 from fondation.wake import announce
 from store.backoff import draw_jitter_ms
-from store.records import RepositoryRecord, StepRecord, StepStart
+from store.records import (
+    REUSE_VALUE_MAX_CHARS,
+    DocSpec,
+    RepositoryRecord,
+    StepRecord,
+    StepStart,
+)
 from tasks.step.reuse_book import StoreReuseBook
 from tasks.step.runtime import WorkerRuntime
 from tasks.step.store_retry import retry_store
@@ -320,6 +332,7 @@ class StepRun:
 
     def _finalize(self, artifacts: dict[int, Artifact]) -> None:
         docs = build_docs({k: v for k, v in artifacts.items() if k >= 1})
+        stats = self._course_diff(docs)
         store = self.rt.store
         count = self._retry(
             lambda: store.upsert_docs(self.job_id, self.token, docs, self.clock.now_ms()),
@@ -338,11 +351,41 @@ class StepRun:
             "data": f"{count} documents",
         }
         self._retry(
-            lambda: store.complete(self.job_id, self.token, result, count, self.clock.now_ms()),
+            lambda: store.complete(
+                self.job_id, self.token, result, count, self.clock.now_ms(), stats
+            ),
             "complete",
         )
         self._left_chain(ended=True)
         log.info("Completed: %d docs", count, extra=self.extra)
+
+    def _course_diff(self, docs: list[DocSpec]) -> dict[str, int]:
+        """The web's regenerationStats against the repository's previous course, whose
+        digest an earlier job kept; this course's digest is kept for the next job (one
+        record per job, so a finalize that runs again still compares with the job
+        before it, not with itself)."""
+        store = self.rt.store
+        kept = self._retry(
+            lambda: store.find_reuse(self.job_id, self.token, "step", COURSE_KEY), "find_reuse"
+        )
+        previous = next((parse_digest(r.value) for r in kept if r.job_id != self.job_id), None)
+        stats = regeneration_stats(previous, docs)
+        digest = json.dumps(course_digest(docs))
+        if len(digest) <= REUSE_VALUE_MAX_CHARS:
+            self._retry(
+                lambda: store.save_reuse(
+                    self.job_id, self.token, "step", COURSE_KEY, self.job_id, digest,
+                    self.clock.now_ms(),
+                ),
+                "save_reuse",
+            )  # fmt: skip
+        if previous is not None:
+            self._log(
+                f"Course against the previous one: {stats['inserted']} inserted,"
+                f" {stats['updated']} updated, {stats['skipped']} unchanged,"
+                f" {stats['deleted']} deleted, {stats['rejected']} rejected"
+            )
+        return stats
 
     # --- guards and outcomes ------------------------------------------------------
 

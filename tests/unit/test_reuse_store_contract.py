@@ -86,3 +86,16 @@ def test_a_value_too_large_for_one_document_is_refused(store: JobStore) -> None:
     job, token = held_job(store, "octo/shop")
     with pytest.raises(ValueError):
         store.save_reuse(job, token, "step", "k", "v", "x" * (REUSE_VALUE_MAX_CHARS + 1), T0)
+
+
+def test_a_fresh_job_says_so_and_a_completion_keeps_its_regeneration_stats(
+    store: JobStore,
+) -> None:
+    repo = store.upsert_repository(RepositorySpec(user_id="u1", name="s", full_name="o/s"), T0)
+    job, _ = store.create_job(JobSpec(user_id="u1", repository_id=repo.id, fresh=True), T0)
+    assert store.get_job(job.id).fresh is True
+    claim = store.claim_batch("b1", 1, LEASE, T0 + 1)[0]
+    stats = {"inserted": 1, "updated": 2, "skipped": 3, "rejected": 0, "deleted": 4}
+    done = store.complete(job.id, claim.lease_token, {"success": True}, 6, T0 + 2, stats)
+    assert done.regeneration_stats == stats
+    assert store.get_job(job.id).regeneration_stats == stats

@@ -87,11 +87,17 @@ def test_a_regenerate_asks_again_only_the_calls_whose_inputs_changed(
     assert len(calls) == ALL_CALLS
     # A completion removes the repository's older course: read each one when it ends.
     before = rig.docs(first.id)
+    assert first.regeneration_stats == {
+        "inserted": len(before), "updated": 0, "skipped": 0, "rejected": 0, "deleted": 0
+    }  # fmt: skip
 
     # The same commit: no call at all, and the same course.
     same, calls = rig.run(repo)
     assert calls == []
     assert rig.docs(same.id) == before
+    assert same.regeneration_stats == {
+        "inserted": 0, "updated": 0, "skipped": len(before), "rejected": 0, "deleted": 0
+    }  # fmt: skip
     assert any("reused, the repository's tree is unchanged" in m for m in rig.logs(same.id))
     usage = total_usage(rig.store.get_steps(same.id))
     assert usage["calls"] == 0
