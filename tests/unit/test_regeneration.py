@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from analysis.course.regeneration import course_digest, doc_key, regeneration_stats
-from store.records import DocSpec
+from store.records import DocKind, DocSpec
 
 
-def _doc(slug: str, content: str, kind: str = "chapter", index: int = 1) -> DocSpec:
-    return DocSpec(slug=slug, title=slug, chapter_index=index, kind=kind, content=content)  # type: ignore[arg-type]
+def _doc(slug: str, content: str, kind: DocKind = "chapter", index: int = 1) -> DocSpec:
+    return DocSpec(slug=slug, title=slug, chapter_index=index, kind=kind, content=content)
 
 
 def test_a_first_course_inserts_every_doc() -> None:
