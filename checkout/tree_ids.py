@@ -31,6 +31,7 @@ class TreeIds:
     """Object ids by path (POSIX, relative to the checkout; the root is ``""``)."""
 
     root: str
+    commit: str = ""  # HEAD's commit id
     blobs: dict[str, str] = field(default_factory=dict)
     trees: dict[str, str] = field(default_factory=dict)
     # Symlinks and submodules: what a read of them (or below them) returns is not in
@@ -51,11 +52,11 @@ def read_tree_ids(checkout: Path) -> TreeIds | None:
         return None
     env = {"PATH": os.environ.get("PATH", os.defpath), **_GIT_ENV}
     try:
-        root = _git(checkout, env, "rev-parse", "HEAD^{tree}").decode().strip()
+        commit, root = _git(checkout, env, "rev-parse", "HEAD", "HEAD^{tree}").decode().split()
         listing = _git(checkout, env, "ls-tree", "-r", "-t", "-z", "--full-tree", "HEAD")
     except (OSError, subprocess.SubprocessError, UnicodeDecodeError):
         return None
-    ids = TreeIds(root=root)
+    ids = TreeIds(root=root, commit=commit)
     for record in listing.split(b"\0"):
         if not record:
             continue
@@ -112,3 +113,22 @@ def _git(checkout: Path, env: dict[str, str], *args: str) -> bytes:
         check=True,
     )
     return done.stdout
+
+
+def bounded_diff(checkout: Path, old_commit: str, paths: list[str], max_chars: int) -> str | None:
+    """``git diff`` of ``paths`` from ``old_commit`` to HEAD, cut at ``max_chars``; None
+    when the checkout does not hold the old commit (a shallow clone of depth 1 holds only
+    HEAD), so the diff cannot be made without fetching."""
+    if not paths or not old_commit or not (checkout / ".git").is_dir():
+        return None
+    env = {"PATH": os.environ.get("PATH", os.defpath), **_GIT_ENV}
+    try:
+        _git(checkout, env, "cat-file", "-e", f"{old_commit}^{{commit}}")
+        out = _git(checkout, env, "diff", "--no-color", "--no-ext-diff", "-U2", old_commit,
+                   "HEAD", "--", *paths)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = out.decode("utf-8", errors="replace")
+    if len(text) > max_chars:
+        text = text[:max_chars] + f"\n... (diff cut at {max_chars} characters)\n"
+    return text

@@ -67,6 +67,7 @@ class KeptAnswer(BaseModel):
     question: str
     inputs: dict[str, str]  # "file:<path>" or "scope:<path>" -> git id or "absent"
     answer: dict[str, Any]
+    commit: str = ""  # the commit the answer was given at
     cost_usd: float = 0.0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -159,6 +160,7 @@ def keep(ctx: StepContext, asked: Question, reads: CallReads, value: BaseModel) 
         question=asked.digest,
         inputs=inputs,
         answer=value.model_dump(mode="json"),
+        commit=tree.commit if tree is not None else "",
         cost_usd=round(sum(r.total_cost_usd for r in spent), 6),
         input_tokens=sum(_int(r.usage.get("input_tokens")) for r in spent),
         output_tokens=sum(_int(r.usage.get("output_tokens")) for r in spent),
@@ -170,10 +172,15 @@ def keep(ctx: StepContext, asked: Question, reads: CallReads, value: BaseModel) 
     book.keep(_KIND, asked.key, variant, record.model_dump_json())
 
 
+def _split(name: str) -> tuple[str, str]:
+    kind, _, path = name.partition(":")
+    return kind, path
+
+
 def _changed(inputs: dict[str, str], tree: TreeIds, checkout: Path) -> list[str]:
     out = []
     for name, oid in inputs.items():
-        kind, _, path = name.partition(":")
+        kind, path = _split(name)
         if current_id(kind, path, tree, checkout) != oid:
             out.append(path or "the repository's root folder")
     return out
@@ -207,3 +214,37 @@ def _parse(value: str) -> KeptAnswer | None:
 
 def _int(value: object) -> int:
     return value if isinstance(value, int) else 0
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The newest kept answer of a call whatever its question, and what changed since."""
+
+    answer: dict[str, Any]
+    commit: str
+    changed_files: list[str]  # files it read that changed (or went)
+    changed_folders: list[str]  # folders it searched where something changed ("": all)
+
+
+def previous(ctx: StepContext, key: str) -> Previous | None:
+    """For a call asked again: the answer it gave last time and which of its inputs
+    changed since, or None (no book, a fresh job, nothing kept, ids unreadable)."""
+    book = ctx.reuse
+    if book is None or book.fresh:
+        return None
+    tree = book.tree()
+    if tree is None:
+        return None
+    for work in book.find(_KIND, key):
+        record = _parse(work.value)
+        if record is None:
+            continue
+        changed = [
+            name.partition(":")
+            for name, oid in record.inputs.items()
+            if current_id(*_split(name), tree, ctx.checkout) != oid
+        ]
+        files = sorted(path for kind, _, path in changed if kind == "file")
+        folders = sorted(path for kind, _, path in changed if kind == "scope")
+        return Previous(record.answer, record.commit, files, folders)
+    return None

@@ -44,6 +44,7 @@ from analysis.course.artifacts import (
     TutorialsArtifact,
 )
 from analysis.engine import Engine, StepContext
+from checkout.tree_ids import bounded_diff
 from fondation.errors import StepValidationError
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class ClaudeEngine(Engine):
         prompt: str,
         model: type[M],
         check: Callable[[M], list[str]],
+        context: Callable[[], str] | None = None,
     ) -> M:
         """A valid answer, asking up to 1 + CLAUDE_VALIDATION_RETRIES times. Invalid answers
         are asked again with their problems; failed calls (error results, crashes, bad
@@ -116,6 +118,8 @@ class ClaudeEngine(Engine):
         if kept is not None and not check(kept):
             cache.save(ctx.work_dir, key, prompt, schema, kept)
             return kept
+        # Asked again: what the call is told beyond its question (keep_what_holds).
+        told = f"{prompt}\n\n{more}" if context is not None and (more := context()) else prompt
         tries = 1 + self.settings.validation_retries
         extra = {"job_id": ctx.job_id}
         problems: list[str] = []
@@ -123,7 +127,7 @@ class ClaudeEngine(Engine):
         reads = CallReads()  # of every try: a retry's prompt carries what the last one read
         for attempt in range(1, tries + 1):
             ctx.cancel.check()
-            asked = prompts.with_feedback(prompt, problems) if problems else prompt
+            asked = prompts.with_feedback(told, problems) if problems else told
             try:
                 traced = self.runner.run_traced(ClaudeCall(step, key, asked, schema), ctx)
             except ClaudeCallFailed as exc:
@@ -154,6 +158,7 @@ class ClaudeEngine(Engine):
             prompt,
             AbstractionsArtifact,
             lambda art: check_abstractions(art, checkout),
+            context=lambda: _keep_what_holds(ctx, "abstractions"),
         )
 
     def analyze_relationships(self, ctx: StepContext) -> RelationshipsArtifact:
@@ -294,3 +299,14 @@ def _require_valid(what: str, problems: list[str]) -> None:
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems[:_MAX_REPORTED])
         raise StepValidationError(f"{what} failed validation:\n{lines}")
+
+
+def _keep_what_holds(ctx: StepContext, key: str) -> str:
+    """The previous answer of ``key`` and the change since, when there is one."""
+    before = answers.previous(ctx, key)
+    if before is None:
+        return ""
+    diff = bounded_diff(ctx.checkout, before.commit, before.changed_files, prompts.MAX_DIFF_CHARS)
+    return prompts.keep_what_holds(
+        before.answer, before.changed_files, before.changed_folders, diff
+    )

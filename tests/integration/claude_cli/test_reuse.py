@@ -113,6 +113,16 @@ def test_a_regenerate_asks_again_only_the_calls_whose_inputs_changed(
         ["AbstractionsArtifact", "RelationshipsArtifact", "ChapterDraft", "ChapterReview"]
     )
     asked = [r for r in rig.api.messages() if r.turn == 0][-2:]
+    # The abstractions were asked again with their previous answer and the change.
+    again = next(
+        r for r in rig.api.messages()
+        if r.turn == 0 and r.schema_title == "AbstractionsArtifact"
+    )  # fmt: skip
+    assert "## Your previous answer" not in again.prompt  # the first job had none
+    again = [r for r in rig.api.messages() if r.turn == 0
+             and r.schema_title == "AbstractionsArtifact"][-1]  # fmt: skip
+    assert "## Your previous answer, for an earlier version" in again.prompt
+    assert "- shop/checkout.py" in again.prompt
     chapter_calls = [r for r in asked if r.schema_title.startswith("Chapter")]
     assert all("Target abstraction: `checkout`" in r.prompt for r in chapter_calls)
     logs = rig.logs(changed.id)

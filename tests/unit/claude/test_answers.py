@@ -9,11 +9,11 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from analysis.claude import answers
+from analysis.claude import answers, prompts
 from analysis.claude.transcript import CallReads
 from analysis.engine import StepContext
 from analysis.reuse import KeptWork, ReuseBook
-from checkout.tree_ids import TreeIds, read_tree_ids
+from checkout.tree_ids import TreeIds, bounded_diff, read_tree_ids
 from store.records import ReuseKind
 from testbed.gitrepo import git, make_repo
 
@@ -155,3 +155,36 @@ def test_a_fresh_job_reuses_nothing(tmp_path: Path) -> None:
     repo, book = _answered(tmp_path, CallReads(files=frozenset({"shop/cart.py"})))
     book.fresh = True
     assert _reused(repo, book, tmp_path) is None
+
+
+def test_a_call_asked_again_is_told_its_previous_answer_the_changed_files_and_the_diff(
+    tmp_path: Path,
+) -> None:
+    reads = CallReads(files=frozenset({"shop/cart.py", "shop/models.py"}), scopes=frozenset({""}))
+    repo, book = _answered(tmp_path, reads)
+    _commit(repo, "shop/cart.py", "# the cart, rewritten\n")
+    before = answers.previous(_ctx(repo, book, tmp_path / "w2"), QUESTION.key)
+    assert before is not None
+    assert before.answer == {"text": "kept"}
+    assert before.changed_files == ["shop/cart.py"]
+    assert before.changed_folders == [""]
+    diff = bounded_diff(repo, before.commit, before.changed_files, 10_000)
+    assert diff is not None
+    assert "+# the cart, rewritten" in diff
+    section = prompts.keep_what_holds(before.answer, before.changed_files, [""], diff)
+    assert '{"text":"kept"}' in section
+    assert "- shop/cart.py" in section
+    assert "(the whole repository)" in section
+    assert "```diff" in section
+
+
+def test_without_the_previous_commit_there_is_no_diff_and_a_long_one_is_cut(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path / "shop")
+    assert bounded_diff(repo, "0" * 40, ["shop/cart.py"], 1000) is None
+    old = git(repo, "rev-parse", "HEAD")
+    _commit(repo, "shop/cart.py", "x = 1\n" * 500)
+    diff = bounded_diff(repo, old, ["shop/cart.py"], 200)
+    assert diff is not None
+    assert diff.endswith("(diff cut at 200 characters)\n")
