@@ -3,7 +3,7 @@ measured in the same run, and the goal."""
 
 from __future__ import annotations
 
-from bench.runs.engines import claude_cli, fanout, offline_engine
+from bench.runs.engines import claude_cli, fanout, offline_engine, regenerate
 from bench.runs.latency import convex_pickup, idle_bridge, overhead, pickup
 from bench.runs.recovery import recovery, store
 from bench.runs.row import Row, machine
@@ -20,6 +20,7 @@ __all__ = [
     "overhead",
     "pickup",
     "recovery",
+    "regenerate",
     "scaling",
     "store",
     "throughput",

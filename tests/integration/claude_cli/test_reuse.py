@@ -44,6 +44,7 @@ class Rig:
         assert final.status == "completed", (final, self.worker.log()[-3000:])
         # A call's first request is the one at turn 0; its later turns are the same call.
         calls = [r.schema_title for r in self.api.messages()[before:] if r.turn == 0]
+        assert all(calls), "a request without the answer's tool"
         return final, calls
 
     def docs(self, job_id: str) -> dict[str, str]:
