@@ -93,10 +93,11 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def create_tutorials(self, ctx: StepContext) -> TutorialsArtifact: ...
 
-    def reuse_identity(self) -> str:
+    def reuse_identity(self) -> str | None:
         """What besides its inputs decides the engine's output (its name, its model): a
-        step is reused only from an engine of the same identity."""
-        return self.name
+        step is reused only from an engine of the same identity. None (the default) for
+        an engine whose steps are never reused: one that reads no files, or is measured."""
+        return None
 
     def step_usage(self, ctx: StepContext, step: int) -> dict[str, Any] | None:
         """What ``step`` spent on this worker (cost, turns, duration), or None for an

@@ -209,6 +209,8 @@ class StepRun:
         if tree is None:
             return None
         identity = self.rt.engine.reuse_identity()
+        if identity is None:
+            return None
         return step_key(identity, self.step, tree.root, ctx.prompt, artifacts)
 
     def _keep_raw_outputs(self, ctx: StepContext) -> None:
