@@ -126,7 +126,8 @@ def _describe_usage(usage: dict[str, Any]) -> str:
 def _describe_saving(usage: dict[str, Any]) -> str:
     """What earlier jobs' reused work saved this one (analysis/step_reuse.py and
     analysis/claude/answers.py record it)."""
-    parts = [f"{usage['saved_calls']} calls not made"]
+    calls = usage["saved_calls"]
+    parts = [f"{calls} call{'' if calls == 1 else 's'} not made"]
     if "saved_cost_usd" in usage:
         parts.append(f"${usage['saved_cost_usd']:.4f} saved")
     if "saved_input_tokens" in usage:
