@@ -46,7 +46,9 @@ def reuse_step(book: ReuseBook, step: int, key: str) -> tuple[Artifact, dict[str
     """The kept artifact of ``key`` and what it cost then, or None."""
     if book.fresh:
         return None
-    for work in book.find(_KIND, key):
+    for work in book.find(_KIND, _record_key(step)):
+        if work.variant != key:
+            continue
         try:
             kept = KeptStep.model_validate_json(work.value)
             return STEP_ARTIFACTS[step].model_validate_json(kept.artifact), kept.usage
@@ -55,9 +57,17 @@ def reuse_step(book: ReuseBook, step: int, key: str) -> tuple[Artifact, dict[str
     return None
 
 
-def keep_step(book: ReuseBook, key: str, artifact: Artifact, usage: dict[str, Any] | None) -> None:
+def keep_step(
+    book: ReuseBook, step: int, key: str, artifact: Artifact, usage: dict[str, Any] | None
+) -> None:
     value = KeptStep(artifact=artifact.model_dump_json(), usage=usage or {})
-    book.keep(_KIND, key, "", value.model_dump_json())
+    book.keep(_KIND, _record_key(step), key, value.model_dump_json())
+
+
+def _record_key(step: int) -> str:
+    # One record key per step, the step's key its variant: the store keeps a step's few
+    # newest trees and drops older ones, so the records of a repository stay bounded.
+    return f"step-{step}"
 
 
 def saved_usage(usage: dict[str, Any]) -> dict[str, Any]:

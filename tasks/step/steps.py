@@ -200,7 +200,7 @@ class StepRun:
         usage = engine.step_usage(ctx, self.step)
         self.usage = None if usage is None else json.dumps(usage, sort_keys=True)
         if key is not None and ctx.reuse is not None:
-            keep_step(ctx.reuse, key, result, usage)
+            keep_step(ctx.reuse, self.step, key, result, usage)
         return result
 
     def _step_key(self, ctx: StepContext, artifacts: dict[int, Artifact]) -> str | None:
