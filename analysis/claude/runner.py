@@ -31,7 +31,7 @@ from analysis.claude.result import (
 )
 from analysis.claude.sandbox import resolve_bin, wrap
 from analysis.claude.settings import ClaudeSettings, StepName
-from analysis.claude.transcript import CallReads, read_transcript
+from analysis.claude.transcript import CallReads, read_transcript, without_tool_results
 from analysis.claude.version import check_version
 from analysis.engine import StepContext
 from fondation.errors import ConfigError, JobCanceled
@@ -174,7 +174,7 @@ class ClaudeRunner:
             raise
         finally:
             shutil.rmtree(home, ignore_errors=True)
-        raw_path.write_bytes(finished.stdout)
+        raw_path.write_bytes(without_tool_results(finished.stdout))
         self._write_meta(raw_path, call, finished)
         output = self._interpret(ctx, call, attempt, finished)
         return TracedAnswer(output, read_transcript(finished.stdout, ctx.checkout))

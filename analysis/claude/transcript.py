@@ -117,3 +117,20 @@ def read_transcript(stdout: bytes, checkout: Path) -> CallReads:
         else:
             scopes.add(where)
     return CallReads(frozenset(files), frozenset(scopes), tuple(unprovable))
+
+
+def without_tool_results(stdout: bytes) -> bytes:
+    """The transcript as it is kept on disk: without the ``user`` events, which carry
+    every file the model read (twice: the tool_result and its structured copy). What is
+    left still gives the result and the reads, so a kept output replays the same."""
+    if b"\n" not in stdout.strip():
+        return stdout  # one JSON document (the json format), or not a transcript
+    return b"".join(line for line in stdout.splitlines(keepends=True) if not _is_user(line))
+
+
+def _is_user(line: bytes) -> bool:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(event, dict) and event.get("type") == "user"

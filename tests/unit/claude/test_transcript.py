@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.claude.result import parse_envelope
-from analysis.claude.transcript import CallReads, read_transcript
+from analysis.claude.transcript import CallReads, read_transcript, without_tool_results
 
 
 def _transcript(checkout: Path, uses: list[tuple[str, dict[str, Any]]]) -> bytes:
@@ -72,3 +72,14 @@ def test_the_result_is_read_from_the_transcripts_last_event(tmp_path: Path) -> N
     envelope = parse_envelope(_transcript(tmp_path, []), 0, b"", [])
     assert envelope.structured_output == {"answer": "ok"}
     assert envelope.num_turns == 2
+
+
+def test_the_kept_output_leaves_out_the_file_contents_and_replays_the_same(
+    tmp_path: Path,
+) -> None:
+    out = _transcript(tmp_path, [("Read", {"file_path": "shop/cart.py"})])
+    kept = without_tool_results(out)
+    assert b'"type": "user"' in out
+    assert b'"type": "user"' not in kept
+    assert read_transcript(kept, tmp_path) == read_transcript(out, tmp_path)
+    assert parse_envelope(kept, 0, b"", []) == parse_envelope(out, 0, b"", [])
