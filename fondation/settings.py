@@ -18,6 +18,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fondation.errors import ConfigError
+from fondation.redis_url import parse_redis_url
 
 # A day. Larger values are almost surely milliseconds from an old configuration.
 _MAX_INTERVAL_S = 86_400.0
@@ -88,8 +89,12 @@ class Settings(BaseSettings):
     )
 
     # --- Celery and Redis ---
-    redis_url: str | None = Field(
-        default=None, description="Redis for Celery; unset starts an embedded Redis."
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Redis for Celery and the wake-ups: redis://, rediss:// (TLS) or sentinel://"
+            " (compose/README.md); unset starts an embedded Redis."
+        ),
     )
     celery_queue: str = Field(default="fondation", description="Celery queue of the steps.")
     worker_concurrency: int = Field(default=2, ge=1, description="Worker processes per worker.")
@@ -175,6 +180,17 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "text"] = Field(
         default="auto", description="json, text, or auto (json when not a terminal)."
     )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_address(cls, value: SecretStr | None) -> SecretStr | None:
+        # Refused at start with the variable's name; the message never holds the URL.
+        if value is not None and value.get_secret_value():
+            try:
+                parse_redis_url(value.get_secret_value())
+            except ConfigError as exc:
+                raise ValueError(str(exc).removeprefix("REDIS_URL: ")) from None
+        return value
 
     @field_validator("poll_interval", "lease_time", "heartbeat_interval")
     @classmethod
