@@ -116,7 +116,7 @@ def test_the_celery_config_keeps_the_visibility_timeout_beside_the_sentinel_opti
     settings = load_settings(redis_url=SENTINELS)
     config = celery_config(settings, SENTINELS)
     for key in ("broker_transport_options", "result_backend_transport_options"):
-        assert config[key]["visibility_timeout"] == settings.visibility_timeout
+        assert config[key]["visibility_timeout"] == settings.visibility_timeout_s
         assert config[key]["master_name"] == "main"
 
 
