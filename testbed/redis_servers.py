@@ -190,16 +190,17 @@ class TlsRedis:
 
 
 class SentinelDeployment:
-    """A master, one replica and three Sentinels (quorum 2), all TLS and passwords: the
-    data servers ask for ``password``, the Sentinels for ``sentinel_password``."""
+    """A master, one replica and three Sentinels (quorum 2). With ``cert``, every server
+    and Sentinel speaks only TLS; with ``password`` the data servers ask for it, with
+    ``sentinel_password`` the Sentinels ask for theirs."""
 
     def __init__(
         self,
         binary: str,
         root: Path,
-        cert: Certificate,
-        password: str,
-        sentinel_password: str,
+        cert: Certificate | None = None,
+        password: str | None = None,
+        sentinel_password: str | None = None,
     ) -> None:
         self.cert = cert
         self.password = password
@@ -212,45 +213,44 @@ class SentinelDeployment:
             self.stop()
             raise
 
+    def _listen(self, port: int) -> list[str]:
+        return tls_args(self.cert, port) if self.cert else ["--port", str(port)]
+
     def _start(self, binary: str, root: Path) -> None:
-        data = ["--requirepass", self.password, "--masterauth", self.password,
-                "--save", "", "--appendonly", "no"]  # fmt: skip
+        data = ["--save", "", "--appendonly", "no"]
+        if self.password:
+            data += ["--requirepass", self.password, "--masterauth", self.password]
         master_port = free_port()
         master = ServerProcess(
-            binary, root / "master", master_port, [*tls_args(self.cert, master_port), *data]
+            binary, root / "master", master_port, [*self._listen(master_port), *data]
         )
         self.servers.append(master)
         replica_port = free_port()
         replica = ServerProcess(
             binary, root / "replica", replica_port,
-            [*tls_args(self.cert, replica_port), *data,
-             "--replicaof", "127.0.0.1", str(master_port)],
+            [*self._listen(replica_port), *data, "--replicaof", "127.0.0.1", str(master_port)],
         )  # fmt: skip
         self.servers.append(replica)
         for n in range(1, 4):
             port = free_port()
             folder = root / f"sentinel-{n}"
             folder.mkdir(parents=True, exist_ok=True)
+            lines = [
+                f"sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2",
+                f"sentinel down-after-milliseconds {MASTER_NAME} {DOWN_AFTER_MS}",
+                f"sentinel failover-timeout {MASTER_NAME} 10000",
+            ]
+            if self.password:
+                lines.append(f"sentinel auth-pass {MASTER_NAME} {self.password}")
+            if self.sentinel_password:
+                # Its own password, and how the Sentinels log in to each other.
+                lines.append(f"requirepass {self.sentinel_password}")
+                lines.append(f"sentinel sentinel-pass {self.sentinel_password}")
             # A Sentinel rewrites its configuration file as it learns: it must have one.
             conf = folder / "sentinel.conf"
-            conf.write_text(
-                "\n".join(
-                    [
-                        f"sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2",
-                        f"sentinel auth-pass {MASTER_NAME} {self.password}",
-                        f"sentinel down-after-milliseconds {MASTER_NAME} {DOWN_AFTER_MS}",
-                        f"sentinel failover-timeout {MASTER_NAME} 10000",
-                        f"requirepass {self.sentinel_password}",
-                        # How the Sentinels log in to each other.
-                        f"sentinel sentinel-pass {self.sentinel_password}",
-                        "",
-                    ]
-                )
-            )
+            conf.write_text("\n".join([*lines, ""]))
             self.sentinels.append(
-                ServerProcess(
-                    binary, folder, port, [str(conf), "--sentinel", *tls_args(self.cert, port)]
-                )
+                ServerProcess(binary, folder, port, [str(conf), "--sentinel", *self._listen(port)])
             )
         _wait(self._ready, 30, "the Sentinels to know the replica and each other", self.every)
 
@@ -261,19 +261,24 @@ class SentinelDeployment:
     def url(self, db: int = 0) -> str:
         """The sentinel:// form of REDIS_URL (fondation/redis_url.py) for this deployment."""
         entries = [f"sentinel://127.0.0.1:{s.port}" for s in self.sentinels]
-        entries[0] = (
-            f"sentinel://:{quote(self.password, safe='')}@127.0.0.1:{self.sentinels[0].port}"
-        )
-        return (
-            ";".join(entries) + f"/{db}?master_name={MASTER_NAME}"
-            f"&sentinel_password={quote(self.sentinel_password, safe='')}"
-            f"&ssl=true&ssl_ca_certs={self.cert.cert_path}"
-        )
+        if self.password:
+            entries[0] = (
+                f"sentinel://:{quote(self.password, safe='')}@127.0.0.1:{self.sentinels[0].port}"
+            )
+        url = ";".join(entries) + f"/{db}?master_name={MASTER_NAME}"
+        if self.sentinel_password:
+            url += f"&sentinel_password={quote(self.sentinel_password, safe='')}"
+        if self.cert:
+            url += f"&ssl=true&ssl_ca_certs={self.cert.cert_path}"
+        return url
 
     def _sentinel_client(self, sentinel: ServerProcess) -> redis.Redis:
+        tls: dict[str, Any] = (
+            {"ssl": True, "ssl_ca_certs": str(self.cert.cert_path)} if self.cert else {}
+        )
         return redis.Redis(
             host="127.0.0.1", port=sentinel.port, password=self.sentinel_password,
-            ssl=True, ssl_ca_certs=str(self.cert.cert_path), socket_timeout=2,
+            socket_timeout=2, **tls,
         )  # fmt: skip
 
     def _ready(self) -> bool:

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from fondation.embedded_redis import free_port
+from fondation.redis_url import parse_redis_url
 from store.sqlite import SqliteStore
 from testbed import services
 from testbed.gitrepo import make_repo
@@ -238,4 +239,4 @@ def test_when_the_sentinel_master_dies_mid_job_a_replica_takes_over_and_the_job_
     for svc in every:
         seen[f"{svc.name} log"] = svc.log()
     assert re.search(r"transport:\s+sentinel://:\*\*@127\.0\.0\.1", seen["worker log"])
-    _assert_nowhere((sentinels.password, sentinels.sentinel_password), seen)
+    _assert_nowhere(parse_redis_url(sentinels.url()).secrets, seen)
