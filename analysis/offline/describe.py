@@ -9,6 +9,7 @@ import re
 from collections import Counter
 
 from analysis.course.artifacts import Abstraction, Citation
+from analysis.offline.families import family_title
 from analysis.offline.graph import CodeGraph
 from analysis.offline.index import Index
 from analysis.offline.model import Symbol
@@ -25,6 +26,7 @@ from analysis.offline.units import (
 )
 
 MAX_SYMBOLS = 12
+_HUB_STEMS = ("index", "main", "mod", "lib")
 DOMINANT_SHARE = 0.4  # a type holding this share of a unit's touch names the unit
 SUBSTANTIAL_LINES = (
     5  # a type shorter than this (an alias, a one-method interface) names no chapter
@@ -60,8 +62,16 @@ def public_symbols(unit: Unit, graph: CodeGraph, touch: Touch) -> list[tuple[str
 
 
 def concept_name(unit: Unit, graph: CodeGraph, touch: Touch, project: str) -> str:
-    """The name a user gives the unit: its central public type when one dominates (or is
-    named like the file that holds it), else the module or package."""
+    """The name a user gives the unit: a family's pattern and members; its central public
+    type when one dominates (or is named like the file that holds it), else the module
+    or package."""
+    if unit.family:
+        return family_title(unit.family)
+    stem = posixpath.basename(unit.path).split(".", 1)[0]
+    if not unit.is_dir and stem in _HUB_STEMS and unit.path in graph.facts:
+        handed = graph.facts[unit.path].default_export
+        if handed:
+            return handed  # an index.js that hands out `picomatch` teaches `picomatch`
     symbols = public_symbols(unit, graph, touch)
     total = sum(touch.symbol(p, s) for p, s in symbols)
     stem = posixpath.splitext(posixpath.basename(unit.path))[0].replace("_", "")
@@ -148,7 +158,13 @@ def unit_summary(
             if source in (unit.path, posixpath.join(unit.path, "__init__.py"))
             else f"Its central module `{source}` opens with: “{said}”"
         )
-    if unit.is_dir:
+    if unit.family:
+        label, variants = unit.family[0], unit.family[1:]
+        parts.append(
+            f"A family of {plural(len(variants), 'file')} ({plural(unit.lines, 'line')}) that "
+            f"repeat one pattern, `{label}`, once per variant: {join_names(list(variants), 40)}."
+        )
+    elif unit.is_dir:
         parts.append(
             f"`{name}` spans {plural(len(unit.files), 'file')} and {plural(unit.lines, 'line')}."
         )

@@ -105,6 +105,8 @@ _SUPPORT_DIRS = _EXAMPLE_DIRS | frozenset(
 _SUPPORT_NAME = re.compile(
     r"(\.d\.[cm]?ts$)|(\.test-d\.[cm]?tsx?$)|(^(example|examples)[_.-])|(^bench(mark)?s?[_.-])"
     r"|(_bench\.\w+$)|(^test[_-]?(util|utils|helpers?)\.\w+$)|(^mock_.*\.go$)"
+    # The configuration of a build or test tool: karma.conf.cjs, vite.config.ts.
+    r"|(^[\w-]+\.conf(ig)?\.[cm]?[jt]s$)|(^([Gg]ulpfile|[Gg]runtfile)\.[cm]?[jt]s$)"
 )
 
 

@@ -239,8 +239,9 @@ LIBRARIES: dict[str, Library] = {
         source={"python": "pluggy"},
     ),
     # README ("Quick overview"): with amqp.Connection(host) as c: ch = c.channel();
-    # ch.basic_publish(amqp.Message(...)); basic_consume, drain_events. "About": SSL and
-    # TCP transports, SASL authentication (AMQPLAIN, PLAIN, EXTERNAL, GSSAPI).
+    # ch.basic_publish(amqp.Message(...)); basic_consume, drain_events. "Differences
+    # from amqplib": Connection.drain_events and heartbeats, Channel.confirm_select,
+    # exceptions renamed (ChannelError, ConnectionError, AccessRefused).
     "amqp": Library(
         language="python",
         entry=("amqp/connection.py",),
@@ -249,8 +250,9 @@ LIBRARIES: dict[str, Library] = {
             "connection": Concept(("connection",), ("Connection",)),
             "channel": Concept(("channel",), ("Channel",)),
             "message": Concept(("message",), ("Message",)),
-            "transport": Concept(("transport",), ("TCPTransport", "SSLTransport", "Transport")),
-            "sasl authentication": Concept(("sasl",), ("SASL", "PLAIN", "AMQPLAIN")),
+            "errors": Concept(
+                ("exception", "error"), ("ChannelError", "ConnectionError", "AccessRefused")
+            ),
         },
         plumbing=("amqp/utils.py", "amqp/platform.py", "amqp/spec.py"),
         warning_classes=("AMQPDeprecationWarning", "VDeprecationWarning"),
@@ -319,9 +321,12 @@ def make_repo(root: Path, name: str) -> Path:
         assert spec.submodule_search_locations
         package = Path(next(iter(spec.submodule_search_locations)))
         shutil.copytree(package, repo / package.name, ignore=shutil.ignore_patterns("__pycache__"))
-        # The README is the package's long description, as PyPI shows it.
-        meta = importlib.metadata.metadata(source.get("distribution", source["python"]))
-        (repo / "README.md").write_text(str(meta.json.get("description", "")), "utf-8")
+        # The README is the package's long description, as PyPI shows it, in the format
+        # the project writes it in.
+        meta = importlib.metadata.metadata(source.get("distribution", source["python"])).json
+        kind = str(meta.get("description_content_type", ""))
+        name_of_readme = "README.rst" if "rst" in kind else "README.md"
+        (repo / name_of_readme).write_text(str(meta.get("description", "")), "utf-8")
     elif "go" in source:
         package = GOCODE / source["go"]
         if not (package / "go.mod").is_file():
