@@ -182,7 +182,13 @@ def test_a_declared_command_names_chapter_one(tmp_path: Path, write: Writer) -> 
     root = write(
         tmp_path / "repo",
         {
-            "pyproject.toml": '[project]\nname = "tool"\n[project.scripts]\ntool = "tool.cli:main"\n',
+            "pyproject.toml": """
+                [project]
+                name = "tool"
+
+                [project.scripts]
+                tool = "tool.cli:main"
+            """,
             "tool/__init__.py": "",
             "tool/cli.py": """
                 from tool.core import Runner
