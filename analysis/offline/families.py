@@ -136,10 +136,23 @@ def _family(group: list[Unit], graph: CodeGraph) -> Unit:
         label = max(common, key=lambda t: (len(t), t))
         members = [_member(s, label) for s in stems]
     else:
-        label = _type_pattern(group, graph).replace("{}", "").strip("_") or "variant"
+        label = _cased_label(group, graph, _type_pattern(group, graph)) or "variant"
         members = stems
     files = tuple(sorted(f for u in group for f in u.files))
     return Unit(group[0].path, False, files, sum(u.lines for u in group), (label, *members))
+
+
+def _cased_label(group: list[Unit], graph: CodeGraph, pattern: str) -> str:
+    """The type pattern as the code spells it: ``{}value`` from ``boolValue`` is ``Value``."""
+    for unit in group:
+        keys = _keys(unit.path)
+        for symbol in graph.facts[unit.path].top_level():
+            low = symbol.name.lower()
+            key = next((k for k in keys if k in low), None)
+            if key is not None and low.replace(key, "{}", 1) == pattern:
+                at = low.index(key)
+                return (symbol.name[:at] + symbol.name[at + len(key) :]).strip("_")
+    return pattern.replace("{}", "").strip("_")
 
 
 def _member(stem: str, label: str) -> str:
