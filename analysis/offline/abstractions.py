@@ -31,7 +31,7 @@ from analysis.offline.index import Index
 from analysis.offline.languages import is_support_path
 from analysis.offline.plumbing import strip_plumbing, topics
 from analysis.offline.showcase import Showcase
-from analysis.offline.text import unique_slug
+from analysis.offline.text import join_names, unique_slug
 from analysis.offline.touch import Touch, private_unit, public_names, symbol_usage
 from analysis.offline.units import (
     MAX_CHAPTERS,
@@ -133,7 +133,15 @@ def attach_plumbing(
         if best is not None and users.intersection(best.files):
             extra[best.id].append(path)
     return [
-        a.model_copy(update={"files": [*a.files, *extra[a.id]]}) if extra[a.id] else a
+        a.model_copy(
+            update={
+                "files": [*a.files, *extra[a.id]],
+                "summary": f"{a.summary} It also holds the plumbing it uses most: "
+                f"{join_names(extra[a.id], 4)}.",
+            }
+        )
+        if extra[a.id]
+        else a
         for a in abstractions
     ]
 

@@ -190,6 +190,12 @@ class ChapterWriter:
     def meet(self) -> list[str]:
         """How a user meets the concept: the first README or example snippet using it."""
         names = set(self.a.symbols)
+        # What a module hands out by default is met under its name (``axios``).
+        names |= {
+            self.graph.facts[f].default_export
+            for f in self.files
+            if self.graph.facts[f].default_export not in ("", "default")
+        }
         snippets = self.course.showcase.using(names)
         if not snippets:
             return self._meet_in_tests()
