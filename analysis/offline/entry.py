@@ -201,12 +201,14 @@ def _held_callee(graph: CodeGraph, path: str, holder: dict[str, str]) -> str | N
     by the chapter of what it calls first."""
     if path not in graph.files:
         return None
-    calls = []
+    found: list[tuple[bool, int, str]] = []
     for target in graph.files.successors(path):
         lines = graph.edge(path, target)["lines"]
-        if target in holder and "calls" in lines:
-            calls.append((min(lines["calls"]), target))
-    return holder[min(calls)[1]] if calls else None
+        if target in holder:
+            # Calls first (what makes the object), then any other dependency.
+            kind = "calls" if "calls" in lines else min(lines)
+            found.append((kind != "calls", min(lines[kind]), str(target)))
+    return holder[min(found)[2]] if found else None
 
 
 def _default_export(name: str, owner: dict[str, str], main: str) -> Entry | None:
