@@ -156,7 +156,12 @@ def _constant_namespaces(path: str, graph: CodeGraph, symbols: list[Symbol]) -> 
 
 
 def helper_by_name(path: str, unit: Unit) -> bool:
-    return _stem(path) in _HELPER_STEMS or helper_folder(path, unit)
+    return _helper_stem(_stem(path)) or helper_folder(path, unit)
+
+
+def _helper_stem(stem: str) -> bool:
+    """``utils``, ``_compat``, ``contract_utils``, ``string-helpers``."""
+    return stem in _HELPER_STEMS or stem.rsplit("_", 1)[-1] in _HELPER_STEMS - {"misc"}
 
 
 def helper_folder(path: str, unit: Unit) -> bool:
@@ -202,7 +207,7 @@ def is_plumbing(
     topic when a heading names it."""
     kind = kind_of_plumbing(path, graph)
     in_helpers = helper_folder(path, unit)
-    if not kind and not in_helpers and _stem(path) not in _HELPER_STEMS:
+    if not kind and not in_helpers and not _helper_stem(_stem(path)):
         return False
     if not in_helpers and named_by(path, graph, named):
         return False
