@@ -72,7 +72,7 @@ def extract_abstractions(
     chapters = chapter_count(len(code))
     units = merge_families(plan_units(code, chapters), graph)
     usage = symbol_usage(graph)
-    named = topics(showcase.headings, project)
+    named = topics([*showcase.headings, *showcase.terms], project)
     touch = Touch(graph, usage, showcase, exported_names(graph), tuple(named))
     # A file that defines nothing (a re-export hub, a table of constants) is read
     # through the chapters that use them, and so is plumbing (utilities, typing helpers,

@@ -47,6 +47,7 @@ _STOPWORDS = frozenset(
         *("feature", "support", "overview", "introduction", "about", "table", "content"),
         *("deprecated", "deprecation", "new", "older", "version", "more", "other", "api"),
         *("documentation", "doc", "faq", "note", "tutorial", "guide", "format"),
+        *("warning", "important", "tip", "caution", "danger", "experimental", "required"),
     }
 )
 

@@ -31,6 +31,8 @@ MAX_DOC_PAGES = 200
 DOC_HEAD_BYTES = 4096  # a page's title is in its first lines
 _DOC_DIRS = ("docs", "doc", "documentation")
 _DOC_SUFFIXES = (".md", ".rst", ".markdown")
+_BOLD = re.compile(r"\*\*([^*`\n]+?)\*\*")
+MAX_TERM_WORDS = 3
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
 _RST_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+])\1{2,}\s*$")
 _FENCE = re.compile(r"^\s*(```+|~~~+)\s*([\w+-]*)")
@@ -85,6 +87,8 @@ class Showcase:
     commands: list[tuple[str, str, str]] = field(default_factory=list)
     # The README's headings and the documentation's page titles, in reading order.
     headings: list[str] = field(default_factory=list)
+    # The terms the README's prose defines in bold ("A **bridge** polls the job store").
+    terms: list[str] = field(default_factory=list)
 
     def first_use(self, names: set[str]) -> tuple[Snippet, str] | None:
         """The first snippet using one of ``names``, and the first such name in it."""
@@ -112,6 +116,7 @@ def build_showcase(root: Path, manifests: dict[str, str], facts: dict[str, FileF
     show.commands = declared_commands(manifests)
     if readme is not None:
         show.headings += headings(manifests[readme])
+        show.terms += bold_terms(manifests[readme])
     show.headings += doc_titles(root)
     packages = package_names(facts) | {posixpath.basename(str(root))}
     for snippet in show.snippets:
@@ -178,6 +183,23 @@ def headings(text: str) -> list[str]:
             and len(line.strip()) >= len(lines[i - 1].strip()) - 2
         ):
             out.append(lines[i - 1].strip())
+    return out
+
+
+def bold_terms(text: str) -> list[str]:
+    """Short bold spans of the prose (``**bridge**``), outside code blocks."""
+    out: list[str] = []
+    fenced = False
+    for line in split_lines(text):
+        if _FENCE.match(line):
+            fenced = not fenced
+            continue
+        if fenced:
+            continue
+        for match in _BOLD.finditer(line):
+            term = match.group(1).strip().rstrip(".:")
+            if term and len(term.split()) <= MAX_TERM_WORDS and term not in out:
+                out.append(term)
     return out
 
 

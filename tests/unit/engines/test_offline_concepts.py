@@ -9,7 +9,7 @@ from analysis.engine import StepContext
 from analysis.offline import OfflineEngine
 from analysis.offline.parsing.javascript import parse_javascript
 from analysis.offline.plumbing import topics, words
-from analysis.offline.showcase import headings
+from analysis.offline.showcase import bold_terms, headings
 from tests.unit.engines.conftest import Writer
 
 
@@ -150,7 +150,7 @@ def test_a_warning_class_a_type_guard_and_utilities_are_no_chapters(
     assert {"pkg/warnings.py", "pkg/guards.py"} <= set(engine_files)
 
 
-def test_a_heading_makes_a_utility_a_topic(tmp_path: Path, write: Writer) -> None:
+def test_headings_and_bold_terms_are_the_topics_a_readme_names() -> None:
     assert headings("# Title\n\n## Form Data\n\n```\n# not a heading\n```\n") == [
         "Title",
         "Form Data",
@@ -161,6 +161,9 @@ def test_a_heading_makes_a_utility_a_topic(tmp_path: Path, write: Writer) -> Non
         frozenset({"interceptor"}),
     ]
     assert words("toFormData") == {"to", "form", "data"}
+    prose = "A **bridge** polls the store. **Note:** see below.\n```\n**not prose**\n```\n"
+    assert bold_terms(prose) == ["bridge", "Note"]
+    assert topics(bold_terms(prose), "fondation") == [frozenset({"bridge"})]
 
 
 def test_the_default_export_of_a_module_is_recorded() -> None:
