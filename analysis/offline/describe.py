@@ -27,6 +27,7 @@ from analysis.offline.units import (
 
 MAX_SYMBOLS = 12
 _HUB_STEMS = ("index", "main", "mod", "lib")
+_SECONDARY_NAMES = ("Error", "Exception", "Warning")
 DOMINANT_SHARE = 0.4  # a type holding this share of a unit's touch names the unit
 SUBSTANTIAL_LINES = (
     5  # a type shorter than this (an alias, a one-method interface) names no chapter
@@ -76,6 +77,11 @@ def concept_name(unit: Unit, graph: CodeGraph, touch: Touch, project: str) -> st
     total = sum(touch.symbol(p, s) for p, s in symbols)
     stem = posixpath.splitext(posixpath.basename(unit.path))[0].replace("_", "")
     types = [(p, s) for p, s in symbols if s.kind in TYPE_KINDS]
+    # Errors and typing protocols name a unit only when they are most of its types (an
+    # exceptions module): markdown-it's renderer is RendererHTML, not its Protocol.
+    primary = [(p, s) for p, s in types if not _secondary(s)]
+    if 2 * len(primary) >= len(types):
+        types = primary
     share = {s.name: touch.symbol(p, s) / total if total else 0.0 for p, s in symbols}
     for _, symbol in types:
         if not unit.is_dir and _plain(symbol.name) == _plain(stem) and share[symbol.name] > 0:
@@ -93,6 +99,14 @@ def concept_name(unit: Unit, graph: CodeGraph, touch: Touch, project: str) -> st
         # ``httpx._api`` is no name a user knows; what it offers (``get``...) is.
         return " and ".join(functions[:2])
     return unit_name(unit, graph, project)
+
+
+def _secondary(symbol: Symbol) -> bool:
+    """An error (by its name or its base) or a typing protocol."""
+    bases = [b.rsplit(".", 1)[-1] for b in symbol.bases]
+    return symbol.name.endswith(_SECONDARY_NAMES) or any(
+        b in ("Protocol", "TypedDict") or b.endswith(_SECONDARY_NAMES) for b in bases
+    )
 
 
 def _plain(name: str) -> str:
