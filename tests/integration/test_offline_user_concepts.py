@@ -68,10 +68,11 @@ class Library:
 
 
 LIBRARIES: dict[str, Library] = {
-    # The package comment of flag.go (pkg.go.dev's page) and example_test.go: define flags
-    # with String(), Bool(), Int()..., their Var and P (shorthand) forms, custom flags
-    # through the Value interface, flag.Parse(); a FlagSet (NewFlagSet) for subcommands;
-    # Go's own flag package is brought in through AddGoFlagSet.
+    # The package comment of flag.go (pkg.go.dev's page; Debian ships no README) and
+    # example_test.go: define flags with String(), Bool(), Int()..., their Var and P
+    # (shorthand) forms, custom flags through the Value interface, flag.Parse(); a FlagSet
+    # (NewFlagSet) for subcommands. The upstream README adds "Supporting Go flags when
+    # using pflag" (AddGoFlagSet).
     "pflag": Library(
         language="go",
         entry=("flag.go",),
@@ -119,10 +120,11 @@ LIBRARIES: dict[str, Library] = {
         ),
         source={"go": "spf13/pflag"},
     ),
-    # cobra's user guide: create a rootCmd (&cobra.Command{Use, Short, Run}) and call
-    # Execute(); positional arguments (Args: cobra.ExactArgs(1)); PreRun and PostRun hooks
-    # and cobra.OnInitialize; shell completion for bash, zsh, fish and PowerShell;
-    # Active Help; generating documentation (man pages, Markdown, reST, YAML).
+    # cobra's user guide (upstream; Debian ships neither it nor a README, so the engine
+    # sees only the code and its examples): create a rootCmd (&cobra.Command{Use, Short,
+    # Run}) and call Execute(); positional arguments (Args: cobra.ExactArgs(1)); PreRun
+    # and PostRun hooks and cobra.OnInitialize; shell completion for bash, zsh, fish and
+    # PowerShell; Active Help; generating documentation (man pages, Markdown, reST, YAML).
     "cobra": Library(
         language="go",
         entry=("command.go",),
@@ -183,10 +185,10 @@ LIBRARIES: dict[str, Library] = {
         families=(("lib/adapters/http.js", "lib/adapters/xhr.js"),),
         source={"node": "axios", "readme": "node-axios/README.md.gz"},
     ),
-    # README: `import got from 'got'`, got(url) / got.post(url, {json}); Streams
-    # (got.stream); the options (retry, timeout, hooks, pagination); Errors (RequestError,
-    # HTTPError, TimeoutError...); "Instances" (got.extend, create); "Pagination"
-    # (got.paginate). Written in TypeScript; Debian ships it compiled (dist/, with its
+    # README: `const got = require('got')`, got(url) and got.post(url, {json}); "Streams"
+    # (got.stream); the options (retry, timeout, hooks); "Errors" (RequestError,
+    # HTTPError, TimeoutError...); "Instances" (got.extend, create); "Response" (body,
+    # parsed by responseType). Written in TypeScript; Debian ships it compiled (dist/, with its
     # declaration files), read here at the paths of its sources (source/).
     "got": Library(
         language="typescript (compiled)",
@@ -278,9 +280,9 @@ LIBRARIES: dict[str, Library] = {
         source={"python": "pathspec", "distribution": "pathspec"},
     ),
     # README ("Python API Usage"): MarkdownIt("commonmark", {...}).use(plugin)
-    # .enable("table"); md.parse(text) gives tokens, md.render(text) HTML; the presets
-    # ("commonmark", "zero"...); the syntax tree (SyntaxTreeNode); the command line
-    # (markdown-it); the rules of the block, inline and core parsers, managed by a Ruler.
+    # .enable("table"); md.parse(text) gives tokens, md.render(text) HTML; "configurable
+    # syntax: you can add new rules" (a Ruler's, in the block, inline and core parsers).
+    # The upstream documentation (not shipped) adds the syntax tree (SyntaxTreeNode).
     "markdown-it": Library(
         language="python",
         entry=("markdown_it/main.py",),
