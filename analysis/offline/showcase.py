@@ -89,6 +89,8 @@ class Showcase:
     headings: list[str] = field(default_factory=list)
     # The terms the README's prose defines in bold ("A **bridge** polls the job store").
     terms: list[str] = field(default_factory=list)
+    # The README's shell blocks that run a declared command, with the command's name.
+    sessions: list[tuple[str, Snippet]] = field(default_factory=list)
 
     def first_use(self, names: set[str]) -> tuple[Snippet, str] | None:
         """The first snippet using one of ``names``, and the first such name in it."""
@@ -117,6 +119,8 @@ def build_showcase(root: Path, manifests: dict[str, str], facts: dict[str, FileF
     if readme is not None:
         show.headings += headings(manifests[readme])
         show.terms += bold_terms(manifests[readme])
+        names = {command for command, _, _ in show.commands}
+        show.sessions = command_sessions(readme, manifests[readme], names)
     show.headings += doc_titles(root)
     packages = package_names(facts) | {posixpath.basename(str(root))}
     for snippet in show.snippets:
@@ -184,6 +188,59 @@ def headings(text: str) -> list[str]:
         ):
             out.append(lines[i - 1].strip())
     return out
+
+
+def command_sessions(path: str, text: str, commands: set[str]) -> list[tuple[str, Snippet]]:
+    """Fenced blocks whose lines run one of ``commands`` (``fondation analyze ...``)."""
+    if not commands:
+        return []
+    lines = split_lines(text)
+    out: list[tuple[str, Snippet]] = []
+    i = 0
+    while i < len(lines):
+        fence = _FENCE.match(lines[i])
+        if fence is None:
+            i += 1
+            continue
+        close = next(
+            (j for j in range(i + 1, len(lines)) if lines[j].strip().startswith(fence[1])),
+            len(lines),
+        )
+        body = lines[i + 1 : close]
+        words = [line.strip().removeprefix("$ ").split(" ", 1)[0] for line in body]
+        ran = next((w for w in words if w in commands), None)
+        if ran is not None and body:
+            end = min(close, i + 1 + MAX_SNIPPET_LINES)
+            snippet = Snippet(
+                path=path,
+                start=i + 2,
+                end=end,
+                text="\n".join(lines[i + 1 : end]),
+                context=_context(lines, i + 1),
+                names=(ran,),
+                origin="readme",
+            )
+            out.append((ran, snippet))
+        i = close + 1
+    return out or _inline_sessions(path, lines, commands)
+
+
+def _inline_sessions(path: str, lines: list[str], commands: set[str]) -> list[tuple[str, Snippet]]:
+    """The command as the README's prose shows it: ``fondation analyze PATH --out DIR``."""
+    fenced = False
+    for number, line in enumerate(lines, start=1):
+        if _FENCE.match(line):
+            fenced = not fenced
+            continue
+        if fenced:
+            continue
+        for span in re.findall(r"`([^`]+)`", line):
+            ran = span.strip().split(" ", 1)[0]
+            if ran in commands and " " in span.strip():
+                # A wrapped line of prose is no sentence to quote: no context.
+                snippet = Snippet(path, number, number, span.strip(), "", (ran,), "readme")
+                return [(ran, snippet)]
+    return []
 
 
 def bold_terms(text: str) -> list[str]:

@@ -10,7 +10,7 @@ from analysis.offline import OfflineEngine
 from analysis.offline.parsing.javascript import parse_javascript
 from analysis.offline.plumbing import topics, words
 from analysis.offline.showcase import bold_terms, headings
-from tests.unit.engines.conftest import Writer
+from tests.unit.engines.conftest import Runner, Writer
 
 
 def abstractions(root: Path, work: Path) -> list[tuple[str, list[str]]]:
@@ -181,10 +181,13 @@ def test_the_default_export_of_a_module_is_recorded() -> None:
     assert {s.name: s.public for s in late.symbols} == {"Axios": True, "helper": False}
 
 
-def test_a_declared_command_names_chapter_one(tmp_path: Path, write: Writer) -> None:
+def test_a_declared_command_names_chapter_one_and_is_met_as_the_readme_runs_it(
+    tmp_path: Path, write: Writer, run_course: Runner
+) -> None:
     root = write(
         tmp_path / "repo",
         {
+            "README.md": "# tool\n\nRun it:\n\n```sh\ntool go --fast\n```\n",
             "pyproject.toml": """
                 [project]
                 name = "tool"
@@ -205,9 +208,11 @@ def test_a_declared_command_names_chapter_one(tmp_path: Path, write: Writer) -> 
             "tool/view.py": "class View:\n    def show(self) -> None:\n        pass\n",
         },
     )
-    engine = OfflineEngine()
-    ctx = StepContext(job_id="job", checkout=root, prompt="", work_dir=tmp_path / "work")
-    found = engine.extract_abstractions(ctx)
-    assert found.abstractions[0].name == "tool command"
-    assert "tool/cli.py" in found.abstractions[0].files
-    assert "`tool` command" in found.summary
+    course = run_course(root, tmp_path / "work")
+    first = course.abstractions.abstractions[0]
+    assert first.name == "tool command"
+    assert "tool/cli.py" in first.files
+    assert "`tool` command" in course.abstractions.summary
+    chapter = course.review.chapters[0].content
+    assert "A user meets the `tool` command in the README" in chapter
+    assert "tool go --fast" in chapter
