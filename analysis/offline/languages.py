@@ -6,6 +6,7 @@ discovery never has to parse a file to know whether to keep it.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import PurePosixPath
 
@@ -119,6 +120,7 @@ def is_example_path(path: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=65536)  # asked for each file by every step, many times
 def is_support_path(path: str) -> bool:
     """True for a file that may be excerpted but never becomes a chapter: tests and their
     helpers, type-test and typings files, examples, benchmarks, generated code."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import posixpath
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from analysis.offline.graph import CodeGraph, SymbolRef
 from analysis.offline.languages import is_support_path
@@ -53,6 +53,7 @@ class Touch:
     showcase: Showcase
     exported: frozenset[str]
     topics: tuple[frozenset[str], ...] = ()  # what the README's headings name
+    _methods: dict[str, dict[str, set[str]]] = field(default_factory=dict, compare=False)
 
     def symbol(self, path: str, symbol: Symbol) -> float:
         # Uses by the project's own code are centrality, counted apart; tests and
@@ -68,21 +69,24 @@ class Touch:
             )
             score += MAKER_SHARE * self.showcase.mentions.get("New" + symbol.name, 0.0)
             # ``md.render(text)``: the types that have a ``render`` method share the call.
-            score += METHOD_SHARE * sum(
-                self.showcase.methods.get(m, 0.0) for m in self.methods(path, symbol.name)
-            )
+            if self.showcase.methods:
+                score += METHOD_SHARE * sum(
+                    self.showcase.methods.get(m, 0.0) for m in self.methods(path, symbol.name)
+                )
         score += EXPORTED_TOUCH if symbol.name in self.exported else 0.0
         users = self.usage.users.get((path, symbol.name), frozenset())
         return score + sum(1 for u in users if is_support_path(u))
 
     def methods(self, path: str, owner: str) -> set[str]:
-        """The public methods of type ``owner`` defined in ``path``."""
-        prefix = owner + "."
-        return {
-            s.name[len(prefix) :]
-            for s in self.graph.facts[path].symbols
-            if s.name.startswith(prefix) and s.public and not s.name[len(prefix) :].startswith("_")
-        }
+        """The public methods of type ``owner`` defined in ``path`` (read once per file)."""
+        if path not in self._methods:
+            found: dict[str, set[str]] = defaultdict(set)
+            for s in self.graph.facts[path].symbols:
+                head, _, method = s.name.partition(".")
+                if method and s.public and not method.startswith("_"):
+                    found[head].add(method)
+            self._methods[path] = dict(found)
+        return self._methods[path].get(owner, set())
 
     def rank(self, path: str, symbol: Symbol) -> float:
         """Touch first, then how much the project's own files use the name."""
