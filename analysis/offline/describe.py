@@ -233,9 +233,12 @@ def project_summary(
         f"{project} has {plural(len(code), 'source file')} ({sum(code.values())} lines; "
         f"files by language: {mix}) besides {plural(tests, 'test, example or support file')}.",
         f"Candidate packages and modules were ranked by what users touch (the names the "
-        f"README and the examples use, what the package exports, how many files use each "
-        f"name), by PageRank over {edges}, by how many files import them and by size; tests, "
-        f"examples, benchmarks and typings were left to excerpts and tutorials. The "
+        f"README and the examples use, the topics its headings and bold terms name, what the "
+        f"package exports, how many files use each name), by PageRank over {edges}, by how "
+        f"many files import them and by size; files that repeat one pattern were taken as "
+        f"one family; tests, examples, benchmarks and typings were left to excerpts and "
+        f"tutorials, and plumbing (utilities, typing helpers, constants, type guards, "
+        f"warning classes) to the chapters that use it. The "
         f"{plural(len(abstractions), 'abstraction')} "
         f"chosen hold {len(covered)} of those files ({share}% of the lines).",
     ]
