@@ -30,7 +30,7 @@ from analysis.offline.mermaid import neighbourhood
 from analysis.offline.model import Symbol
 from analysis.offline.parsing.common import split_lines
 from analysis.offline.relationships import parse_label
-from analysis.offline.showcase import Showcase
+from analysis.offline.showcase import Showcase, Snippet
 from analysis.offline.text import (
     and_list,
     code,
@@ -190,7 +190,16 @@ class ChapterWriter:
     def meet(self) -> list[str]:
         """How a user meets the concept: the first README or example snippet using it."""
         names = set(self.a.symbols)
+        # What a module hands out by default is met under its name (``axios``).
+        names |= {
+            self.graph.facts[f].default_export
+            for f in self.files
+            if self.graph.facts[f].default_export not in ("", "default")
+        }
         snippets = self.course.showcase.using(names)
+        ran = [s for c, s in self.course.showcase.sessions if self.a.name == f"{c} command"]
+        if ran:
+            return self._meet_the_command(ran[0])
         if not snippets:
             return self._meet_in_tests()
         snippet = snippets[0]
@@ -208,6 +217,14 @@ class ChapterWriter:
             more = more[:3]
             lines += [f"It appears again in {and_list(more)}.", ""]
         return lines
+
+    def _meet_the_command(self, session: Snippet) -> list[str]:
+        """An application's command, met as its README runs it."""
+        where = self._cite_snippet(session.path, session.start, session.end)
+        intro = f"A user meets the `{session.names[0]}` command in the README ({where})"
+        if session.context:
+            intro += f", introduced as “{inline(session.context, 160)}”"
+        return ["## How you meet it", "", intro + ":", "", *code_block(session.text, "sh"), ""]
 
     def _meet_in_tests(self) -> list[str]:
         """No README or example uses the concept: the shortest test that calls it shows
