@@ -3,7 +3,10 @@
 Each step is one call (chapters and reviews: one call per chapter, on a thread pool),
 checked against the checkout; an invalid answer is asked again with the problems fed
 back, up to CLAUDE_VALIDATION_RETRIES times. Valid answers are cached in the job's
-scratch folder, so running a step twice (after a crash) pays only for what is missing.
+scratch folder, so running a step twice (after a crash) pays only for what is missing,
+and kept in the job store with what each call read, so a later job of the repository
+asks again only the calls whose inputs changed (answers.py). Abstractions asked again
+are told their previous answer and the change, to keep what still holds.
 """
 
 from __future__ import annotations
