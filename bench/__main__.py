@@ -76,6 +76,7 @@ def main() -> None:
         "idle": lambda: runs.idle_bridge(10 if q else 30),
         "fanout": runs.fanout,
         "claude_cli": runs.claude_cli,
+        "regenerate": runs.regenerate,
         "convex_pickup": lambda: runs.convex_subscription_pickup(6 if q else 15),
         "convex_idle": lambda: runs.convex_idle(120 if q else 240),
         "convex_job_calls": lambda: runs.convex_job_calls(5 if q else 10),

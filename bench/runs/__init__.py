@@ -10,7 +10,7 @@ from bench.runs.convex_cost import (
     convex_subscription_pickup,
 )
 from bench.runs.dashboard import dashboard_refresh
-from bench.runs.engines import claude_cli, fanout, offline_engine
+from bench.runs.engines import claude_cli, fanout, offline_engine, regenerate
 from bench.runs.latency import idle_bridge, overhead, pickup
 from bench.runs.recovery import recovery, store
 from bench.runs.row import Row, machine
@@ -31,6 +31,7 @@ __all__ = [
     "overhead",
     "pickup",
     "recovery",
+    "regenerate",
     "scaling",
     "store",
     "throughput",
