@@ -106,4 +106,5 @@ def test_a_claude_worker_without_credentials_stops_at_start_naming_the_variable(
         check=False,
     )
     assert out.returncode != 0
-    assert "ANTHROPIC_API_KEY" in out.stderr or "CLAUDE_CODE_OAUTH_TOKEN" in out.stderr
+    assert "set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN" in out.stderr
+    assert "ANALYSIS_ENGINE=offline" in out.stderr

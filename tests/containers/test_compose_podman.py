@@ -107,10 +107,13 @@ def _get(url: str, auth: str | None = None, accept: str | None = None) -> tuple[
 
 def _env_file(tier_secrets: dict[str, str], ports: dict[str, int]) -> str:
     """compose/.env.example with the tier's values: the secrets it scans the images for,
-    free host ports, local repositories allowed (the repository is mounted)."""
+    free host ports, local repositories allowed (the repository is mounted), and the
+    offline engine, chosen explicitly: the stack's default is claude, and the tier's API
+    key is a fake one no API would take."""
     values = {
         **compose.read_env_file(compose.ENV_EXAMPLE),
         **tier_secrets,
+        "ANALYSIS_ENGINE": "offline",
         "ALLOW_LOCAL_REPOS": "true",
         "POLL_INTERVAL": "1000",
         "HEALTH_HOST_PORT": str(ports["bridge"]),
