@@ -163,7 +163,9 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def upsert_docs(self, job_id: str, token: str, docs: Sequence[DocSpec], now_ms: int) -> int:
         """Insert or replace the job's docs by (jobId, slug). Returns the number
-        written. Idempotent. Fenced."""
+        written. Idempotent. Fenced. A chapter or tutorial whose content is blank is
+        refused with ``MalformedJob`` and nothing is written, as the web app's own
+        ``docs.upsertFromJob`` refuses one."""
 
     @abc.abstractmethod
     def get_docs(self, job_id: str) -> list[DocRecord]:

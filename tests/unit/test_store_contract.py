@@ -374,6 +374,21 @@ def test_docs_are_upserted_by_job_and_slug(store: JobStore) -> None:
     assert docs[0].repository_id == store.get_job(job_id).repository_id
 
 
+@pytest.mark.parametrize("kind", ["chapter", "tutorial"])
+def test_a_blank_chapter_or_tutorial_is_refused_and_nothing_of_the_call_is_stored(
+    store: JobStore, kind: str
+) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    good = DocSpec(slug="index", title="Shop", chapter_index=0, kind="toc", content="x\n")
+    blank = DocSpec(slug="01-core", title="Core", chapter_index=1, kind=kind, content=" \n")
+    with pytest.raises(MalformedJob, match=f"{kind} 01-core has no content"):
+        store.upsert_docs(job_id, token, [good, blank], T0 + 1)
+    assert store.get_docs(job_id) == []
+    # A blank yaml or index is the engine's business, not a reader's page: not refused.
+    store.upsert_docs(job_id, token, [good.model_copy(update={"content": ""})], T0 + 2)
+
+
 def test_complete_is_final_and_repeatable_by_its_holder(store: JobStore) -> None:
     new_job(store)
     job_id, token = claim_one(store)
