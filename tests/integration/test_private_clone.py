@@ -205,6 +205,46 @@ def test_a_web_app_in_its_development_setup_clones_private_repositories_with_a_w
     assert [w["level"] for w in warnings] == ["warning"], warnings
 
 
+def test_an_operators_cli_submission_runs_on_the_web_users_row_where_the_web_finds_it(
+    private_host: PrivateGitHost, tmp_path: Path, redis_url: str, convex_standin: StandIn
+) -> None:
+    """`fondation submit owner/repo` on Convex for a repository a web user has: no second
+    row; the job is the user's (it clones with the user's token); the web's `/latest`
+    shows its course; and Regenerate, on the user's row, still runs after it."""
+    private_host.publish(make_repo(tmp_path / "src"), "ada/private")
+    url = private_host.url("ada/private")
+    with _web_stack(tmp_path, redis_url, convex_standin, private_host) as web:
+        user = web.sign_in("ada", token=web_encrypt(TOKEN, KEY_HEX))
+        repo = web.add_repository(user, "ada/private", clone_url=url)
+        store = make_convex_store(convex_standin.url, convex_standin.secret)
+        settings = load_settings(
+            convex_url=convex_standin.url,
+            convex_worker_secret=convex_standin.secret,
+            allowed_git_hosts=private_host.address,
+        )
+        try:
+            job, _ = submit_job(store, settings, url, redis_url=redis_url)
+        finally:
+            store.close()
+        assert [r["_id"] for r in web.repositories_named("ada/private")] == [repo]
+        operator_job = _wait_final(web, job.id)
+        assert operator_job["status"] == "completed", operator_job
+        assert (operator_job["repositoryId"], operator_job["userId"]) == (repo, user)
+        assert private_host.authorized >= 1  # with the user's token: no GIT_TOKEN reaches it
+        latest = web.latest_by_name("ada/private")
+        assert latest is not None
+        assert latest["_id"] == job.id
+        assert web.docs(job.id)
+
+        regenerated = _wait_final(web, web.regenerate(user, repo, "ada/private"))
+        assert regenerated["status"] == "completed", regenerated
+        latest = web.latest_by_name("ada/private")
+        assert latest is not None
+        assert latest["_id"] == regenerated["_id"]
+        assert web.docs(job.id) == []  # the older course went, as the Node worker did
+        assert [r["_id"] for r in web.repositories_named("ada/private")] == [repo]
+
+
 def test_a_web_job_whose_owner_has_no_token_fails_at_once_asking_to_reconnect(
     private_host: PrivateGitHost, tmp_path: Path, redis_url: str, convex_standin: StandIn
 ) -> None:
