@@ -453,14 +453,22 @@ _OverrideLoader.add_constructor(
 )
 
 
-def test_the_podman_override_changes_only_image_names_and_the_tmpfs_form() -> None:
+def test_the_podman_override_changes_only_image_names_the_tmpfs_form_and_the_sandbox() -> None:
     override_file = compose.COMPOSE_DIR / "docker-compose.podman.yml"
     override = yaml.load(override_file.read_text(), Loader=_OverrideLoader)
     production = _services()
     assert set(override) == {"services"}
     for name, svc in override["services"].items():
         assert name in production
-        assert set(svc) <= {"image", "tmpfs"}, f"{name}: {set(svc)}"
+        sandbox = {"security_opt", "environment"} if name == "worker" else set()
+        assert set(svc) <= {"image", "tmpfs", *sandbox}, f"{name}: {set(svc)}"
+    # The worker's sandbox: /proc unmasked, added to the production file's options
+    # (podman-compose appends lists), and a sandbox that cannot start stops the worker
+    # (docs/CLAUDE.md).
+    worker = override["services"]["worker"]
+    assert worker["security_opt"] == ["unmask=/proc/*"]
+    assert "no-new-privileges:true" in production["worker"]["security_opt"]
+    assert worker["environment"] == {"CLAUDE_SANDBOX": "bwrap"}
     built = {name for name, svc in production.items() if "build" in svc}
     assert set(override["services"]) == built  # each built service gets its image name
     [docker_form] = production["worker"]["tmpfs"]
