@@ -77,6 +77,7 @@ def main() -> None:
         "fanout": runs.fanout,
         "claude_cli": runs.claude_cli,
         "convex_pickup": lambda: runs.convex_pickup(6 if q else 15),
+        "dashboard": runs.dashboard_refresh,
     }
     chosen = args.only.split(",") if args.only else list(benches)
     started = time.monotonic()

@@ -10,6 +10,7 @@ import json
 import secrets
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -44,13 +45,9 @@ def _get(url: str, auth: str | None = None) -> tuple[int, bytes]:
 
 
 def _fondation(svc: LocalService, *args: str) -> subprocess.CompletedProcess[str]:
-    """`fondation ...` inside a service's environment, as `docker compose exec` runs it.
-
-    The console script, not `python -m cli`: the latter puts the working directory first
-    on sys.path, and there the "store" volume's folder would shadow the store package of
-    an editable install (a namespace package found before the editable finder runs)."""
+    """`python -m cli ...` inside a service's environment, as `docker compose exec`."""
     return subprocess.run(
-        [str(compose.BIN_DIR / "fondation"), *args],
+        [sys.executable, "-m", "cli", *args],
         env=svc.env,
         cwd=svc.cwd,
         capture_output=True,
