@@ -44,10 +44,13 @@ def _exports(module: str) -> set[str]:
 
 
 def test_every_worker_function_the_docs_name_exists() -> None:
+    # Every mention but the upgrade notes' list of functions a release removed.
     named = {
         (doc.name, module, fn)
         for doc in OPERATOR_DOCS
-        for module, fn in re.findall(r"`worker/(\w+):(\w+)`", doc.read_text())
+        for paragraph in doc.read_text().split("\n\n")
+        if " gone" not in paragraph
+        for module, fn in re.findall(r"`worker/(\w+):(\w+)`", paragraph)
     }
     assert named
     missing = [f"{doc}: worker/{m}:{fn}" for doc, m, fn in sorted(named) if fn not in _exports(m)]
