@@ -76,6 +76,7 @@ def main() -> None:
         "idle": lambda: runs.idle_bridge(10 if q else 30),
         "fanout": runs.fanout,
         "claude_cli": runs.claude_cli,
+        "regenerate": runs.regenerate,
         "convex_pickup": lambda: runs.convex_pickup(6 if q else 15),
         "dashboard": runs.dashboard_refresh,
     }

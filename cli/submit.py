@@ -60,6 +60,7 @@ def submit_job(
     *,
     ref: str | None = None,
     prompt: str = "",
+    fresh: bool = False,
     dedupe_key: str | None = None,
     redis_url: str | None = None,
 ) -> tuple[JobRecord, bool]:
@@ -69,7 +70,7 @@ def submit_job(
     job, created = store.create_job(
         # The repository's owner: a web user's, when the repository is one of theirs.
         JobSpec(user_id=repo.user_id, repository_id=repo.id, prompt=prompt, ref=ref,
-                dedupe_key=dedupe_key),
+                dedupe_key=dedupe_key, fresh=fresh or None),
         now,
     )  # fmt: skip
     announce_url(redis_url, "job")
