@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fondation.errors import CancelRequested
+from fondation.errors import CancelRequested, MalformedJob
 from fondation.steps import ANALYSIS_STEPS, STEP_NAMES, step_status
 from store.progress import (
     step_log_line,
@@ -115,6 +115,11 @@ class StepCalls(SqliteCore):
         return [JobLogRecord.model_validate(dict(r)) for r in rows]
 
     def upsert_docs(self, job_id: str, token: str, docs: Sequence[DocSpec], now_ms: int) -> int:
+        for doc in docs:  # as the web's docs.upsertFromJob: never a blank chapter or tutorial
+            if doc.kind in ("chapter", "tutorial") and not doc.content.strip():
+                raise MalformedJob(
+                    f"{doc.kind} {doc.slug} has no content; blank docs are not stored"
+                )
         with self._write() as db:
             job = self._fenced(db, job_id, token)
             for doc in docs:

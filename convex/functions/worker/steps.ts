@@ -306,6 +306,13 @@ export const upsertDocs = workerMutation({
     if (args.docs.length > MAX_DOCS_PER_CALL) {
       throw invalid(`at most ${MAX_DOCS_PER_CALL} docs per call, got ${args.docs.length}`);
     }
+    // As the web's docs.upsertFromJob: a chapter or tutorial is never stored blank.
+    const blank = args.docs.find(
+      (doc) => (doc.kind === "chapter" || doc.kind === "tutorial") && doc.content.trim() === "",
+    );
+    if (blank !== undefined) {
+      throw invalid(`${blank.kind} ${blank.slug} has no content; blank docs are not stored`);
+    }
     const job = await fenced(ctx, args.jobId, args.token);
     for (const doc of args.docs) {
       const existing = await ctx.db
