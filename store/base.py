@@ -28,6 +28,7 @@ from store.records import (
     LogLevel,
     RepositoryRecord,
     RepositorySpec,
+    ReuseEntry,
     ReuseKind,
     ReuseRecord,
     StepRecord,
@@ -132,14 +133,25 @@ class JobStore(abc.ABC):
     # --- the workers ------------------------------------------------------------------
 
     @abc.abstractmethod
-    def begin_step(self, job_id: str, token: str, step: int, worker: str, now_ms: int) -> StepStart:
+    def begin_step(
+        self,
+        job_id: str,
+        token: str,
+        step: int,
+        worker: str,
+        now_ms: int,
+        reuse_key: tuple[ReuseKind, str] | None = None,
+    ) -> StepStart:
         """Record that ``step`` starts: job status, currentStep and progress text
         ("Step k/6: <name>"), the step's run count, and a job log line. Returns, read in
         the same transaction, the step record, the job as updated, its repository and
-        every step record of the job (the artifacts the step works from). A step already
-        completed is returned unchanged (status ``completed``) and nothing is written,
-        so the caller skips it. Fenced; raises ``CancelRequested`` when the job's cancel
-        was requested, so no later step starts."""
+        every step record of the job (the artifacts the step works from), and with
+        ``reuse_key`` (kind, key) the records ``find_reuse`` would answer for it (a call
+        saved). A step already completed is returned unchanged (status ``completed``)
+        and nothing is written, so the caller skips it. Fenced; raises
+        ``CancelRequested`` when the job's cancel was requested, so no later step
+        starts. Running it twice counts two runs and writes the line twice; the
+        caller runs the step once per delivery."""
 
     @abc.abstractmethod
     def finish_step(
@@ -198,15 +210,22 @@ class JobStore(abc.ABC):
         docs_count: int,
         now_ms: int,
         regeneration_stats: dict[str, int] | None = None,
+        keep: ReuseEntry | None = None,
+        log: str | None = None,
     ) -> JobRecord:
         """Mark the job completed, and its finalize step (7) if started, and clear its
         lease. ``result`` is the web app's ``{success, message?, data?: str}``;
         ``docs_count`` is what the user sees (every doc the course page lists);
         ``regeneration_stats`` the web's ``regenerationStats`` (how the course differs
-        from the repository's previous one), written when given.
+        from the repository's previous one), written when given. ``keep`` is saved
+        for the later jobs of the repository as ``save_reuse`` saves it (a value
+        longer than ``REUSE_VALUE_MAX_CHARS`` is refused with ``ValueError`` and
+        nothing is written), and ``log`` is an info line of the job log written
+        before the "Completed" one: both in the same transaction, calls saved.
         The docs of the repository's other completed jobs are removed (the latest
         completed job, the last created, keeps its course: the web app opens it). A
-        repeat by the same holder after success returns the completed job. Fenced."""
+        repeat by the same holder after success returns the completed job and writes
+        nothing (so neither the record nor the line twice). Fenced."""
 
     @abc.abstractmethod
     def fail(

@@ -163,6 +163,32 @@ class LeaseState(Record):
     status: JobStatus
 
 
+ReuseKind = Literal["step", "answer", "parse"]
+
+
+class ReuseEntry(Record):
+    """A record to keep for the later jobs of a repository, as a caller gives it: under
+    (kind, key), ``variant`` telling apart the records of one key, ``value`` JSON of at
+    most ``REUSE_VALUE_MAX_CHARS``."""
+
+    kind: ReuseKind
+    key: str
+    variant: str
+    value: str
+
+
+class ReuseRecord(ReuseEntry):
+    """Work of an earlier job of the same repository that a later job may take instead
+    of doing it again: a step's artifact for the same tree (``step``), a Claude answer
+    with the inputs it read (``answer``), a file's parse result (``parse``). Looked up by
+    (repository, kind, key); ``variant`` tells apart the records of one key (an answer
+    given at two commits whose inputs differ). The repository is never the caller's to
+    name: the store takes it from the job whose lease the caller holds."""
+
+    job_id: str  # the job that did the work
+    created_at: int
+
+
 class StepState(Record):
     """Where one step of a job stands, without its artifact: what dispatch, metrics and
     the dashboard read (an artifact can be megabytes, stored in parts on Convex)."""
@@ -199,6 +225,9 @@ class StepStart(Record):
     job: JobRecord  # as the start left it
     repository: RepositoryRecord | None  # None when the job names no existing repository
     steps: list[StepRecord]  # every step record of the job by step number, this one included
+    # The records of the reuse key the caller named (find_reuse's answer, newest first);
+    # empty when it named none.
+    reuse: list[ReuseRecord] = []
 
     def later_steps(self) -> list[int]:
         return [r.step for r in self.steps if r.step > self.step.step]
@@ -240,27 +269,14 @@ def web_result(result: dict[str, Any]) -> dict[str, Any]:
     return shaped
 
 
-ReuseKind = Literal["step", "answer", "parse"]
-
-
-class ReuseRecord(Record):
-    """Work of an earlier job of the same repository that a later job may take instead
-    of doing it again: a step's artifact for the same tree (``step``), a Claude answer
-    with the inputs it read (``answer``), a file's parse result (``parse``). Looked up by
-    (repository, kind, key); ``variant`` tells apart the records of one key (an answer
-    given at two commits whose inputs differ). The repository is never the caller's to
-    name: the store takes it from the job whose lease the caller holds."""
-
-    kind: ReuseKind
-    key: str
-    variant: str
-    value: str  # JSON, at most REUSE_VALUE_MAX_CHARS
-    job_id: str  # the job that did the work
-    created_at: int
-
-
 # A record's value stays well under a Convex document's 1 MiB, and a lookup of
 # REUSE_VARIANTS_PER_KEY of them under a query's read limit. Larger work is not kept.
 REUSE_VALUE_MAX_CHARS = 512 * 1024
 # Records kept per (repository, kind, key): saving one more drops the oldest.
 REUSE_VARIANTS_PER_KEY = 4
+
+
+def check_reuse_value(value: str) -> None:
+    """Refuse, before anything is written, a value larger than one record holds."""
+    if len(value) > REUSE_VALUE_MAX_CHARS:
+        raise ValueError(f"a reuse record holds at most {REUSE_VALUE_MAX_CHARS} characters")

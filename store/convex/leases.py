@@ -13,6 +13,8 @@ from store.records import (
     Claim,
     JobRecord,
     LeaseState,
+    ReuseEntry,
+    check_reuse_value,
     web_result,
 )
 
@@ -69,10 +71,19 @@ class QueueCalls(ConvexCore):
         docs_count: int,
         now_ms: int,
         regeneration_stats: dict[str, int] | None = None,
+        keep: ReuseEntry | None = None,
+        log: str | None = None,
     ) -> JobRecord:
         # Optional fields of the stored result take a missing key, not null.
         wire_result = web_result(result)
-        stats = {} if regeneration_stats is None else {"regenerationStats": regeneration_stats}
+        extra: dict[str, Any] = {}
+        if regeneration_stats is not None:
+            extra["regenerationStats"] = regeneration_stats
+        if keep is not None:
+            check_reuse_value(keep.value)
+            extra["keep"] = keep.to_wire()
+        if log is not None:
+            extra["log"] = log
         doc = self._fenced(
             "worker/queue:complete",
             jobId=job_id,
@@ -80,7 +91,7 @@ class QueueCalls(ConvexCore):
             result=wire_result,
             docsCount=docs_count,
             now=now_ms,
-            **stats,
+            **extra,
         )
         return job(doc)
 

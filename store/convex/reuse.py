@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from fondation.errors import MalformedJob
 from store.convex.wire import ConvexCore
-from store.records import REUSE_VALUE_MAX_CHARS, ReuseKind, ReuseRecord
+from store.records import ReuseKind, ReuseRecord, check_reuse_value
 
 
 class ReuseCalls(ConvexCore):
@@ -30,8 +30,7 @@ class ReuseCalls(ConvexCore):
         value: str,
         now_ms: int,
     ) -> None:
-        if len(value) > REUSE_VALUE_MAX_CHARS:
-            raise ValueError(f"a reuse record holds at most {REUSE_VALUE_MAX_CHARS} characters")
+        check_reuse_value(value)
         # Keyed by (repository, kind, key, variant): a repeat replaces the same record.
         self._fenced(
             "worker/reuse:saveReuse",

@@ -16,7 +16,19 @@ from store.convex.wire import (
     record,
 )
 from fondation.steps import STEP_NAMES
-from store.records import DocRecord, DocSpec, JobLogRecord, JobProgress, LogLevel, RepositoryRecord, StepRecord, StepState, StepStart
+from store.records import (
+    DocRecord,
+    DocSpec,
+    JobLogRecord,
+    JobProgress,
+    LogLevel,
+    RepositoryRecord,
+    ReuseKind,
+    ReuseRecord,
+    StepRecord,
+    StepState,
+    StepStart,
+)
 from fondation.errors import (
     MalformedJob,
 )
@@ -25,11 +37,21 @@ from fondation.errors import (
 class StepCalls(ConvexCore):
     """A step's fenced writes and the reads of its results."""
 
-    def begin_step(self, job_id: str, token: str, step: int, worker: str, now_ms: int) -> StepStart:
+    def begin_step(
+        self,
+        job_id: str,
+        token: str,
+        step: int,
+        worker: str,
+        now_ms: int,
+        reuse_key: tuple[ReuseKind, str] | None = None,
+    ) -> StepStart:
         if not 0 <= step < len(STEP_NAMES):
             raise ValueError(f"no step {step}")
-        # beginStep, not startStep: the step's record together with what the step needs,
-        # in one request (startStep stays for workers of the previous release).
+        # The step's record together with what the step needs, in one request.
+        extra: dict[str, Any] = {}
+        if reuse_key is not None:
+            extra["reuseKey"] = {"kind": reuse_key[0], "key": reuse_key[1]}
         doc = self._fenced(
             "worker/steps:beginStep",
             jobId=job_id,
@@ -37,6 +59,7 @@ class StepCalls(ConvexCore):
             step=step,
             worker=worker,
             now=now_ms,
+            **extra,
         )
         if not isinstance(doc, Mapping) or not {"step", "job", "steps"} <= doc.keys():
             raise MalformedJob(f"Convex's steps:beginStep answered {str(doc)[:200]!r}")
@@ -46,6 +69,7 @@ class StepCalls(ConvexCore):
             job=job(doc["job"]),
             repository=None if repo is None else record(RepositoryRecord, repo),
             steps=[self._step(d) for d in doc["steps"]],
+            reuse=[ReuseRecord.model_validate(dict(d)) for d in doc.get("reuse", [])],
         )
 
     def finish_step(

@@ -11,7 +11,7 @@ from typing import Any
 from fondation.errors import MalformedJob
 from fondation.steps import ANALYSIS_STEPS, FINALIZE_STEP, STEP_NAMES
 from store.backoff import backoff_ms
-from store.records import Claim, JobRecord, LeaseState, web_result
+from store.records import Claim, JobRecord, LeaseState, ReuseEntry, check_reuse_value, web_result
 from store.sqlite.core import (
     ACTIVE_SQL,
     CLEAR_LEASE,
@@ -22,6 +22,7 @@ from store.sqlite.core import (
     job_from_row,
     jobs_from_rows,
 )
+from store.sqlite.reuse import keep_reuse
 
 log = logging.getLogger(__name__)
 
@@ -135,14 +136,18 @@ class QueueCalls(SqliteCore):
         docs_count: int,
         now_ms: int,
         regeneration_stats: dict[str, int] | None = None,
+        keep: ReuseEntry | None = None,
+        log: str | None = None,
     ) -> JobRecord:
+        if keep is not None:
+            check_reuse_value(keep.value)
         with self._write() as db:
             row = db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
             # A repeat after a lost answer: our own completion is already there. The
             # completing token is kept on the job for exactly this check.
             if row is not None and row["status"] == "completed" and row["leaseToken"] == token:
                 return job_from_row(row)
-            self._fenced(db, job_id, token)
+            held = self._fenced(db, job_id, token)
             db.execute(
                 "UPDATE jobs SET status='completed', lockedBy=NULL, leaseUntil=NULL, result=?,"
                 f" docsCount=?, completedAt=?, updatedAt=?, progress={self._lit('completed')},"
@@ -165,6 +170,10 @@ class QueueCalls(SqliteCore):
             )
             repo_id = row["repositoryId"] if row else None
             db.execute("UPDATE repositories SET lastAnalyzedAt=? WHERE id=?", (now_ms, repo_id))
+            if keep is not None:
+                keep_reuse(db, held["repositoryId"], job_id, keep, now_ms)
+            if log is not None:
+                self._append_log(db, job_id, "info", log, now_ms)
             self._append_log(db, job_id, "info", "Completed", now_ms)
             # The repository keeps one course: the other completed jobs' docs go.
             latest = db.execute(LATEST_COMPLETED, (repo_id,)).fetchone()

@@ -18,6 +18,7 @@ from store.records import (
     JobProgress,
     LogLevel,
     RepositoryRecord,
+    ReuseKind,
     StepRecord,
     StepStart,
     StepState,
@@ -27,12 +28,21 @@ from store.sqlite.core import (
     job_from_row,
     new_id,
 )
+from store.sqlite.reuse import reuse_records
 
 
 class StepCalls(SqliteCore):
     """A step's fenced writes and the reads of its results."""
 
-    def begin_step(self, job_id: str, token: str, step: int, worker: str, now_ms: int) -> StepStart:
+    def begin_step(
+        self,
+        job_id: str,
+        token: str,
+        step: int,
+        worker: str,
+        now_ms: int,
+        reuse_key: tuple[ReuseKind, str] | None = None,
+    ) -> StepStart:
         if not 0 <= step < len(STEP_NAMES):
             raise ValueError(f"no step {step}")
         with self._write() as db:
@@ -63,12 +73,14 @@ class StepCalls(SqliteCore):
             repo = db.execute(
                 "SELECT * FROM repositories WHERE id = ?", (job["repositoryId"],)
             ).fetchone()
+            reuse = [] if reuse_key is None else reuse_records(db, job["repositoryId"], *reuse_key)
         steps = {n: StepRecord.model_validate(dict(r)) for n, r in sorted(rows.items())}
         return StepStart(
             step=steps[step],
             job=job_from_row(job),
             repository=None if repo is None else RepositoryRecord.model_validate(dict(repo)),
             steps=list(steps.values()),
+            reuse=reuse,
         )
 
     def finish_step(

@@ -57,6 +57,9 @@ from store.records import (
     REUSE_VALUE_MAX_CHARS,
     DocSpec,
     RepositoryRecord,
+    ReuseEntry,
+    ReuseKind,
+    ReuseRecord,
     StepRecord,
     StepStart,
 )
@@ -129,10 +132,20 @@ class StepRun:
         log.info("%s already done, skipped", STEP_NAMES[self.step], extra=self.extra)
 
     def _start(self) -> StepStart:
+        # The save compares its course with the previous one, kept under COURSE_KEY:
+        # the lookup comes with the start, a call saved.
+        reuse_key: tuple[ReuseKind, str] | None = (
+            ("step", COURSE_KEY) if self.step == FINALIZE_STEP else None
+        )
         try:
             return self._retry(
                 lambda: self.rt.store.begin_step(
-                    self.job_id, self.token, self.step, self.rt.worker_name, self.clock.now_ms()
+                    self.job_id,
+                    self.token,
+                    self.step,
+                    self.rt.worker_name,
+                    self.clock.now_ms(),
+                    reuse_key,
                 ),
                 "begin_step",
             )
@@ -188,7 +201,7 @@ class StepRun:
         ctx = self._context(start, artifacts, cancel)
         engine = self.rt.engine
         if self.step == FINALIZE_STEP:
-            self._finalize(artifacts)
+            self._finalize(artifacts, start.reuse)
             return None
         method = STEPS[self.step].engine_method
         assert method is not None, f"step {self.step} has no engine method"
@@ -340,9 +353,9 @@ class StepRun:
         ctx.review = _typed(artifacts.get(5), ReviewArtifact)
         return ctx
 
-    def _finalize(self, artifacts: dict[int, Artifact]) -> None:
+    def _finalize(self, artifacts: dict[int, Artifact], kept: list[ReuseRecord]) -> None:
         docs = build_docs({k: v for k, v in artifacts.items() if k >= 1})
-        stats = self._course_diff(docs)
+        stats, digest, stats_line = self._course_diff(docs, kept)
         store = self.rt.store
         count = self._retry(
             lambda: store.upsert_docs(self.job_id, self.token, docs, self.clock.now_ms()),
@@ -362,40 +375,44 @@ class StepRun:
         }
         self._retry(
             lambda: store.complete(
-                self.job_id, self.token, result, count, self.clock.now_ms(), stats
+                self.job_id,
+                self.token,
+                result,
+                count,
+                self.clock.now_ms(),
+                stats,
+                keep=digest,
+                log=stats_line,
             ),
             "complete",
         )
         self._left_chain(ended=True)
         log.info("Completed: %d docs", count, extra=self.extra)
 
-    def _course_diff(self, docs: list[DocSpec]) -> dict[str, int]:
+    def _course_diff(
+        self, docs: list[DocSpec], kept: list[ReuseRecord]
+    ) -> tuple[dict[str, int], ReuseEntry | None, str | None]:
         """The web's regenerationStats against the repository's previous course, whose
-        digest an earlier job kept; this course's digest is kept for the next job (one
-        record per job, so a finalize that runs again still compares with the job
-        before it, not with itself)."""
-        store = self.rt.store
-        kept = self._retry(
-            lambda: store.find_reuse(self.job_id, self.token, "step", COURSE_KEY), "find_reuse"
-        )
+        digest an earlier job kept (``kept``: the records of COURSE_KEY, read with the
+        step's start); this course's digest, to keep for the next job (one record per
+        job, so a finalize that runs again still compares with the job before it, not
+        with itself; None when too large to keep); and the job log's line saying how
+        the course differs (None for a first course). The digest and the line are
+        written with the completion, in its transaction."""
         previous = next((parse_digest(r.value) for r in kept if r.job_id != self.job_id), None)
         stats = regeneration_stats(previous, docs)
         digest = json.dumps(course_digest(docs))
+        keep = None
         if len(digest) <= REUSE_VALUE_MAX_CHARS:
-            self._retry(
-                lambda: store.save_reuse(
-                    self.job_id, self.token, "step", COURSE_KEY, self.job_id, digest,
-                    self.clock.now_ms(),
-                ),
-                "save_reuse",
-            )  # fmt: skip
+            keep = ReuseEntry(kind="step", key=COURSE_KEY, variant=self.job_id, value=digest)
+        line = None
         if previous is not None:
-            self._log(
+            line = redact(
                 f"Course against the previous one: {stats['inserted']} inserted,"
                 f" {stats['updated']} updated, {stats['skipped']} unchanged,"
                 f" {stats['deleted']} deleted, {stats['rejected']} rejected"
             )
-        return stats
+        return stats, keep, line
 
     # --- guards and outcomes ------------------------------------------------------
 

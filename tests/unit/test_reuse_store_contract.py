@@ -10,8 +10,15 @@ from pathlib import Path
 import pytest
 
 from fondation.errors import LeaseLost
+from fondation.steps import FINALIZE_STEP
 from store.base import JobStore
-from store.records import REUSE_VALUE_MAX_CHARS, REUSE_VARIANTS_PER_KEY, JobSpec, RepositorySpec
+from store.records import (
+    REUSE_VALUE_MAX_CHARS,
+    REUSE_VARIANTS_PER_KEY,
+    JobSpec,
+    RepositorySpec,
+    ReuseEntry,
+)
 from tests.unit.test_store_contract import LEASE, STORES, T0, open_store
 
 
@@ -99,3 +106,63 @@ def test_a_fresh_job_says_so_and_a_completion_keeps_its_regeneration_stats(
     done = store.complete(job.id, claim.lease_token, {"success": True}, 6, T0 + 2, stats)
     assert done.regeneration_stats == stats
     assert store.get_job(job.id).regeneration_stats == stats
+
+
+def test_a_step_start_brings_the_records_of_the_key_it_names(store: JobStore) -> None:
+    first, token = held_job(store, "octo/shop")
+    store.save_reuse(first, token, "step", "course", first, '{"v": 1}', T0 + 2)
+    other, other_token = held_job(store, "evil/other", T0 + 5)
+    store.save_reuse(other, other_token, "step", "course", other, '{"theirs": 1}', T0 + 6)
+    second, token2 = held_job(store, "octo/shop", T0 + 10)
+    start = store.begin_step(second, token2, 0, "w", T0 + 11, ("step", "course"))
+    assert start.reuse == store.find_reuse(second, token2, "step", "course")
+    assert [(r.variant, r.value, r.job_id) for r in start.reuse] == [(first, '{"v": 1}', first)]
+    # Without a key, or with a key of nothing kept, none; a completed step's start too.
+    assert store.begin_step(second, token2, 1, "w", T0 + 12).reuse == []
+    assert store.begin_step(second, token2, 2, "w", T0 + 13, ("answer", "course")).reuse == []
+    store.finish_step(second, token2, 2, "{}", T0 + 14)
+    again = store.begin_step(second, token2, 2, "w", T0 + 15, ("step", "course"))
+    assert again.step.status == "completed"
+    assert [r.value for r in again.reuse] == ['{"v": 1}']
+    with pytest.raises(LeaseLost):
+        store.begin_step(second, "not-the-token", 3, "w", T0 + 16, ("step", "course"))
+
+
+def test_a_completion_keeps_a_record_and_writes_its_line_before_completed_once(
+    store: JobStore,
+) -> None:
+    job, token = held_job(store, "octo/shop")
+    store.begin_step(job, token, FINALIZE_STEP, "w", T0 + 2, ("step", "course"))
+    keep = ReuseEntry(kind="step", key="course", variant=job, value='{"docs": 3}')
+    line = "Course against the previous one: 1 inserted, 0 updated, 2 unchanged, 0 deleted"
+    for now in (T0 + 3, T0 + 4):  # a repeat after a lost answer writes nothing again
+        done = store.complete(job, token, {"success": True}, 3, now, None, keep=keep, log=line)
+        assert done.status == "completed"
+    msgs = [entry.msg for entry in store.get_logs(job)]
+    assert msgs[-2:] == [line, "Completed"]
+    assert msgs.count(line) == 1
+    later, later_token = held_job(store, "octo/shop", T0 + 10)
+    kept = store.find_reuse(later, later_token, "step", "course")
+    assert [(r.variant, r.value, r.job_id, r.created_at) for r in kept] == [
+        (job, '{"docs": 3}', job, T0 + 3)
+    ]
+
+
+def test_a_completion_without_a_record_or_a_line_writes_neither(store: JobStore) -> None:
+    job, token = held_job(store, "octo/shop")
+    store.complete(job, token, {"success": True}, 0, T0 + 2)
+    assert [entry.msg for entry in store.get_logs(job)][-1] == "Completed"
+    later, later_token = held_job(store, "octo/shop", T0 + 10)
+    assert store.find_reuse(later, later_token, "step", "course") == []
+
+
+def test_a_completion_whose_record_is_too_large_is_refused_whole(store: JobStore) -> None:
+    job, token = held_job(store, "octo/shop")
+    keep = ReuseEntry(
+        kind="step", key="course", variant=job, value="x" * (REUSE_VALUE_MAX_CHARS + 1)
+    )
+    with pytest.raises(ValueError):
+        store.complete(job, token, {"success": True}, 0, T0 + 2, keep=keep, log="line")
+    assert store.get_job(job).status == "claimed"
+    assert "line" not in [entry.msg for entry in store.get_logs(job)]
+    assert store.find_reuse(job, token, "step", "course") == []

@@ -12,10 +12,12 @@ import {
   jobResult,
   jobStatus,
   regenerationStats,
+  reuseEntry,
 } from "./lib/fields";
 import { workerMutation, workerQuery } from "./lib/functions";
 import { DEFAULT_LANGUAGE, type Language, momentText } from "./lib/progress";
 import { removeOlderCourses } from "./lib/courses";
+import { checkReuseValue, keepReuse } from "./lib/reuse";
 import {
   ANALYSIS_STEPS,
   CLEAR_LEASE,
@@ -251,9 +253,14 @@ export const complete = workerMutation({
     docsCount: v.number(),
     // How the course differs from the repository's previous one (the web's field).
     regenerationStats: v.optional(regenerationStats),
+    // A record kept for the repository's later jobs, as reuse:saveReuse keeps it.
+    keep: v.optional(reuseEntry),
+    // A job log line written before "Completed".
+    log: v.optional(v.string()),
   },
   returns: jobDoc,
   handler: async (ctx, args, { now, language }) => {
+    if (args.keep !== undefined) checkReuseValue(args.keep.value);
     const current = await loadJob(ctx, args.jobId);
     // A repeat after a lost answer finds its own completion: the completing token
     // stays on the job for exactly this check.
@@ -283,6 +290,8 @@ export const complete = workerMutation({
       await ctx.db.patch(finalize._id, { status: "completed", completedAt: now });
     const repo = await ctx.db.get(job.repositoryId);
     if (repo !== null) await ctx.db.patch(repo._id, { lastAnalyzedAt: now });
+    if (args.keep !== undefined) await keepReuse(ctx, job, args.keep, now);
+    if (args.log !== undefined) await appendLogLine(ctx, job._id, "info", args.log, now);
     await appendLogLine(ctx, job._id, "info", "Completed", now);
     if (!(await removeOlderCourses(ctx, job.repositoryId))) {
       await ctx.scheduler.runAfter(0, internal.worker.queue.removeOlderCoursesInternal, {

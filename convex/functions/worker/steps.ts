@@ -14,6 +14,8 @@ import {
   jobStepStateDoc,
   logLevel,
   repositoryDoc,
+  reuseKey,
+  reuseRecord,
 } from "./lib/fields";
 import { type Call, workerMutation, workerQuery } from "./lib/functions";
 import {
@@ -32,6 +34,7 @@ import {
   stepsOf,
 } from "./lib/jobs";
 import { stepLogLine, stepProgress } from "./lib/progress";
+import { findReuseRecords } from "./lib/reuse";
 
 // Pieces per getArtifactParts answer: about 4 MiB, well inside a query's read limit.
 const PARTS_PER_READ = 4;
@@ -97,13 +100,16 @@ async function recordStart(
 // repository and all of the job's step records. One round trip per step start
 // instead of four (the start, jobs:getJob, steps:getSteps, plus
 // jobs:getRepository for the clone step); on Convex each is an HTTPS request.
+// With `reuseKey`, the records reuse:findReuse would answer for it come back in
+// `reuse` (empty without one): a step that needs them saves that call.
 export const beginStep = workerMutation({
-  args: stepStartArgs,
+  args: { ...stepStartArgs, reuseKey: v.optional(reuseKey) },
   returns: v.object({
     step: jobStepDoc,
     job: jobDoc,
     repository: v.union(repositoryDoc, v.null()),
     steps: v.array(jobStepDoc),
+    reuse: v.array(reuseRecord),
   }),
   handler: async (ctx, args, call) => {
     const { step, job } = await recordStart(ctx, args, call);
@@ -113,6 +119,10 @@ export const beginStep = workerMutation({
       // null rather than an error: the web app may have deleted the repository.
       repository: await findRepository(ctx, job.repositoryId),
       steps: await stepsOf(ctx, job._id),
+      reuse:
+        args.reuseKey === undefined
+          ? []
+          : await findReuseRecords(ctx, job.repositoryId, args.reuseKey),
     };
   },
 });

@@ -66,3 +66,19 @@ export const jobStepStateDoc = v.object({
   _creationTime: v.number(),
   ...stepStateFields,
 });
+
+// Reuse records (worker/reuse.ts) as the functions return them: the stored fields but
+// the repository, which a caller never names nor sees.
+const reuseFields = tables.reuseRecords.validator.fields;
+const { repositoryId: _repositoryId, ...reuseRecordFields } = reuseFields;
+export const reuseKind = reuseFields.kind;
+export const reuseRecord = v.object(reuseRecordFields);
+// What a caller names to look records up: one key of one kind.
+export const reuseKey = v.object({ kind: reuseFields.kind, key: reuseFields.key });
+// What a caller gives to keep a record; the job and the time are the call's own.
+export const reuseEntry = v.object({
+  kind: reuseFields.kind,
+  key: reuseFields.key,
+  variant: reuseFields.variant,
+  value: reuseFields.value,
+});
