@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api } from "../functions/_generated/api";
 import { backoffMs } from "../functions/worker/lib/jobs";
+import shared from "../functions/worker/lib/shared.json";
 import { LEASE_MS, SECRET, T0, claimOne, errorCode, newJob, newRepository, setup, ownerOf } from "./setup";
 
 afterEach(() => {
@@ -354,6 +355,42 @@ describe("completion", () => {
     });
     const steps = await t.query(api.worker.steps.getSteps, { secret: SECRET, jobId });
     expect(steps.map((s) => [s.step, s.status, s.completedAt])).toEqual([[7, "completed", T0 + 2]]);
+  });
+
+  test("complete keeps a reuse record and writes its line before Completed, once", async () => {
+    const t = setup();
+    const repo = await newRepository(t);
+    const jobId = await newJob(t, repo);
+    const { leaseToken: token } = (await claimOne(t, "a"))!;
+    const keep = { kind: "step" as const, key: "course", variant: jobId, value: '{"d":1}' };
+    const log = "Course against the previous one: 1 inserted, 0 updated, 0 unchanged";
+    const args = { secret: SECRET, jobId, token, result: null, docsCount: 1, keep, log };
+    await t.mutation(api.worker.queue.complete, { ...args, now: T0 + 2 });
+    await t.mutation(api.worker.queue.complete, { ...args, now: T0 + 3 });
+    const logs = await t.query(api.worker.steps.getLogs, { secret: SECRET, jobId });
+    expect(logs.map((l) => l.msg)).toEqual(["Claimed by a", log, "Completed"]);
+    const later = await newJob(t, repo, { now: T0 + 5 });
+    const { leaseToken: laterToken } = (await claimOne(t, "a", T0 + 6))!;
+    const found = await t.query(api.worker.reuse.findReuse, {
+      secret: SECRET,
+      jobId: later,
+      token: laterToken,
+      kind: "step",
+      key: "course",
+    });
+    expect(found).toEqual([{ ...keep, jobId, createdAt: T0 + 2 }]);
+  });
+
+  test("complete refuses a reuse value too large to keep and writes nothing", async () => {
+    const t = setup();
+    const jobId = await newJob(t, await newRepository(t));
+    const { leaseToken: token } = (await claimOne(t, "a"))!;
+    const value = "x".repeat(shared.reuse.maxValueChars + 1);
+    const keep = { kind: "step" as const, key: "course", variant: jobId, value };
+    const args = { secret: SECRET, jobId, token, result: null, docsCount: 0, keep, now: T0 + 2 };
+    expect(await errorCode(t.mutation(api.worker.queue.complete, args))).toBe("invalid");
+    const job = await t.query(api.worker.jobs.getJob, { secret: SECRET, jobId });
+    expect(job.status).toBe("claimed");
   });
 });
 

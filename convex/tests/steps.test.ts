@@ -91,6 +91,35 @@ describe("steps", () => {
     expect(bundle.steps[1]).toEqual(bundle.step);
   });
 
+  test("beginStep answers with the records of the reuse key it is given", async () => {
+    const t = setup();
+    const repo = await newRepository(t);
+    const first = await newJob(t, repo);
+    const { leaseToken: firstToken } = (await claimOne(t, "a"))!;
+    const kept = { kind: "step" as const, key: "course", variant: first, value: '{"d":1}' };
+    const fence = { secret: SECRET, jobId: first, token: firstToken, now: T0 + 1 };
+    await t.mutation(api.worker.reuse.saveReuse, { ...fence, ...kept });
+    const elsewhere = await newJob(t, await newRepository(t, "evil/other"), { now: T0 + 2 });
+    const { leaseToken: otherToken } = (await claimOne(t, "b", T0 + 2))!;
+    const other = { secret: SECRET, jobId: elsewhere, token: otherToken, now: T0 + 3 };
+    await t.mutation(api.worker.reuse.saveReuse, { ...other, ...kept, variant: elsewhere });
+    const second = await newJob(t, repo, { now: T0 + 4 });
+    const { leaseToken: token } = (await claimOne(t, "c", T0 + 4))!;
+    const base = { secret: SECRET, jobId: second, token, worker: "w", now: T0 + 5 };
+    const reuseKey = { kind: "step" as const, key: "course" };
+    const start = await t.mutation(api.worker.steps.beginStep, { ...base, step: 7, reuseKey });
+    expect(start.reuse).toEqual([{ ...kept, jobId: first, createdAt: T0 + 1 }]);
+    const found = await t.query(api.worker.reuse.findReuse, {
+      secret: SECRET,
+      jobId: second,
+      token,
+      ...reuseKey,
+    });
+    expect(start.reuse).toEqual(found);
+    const plain = await t.mutation(api.worker.steps.beginStep, { ...base, step: 0 });
+    expect(plain.reuse).toEqual([]);
+  });
+
   test("beginStep gives a null repository when the job's repository was deleted", async () => {
     const t = setup();
     const repositoryId = await newRepository(t);

@@ -24,8 +24,11 @@ import type * as worker_lib_fields from "../worker/lib/fields.js";
 import type * as worker_lib_functions from "../worker/lib/functions.js";
 import type * as worker_lib_jobs from "../worker/lib/jobs.js";
 import type * as worker_lib_progress from "../worker/lib/progress.js";
+import type * as worker_lib_reuse from "../worker/lib/reuse.js";
+import type * as worker_lib_steps from "../worker/lib/steps.js";
 import type * as worker_ops from "../worker/ops.js";
 import type * as worker_queue from "../worker/queue.js";
+import type * as worker_reuse from "../worker/reuse.js";
 import type * as worker_steps from "../worker/steps.js";
 
 /**
@@ -48,8 +51,11 @@ declare const fullApi: ApiFromModules<{
   "worker/lib/functions": typeof worker_lib_functions;
   "worker/lib/jobs": typeof worker_lib_jobs;
   "worker/lib/progress": typeof worker_lib_progress;
+  "worker/lib/reuse": typeof worker_lib_reuse;
+  "worker/lib/steps": typeof worker_lib_steps;
   "worker/ops": typeof worker_ops;
   "worker/queue": typeof worker_queue;
+  "worker/reuse": typeof worker_reuse;
   "worker/steps": typeof worker_steps;
 }>;
 export declare const api: FilterApi<
