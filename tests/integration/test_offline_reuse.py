@@ -38,12 +38,20 @@ def test_an_offline_regenerate_reuses_the_steps_of_the_same_tree_only(
     with _stack(tmp_path, redis_url, ANALYSIS_ENGINE="offline") as stack:
         first = _run(stack, repo, redis_url)
         course = {d.slug: d.content for d in stack.store.get_docs(first.id)}
+        # A first course has nothing to be compared with: no line says how it differs.
+        assert not any(m.startswith("Course against") for m in _logs(stack, first.id))
         same = _run(stack, repo, redis_url)
         assert sum(REUSED in m for m in _logs(stack, same.id)) == 6
         assert {d.slug: d.content for d in stack.store.get_docs(same.id)} == course
         assert same.regeneration_stats is not None
         assert same.regeneration_stats["skipped"] == len(course)
         assert same.regeneration_stats["inserted"] == 0
+        # The line is written with the completion, just before "Completed".
+        assert _logs(stack, same.id)[-2:] == [
+            f"Course against the previous one: 0 inserted, 0 updated, {len(course)} unchanged,"
+            " 0 deleted, 0 rejected",
+            "Completed",
+        ]
 
         (repo / "shop" / "cart.py").write_text(
             (repo / "shop" / "cart.py").read_text() + "\n\ndef empty() -> None:\n    pass\n"
