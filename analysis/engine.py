@@ -6,9 +6,12 @@ return, so an engine step may run twice (after a crash) without side effects.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
+
+import redis
 
 from analysis.course.artifacts import (
     AbstractionsArtifact,
@@ -41,6 +44,13 @@ class StepContext:
     order: OrderArtifact | None = None
     chapters: ChaptersArtifact | None = None
     review: ReviewArtifact | None = None
+    # The job's owner (the web app's userId), so that shared resources are fair between
+    # users; empty where there are no users.
+    user_id: str = ""
+    # The workers' shared Redis, where an engine may share limits with the whole fleet.
+    redis: redis.Redis | None = None
+    # Writes a line to the job's log (English, for the operators).
+    note: Callable[[str], None] | None = None
 
     def need_abstractions(self) -> AbstractionsArtifact:
         return _need(self.abstractions, "abstractions")

@@ -169,6 +169,10 @@ class Settings(BaseSettings):
             "Language of the job's progress text the web app shows (fr or en); logs stay English."
         ),
     )
+    progress_timezone: str = Field(
+        default="Europe/Paris",
+        description='Time zone of the times in the job\'s progress text ("resuming around 15:00").',
+    )
 
     # --- logs ---
     log_level: str = Field(default="INFO", description="Log level.")

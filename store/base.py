@@ -108,9 +108,20 @@ class JobStore(abc.ABC):
         lease cleared) and return their ids. Reads a bounded index range."""
 
     @abc.abstractmethod
-    def release(self, job_id: str, token: str, now_ms: int, reason: str) -> None:
-        """Give a held job back: pending, ready now, attempts unchanged. Used on a
-        graceful stop for jobs whose work has not started. Fenced."""
+    def release(
+        self,
+        job_id: str,
+        token: str,
+        now_ms: int,
+        reason: str,
+        *,
+        run_at_ms: int | None = None,
+        progress: str | None = None,
+    ) -> None:
+        """Give a held job back: pending, attempts unchanged, ready at ``run_at_ms``
+        (now when None), ``progress`` saying why it waits (the queued text when None).
+        Used on a graceful stop for jobs whose work has not started, and by a step that
+        must wait for a limit the fleet shares. Fenced."""
 
     @abc.abstractmethod
     def mark_canceled(self, job_id: str, token: str, now_ms: int) -> JobRecord:

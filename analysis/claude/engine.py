@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from analysis.claude import cache, prompts
 from analysis.claude.fanout import fan_out
+from analysis.claude.guard import CallGuard
 from analysis.claude.models import ChapterDraft, ChapterReview
 from analysis.claude.records import summarize_calls
 from analysis.claude.result import ClaudeCallFailed
@@ -87,6 +89,7 @@ class ClaudeEngine(Engine):
     def __init__(self, settings: ClaudeSettings | None = None) -> None:
         self.settings = settings if settings is not None else load_claude_settings()
         self.runner = ClaudeRunner(self.settings)
+        self.guard = CallGuard(self.settings)
         # An unsupported CLI fails here, at worker start, not at a job's first call.
         self.runner.start()
 
@@ -105,7 +108,8 @@ class ClaudeEngine(Engine):
         are asked again with their problems; failed calls (error results, crashes, bad
         output) again as they were. When the last try was invalid: ``StepValidationError``
         (permanent); when it failed: ``ClaudeCallFailed`` (transient). Timeouts and
-        cancels are not retried here."""
+        cancels are not retried here; calls the API refused are asked again by the guard
+        after the fleet's pause, or give the job back (``WorkDeferred``)."""
         schema = model.model_json_schema()
         cached = cache.load(ctx.work_dir, key, prompt, schema, model)
         if cached is not None and not check(cached):
@@ -117,8 +121,9 @@ class ClaudeEngine(Engine):
         for attempt in range(1, tries + 1):
             ctx.cancel.check()
             asked = prompts.with_feedback(prompt, problems) if problems else prompt
+            call = ClaudeCall(step, key, asked, schema)
             try:
-                data = self.runner.run(ClaudeCall(step, key, asked, schema), ctx)
+                data = self.guard.run(ctx, partial(self.runner.run, call, ctx))
             except ClaudeCallFailed as exc:
                 failure = exc
                 log.warning("%s: call %d/%d failed: %s", key, attempt, tries, exc, extra=extra)

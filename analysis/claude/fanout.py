@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from fondation.errors import JobCanceled, PermanentError, StepValidationError
+from fondation.errors import JobCanceled, PermanentError, StepValidationError, WorkDeferred
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -40,7 +40,8 @@ def fan_out(
             raise _NotStarted
         try:
             return work(item)
-        except PermanentError:
+        except (PermanentError, WorkDeferred):
+            # The step fails, or its job is given back: the other chapters wait for then.
             stop.set()
             raise
 
@@ -71,6 +72,10 @@ def _most_severe(errors: list[BaseException]) -> BaseException:
     for e in errors:
         if isinstance(e, PermanentError):
             return e
+    deferred = [e for e in errors if isinstance(e, WorkDeferred)]
+    if deferred:
+        # Given back until the longest of the waits: the others would only wait again.
+        return max(deferred, key=lambda e: e.until_ms)
     first = errors[0]
     if len(errors) > 1:
         first.add_note(f"{len(errors) - 1} other call(s) of this step failed too")

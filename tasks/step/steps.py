@@ -42,9 +42,11 @@ from fondation.errors import (
     LeaseLost,
     MalformedJob,
     PermanentError,
+    WorkDeferred,
 )
 from fondation.wake import announce
 from store.backoff import draw_jitter_ms
+from store.progress import waiting_text
 from store.records import (
     ANALYSIS_STEPS,
     FINALIZE_STEP,
@@ -154,6 +156,8 @@ class StepRun:
             self._stop_canceled(cancel)
         except LeaseLost as exc:
             self._abandon(exc.reason)
+        except WorkDeferred as exc:
+            self._defer(exc)
         except SoftTimeLimitExceeded:
             self.record_failure(
                 f"{STEP_NAMES[self.step]} exceeded its soft time limit", permanent=False
@@ -295,6 +299,9 @@ class StepRun:
             prompt=requester_instructions(start.job.prompt, self.rt.settings.course_language),
             work_dir=scratch,
             cancel=cancel,
+            user_id=start.job.user_id,
+            redis=self.rt.redis,
+            note=self._log,
         )
         ctx.abstractions = _typed(artifacts.get(1), AbstractionsArtifact)
         ctx.relationships = _typed(artifacts.get(2), RelationshipsArtifact)
@@ -382,6 +389,28 @@ class StepRun:
         # checkout is cheap to make again.
         self.rt.workspace.remove(self.job_id)
         self._left_chain(ended=job.is_final)
+
+    def _defer(self, exc: WorkDeferred) -> NoReturn:
+        """Give the job back until the shared limit it waits for should have passed: the
+        chain stops here, the worker is free, no attempt is spent, and the job's progress
+        says why it waits. Its checkout and scratch folder stay, for a rerun here."""
+        s = self.rt.settings
+        progress = waiting_text(exc.reason, exc.until_ms, s.progress_language, s.progress_timezone)
+        try:
+            self._retry(
+                lambda: self.rt.store.release(
+                    self.job_id, self.token, self.clock.now_ms(), str(exc),
+                    run_at_ms=exc.until_ms, progress=progress,
+                ),
+                "release",
+            )  # fmt: skip
+        except LeaseLost as lost:
+            self._abandon(lost.reason)
+        wait_s = max(0.0, (exc.until_ms - self.clock.now_ms()) / 1000)
+        self._log(f"Waiting {wait_s:.0f} s for Claude ({exc.reason}); the job was given back")
+        log.info("job %s given back for %.0f s: %s", self.job_id, wait_s, exc, extra=self.extra)
+        self._left_chain(ended=False)
+        raise Ignore()
 
     def _stop_canceled(self, cancel: CancelToken) -> NoReturn:
         if cancel.lease_lost:

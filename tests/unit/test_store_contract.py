@@ -395,6 +395,19 @@ def test_release_gives_the_job_back_without_counting_an_attempt(store: JobStore)
     assert claim_one(store, now=T0 + 2)[0] == job_id
 
 
+def test_release_with_a_run_at_holds_the_job_back_until_then_with_its_progress(
+    store: JobStore,
+) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    waiting = "En attente : limite d'utilisation de Claude atteinte, reprise vers 15:00"
+    store.release(job_id, token, T0 + 1, "usage limit", run_at_ms=T0 + 60_000, progress=waiting)
+    job = store.get_job(job_id)
+    assert (job.status, job.attempts, job.progress) == ("pending", 0, waiting)
+    assert store.claim("b1", 1, LEASE, T0 + 59_999) == []
+    assert claim_one(store, now=T0 + 60_000)[0] == job_id
+
+
 def test_held_jobs_lists_the_owners_active_jobs(store: JobStore) -> None:
     for i in range(3):
         new_job(store, now=T0 + i)
