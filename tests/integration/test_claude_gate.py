@@ -38,7 +38,8 @@ def test_no_more_calls_run_than_the_fleet_allows(client: redis.Redis) -> None:
 def test_a_freed_slot_goes_to_the_user_with_the_fewest_calls_running(client: redis.Redis) -> None:
     gate = _gate(client, max_calls=2)
     busy = [gate.ticket(f"job-a{i}", "alice") for i in range(4)]
-    assert gate.ask(busy[0], T0).go and gate.ask(busy[1], T0).go
+    assert gate.ask(busy[0], T0).go
+    assert gate.ask(busy[1], T0).go
     # Alice's next two jobs waited first; Bob's one job comes later.
     assert not gate.ask(busy[2], T0 + 1).go
     assert not gate.ask(busy[3], T0 + 2).go
@@ -88,7 +89,8 @@ def test_pacing_holds_calls_past_the_minutes_quota_until_the_oldest_start_is_a_m
 ) -> None:
     gate = _gate(client, max_calls=10, per_minute=2)
     a, b, c = (gate.ticket(f"job-{i}", f"u{i}") for i in range(3))
-    assert gate.ask(a, T0).go and gate.ask(b, T0 + 10).go
+    assert gate.ask(a, T0).go
+    assert gate.ask(b, T0 + 10).go
     gate.leave(a)
     gate.leave(b)
     verdict = gate.ask(c, T0 + 1_000)
@@ -115,7 +117,8 @@ def test_a_failed_probe_pauses_again_for_longer(client: redis.Redis) -> None:
     gate = _gate(client)
     gate.pause("rate_limit", None, T0, "429")
     first = read_pause(client)
-    assert first is not None and first.until_ms == T0 + 15_000
+    assert first is not None
+    assert first.until_ms == T0 + 15_000
     gate.pause("rate_limit", None, first.until_ms + 1, "429 again")
     second = read_pause(client)
     assert second is not None
@@ -128,7 +131,8 @@ def test_a_weaker_reason_does_not_shorten_a_stronger_pause(client: redis.Redis) 
     gate.pause("spend", NO_END, T0, "credit balance is too low")
     gate.pause("rate_limit", T0 + 60_000, T0 + 1, "429")
     pause = read_pause(client)
-    assert pause is not None and (pause.reason, pause.until_ms) == ("spend", NO_END)
+    assert pause is not None
+    assert (pause.reason, pause.until_ms) == ("spend", NO_END)
     assert gate.ask(gate.ticket("j", "u"), T0 + 3_600_000).hold == "pause"
     assert not gate.succeeded(T0 + 3_600_000)  # a pause with no end is lifted by an operator
     assert gate.resume()
@@ -148,5 +152,6 @@ def test_the_operator_reads_calls_running_and_waiting_the_pause_and_the_hours_co
     gate.pause("overloaded", T0 + 5_000, T0, "529")
     state = fleet_state(client, T0 + 40_000)
     assert (state.running, state.waiting, state.cost_last_hour_usd) == (1, 1, 0.75)
-    assert state.pause is not None and state.pause.reason == "overloaded"
+    assert state.pause is not None
+    assert state.pause.reason == "overloaded"
     assert gate.job_cost("job-1") == 0.75

@@ -69,7 +69,8 @@ def test_a_usage_limit_pauses_the_fleet_and_gives_the_job_back_until_the_reset(
         assert deferred.until_known
         assert abs(deferred.until_ms - reset * 1000) < 60_000
     pause = read_pause(client)
-    assert pause is not None and pause.reason == "usage_limit"
+    assert pause is not None
+    assert pause.reason == "usage_limit"
 
 
 def test_a_short_rate_limit_is_waited_out_within_the_step_and_lifted_by_the_next_answer(
@@ -100,7 +101,8 @@ def test_a_spend_limit_pauses_the_fleet_until_an_operator_acts(
     assert not deferred.value.until_known  # only when to look again
     assert deferred.value.until_ms - started_ms >= 119_000
     pause = read_pause(client)
-    assert pause is not None and (pause.reason, pause.until_ms) == ("spend", NO_END)
+    assert pause is not None
+    assert (pause.reason, pause.until_ms) == ("spend", NO_END)
     assert len(api.messages()) == 1
 
 
@@ -113,7 +115,9 @@ def test_a_rejected_credential_is_probed_again_after_the_probe_interval(
             _ask(settings, _ctx(jobs, client))
     assert deferred.value.reason == "credential"
     pause = read_pause(client)
-    assert pause is not None and pause.reason == "credential" and pause.until_ms > 0
+    assert pause is not None
+    assert pause.reason == "credential"
+    assert pause.until_ms > 0
 
 
 def test_a_job_that_reaches_its_budget_fails_for_good(jobs: Jobs, client: redis.Redis) -> None:

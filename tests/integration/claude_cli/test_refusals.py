@@ -57,7 +57,8 @@ def test_a_subscriptions_usage_limit_is_read_with_its_reset(jobs: Jobs) -> None:
         out = call_once(real_settings(api.url, credential="oauth"), jobs.ctx())
     assert isinstance(out.error, ClaudeUsageLimit), out.error
     assert out.envelope is not None
-    assert out.envelope.result is not None and "hit your 5-hour limit" in out.envelope.result
+    assert out.envelope.result is not None
+    assert "hit your 5-hour limit" in out.envelope.result
     assert (out.envelope.model_extra or {}).get("api_error") == "usage_limit_reached"
     # The CLI prints the reset to the minute, in the zone of its TZ.
     expected = datetime.fromtimestamp(reset, UTC).replace(second=0)
