@@ -9,6 +9,7 @@ from typing import Any
 import redis
 from prometheus_client import CollectorRegistry
 
+from bridge import claude_fleet
 from bridge.queue_depth import queue_depth
 from fondation import keys
 from fondation.errors import FondationError
@@ -111,8 +112,19 @@ def collect_health(bridge: Any) -> HealthReport:
         if job.lease_until is not None and job.lease_until - now < s.lease_ms / 4:
             near.append(job.id)
     report.checks.append(Check("leases", not near, f"{len(near)} leases near expiry", near))
+    _claude_check(bridge, report, now)
     bridge.metrics.in_flight.set(len(bridge.held))
     return report
+
+
+def _claude_check(bridge: Any, report: HealthReport, now: int) -> None:
+    """The fleet's Claude calls: running, waiting, and why they are paused."""
+    try:
+        state = claude_fleet.read_state(bridge.redis, now)
+    except (redis.RedisError, OSError):
+        return  # the redis check already fails
+    if claude_fleet.shows_claude(state, bridge.settings.analysis_engine):
+        report.checks.append(Check("claude", *claude_fleet.check_fields(state)))
 
 
 def dashboard_state(bridge: Any, flower_url: str | None) -> dict[str, Any]:
@@ -157,7 +169,18 @@ def dashboard_state(bridge: Any, flower_url: str | None) -> dict[str, Any]:
             {"id": f["id"], "status": f["status"], "lastError": f["lastError"]} for f in failures
         ],
         "counts": store.count_by_status(),
+        "claude": _claude_dashboard(bridge),
     }
+
+
+def _claude_dashboard(bridge: Any) -> dict[str, Any] | None:
+    try:
+        state = claude_fleet.read_state(bridge.redis, bridge.clock_ms())
+    except (redis.RedisError, OSError):
+        return None
+    if not claude_fleet.shows_claude(state, bridge.settings.analysis_engine):
+        return None
+    return claude_fleet.dashboard_fields(state)
 
 
 def metrics_json(registry: CollectorRegistry) -> dict[str, Any]:

@@ -20,12 +20,11 @@ from typing import Any, Literal
 
 import redis
 
-from analysis.claude.refusals import PAUSE_REASONS, PauseReason
 from fondation import keys
+from fondation.claude_fleet import PAUSE_REASONS, PauseReason
 
 # Why a call may not start now.
 Hold = Literal["pause", "probe", "capacity", "pace", "turn"]
-NO_END = -1  # a pause with no end: an operator must act
 
 _ACQUIRE = """
 local running, waiting, seen, starts, pause = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -78,11 +77,12 @@ return {'go', '', '0'}
 """
 
 # ARGV: reason, until_ms (NO_END, 0: back off, else the end), now, base_ms, cap_ms, detail,
-# rank (higher wins over a lower reason still in force).
+# rank (higher wins over a lower reason still in force), the refused credential's name.
 _PAUSE = """
 local pause = KEYS[1]
 local reason, until_ms, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local base, cap, detail, rank = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
+local credential = ARGV[8]
 local cur = redis.call('HMGET', pause, 'reason', 'until_ms', 'strikes', 'rank', 'since_ms')
 local strikes = 0
 local since = now
@@ -102,7 +102,8 @@ if cur[1] and cur[1] == reason then
   if cur_until < 0 or (until_ms >= 0 and cur_until > until_ms) then until_ms = cur_until end
 end
 redis.call('HSET', pause, 'reason', reason, 'until_ms', until_ms, 'strikes', strikes,
-           'rank', rank, 'since_ms', since, 'detail', detail, 'updated_ms', now)
+           'rank', rank, 'since_ms', since, 'detail', detail, 'updated_ms', now,
+           'credential', credential)
 return 1
 """
 
@@ -137,25 +138,6 @@ class Verdict:
     hold: Hold | None = None
     reason: str = ""
     until_ms: int = 0
-
-
-@dataclass(frozen=True)
-class Pause:
-    reason: PauseReason
-    until_ms: int  # NO_END: until an operator acts
-    since_ms: int
-    strikes: int
-    detail: str
-
-
-@dataclass(frozen=True)
-class FleetState:
-    """What the operator sees: calls running and waiting, the pause, the last hour's cost."""
-
-    running: int
-    waiting: int
-    pause: Pause | None
-    cost_last_hour_usd: float
 
 
 class FleetGate:
@@ -203,13 +185,21 @@ class FleetGate:
             pipe.zrem(key, ticket)
         pipe.execute()
 
-    def pause(self, reason: PauseReason, until_ms: int | None, now_ms: int, detail: str) -> None:
+    def pause(
+        self,
+        reason: PauseReason,
+        until_ms: int | None,
+        now_ms: int,
+        detail: str,
+        credential: str = "",
+    ) -> None:
         """Stop the fleet's calls until ``until_ms`` (None: back off, longer each time
         the pause is renewed after its end; ``NO_END``: until an operator acts). A pause
         of a stronger reason still in force is kept."""
         base, cap = _BACKOFF_MS[reason]
         end = 0 if until_ms is None else until_ms
-        args: list[str | int] = [reason, end, now_ms, base, cap, detail[:500], _RANK[reason]]
+        args: list[str | int] = [reason, end, now_ms, base, cap, detail[:500], _RANK[reason],
+                                 credential]  # fmt: skip
         self._pause(keys=[keys.CLAUDE_PAUSE], args=args)
 
     def succeeded(self, now_ms: int) -> bool:
@@ -235,37 +225,6 @@ class FleetGate:
     def job_cost(self, job_id: str) -> float:
         value = self.redis.get(keys.claude_job_cost(job_id))
         return float(_text(value)) if value is not None else 0.0
-
-
-def read_pause(client: redis.Redis) -> Pause | None:
-    raw = client.hgetall(keys.CLAUDE_PAUSE)
-    if not raw:
-        return None
-    doc = {_text(k): _text(v) for k, v in raw.items()}
-    reason = doc.get("reason", "")
-    if reason not in PAUSE_REASONS:
-        return None
-    return Pause(
-        reason=reason,
-        until_ms=int(float(doc.get("until_ms", NO_END))),
-        since_ms=int(float(doc.get("since_ms", 0))),
-        strikes=int(float(doc.get("strikes", 0))),
-        detail=doc.get("detail", ""),
-    )
-
-
-def fleet_state(client: redis.Redis, now_ms: int) -> FleetState:
-    """The fleet's Claude calls as Redis holds them, for /health, /metrics and the
-    dashboard. Expired entries are not counted."""
-    pipe = client.pipeline(transaction=False)
-    pipe.zcount(keys.CLAUDE_RUNNING, now_ms, "+inf")
-    pipe.zcard(keys.CLAUDE_WAITING)
-    minute = now_ms // 60_000
-    for m in range(minute - 59, minute + 1):
-        pipe.get(keys.claude_cost(m))
-    running, waiting, *costs = pipe.execute()
-    cost = sum(float(_text(c)) for c in costs if c is not None)
-    return FleetState(int(running), int(waiting), read_pause(client), round(cost, 6))
 
 
 def _text(value: Any) -> str:

@@ -11,11 +11,12 @@ total, and a job that reaches CLAUDE_JOB_BUDGET_USD fails for good.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from analysis.claude.gate import NO_END, FleetGate, Verdict
+from analysis.claude.gate import FleetGate, Verdict
 from analysis.claude.records import CallRecord, read_records
 from analysis.claude.refusals import (
     ClaudeCredentialRejected,
@@ -24,6 +25,7 @@ from analysis.claude.refusals import (
 )
 from analysis.claude.settings import ClaudeSettings
 from analysis.engine import StepContext
+from fondation.claude_fleet import NO_END, read_pause
 from fondation.clock import SYSTEM_CLOCK, Clock
 from fondation.errors import PermanentError, WorkDeferred
 
@@ -47,6 +49,10 @@ class CallGuard:
         self.settings = settings
         self.clock = clock
         self._gates: dict[int, FleetGate] = {}
+        # Which credential this worker uses, as a short digest: the fleet's pause records
+        # it, so that workers restarted with another one know the pause is not theirs.
+        name, value = settings.credential()
+        self._credential_id = hashlib.sha256(f"{name}={value}".encode()).hexdigest()[:12]
 
     def gate_for(self, ctx: StepContext) -> FleetGate | None:
         if ctx.redis is None:
@@ -62,7 +68,16 @@ class CallGuard:
                 call_ttl_ms=int((s.timeout_s + s.kill_grace_s + 30) * 1000),
             )
             self._gates = {id(ctx.redis): gate}
+            self._lift_pause_of_another_credential(gate)
         return gate
+
+    def _lift_pause_of_another_credential(self, gate: FleetGate) -> None:
+        """Workers restarted with a new credential lift the pause the old one caused."""
+        pause = read_pause(gate.redis)
+        if pause is None or pause.reason != "credential":
+            return
+        if pause.credential != self._credential_id and gate.resume():
+            log.info("Claude credential changed: the fleet's credential pause is lifted")
 
     def run(self, ctx: StepContext, call: Call) -> dict[str, Any]:
         """``call``'s answer; ``call`` gets the hook that counts each record's cost."""
@@ -138,7 +153,7 @@ class CallGuard:
             until = now + int(self.settings.probe_interval_s * 1000)
         log.warning("Claude refused a call (%s): %s", exc.reason, exc,
                     extra={"job_id": ctx.job_id})  # fmt: skip
-        gate.pause(exc.reason, until, now, str(exc))
+        gate.pause(exc.reason, until, now, str(exc), self._credential_id)
 
     def _count(self, ctx: StepContext, gate: FleetGate | None, record: CallRecord) -> None:
         if gate is not None and record.total_cost_usd:

@@ -15,19 +15,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analysis.claude.result import ResultEnvelope
+from fondation.claude_fleet import PauseReason
 from fondation.errors import PermanentError, TransientError
-
-# What stops the fleet's Claude calls, by cause. "rate_limit" and "overloaded" pass by
-# themselves; "usage_limit" ends at its announced reset; "credential" and "spend" need
-# an operator (or, for "credential", a probe call that succeeds).
-PauseReason = Literal["rate_limit", "overloaded", "usage_limit", "credential", "spend"]
-PAUSE_REASONS: tuple[PauseReason, ...] = (
-    "rate_limit", "overloaded", "usage_limit", "credential", "spend",
-)  # fmt: skip
 
 # The CLI waits within the call for a retry-after of up to 60 s and gives up at once on a
 # longer one, so a 429 that ended the call quickly announced at least this long.

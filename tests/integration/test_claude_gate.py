@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from analysis.claude.gate import NO_END, FleetGate, fleet_state, read_pause
+from analysis.claude.gate import FleetGate
+from fondation.claude_fleet import NO_END, fleet_state, read_pause
 
 pytestmark = pytest.mark.integration
 

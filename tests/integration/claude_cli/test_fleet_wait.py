@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 import redis
 
-from analysis.claude.gate import NO_END, FleetGate, read_pause
+from analysis.claude.gate import FleetGate
 from analysis.claude.guard import CallGuard, JobBudgetSpent
 from analysis.claude.runner import ClaudeCall, ClaudeRunner
 from analysis.claude.settings import ClaudeSettings
 from analysis.engine import StepContext
+from fondation.claude_fleet import NO_END, read_pause
 from fondation.errors import WorkDeferred
 from testbed.claude_api import limits
 from testbed.claude_api.cli import real_settings
