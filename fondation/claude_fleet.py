@@ -61,6 +61,13 @@ def read_pause(client: redis.Redis) -> Pause | None:
     )
 
 
+def lift_pause(client: redis.Redis) -> Pause | None:
+    """An operator's override: end the fleet's pause now; the pause that was lifted."""
+    pause = read_pause(client)
+    client.delete(keys.CLAUDE_PAUSE)
+    return pause
+
+
 def fleet_state(client: redis.Redis, now_ms: int) -> FleetState:
     """The fleet's Claude calls as Redis holds them, for /health, /metrics and the
     dashboard. Expired entries are not counted."""

@@ -13,6 +13,7 @@ import tempfile
 import uuid
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -187,6 +188,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{value} is more than a day; this setting is in seconds, not milliseconds"
             )
+        return value
+
+    @field_validator("progress_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Paris, UTC)") from exc
         return value
 
     @model_validator(mode="after")

@@ -22,7 +22,7 @@ from checkout.github_token import CloneCredentials
 from checkout.workspace import Workspace
 from fondation import keys
 from fondation.clock import FakeClock
-from fondation.errors import MalformedJob, StoreUnavailable
+from fondation.errors import MalformedJob, StoreUnavailable, WorkDeferred
 from fondation.settings import load_settings
 from store.backoff import backoff_ms
 from store.records import JobRecord, JobSpec, RepositorySpec
@@ -303,3 +303,34 @@ def test_an_outage_longer_than_the_grace_fails_the_delivery_and_leaves_the_job_h
     # Still b1's: its bridge sees no work and retries it (lost work).
     assert (job.status, job.locked_by, job.attempts) == ("analyzing", "b1", 0)
     assert rig.step_status(EXTRACT) != "completed"
+
+
+# --- a step that must wait for a limit the fleet shares ------------------------------------
+
+
+def test_a_step_deferred_by_a_shared_limit_gives_its_job_back_without_spending_an_attempt(
+    rig: Rig,
+) -> None:
+    until = T0 + 3_600_000  # 23:13 UTC, 00:13 in Paris
+    seen: list[StepContext] = []
+
+    def limited(ctx: StepContext) -> None:
+        seen.append(ctx)
+        raise WorkDeferred("usage limit", reason="usage_limit", until_ms=until, until_known=True)
+
+    rig.engine.during = limited
+    with pytest.raises(Ignore):
+        rig.run(EXTRACT)
+    job = rig.store.get_job(rig.job_id)
+    assert (job.status, job.attempts, job.lease_token) == ("pending", 0, None)
+    assert (
+        job.progress == "En attente : limite d'utilisation de Claude atteinte, reprise vers 00:13"
+    )
+    assert rig.store.claim("b1", 1, rig.rt.settings.lease_ms, until - 1) == []
+    assert rig.store.claim("b1", 1, rig.rt.settings.lease_ms, until)
+    # The engine was given what a fleet-wide limit needs: the job's user and the Redis.
+    assert seen[0].user_id == "u"
+    assert seen[0].redis is rig.rt.redis
+    assert any("Waiting 3600 s for Claude (usage_limit)" in line for line in rig.logs())
+    # The checkout stays for the rerun.
+    assert rig.rt.workspace.checkout_dir(rig.job_id).exists()
