@@ -45,7 +45,7 @@ from analysis.course.artifacts import (
     TutorialsArtifact,
 )
 from analysis.engine import Engine, StepContext
-from fondation.errors import StepValidationError
+from fondation.errors import FondationError, JobCanceled, StepValidationError
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ class ClaudeEngine(Engine):
                 ChapterDraft,
                 lambda d: check_citations(d.citations, checkout, where),
             )
-            return Chapter(
+            chapter = Chapter(
                 index=index,
                 abstraction_id=target.id,
                 slug=target.id,  # unique, as ids are; the course adds the index
@@ -207,6 +207,9 @@ class ClaudeEngine(Engine):
                 content=draft.content,
                 citations=draft.citations,
             )
+            if self.settings.review_with_drafts:
+                self._review_early(ctx, chapter, len(plan), abstractions, order, checkout)
+            return chapter
 
         chapters = self._fan_out(ctx, plan, write)
         art = ChaptersArtifact(chapters=chapters)
@@ -219,16 +222,7 @@ class ClaudeEngine(Engine):
         checkout = Checkout(ctx.checkout)
 
         def review(chapter: Chapter) -> tuple[Chapter, list[ReviewFinding]]:
-            prompt = prompts.review_prompt(chapter, len(drafts), abstractions, order, ctx.prompt)
-            where = f"reviewed chapter {chapter.index} ({chapter.slug})"
-            answer = self._ask(
-                ctx,
-                "review",
-                f"review-{chapter.index:02d}-{chapter.slug}",
-                prompt,
-                ChapterReview,
-                lambda r: check_citations(r.citations, checkout, where),
-            )
+            answer = self._review(ctx, chapter, len(drafts), abstractions, order, checkout)
             fixed = chapter.model_copy(
                 update={
                     "title": answer.title,
@@ -271,6 +265,52 @@ class ClaudeEngine(Engine):
             return None
         steps: dict[str, dict[str, Any]] = summarize_calls(ctx.work_dir)["steps"]
         return steps.get(name)
+
+    # --- reviews ----------------------------------------------------------------------
+
+    def _review(
+        self,
+        ctx: StepContext,
+        chapter: Chapter,
+        total: int,
+        abstractions: AbstractionsArtifact,
+        order: OrderArtifact,
+        checkout: Checkout,
+    ) -> ChapterReview:
+        """One chapter's review: the same question in step 5 and, asked early, in step 4,
+        so that step 5 finds the early answer in the cache."""
+        prompt = prompts.review_prompt(chapter, total, abstractions, order, ctx.prompt)
+        where = f"reviewed chapter {chapter.index} ({chapter.slug})"
+        return self._ask(
+            ctx,
+            "review",
+            f"review-{chapter.index:02d}-{chapter.slug}",
+            prompt,
+            ChapterReview,
+            lambda r: check_citations(r.citations, checkout, where),
+        )
+
+    def _review_early(
+        self,
+        ctx: StepContext,
+        chapter: Chapter,
+        total: int,
+        abstractions: AbstractionsArtifact,
+        order: OrderArtifact,
+        checkout: Checkout,
+    ) -> None:
+        """Review a chapter as soon as its draft is done, instead of after the slowest
+        draft: step 5 then reads the answer from the job's cache. A review that fails
+        here is left to step 5, and step 4 succeeds on its drafts alone."""
+        try:
+            self._review(ctx, chapter, total, abstractions, order, checkout)
+        except JobCanceled:
+            raise
+        except FondationError as exc:
+            log.info(
+                "review of chapter %d left to step 5: %s", chapter.index, exc,
+                extra={"job_id": ctx.job_id},
+            )  # fmt: skip
 
     # --- helpers ----------------------------------------------------------------------
 

@@ -99,6 +99,11 @@ class ClaudeSettings(BaseSettings):
     validation_retries: int = Field(
         default=2, ge=0, description="Calls again after an invalid or failed answer."
     )
+    review_with_drafts: bool = Field(
+        default=True,
+        description="Review each chapter as soon as its draft is done (in step 4), instead of "
+        "after the slowest draft; step 5 then reads the reviews from the job's cache.",
+    )
     chapter_concurrency: int = Field(
         default=4, ge=1, description="Chapter (and review) calls running at once in a step."
     )

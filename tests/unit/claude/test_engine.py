@@ -106,7 +106,8 @@ def test_chapters_follow_the_order_and_take_their_slug_from_the_abstraction(
 def test_a_chapter_prompt_has_the_outline_but_no_other_chapter(
     engine_for: EngineFactory, ordered_ctx: StepContext, argv_log: Path
 ) -> None:
-    engine_for("success", chapter_concurrency=1).generate_chapters(ordered_ctx)
+    engine = engine_for("success", chapter_concurrency=1, review_with_drafts=False)
+    engine.generate_chapters(ordered_ctx)
     third = read_log(argv_log)[2]["prompt"]
     assert "Target abstraction: `checkout`" in third
     assert '"title":"Items"' in third  # the outline...
@@ -117,7 +118,7 @@ def test_a_chapter_prompt_has_the_outline_but_no_other_chapter(
 def test_a_failed_chapter_is_retried_alone(
     engine_for: EngineFactory, ordered_ctx: StepContext, argv_log: Path
 ) -> None:
-    art = engine_for("invalid_citation").generate_chapters(ordered_ctx)
+    art = engine_for("invalid_citation", review_with_drafts=False).generate_chapters(ordered_ctx)
     assert len(art.chapters) == 3
     assert _calls_by_key(argv_log) == Counter({"models": 1, "cart": 2, "checkout": 1})
 
@@ -125,7 +126,7 @@ def test_a_failed_chapter_is_retried_alone(
 def test_finished_chapters_are_reused_when_the_step_runs_again(
     engine_for: EngineFactory, ordered_ctx: StepContext, argv_log: Path
 ) -> None:
-    engine = engine_for("success")
+    engine = engine_for("success", review_with_drafts=False)
     first = engine.generate_chapters(ordered_ctx)
     calls = len(read_log(argv_log))
     again = engine.generate_chapters(ordered_ctx)
@@ -136,11 +137,25 @@ def test_finished_chapters_are_reused_when_the_step_runs_again(
 def test_a_changed_question_is_not_answered_from_the_cache(
     engine_for: EngineFactory, ordered_ctx: StepContext, argv_log: Path
 ) -> None:
-    engine = engine_for("success")
+    engine = engine_for("success", review_with_drafts=False)
     engine.generate_chapters(ordered_ctx)
     ordered_ctx.prompt = "Write for experts."
     engine.generate_chapters(ordered_ctx)
     assert len(read_log(argv_log)) == 6
+
+
+def test_each_chapter_is_reviewed_as_soon_as_its_draft_is_done_and_step_5_reuses_it(
+    engine_for: EngineFactory, ordered_ctx: StepContext, argv_log: Path
+) -> None:
+    engine = engine_for("success", chapter_concurrency=1)
+    ordered_ctx.chapters = engine.generate_chapters(ordered_ctx)
+    asked = [call["prompt"] for call in read_log(argv_log)]
+    # One chapter at a time: draft 1, its review, draft 2, its review, ...
+    reviews = [i for i, prompt in enumerate(asked) if "## Task: review chapter" in prompt]
+    assert reviews == [1, 3, 5], [p[:80] for p in asked]
+    review = engine.review_chapters(ordered_ctx)
+    assert len(read_log(argv_log)) == 6  # step 5 asked nothing: every review was cached
+    assert [c.slug for c in review.chapters] == ["models", "cart", "checkout"]
 
 
 def test_the_review_replaces_chapters_and_collects_findings(
