@@ -37,6 +37,9 @@ _RESETS = re.compile(
     r"(?:\s*\((?P<zone>[^)]+)\))?",
     re.IGNORECASE,
 )
+_PRINTED_TO = timedelta(minutes=1)
+# A reset printed a moment ago has passed; one hours ago is tomorrow's.
+_JUST_PASSED = timedelta(hours=1)
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
@@ -125,8 +128,9 @@ def _rate_limit_until(end: CallEnd) -> int | None:
 
 
 def reset_ms(text: str, now_ms: int) -> int | None:
-    """The reset the CLI announced ("resets 5:20pm (UTC)"), as epoch ms: the next such
-    time after ``now_ms`` in the zone it names; None when there is none to read."""
+    """The reset the CLI announced ("resets 5:20pm (UTC)"), as epoch ms: the end of that
+    minute, the next such time in the zone it names (a reset that passed a moment ago is
+    now); None when there is none to read."""
     found = _RESETS.search(text)
     if found is None:
         return None
@@ -144,15 +148,16 @@ def _next_reset(found: re.Match[str], now_ms: int) -> int:
     now = datetime.fromtimestamp(now_ms / 1000, UTC).astimezone(zone)
     hour = int(found["hour"]) % 12 + (12 if found["ampm"].lower() == "pm" else 0)
     minute = int(found["minute"] or 0)
-    at = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    # The CLI prints the reset's minute, rounded down: it comes within the next 60 s.
+    at = now.replace(hour=hour, minute=minute, second=0, microsecond=0) + _PRINTED_TO
     if found["month"]:
         month = _MONTHS.index(found["month"].lower()[:3]) + 1
         at = at.replace(month=month, day=int(found["day"]))
         if at < now - timedelta(days=1):
             at = at.replace(year=at.year + 1)
-    elif at <= now:
-        at += timedelta(days=1)
-    return int(at.timestamp() * 1000)
+    elif at <= now - _JUST_PASSED:
+        at += timedelta(days=1)  # a time of day without a date is the next one
+    return int(max(at, now).timestamp() * 1000)
 
 
 def _int(value: object) -> int | None:

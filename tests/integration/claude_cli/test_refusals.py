@@ -5,7 +5,7 @@ an overload, a rejected credential, a spend limit, no credit, an invalid request
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -60,8 +60,9 @@ def test_a_subscriptions_usage_limit_is_read_with_its_reset(jobs: Jobs) -> None:
     assert out.envelope.result is not None
     assert "hit your 5-hour limit" in out.envelope.result
     assert (out.envelope.model_extra or {}).get("api_error") == "usage_limit_reached"
-    # The CLI prints the reset to the minute, in the zone of its TZ.
-    expected = datetime.fromtimestamp(reset, UTC).replace(second=0)
+    # The CLI prints the reset's minute, rounded down, in the zone of its TZ: the engine
+    # waits to the end of that minute.
+    expected = datetime.fromtimestamp(reset, UTC).replace(second=0) + timedelta(minutes=1)
     assert out.error.until_ms == int(expected.timestamp() * 1000)
     assert len(api.messages()) == 1
 

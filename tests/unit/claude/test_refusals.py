@@ -42,18 +42,25 @@ def test_a_subscriptions_usage_limit_pauses_until_the_reset_the_cli_printed() ->
                    api_error="usage_limit_reached")  # fmt: skip
     refusal = classify(env, _end())
     assert isinstance(refusal, ClaudeUsageLimit)
-    assert refusal.until_ms == int(datetime(2026, 12, 7, 17, 20, tzinfo=UTC).timestamp() * 1000)
+    # The CLI printed the minute, rounded down: the reset comes before that minute ends.
+    assert refusal.until_ms == int(datetime(2026, 12, 7, 17, 21, tzinfo=UTC).timestamp() * 1000)
 
 
 def test_a_reset_on_another_day_is_read_with_its_date_and_zone() -> None:
     text = "You've hit your weekly limit · resets Dec 9, 11:54pm (Europe/Paris)"
-    expected = datetime(2026, 12, 9, 22, 54, tzinfo=UTC)
+    expected = datetime(2026, 12, 9, 22, 55, tzinfo=UTC)
     assert reset_ms(text, NOW_MS) == int(expected.timestamp() * 1000)
 
 
 def test_a_reset_earlier_in_the_day_than_now_is_tomorrows() -> None:
-    expected = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
+    expected = datetime(2026, 12, 8, 9, 1, tzinfo=UTC)
     assert reset_ms("resets 9am (UTC)", NOW_MS) == int(expected.timestamp() * 1000)
+
+
+def test_a_reset_printed_in_the_minute_that_just_ended_is_now() -> None:
+    # NOW is 16:20:00; the reset was due before 16:20 ended a moment ago.
+    assert reset_ms("resets 4:19pm (UTC)", NOW_MS) == NOW_MS
+    assert reset_ms("resets 4:20pm (UTC)", NOW_MS + 30_000) == NOW_MS + 60_000
 
 
 def test_a_usage_limit_without_a_readable_reset_has_no_end() -> None:
