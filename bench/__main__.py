@@ -76,6 +76,8 @@ def main() -> None:
         "idle": lambda: runs.idle_bridge(10 if q else 30),
         "fanout": runs.fanout,
         "claude_cli": runs.claude_cli,
+        "claude_reviews": lambda: runs.claude_reviews(2 if q else 3),
+        "claude_limits": runs.claude_limits,
         "convex_pickup": lambda: runs.convex_pickup(6 if q else 15),
     }
     chosen = args.only.split(",") if args.only else list(benches)

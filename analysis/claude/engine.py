@@ -199,7 +199,7 @@ class ClaudeEngine(Engine):
                 ChapterDraft,
                 lambda d: check_citations(d.citations, checkout, where),
             )
-            chapter = Chapter(
+            return Chapter(
                 index=index,
                 abstraction_id=target.id,
                 slug=target.id,  # unique, as ids are; the course adds the index
@@ -207,11 +207,12 @@ class ClaudeEngine(Engine):
                 content=draft.content,
                 citations=draft.citations,
             )
-            if self.settings.review_with_drafts:
-                self._review_early(ctx, chapter, len(plan), abstractions, order, checkout)
-            return chapter
 
-        chapters = self._fan_out(ctx, plan, write)
+        def review_early(chapter: Chapter) -> None:
+            self._review_early(ctx, chapter, len(plan), abstractions, order, checkout)
+
+        early = review_early if self.settings.review_with_drafts else None
+        chapters = self._fan_out(ctx, plan, write, early)
         art = ChaptersArtifact(chapters=chapters)
         _require_valid("chapters", check_chapters(art.chapters, abstractions, checkout))
         return art
@@ -299,9 +300,10 @@ class ClaudeEngine(Engine):
         order: OrderArtifact,
         checkout: Checkout,
     ) -> None:
-        """Review a chapter as soon as its draft is done, instead of after the slowest
-        draft: step 5 then reads the answer from the job's cache. A review that fails
-        here is left to step 5, and step 4 succeeds on its drafts alone."""
+        """Review a chapter as soon as its draft is done and a thread of the step is free,
+        instead of after the slowest draft: step 5 then reads the answer from the job's
+        cache. A review that fails here is left to step 5, and step 4 succeeds on its
+        drafts alone."""
         try:
             self._review(ctx, chapter, total, abstractions, order, checkout)
         except JobCanceled:
@@ -314,13 +316,19 @@ class ClaudeEngine(Engine):
 
     # --- helpers ----------------------------------------------------------------------
 
-    def _fan_out(self, ctx: StepContext, items: list[T], work: Callable[[T], R]) -> list[R]:
+    def _fan_out(
+        self,
+        ctx: StepContext,
+        items: list[T],
+        work: Callable[[T], R],
+        follow_up: Callable[[R], None] | None = None,
+    ) -> list[R]:
         def abort() -> None:
             # This thread was interrupted (a soft time limit): stop the running calls now
             # rather than wait for them. The token belongs to this run of the step only.
             ctx.cancel.cancel("step interrupted")
 
-        return fan_out(items, work, self.settings.chapter_concurrency, abort)
+        return fan_out(items, work, self.settings.chapter_concurrency, abort, follow_up)
 
 
 def _require_valid(what: str, problems: list[str]) -> None:

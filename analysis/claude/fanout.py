@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from fondation.errors import JobCanceled, PermanentError, StepValidationError, WorkDeferred
@@ -28,27 +28,43 @@ def fan_out(
     work: Callable[[T], R],
     concurrency: int,
     on_abort: Callable[[], None],
+    follow_up: Callable[[R], None] | None = None,
 ) -> list[R]:
     """``work`` applied to every item, results in the items' order; raises after all
     started work has ended. ``on_abort`` must make running work stop soon: it is called
     when this thread is interrupted (a soft time limit), as leaving the pool waits for
-    every running call."""
-    stop = threading.Event()
+    every running call.
 
-    def guarded(item: T) -> R:
-        if stop.is_set():
-            raise _NotStarted
-        try:
-            return work(item)
-        except (PermanentError, WorkDeferred):
-            # The step fails, or its job is given back: the other chapters wait for then.
-            stop.set()
-            raise
+    ``follow_up(result)`` is queued on the same pool as soon as an item's work is done,
+    behind the items not yet started: it fills the threads the slowest items leave idle,
+    and the call returns once every follow-up has ended too. It handles its own
+    failures; what it raises counts as the step's."""
+    stop = threading.Event()
+    follow_ups: list[Future[None]] = []
+    lock = threading.Lock()
 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="claude-chapter") as pool:
+
+        def guarded(item: T) -> R:
+            if stop.is_set():
+                raise _NotStarted
+            try:
+                result = work(item)
+            except (PermanentError, WorkDeferred):
+                # The step fails, or its job is given back: the others wait for then.
+                stop.set()
+                raise
+            if follow_up is not None and not stop.is_set():
+                # Queued before this item's future completes, so that once every item
+                # is done every follow-up is in the pool.
+                with lock:
+                    follow_ups.append(pool.submit(follow_up, result))
+            return result
+
         futures = [pool.submit(guarded, item) for item in items]
         try:
             errors = [e for f in futures if (e := f.exception()) is not None]
+            errors += [e for f in follow_ups if (e := f.exception()) is not None]
         except BaseException:
             stop.set()
             on_abort()

@@ -3,7 +3,13 @@ measured in the same run, and the goal."""
 
 from __future__ import annotations
 
-from bench.runs.engines import claude_cli, fanout, offline_engine
+from bench.runs.engines import (
+    claude_cli,
+    claude_limits,
+    claude_reviews,
+    fanout,
+    offline_engine,
+)
 from bench.runs.latency import convex_pickup, idle_bridge, overhead, pickup
 from bench.runs.recovery import recovery, store
 from bench.runs.row import Row, machine
@@ -12,6 +18,8 @@ from bench.runs.throughput import scaling, throughput
 __all__ = [
     "Row",
     "claude_cli",
+    "claude_limits",
+    "claude_reviews",
     "convex_pickup",
     "fanout",
     "idle_bridge",

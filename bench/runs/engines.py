@@ -83,3 +83,59 @@ def claude_cli() -> list[Row]:
             f" answers after the seed's 60/60/30/60/40/40 s per call scaled by {SCALE}",
         )
     ]
+
+
+def claude_reviews(repeats: int = 3) -> list[Row]:
+    """Steps 4 and 5 on the real CLI, 8 chapters 4 at once, with per-chapter delays that
+    vary (0.4x to 2.4x): each review started as its draft is done, against all reviews
+    after the slowest draft. Median of ``repeats`` rounds, the two run back to back."""
+    import statistics
+
+    from bench.claude_cli_run import DRAFT_FACTORS, REVIEW_FACTORS, SCALE, run_steps_4_5
+
+    early, late = [], []
+    for _ in range(repeats):
+        early.append(run_steps_4_5(review_with_drafts=True))
+        late.append(run_steps_4_5(review_with_drafts=False))
+    ratios = [e / lt for e, lt in zip(early, late, strict=True)]
+    ratio = statistics.median(ratios)
+    rounds = ", ".join(f"{r:.2f}" for r in ratios)
+    return [
+        Row(
+            "Claude steps 4+5 on the real CLI, reviews start as drafts finish",
+            f"{statistics.median(early):.1f} s",
+            f"{statistics.median(late):.1f} s with reviews after the slowest draft",
+            "faster (< 1x)",
+            ratio < 1.0,
+            f"median ratio {ratio:.2f} over {repeats} rounds ({rounds});"
+            f" 8 chapters, 4 at once; a chapter's draft takes 60 s x"
+            f" {'/'.join(f'{f:g}' for f in DRAFT_FACTORS)} and its review 40 s x"
+            f" {'/'.join(f'{f:g}' for f in REVIEW_FACTORS)}, scaled by {SCALE}",
+        )
+    ]
+
+
+def claude_limits() -> list[Row]:
+    """20 jobs on 3 workers through the real CLI while the scripted API allows N requests
+    a minute, then refuses everything for 60 s with a reset time."""
+    from bench.claude_limits_run import BLACKOUT_S, JOBS, MAX_CALLS, PER_MINUTE, WORKERS, run
+
+    r = run()
+    met = (r.completed == JOBS and r.attempts == 0 and r.most_at_once <= MAX_CALLS
+           and r.goodput >= 0.9)  # fmt: skip
+    return [
+        Row(
+            f"Claude fleet under a limit: {JOBS} jobs, {WORKERS} workers, {PER_MINUTE}"
+            f" requests a minute, then {BLACKOUT_S:.0f} s refused",
+            f"{r.completed}/{JOBS} completed, {r.attempts} attempts spent, goodput"
+            f" {r.goodput:.2f}, at most {r.most_at_once} calls at once",
+            f"the API's quota: {PER_MINUTE} a minute, CLAUDE_MAX_CALLS={MAX_CALLS}",
+            f"all complete, 0 attempts, <= {MAX_CALLS} at once, goodput >= 0.9",
+            met,
+            f"{r.wall_s:.0f} s wall; {r.served} requests answered, {r.refused_in_blackout}"
+            f" refused in the blackout, {r.refused_over_quota} over the quota; goodput is"
+            f" what was answered while at least {MAX_CALLS} jobs ran, over the quota's"
+            f" allowance for that time less the blackout ({r.saturated_s:.0f} s); API key,"
+            " the API's retry-after is the blackout's remaining time",
+        )
+    ]
