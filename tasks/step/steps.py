@@ -404,6 +404,8 @@ class StepRun:
                 ),
                 "release",
             )  # fmt: skip
+        except CancelRequested:
+            self._finish_cancel()
         except LeaseLost as lost:
             self._abandon(lost.reason)
         wait_s = max(0.0, (exc.until_ms - self.clock.now_ms()) / 1000)
