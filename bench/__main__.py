@@ -79,6 +79,7 @@ def main() -> None:
         "claude_reviews": lambda: runs.claude_reviews(2 if q else 3),
         "claude_limits": runs.claude_limits,
         "convex_pickup": lambda: runs.convex_pickup(6 if q else 15),
+        "dashboard": runs.dashboard_refresh,
     }
     chosen = args.only.split(",") if args.only else list(benches)
     started = time.monotonic()

@@ -35,7 +35,7 @@ class Stack:
         defaults = {
             "ANALYSIS_ENGINE": BENCH_ENGINE, "LOG_LEVEL": "WARNING",
             "MAX_CONCURRENT_JOBS": "64", "QUEUE_HIGH_WATER": "64",
-            "POLL_INTERVAL": "5", "HEARTBEAT_INTERVAL": "60", "LEASE_TIME": "300",
+            "POLL_INTERVAL": "5000", "HEARTBEAT_INTERVAL": "60000", "LEASE_TIME": "300000",
             "WORKER_LIVENESS_INTERVAL": "2",
         }  # fmt: skip
         self.env = services.base_env(self.root, self.redis.url, **{**defaults, **env})

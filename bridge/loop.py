@@ -26,13 +26,16 @@ from celery import Celery
 from bridge.metrics import BridgeMetrics
 from bridge.peers import PeerWatch
 from bridge.queue_depth import queue_depth, work_alive
+from bridge.snapshot import BridgeSnapshot, HeldLease
+from bridge.workers import consuming, live_workers
 from fondation import keys
 from fondation.clock import SYSTEM_CLOCK, Clock
 from fondation.errors import FondationError, LeaseLost, StoreAuthError, StoreUnavailable
 from fondation.settings import Settings
+from fondation.steps import STEP_NAMES
 from store.backoff import draw_jitter_ms
 from store.base import JobStore
-from store.records import STEP_NAMES, Claim, JobRecord
+from store.records import Claim, JobRecord
 from tasks.chain import build_chain, chain_task_ids
 
 log = logging.getLogger(__name__)
@@ -113,6 +116,23 @@ class Bridge:
             settings, store, redis_client, owner=self.owner, clock_ms=clock.now_ms,
             metrics=self.metrics, on_released=self.wake.set,
         )  # fmt: skip
+        self.metrics.watch(
+            held_count=lambda: len(self.held),
+            worker_count=lambda: len(consuming(live_workers(redis_client), settings.celery_queue)),
+        )
+
+    def snapshot(self) -> BridgeSnapshot:
+        """What the health view may know of this bridge, on the bridge's clock. Safe from
+        another thread: ``_jobs`` is replaced whole on each sync, never changed in place."""
+        jobs = self._jobs
+        last = self.last_tick_mono
+        return BridgeSnapshot(
+            owner=self.owner,
+            now_ms=self.clock_ms(),
+            since_last_tick_s=None if last is None else self.clock.monotonic() - last,
+            held=tuple(HeldLease(j.id, j.lease_until) for j in jobs.values()),
+            store_failures=self.store_state.failures,
+        )
 
     # --- the loop -----------------------------------------------------------------
 
@@ -126,15 +146,15 @@ class Bridge:
                 # One bad tick (a driver error nobody foresaw) must not end the bridge:
                 # its held jobs would wait for their leases to expire. Log it, go on.
                 log.exception("bridge tick failed; retrying", extra={"bridge": self.owner})
-                self.clock.wait(self.stopping, min(self.settings.poll_interval, 5.0))
+                self.clock.wait(self.stopping, min(self.settings.poll_interval_s, 5.0))
             self.clock.wait(self.wake, self._sleep_s())
         self.shutdown()
 
     def _sleep_s(self) -> float:
-        poll = self.store_state.backoff_s(self.settings.poll_interval)
+        poll = self.store_state.backoff_s(self.settings.poll_interval_s)
         now = self.clock.monotonic()
         until_store = max(0.0, self.last_store_tick_mono + poll - now)
-        liveness = self.settings.worker_liveness_interval
+        liveness = self.settings.worker_liveness_interval_s
         until_liveness = max(0.0, self.last_liveness_mono + liveness - now)
         return min(until_store, until_liveness)
 
@@ -144,17 +164,17 @@ class Bridge:
         mono = self.clock.monotonic()
         woken = self.wake.is_set()
         self.wake.clear()
-        poll = self.store_state.backoff_s(self.settings.poll_interval)
+        poll = self.store_state.backoff_s(self.settings.poll_interval_s)
         if woken or mono - self.last_store_tick_mono >= poll:
             self.last_store_tick_mono = mono
             self._store_tick()
         # On its own cadence, not on every wake-up: it reads the whole queue, and a busy
         # stack wakes the bridge for every job that ends.
-        if mono - self.last_liveness_mono >= self.settings.worker_liveness_interval:
+        if mono - self.last_liveness_mono >= self.settings.worker_liveness_interval_s:
             self.last_liveness_mono = mono
             self._beat()
             self._check_liveness()
-        if mono - self.last_peers_mono >= self.settings.poll_interval:
+        if mono - self.last_peers_mono >= self.settings.poll_interval_s:
             self.last_peers_mono = mono
             self._check_peers(mono)
         self.last_tick_mono = self.clock.monotonic()
@@ -182,7 +202,7 @@ class Bridge:
             # Expired leases are a matter of minutes: looking once per poll interval is
             # enough, and spares the store a write on each of a busy stack's wake-ups.
             mono = self.clock.monotonic()
-            if mono - self.last_reclaim_mono >= self.settings.poll_interval:
+            if mono - self.last_reclaim_mono >= self.settings.poll_interval_s:
                 self.store.reclaim_expired(self.clock_ms(), self.settings.reclaim_batch)
                 self.last_reclaim_mono = mono
             if not self.stopping.is_set():
@@ -216,7 +236,7 @@ class Bridge:
         try:
             job = self.store.get_job(job_id)
             if job.status == "completed":
-                self.metrics.steps_finished(self.store.get_steps(job_id))
+                self.metrics.steps_finished(self.store.step_states(job_id))
         except FondationError:
             return
         if job.is_final and job.locked_by == self.owner and job.lease_token == held.token:
@@ -232,7 +252,7 @@ class Bridge:
             if job is not None and job.cancel_requested:
                 self._cancel(held)
                 continue
-            if now_mono - held.last_renew_mono >= self.settings.heartbeat_interval:
+            if now_mono - held.last_renew_mono >= self.settings.heartbeat_interval_s:
                 try:
                     state = self.store.renew(
                         job_id, held.token, self.settings.lease_ms, self.clock_ms()
@@ -283,7 +303,7 @@ class Bridge:
     def _check_liveness(self) -> None:
         if not self.held:
             return
-        grace_s = self.settings.worker_liveness_interval * 3
+        grace_s = self.settings.worker_liveness_interval_s * 3
         now_mono = self.clock.monotonic()
         jobs = list(self.held.values())
         try:
@@ -305,7 +325,7 @@ class Bridge:
         step = self._first_step(held.job_id)
         reason = (
             f"work lost: no worker ran {STEP_NAMES[min(step, len(STEP_NAMES) - 1)]}"
-            f" for {self.settings.worker_liveness_interval * 3:.0f} s (worker died?)"
+            f" for {self.settings.worker_liveness_interval_s * 3:.0f} s (worker died?)"
         )
         log.warning("job %s: %s", held.job_id, reason, extra={"job_id": held.job_id})
         self._revoke(held)
@@ -339,12 +359,12 @@ class Bridge:
         room = min(room, self.settings.queue_high_water - depth)
         if room <= 0:
             return
-        claims = self.store.claim(self.owner, room, self.settings.lease_ms, self.clock_ms())
+        claims = self.store.claim_batch(self.owner, room, self.settings.lease_ms, self.clock_ms())
         for claim in claims:
             self._dispatch(claim)
 
     def _first_step(self, job_id: str) -> int:
-        done = {s.step for s in self.store.get_steps(job_id) if s.status == "completed"}
+        done = {s.step for s in self.store.step_states(job_id) if s.status == "completed"}
         step = 0
         while step in done:
             step += 1

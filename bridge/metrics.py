@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 
+import redis
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from store.records import STEP_NAMES, JobRecord, StepRecord
+from fondation.steps import STEP_NAMES
+from store.records import JobRecord, StepState
 
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 _DURATION_BUCKETS = (0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
@@ -47,6 +50,12 @@ class BridgeMetrics:
             "fondation_work_lost", "Jobs whose worker vanished mid-step", registry=r
         )
 
+    def watch(self, held_count: Callable[[], int], worker_count: Callable[[], int]) -> None:
+        """The two gauges read their values when they are scraped, so no reader of the
+        bridge has to set them as it reads."""
+        self.in_flight.set_function(held_count)
+        self.workers.set_function(lambda: _or_nan(worker_count))
+
     def claimed(self, waited_ms: int) -> None:
         self.jobs.labels("claimed").inc()
         self.pickup.observe(max(waited_ms, 0) / 1000)
@@ -56,7 +65,7 @@ class BridgeMetrics:
             self.jobs.labels(job.status).inc()
             self.end_to_end.observe(max(held_ms, 0) / 1000)
 
-    def steps_finished(self, steps: Sequence[StepRecord]) -> None:
+    def steps_finished(self, steps: Sequence[StepState]) -> None:
         for st in steps:
             if st.status == "completed" and st.completed_at is not None:
                 seconds = max(st.completed_at - st.started_at, 0) / 1000
@@ -76,3 +85,11 @@ class BridgeMetrics:
 
     def queue_depth(self, depth: int) -> None:
         self.queue.set(depth)
+
+
+def _or_nan(count: Callable[[], int]) -> float:
+    # A scrape while Redis is away shows the gauge as unknown rather than failing /metrics.
+    try:
+        return float(count())
+    except (redis.RedisError, OSError):
+        return math.nan

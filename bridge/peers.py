@@ -66,7 +66,7 @@ class PeerWatch:
 
     @property
     def beat_ttl_ms(self) -> int:
-        return max(int(self.settings.worker_liveness_interval * 3 * 1000), 1)
+        return max(int(self.settings.worker_liveness_interval_s * 3 * 1000), 1)
 
     def beat(self) -> None:
         """Refresh this bridge's beat; call it at least once per liveness interval."""
@@ -94,7 +94,7 @@ class PeerWatch:
     def check(self, now_mono: float) -> None:
         """Look at the jobs of dead bridges; give back those whose work has been gone for
         three liveness intervals. Raises ``redis.RedisError`` and the store's errors."""
-        grace_s = self.settings.worker_liveness_interval * 3
+        grace_s = self.settings.worker_liveness_interval_s * 3
         orphans: list[tuple[str, str, str]] = []  # (peer, job id, lease token)
         for peer in self.dead_peers():
             held = self.store.held_jobs(peer, self.settings.max_concurrent_jobs * 4)

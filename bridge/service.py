@@ -36,9 +36,11 @@ def _convex_watcher(settings: Settings, bridge: Bridge) -> Any:
     from store.convex import ConvexStore
     from store.convex_watch import ReadyWatcher
 
-    if not isinstance(bridge.store, ConvexStore) or settings.convex_watch_interval <= 0:
+    if not isinstance(bridge.store, ConvexStore) or settings.convex_watch_interval_s <= 0:
         return None
-    watcher = ReadyWatcher(bridge.store, bridge.wake.set, interval_s=settings.convex_watch_interval)
+    watcher = ReadyWatcher(
+        bridge.store, bridge.wake.set, interval_s=settings.convex_watch_interval_s
+    )
     watcher.start()
     return watcher
 

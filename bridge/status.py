@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 from prometheus_client import CollectorRegistry
 
 from bridge import claude_fleet
 from bridge.queue_depth import queue_depth
-from fondation import keys
+from bridge.workers import consuming, live_workers
 from fondation.errors import FondationError
-from store.records import ACTIVE_STATUSES, STEP_NAMES
+from fondation.steps import STEP_NAMES
+from store.records import ACTIVE_STATUSES
+
+if TYPE_CHECKING:
+    from bridge.loop import Bridge
 
 
 @dataclass
@@ -41,30 +45,19 @@ class HealthReport:
         }
 
 
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def live_workers(client: redis.Redis) -> dict[str, str]:
-    """Worker name -> the queue it consumes, from the workers' liveness keys."""
-    out: dict[str, str] = {}
-    for key in client.scan_iter(keys.WORKER_ALIVE_PATTERN, count=200):
-        value = client.get(key)
-        name = _text(key).split(":", 2)[2]
-        out[name] = _text(value) if value else ""
-    return out
-
-
-def collect_health(bridge: Any) -> HealthReport:
+def collect_health(bridge: Bridge) -> HealthReport:
+    """The checks of /health, from the bridge's snapshot, the store and Redis. Reads only:
+    the gauges are the metrics' own (``BridgeMetrics.watch``)."""
     s = bridge.settings
     report = HealthReport()
-    now = bridge.clock_ms()
+    snap = bridge.snapshot()
+    now = snap.now_ms
     # The dead-man's switch: a loop that stopped ticking fails the check by itself.
-    if bridge.last_tick_mono is None:
+    if snap.since_last_tick_s is None:
         report.checks.append(Check("loop", False, "the loop has not ticked yet", None))
     else:
-        age = bridge.clock.monotonic() - bridge.last_tick_mono
-        limit = max(s.poll_interval, s.worker_liveness_interval) * 3 + 10
+        age = snap.since_last_tick_s
+        limit = max(s.poll_interval_s, s.worker_liveness_interval_s) * 3 + 10
         report.checks.append(
             Check(
                 "loop",
@@ -75,7 +68,7 @@ def collect_health(bridge: Any) -> HealthReport:
         )
     try:
         started = time.monotonic()
-        oldest = bridge.store.oldest_pending_created_at(now)
+        oldest = bridge.store.oldest_pending(now)
         ms = (time.monotonic() - started) * 1000
         report.checks.append(Check("store", True, f"answered in {ms:.0f} ms", round(ms, 1)))
         age_s = None if oldest is None else round((now - oldest) / 1000, 1)
@@ -94,30 +87,20 @@ def collect_health(bridge: Any) -> HealthReport:
         workers = live_workers(bridge.redis)
         depth = queue_depth(bridge.redis, s.celery_queue)
         report.checks.append(Check("redis", True, "reachable", None))
-        consuming = sorted(w for w, q in workers.items() if s.celery_queue in q.split(","))
+        names = consuming(workers, s.celery_queue)
         report.checks.append(
-            Check(
-                "workers",
-                bool(consuming),
-                f"{len(consuming)} consuming queue {s.celery_queue}",
-                consuming,
-            )
+            Check("workers", bool(names), f"{len(names)} consuming queue {s.celery_queue}", names)
         )
         report.checks.append(Check("queue", True, f"{depth} step messages waiting", depth))
-        bridge.metrics.workers.set(len(consuming))
     except (redis.RedisError, OSError) as exc:
         report.checks.append(Check("redis", False, f"unreachable: {type(exc).__name__}", None))
-    near = []
-    for job in getattr(bridge, "_jobs", {}).values():
-        if job.lease_until is not None and job.lease_until - now < s.lease_ms / 4:
-            near.append(job.id)
+    near = snap.leases_near_expiry(s.lease_ms / 4)
     report.checks.append(Check("leases", not near, f"{len(near)} leases near expiry", near))
     _claude_check(bridge, report, now)
-    bridge.metrics.in_flight.set(len(bridge.held))
     return report
 
 
-def _claude_check(bridge: Any, report: HealthReport, now: int) -> None:
+def _claude_check(bridge: Bridge, report: HealthReport, now: int) -> None:
     """The fleet's Claude calls: running, waiting, and why they are paused."""
     try:
         state = claude_fleet.read_state(bridge.redis, now)
@@ -127,13 +110,13 @@ def _claude_check(bridge: Any, report: HealthReport, now: int) -> None:
         report.checks.append(Check("claude", *claude_fleet.check_fields(state)))
 
 
-def dashboard_state(bridge: Any, flower_url: str | None) -> dict[str, Any]:
+def dashboard_state(bridge: Bridge, flower_url: str | None) -> dict[str, Any]:
     """Jobs with their step progress, workers, queue depth and recent failures."""
     store = bridge.store
     jobs = store.list_jobs(limit=30)
     rows = []
     for job in jobs:
-        steps = {st.step: st.status for st in store.get_steps(job.id)}
+        steps = {st.step: st.status for st in store.step_states(job.id)}
         rows.append(
             {
                 "id": job.id,
@@ -173,7 +156,7 @@ def dashboard_state(bridge: Any, flower_url: str | None) -> dict[str, Any]:
     }
 
 
-def _claude_dashboard(bridge: Any) -> dict[str, Any] | None:
+def _claude_dashboard(bridge: Bridge) -> dict[str, Any] | None:
     try:
         state = claude_fleet.read_state(bridge.redis, bridge.clock_ms())
     except (redis.RedisError, OSError):

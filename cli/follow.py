@@ -9,8 +9,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.stack import Stack
 from fondation.errors import FondationError, StoreUnavailable
+from fondation.steps import STEP_NAMES
 from store.base import JobStore
-from store.records import FINAL_STATUSES, STEP_NAMES, JobRecord
+from store.records import FINAL_STATUSES, JobRecord
 
 
 def follow_job(
@@ -38,7 +39,7 @@ def follow_job(
         while True:
             try:
                 job = store.get_job(job_id)
-                done = sum(1 for s in store.get_steps(job_id) if s.status == "completed")
+                done = sum(1 for s in store.step_states(job_id) if s.status == "completed")
                 for entry in store.get_logs(job_id, after_seq=seen_log):
                     seen_log = entry.seq
                     style = "red" if entry.level == "error" else "dim"

@@ -14,7 +14,7 @@ from cli.group import cli, cli_settings, job_dict, open_job_store, redis_url
 from fondation.clock import now_ms
 from fondation.errors import FondationError, JobNotFound
 from store.base import JobStore
-from store.records import FINAL_STATUSES, JobRecord, StepRecord
+from store.records import FINAL_STATUSES, JobRecord, StepState
 
 # --- jobs ---------------------------------------------------------------------------
 
@@ -73,13 +73,12 @@ def job(job_id: str, as_json: bool) -> None:
     """Show one job with its steps and logs."""
     store = open_job_store(cli_settings())
     record = get_job(store, job_id)
-    steps = store.get_steps(job_id)
+    steps = store.step_states(job_id)
     logs = store.get_logs(job_id)
     if as_json:
         data = job_dict(record)
         data["steps"] = [
-            s.model_dump(by_alias=True, exclude={"artifact", "usage"}) | {"usage": step_usage(s)}
-            for s in steps
+            s.model_dump(by_alias=True, exclude={"usage"}) | {"usage": step_usage(s)} for s in steps
         ]
         data["usage"] = total_usage(steps)
         data["logs"] = [entry.model_dump(by_alias=True) for entry in logs]
@@ -116,7 +115,7 @@ def _describe_usage(usage: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _spent(record: StepRecord) -> str:
+def _spent(record: StepState) -> str:
     usage = step_usage(record)
     return f" ({_describe_usage(usage)})" if usage else ""
 

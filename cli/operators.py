@@ -11,7 +11,7 @@ import redis
 from cli.group import cli, cli_settings, open_job_store, redis_url
 from fondation.claude_fleet import lift_pause
 from fondation.clock import now_ms
-from fondation.settings import describe_settings
+from fondation.settings import setting_rows, shown_value, unit_of
 
 # --- operators ----------------------------------------------------------------------
 
@@ -99,6 +99,15 @@ def health(url: str | None, as_json: bool) -> None:
 
 @cli.command(name="settings")
 def settings_cmd() -> None:
-    """List every environment variable with its default and meaning."""
-    for name, default, meaning in describe_settings():
-        click.echo(f"{name:<30} {default or '-':<24} {meaning}")
+    """List every environment variable: its unit, its default, its current value (secrets
+    shown only as set) and its meaning."""
+    settings = cli_settings()
+    click.echo(f"{'VARIABLE':<30} {'UNIT':<5} {'DEFAULT':<24} {'CURRENT':<24} MEANING")
+    for variable, field_name, default, meaning in setting_rows():
+        current = shown_value(settings, field_name)
+        mark = "" if current == default else " *"
+        click.echo(
+            f"{variable:<30} {unit_of(field_name) or '-':<5} {default or '-':<24}"
+            f" {(current or '-') + mark:<24} {meaning}"
+        )
+    click.echo("(* differs from the default)")

@@ -1,8 +1,12 @@
 """Settings, built once at start-up from the environment and passed down.
 
-Nothing reads the environment at import time. Variable names of today's Node worker are
-kept (CONVEX_URL, WORKER_ID, POLL_INTERVAL, LEASE_TIME, HEARTBEAT_INTERVAL,
-MAX_CONCURRENT_JOBS, TEMP_DIR); intervals are in seconds.
+Nothing reads the environment at import time. The Node worker's variables keep its names,
+units and defaults (CONVEX_URL, WORKER_ID, POLL_INTERVAL, LEASE_TIME and HEARTBEAT_INTERVAL
+in milliseconds, MAX_CONCURRENT_JOBS, TEMP_DIR), so its .env works unchanged. Every field
+carries its unit in its Python name (``poll_interval_ms``, ``step_time_limit_s``); where
+the environment variable's name does not (the Node worker's, and the ones operators
+already set), the field's alias is the variable, and ``fondation settings`` prints the
+unit beside it.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import socket
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -20,8 +25,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fondation.errors import ConfigError
 
-# A day. Larger values are almost surely milliseconds from an old configuration.
-_MAX_INTERVAL_S = 86_400.0
+# The Node worker's intervals are milliseconds. Below this a value was almost surely
+# written in seconds (POLL_INTERVAL=5), and would make the bridge spin; above a day it
+# was not meant either.
+_MIN_NODE_INTERVAL_MS = 100
+_MAX_NODE_INTERVAL_MS = 86_400_000
+
+
+def _env(variable: str) -> Any:
+    """The field is set by ``variable`` in the environment (its Python name says the unit)."""
+    return {"alias": variable}
 
 
 def _default_worker_id() -> str:
@@ -53,11 +66,14 @@ class Settings(BaseSettings):
             "Shared secret the Convex queue functions check (FONDATION_WORKER_SECRET there)."
         ),
     )
-    convex_timeout: float = Field(default=10.0, gt=0, description="Convex HTTP timeout, s.")
-    convex_watch_interval: float = Field(
+    convex_timeout_s: float = Field(
+        default=10.0, gt=0, description="Convex HTTP timeout.", **_env("CONVEX_TIMEOUT")
+    )
+    convex_watch_interval_s: float = Field(
         default=1.0,
         ge=0,
-        description="Seconds between the bridge's probes for ready Convex jobs (0: off).",
+        description="Between the bridge's probes for ready Convex jobs (0: off).",
+        **_env("CONVEX_WATCH_INTERVAL"),
     )
 
     # --- the bridge ---
@@ -65,10 +81,20 @@ class Settings(BaseSettings):
         default_factory=_default_worker_id,
         description="Name of this bridge or worker in leases and logs; generated when unset.",
     )
-    poll_interval: float = Field(default=5.0, gt=0, description="Seconds between polls.")
-    lease_time: float = Field(default=300.0, gt=0, description="Lease length, s.")
-    heartbeat_interval: float = Field(
-        default=60.0, gt=0, description="Seconds between lease renewals."
+    poll_interval_ms: int = Field(
+        default=5000,
+        description="Between polls of the store (the Node worker's variable and unit).",
+        **_env("POLL_INTERVAL"),
+    )
+    lease_time_ms: int = Field(
+        default=300_000,
+        description="Lease length (the Node worker's variable and unit).",
+        **_env("LEASE_TIME"),
+    )
+    heartbeat_interval_ms: int = Field(
+        default=60_000,
+        description="Between lease renewals (the Node worker's variable and unit).",
+        **_env("HEARTBEAT_INTERVAL"),
     )
     max_concurrent_jobs: int = Field(default=4, ge=1, description="Jobs one bridge holds at once.")
     queue_high_water: int = Field(
@@ -94,31 +120,47 @@ class Settings(BaseSettings):
     )
     celery_queue: str = Field(default="fondation", description="Celery queue of the steps.")
     worker_concurrency: int = Field(default=2, ge=1, description="Worker processes per worker.")
-    worker_liveness_interval: float = Field(
-        default=2.0, gt=0, description="Seconds between a worker's liveness beats in Redis."
+    worker_liveness_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Between a worker's liveness beats in Redis.",
+        **_env("WORKER_LIVENESS_INTERVAL"),
     )
-    step_soft_time_limit: float = Field(
-        default=1800.0, gt=0, description="Soft time limit of one step, s."
+    step_soft_time_limit_s: float = Field(
+        default=1800.0,
+        gt=0,
+        description="Soft time limit of one step.",
+        **_env("STEP_SOFT_TIME_LIMIT"),
     )
-    step_time_limit: float = Field(
-        default=1860.0, gt=0, description="Hard time limit of one step, s (kills the process)."
+    step_time_limit_s: float = Field(
+        default=1860.0,
+        gt=0,
+        description="Hard time limit of one step (kills the process).",
+        **_env("STEP_TIME_LIMIT"),
     )
-    visibility_timeout: int = Field(
-        default=7200, gt=0, description="Redis visibility timeout, s; exceeds any step."
+    visibility_timeout_s: int = Field(
+        default=7200,
+        gt=0,
+        description="Redis visibility timeout; exceeds any step.",
+        **_env("VISIBILITY_TIMEOUT"),
     )
     task_events: bool = Field(
         default=True, description="Send Celery task events (Flower needs them)."
     )
-    store_outage_grace: float = Field(
+    store_outage_grace_s: float = Field(
         default=60.0,
         ge=0,
-        description="Seconds a step rides out a store outage before its attempt fails.",
+        description="How long a step rides out a store outage before its attempt fails.",
+        **_env("STORE_OUTAGE_GRACE"),
     )
     max_deliveries: int = Field(
         default=3, ge=1, description="Deliveries of one step before the attempt fails."
     )
-    worker_soft_shutdown_timeout: float = Field(
-        default=20.0, ge=0, description="Seconds a stopping worker lets a step finish."
+    worker_soft_shutdown_timeout_s: float = Field(
+        default=20.0,
+        ge=0,
+        description="How long a stopping worker lets a step finish.",
+        **_env("WORKER_SOFT_SHUTDOWN_TIMEOUT"),
     )
 
     # --- work and analysis ---
@@ -170,8 +212,10 @@ class Settings(BaseSettings):
             "Language of the job's progress text the web app shows (fr or en); logs stay English."
         ),
     )
-    progress_timezone: str = Field(
+    # Not a duration: the zone is named "progress_zone" so the unit check reads it right.
+    progress_zone: str = Field(
         default="Europe/Paris",
+        **_env("PROGRESS_TIMEZONE"),
         description='Time zone of the times in the job\'s progress text ("resuming around 15:00").',
     )
 
@@ -181,16 +225,19 @@ class Settings(BaseSettings):
         default="auto", description="json, text, or auto (json when not a terminal)."
     )
 
-    @field_validator("poll_interval", "lease_time", "heartbeat_interval")
+    @field_validator("poll_interval_ms", "lease_time_ms", "heartbeat_interval_ms")
     @classmethod
-    def _seconds(cls, value: float) -> float:
-        if value > _MAX_INTERVAL_S:
+    def _milliseconds(cls, value: int) -> int:
+        if value < _MIN_NODE_INTERVAL_MS:
             raise ValueError(
-                f"{value} is more than a day; this setting is in seconds, not milliseconds"
+                f"{value} ms is too short: this setting is in milliseconds, as in the Node"
+                f" worker (5 seconds is 5000), and at least {_MIN_NODE_INTERVAL_MS} ms"
             )
+        if value > _MAX_NODE_INTERVAL_MS:
+            raise ValueError(f"{value} ms is more than a day")
         return value
 
-    @field_validator("progress_timezone")
+    @field_validator("progress_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         try:
@@ -201,14 +248,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _coherent(self) -> Settings:
-        if self.heartbeat_interval >= self.lease_time:
+        if self.heartbeat_interval_ms >= self.lease_time_ms:
             raise ValueError(
                 "HEARTBEAT_INTERVAL must be shorter than LEASE_TIME "
-                f"({self.heartbeat_interval} >= {self.lease_time})"
+                f"({self.heartbeat_interval_ms} ms >= {self.lease_time_ms} ms; both are in"
+                " milliseconds, as in the Node worker)"
             )
-        if self.step_time_limit <= self.step_soft_time_limit:
+        if self.step_time_limit_s <= self.step_soft_time_limit_s:
             raise ValueError("STEP_TIME_LIMIT must exceed STEP_SOFT_TIME_LIMIT")
-        if self.visibility_timeout <= self.step_time_limit:
+        if self.visibility_timeout_s <= self.step_time_limit_s:
             raise ValueError("VISIBILITY_TIMEOUT must exceed STEP_TIME_LIMIT")
         if self.store_kind == "convex" and not self.convex_url:
             raise ValueError("JOB_STORE=convex needs CONVEX_URL")
@@ -224,7 +272,15 @@ class Settings(BaseSettings):
 
     @property
     def lease_ms(self) -> int:
-        return int(self.lease_time * 1000)
+        return self.lease_time_ms
+
+    @property
+    def poll_interval_s(self) -> float:
+        return self.poll_interval_ms / 1000
+
+    @property
+    def heartbeat_interval_s(self) -> float:
+        return self.heartbeat_interval_ms / 1000
 
     @property
     def git_hosts(self) -> frozenset[str]:
@@ -243,13 +299,54 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from exc
 
 
+def unit_of(field_name: str) -> str:
+    """The unit a field's Python name ends in (``_ms``, ``_s``), or "" for none."""
+    for suffix, unit in (("_ms", "ms"), ("_s", "s")):
+        if field_name.endswith(suffix):
+            return unit
+    return ""
+
+
 def describe_settings() -> list[tuple[str, str, str]]:
-    """(variable, default, meaning) for --help and the README."""
+    """(variable, default, meaning) for --help and the README; the meaning ends with the
+    unit in brackets where the setting has one."""
+    return [
+        (variable, default, meaning + (f" [{unit_of(name)}]" if unit_of(name) else ""))
+        for variable, name, default, meaning in setting_rows()
+    ]
+
+
+def setting_rows() -> list[tuple[str, str, str, str]]:
+    """(variable, field name, default, meaning) of every setting; the field name ends in
+    the unit."""
     rows = []
     for name, field in Settings.model_fields.items():
         if field.default_factory is not None:
             default = "(generated)" if name == "worker_id" else "(computed)"
         else:
             default = "" if field.default is None else str(field.default)
-        rows.append((name.upper(), default, field.description or ""))
+        rows.append(((field.alias or name).upper(), name, default, field.description or ""))
     return rows
+
+
+def shown_value(settings: Settings, field_name: str) -> str:
+    """A setting's current value as an operator may see it: secrets only as set or unset,
+    and the password of a URL (REDIS_URL's) masked."""
+    value = getattr(settings, field_name)
+    if value is None:
+        return ""
+    if isinstance(value, SecretStr):
+        return "(set)"
+    text = str(value)
+    return _without_password(text) if "://" in text else text
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

@@ -5,7 +5,6 @@ from store.base import JobStore
 from store.records import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
-    STEP_NAMES,
     Claim,
     DocRecord,
     DocSpec,
@@ -21,7 +20,6 @@ from store.records import (
 __all__ = [
     "ACTIVE_STATUSES",
     "FINAL_STATUSES",
-    "STEP_NAMES",
     "Claim",
     "DocRecord",
     "DocSpec",

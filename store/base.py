@@ -29,6 +29,7 @@ from store.records import (
     RepositorySpec,
     StepRecord,
     StepStart,
+    StepState,
 )
 
 
@@ -84,7 +85,7 @@ class JobStore(abc.ABC):
     # --- the bridge -------------------------------------------------------------------
 
     @abc.abstractmethod
-    def claim(self, owner: str, limit: int, lease_ms: int, now_ms: int) -> list[Claim]:
+    def claim_batch(self, owner: str, limit: int, lease_ms: int, now_ms: int) -> list[Claim]:
         """Atomically lease up to ``limit`` ready jobs (pending, runAt <= now, oldest
         first) to ``owner``; each gets a fresh lease token and status ``claimed``.
         Two concurrent callers never receive the same job."""
@@ -130,7 +131,7 @@ class JobStore(abc.ABC):
     # --- the workers ------------------------------------------------------------------
 
     @abc.abstractmethod
-    def start_step(self, job_id: str, token: str, step: int, worker: str, now_ms: int) -> StepStart:
+    def begin_step(self, job_id: str, token: str, step: int, worker: str, now_ms: int) -> StepStart:
         """Record that ``step`` starts: job status, currentStep and progress text
         ("Step k/6: <name>"), the step's run count, and a job log line. Returns, read in
         the same transaction, the step record, the job as updated, its repository and
@@ -155,7 +156,11 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def get_steps(self, job_id: str) -> list[StepRecord]:
-        """Every step record of the job, by step number."""
+        """Every step record of the job, by step number, with its artifact."""
+
+    @abc.abstractmethod
+    def step_states(self, job_id: str) -> list[StepState]:
+        """Every step's state, by step number, without artifacts: the light read."""
 
     @abc.abstractmethod
     def append_log(self, job_id: str, level: LogLevel, msg: str, now_ms: int) -> int:
@@ -231,7 +236,7 @@ class JobStore(abc.ABC):
         """Jobs per status, read from bounded index ranges."""
 
     @abc.abstractmethod
-    def oldest_pending_created_at(self, now_ms: int) -> int | None:
+    def oldest_pending(self, now_ms: int) -> int | None:
         """createdAt of the oldest ready pending job, or None."""
 
     def close(self) -> None:  # noqa: B027 - optional hook

@@ -15,7 +15,7 @@ def open_store(settings: Settings) -> JobStore:
         store: JobStore = ConvexStore(
             settings.convex_url,
             settings.convex_worker_secret.get_secret_value(),
-            timeout_s=settings.convex_timeout,
+            timeout_s=settings.convex_timeout_s,
             progress_language=settings.progress_language,
         )
         return store

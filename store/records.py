@@ -16,6 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from fondation.steps import ANALYSIS_STEPS
+
 JobStatus = Literal[
     "pending",
     "claimed",
@@ -41,19 +43,6 @@ RETRYABLE_STATUSES: frozenset[str] = frozenset({"failed", "dead", "canceled"})
 DocKind = Literal["chapter", "tutorial", "toc", "yaml"]
 LogLevel = Literal["info", "error"]
 
-# Step 0 is the clone, 1-6 the analysis, 7 writes the docs (finalize).
-STEP_NAMES: tuple[str, ...] = (
-    "Cloning repository",
-    "Extracting abstractions",
-    "Analyzing relationships",
-    "Determining order",
-    "Generating chapters",
-    "Reviewing chapters",
-    "Creating tutorials",
-    "Saving course",
-)
-ANALYSIS_STEPS = 6
-FINALIZE_STEP = 7
 DEFAULT_MAX_ATTEMPTS = 5
 
 
@@ -165,17 +154,25 @@ class LeaseState(Record):
     status: JobStatus
 
 
-class StepRecord(Record):
+class StepState(Record):
+    """Where one step of a job stands, without its artifact: what dispatch, metrics and
+    the dashboard read (an artifact can be megabytes, stored in parts on Convex)."""
+
     job_id: str
     step: int
     name: str
     status: Literal["started", "completed"]
     runs: int
-    artifact: str | None = None
     started_at: int
     completed_at: int | None = None
     worker: str | None = None
     usage: str | None = None  # JSON: what the engine spent on the step (cost, turns)
+
+
+class StepRecord(StepState):
+    """A step's state with the artifact it produced, which the later steps read."""
+
+    artifact: str | None = None
 
 
 class StepStart(Record):

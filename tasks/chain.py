@@ -14,19 +14,10 @@ from typing import Any
 
 from celery import Celery, chain
 
-from store.records import STEP_NAMES
+from fondation.steps import STEPS
 
-STEP_TASKS: tuple[str, ...] = (
-    "fondation.clone",
-    "fondation.extract_abstractions",
-    "fondation.analyze_relationships",
-    "fondation.determine_order",
-    "fondation.generate_chapters",
-    "fondation.review_chapters",
-    "fondation.create_tutorials",
-    "fondation.finalize",
-)
-assert len(STEP_TASKS) == len(STEP_NAMES)
+# One Celery task per step, named in the step table (fondation/steps.py).
+STEP_TASKS: tuple[str, ...] = tuple(s.task for s in STEPS)
 
 
 def chain_prefix(job_id: str, token: str) -> str:

@@ -15,7 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fondation.errors import ConfigError
 
-# The calls the engine makes, one name per kind; CLAUDE_MAX_TURNS_<NAME> overrides the turns.
+# The calls the engine makes, one per analysis step, named by the step table's keys
+# (tests/unit/test_step_table.py); CLAUDE_MAX_TURNS_<NAME> overrides the turns.
 StepName = Literal["abstractions", "relationships", "order", "chapters", "review", "tutorials"]
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fondation.steps import STEPS
+
 
 class Artifact(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -119,12 +121,19 @@ class TutorialsArtifact(Artifact):
     tutorials: list[Tutorial]
 
 
+_BY_NAME: dict[str, type[Artifact]] = {
+    cls.__name__: cls
+    for cls in (
+        CloneArtifact,
+        AbstractionsArtifact,
+        RelationshipsArtifact,
+        OrderArtifact,
+        ChaptersArtifact,
+        ReviewArtifact,
+        TutorialsArtifact,
+    )
+}
+# The type of each step's artifact, as the step table names it (the save step has none).
 STEP_ARTIFACTS: dict[int, type[Artifact]] = {
-    0: CloneArtifact,
-    1: AbstractionsArtifact,
-    2: RelationshipsArtifact,
-    3: OrderArtifact,
-    4: ChaptersArtifact,
-    5: ReviewArtifact,
-    6: TutorialsArtifact,
+    s.number: _BY_NAME[s.artifact] for s in STEPS if s.artifact is not None
 }

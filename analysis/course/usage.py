@@ -7,10 +7,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from store.records import StepRecord
+from store.records import StepState
 
 
-def step_usage(record: StepRecord) -> dict[str, Any]:
+def step_usage(record: StepState) -> dict[str, Any]:
     if not record.usage:
         return {}
     try:
@@ -20,7 +20,7 @@ def step_usage(record: StepRecord) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def total_usage(steps: Sequence[StepRecord]) -> dict[str, Any]:
+def total_usage(steps: Sequence[StepState]) -> dict[str, Any]:
     """Numeric fields added up over the steps; empty when no step recorded any."""
     total: dict[str, Any] = {}
     for record in steps:

@@ -3,6 +3,7 @@ measured in the same run, and the goal."""
 
 from __future__ import annotations
 
+from bench.runs.dashboard import dashboard_refresh
 from bench.runs.engines import (
     claude_cli,
     claude_limits,
@@ -21,6 +22,7 @@ __all__ = [
     "claude_limits",
     "claude_reviews",
     "convex_pickup",
+    "dashboard_refresh",
     "fanout",
     "idle_bridge",
     "machine",

@@ -40,7 +40,7 @@ import sys, time
 from store.sqlite import SqliteStore
 s = SqliteStore(sys.argv[1]); n = 0
 while True:
-    got = s.claim(sys.argv[2], 1, 60000, 10**13)
+    got = s.claim_batch(sys.argv[2], 1, 60000, 10**13)
     if not got:
         break
     n += 1
@@ -72,18 +72,18 @@ def store(jobs: int = 2000) -> list[Row]:
     claimed = sum(counts)
     dup = claimed - jobs
     job, _ = st.create_job(JobSpec(user_id="u", repository_id=repo.id), 10**12)
-    [c] = st.claim("w", 1, 60000, 10**13)
+    [c] = st.claim_batch("w", 1, 60000, 10**13)
     # A job as far as step 4, with artifacts of a realistic size stored for steps 0-3.
     artifact = json.dumps({"text": "x" * 4000})
     for step in range(4):
-        st.start_step(job.id, c.lease_token, step, "w", 10**13)
+        st.begin_step(job.id, c.lease_token, step, "w", 10**13)
         st.finish_step(job.id, c.lease_token, step, artifact, 10**13)
     # Step 4 is started again and again (never finished, so each start writes); step 5's
     # artifact is stored again and again (each store writes it whole).
     starts, finishes = [], []
     for _ in range(300):
         t = time.perf_counter()
-        st.start_step(job.id, c.lease_token, 4, "w", 10**13)
+        st.begin_step(job.id, c.lease_token, 4, "w", 10**13)
         starts.append((time.perf_counter() - t) * 1e6)
         t = time.perf_counter()
         st.finish_step(job.id, c.lease_token, 5, artifact, 10**13)
@@ -98,7 +98,7 @@ def store(jobs: int = 2000) -> list[Row]:
             f"{claimed} claims of {jobs} jobs, {dup} duplicates",
         ),
         Row(
-            "Store: cost of a progress write (start_step, step 4 of a job)",
+            "Store: cost of a progress write (begin_step, step 4 of a job)",
             f"{median(starts):.0f} us",
             "-",
             "-",

@@ -90,7 +90,7 @@ describe(`with ${FINAL + ACTIVE + PENDING} jobs and a ${READ_LIMIT}-document rea
   test("metrics caps each count", async () => {
     vi.stubEnv("FONDATION_WORKER_SECRET", SECRET);
     vi.stubEnv("FONDATION_TEST_CLOCK", "1");
-    const counts = await t.query(api.worker.ops.metrics, { secret: SECRET, cap: 50 });
+    const counts = await t.query(api.worker.ops.countByStatus, { secret: SECRET, cap: 50 });
     const analyzing = counts.find((c) => c.status === "analyzing");
     expect(analyzing).toEqual({ status: "analyzing", count: 50, capped: true });
     expect(counts.find((c) => c.status === "running")).toBeUndefined();

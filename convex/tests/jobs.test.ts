@@ -61,7 +61,7 @@ describe("retryJob", () => {
     const t = setup();
     const jobId = await newJob(t, await newRepository(t));
     const { leaseToken: token } = (await claimOne(t, "a"))!;
-    await t.mutation(api.worker.steps.startStep, {
+    await t.mutation(api.worker.steps.beginStep, {
       secret: SECRET,
       jobId,
       token,

@@ -57,7 +57,7 @@ describe("operator functions", () => {
       const jobId = await newJob(t, repo, { now });
       const { leaseToken: token } = (await claimOne(t, "a", now))!;
       const base = { secret: SECRET, jobId, token, now };
-      await t.mutation(api.worker.steps.startStep, { ...base, step: 0, worker: "w" });
+      await t.mutation(api.worker.steps.beginStep, { ...base, step: 0, worker: "w" });
       const doc = { slug: `c-${now}`, title: "t", chapterIndex: 1, kind: "chapter" as const };
       await t.mutation(api.worker.steps.upsertDocs, { ...base, docs: [{ ...doc, content: "c" }] });
       if (end === "complete") {

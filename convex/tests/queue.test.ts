@@ -101,7 +101,7 @@ describe("fencing", () => {
       t.mutation(api.worker.queue.markCanceled, base),
       t.mutation(api.worker.queue.complete, { ...base, result: { success: true }, docsCount: 0 }),
       t.mutation(api.worker.queue.fail, { ...base, error: "x", permanent: false, jitterMs: 0 }),
-      t.mutation(api.worker.steps.startStep, { ...base, step: 1, worker: "w" }),
+      t.mutation(api.worker.steps.beginStep, { ...base, step: 1, worker: "w" }),
       t.mutation(api.worker.steps.finishStep, { ...base, step: 1, artifact: "{}" }),
       t.mutation(api.worker.steps.upsertDocs, { ...base, docs: [] }),
     ];
@@ -179,7 +179,7 @@ describe("cancel", () => {
     // No step may start once the cancel was requested.
     expect(
       await errorCode(
-        t.mutation(api.worker.steps.startStep, {
+        t.mutation(api.worker.steps.beginStep, {
           secret: SECRET,
           jobId,
           token,
@@ -203,7 +203,7 @@ describe("cancel", () => {
       t.mutation(api.worker.queue.renew, { ...base, leaseMs: LEASE_MS }),
       t.mutation(api.worker.queue.complete, { ...base, result: { success: true }, docsCount: 1 }),
       t.mutation(api.worker.queue.fail, { ...base, error: "late", permanent: false, jitterMs: 0 }),
-      t.mutation(api.worker.steps.startStep, { ...base, step: 2, worker: "w" }),
+      t.mutation(api.worker.steps.beginStep, { ...base, step: 2, worker: "w" }),
     ]) {
       expect(await errorCode(call)).toBe("lease_lost");
     }
@@ -332,7 +332,7 @@ describe("completion", () => {
     const t = setup();
     const jobId = await newJob(t, await newRepository(t));
     const { leaseToken: token } = (await claimOne(t, "a"))!;
-    await t.mutation(api.worker.steps.startStep, {
+    await t.mutation(api.worker.steps.beginStep, {
       secret: SECRET,
       jobId,
       token,

@@ -1,9 +1,10 @@
-// shared.json, the rules both halves of the worker read (the Python copy is pinned
-// to it by tests/unit/test_shared_rules.py), agrees with the schema the web app
-// stores and with itself.
+// shared.json, the rules both halves of the worker read (the Python package reads the
+// same file; tests/unit/test_shared_rules.py and test_step_table.py check its side),
+// agrees with the schema the web app stores and with itself.
 import { describe, expect, test } from "vitest";
 import { jobStatus } from "../functions/worker/lib/fields";
-import { DEFAULT_LANGUAGE, LANGUAGES, STEP_NAMES } from "../functions/worker/lib/progress";
+import { DEFAULT_LANGUAGE, LANGUAGES, stepProgress } from "../functions/worker/lib/progress";
+import { ANALYSIS_STEPS, FINALIZE_STEP, STEPS, stepLine } from "../functions/worker/lib/steps";
 import shared from "../functions/worker/lib/shared.json";
 
 // A Convex document holds at most 1 MiB.
@@ -23,12 +24,32 @@ describe("shared.json", () => {
     expect(retryable).not.toContain("completed");
   });
 
-  test("numbers the steps: the clone, the analysis steps, then finalize", () => {
-    const { names, analysisSteps, finalizeStep } = shared.steps;
-    expect(names).toHaveLength(analysisSteps + 2);
-    expect(finalizeStep).toBe(names.length - 1);
-    expect(shared.progress.frenchStepNames).toHaveLength(analysisSteps);
-    expect(STEP_NAMES).toEqual(names);
+  test("has one row per step: the clone, the six analysis steps, then the save", () => {
+    expect(STEPS.map((s) => s.status)).toEqual([
+      "cloning",
+      ...Array(6).fill("analyzing"),
+      "gathering",
+    ]);
+    expect(ANALYSIS_STEPS).toBe(6);
+    expect(FINALIZE_STEP).toBe(STEPS.length - 1);
+    for (const field of ["key", "task", "name", "nameFr"] as const) {
+      expect(new Set(STEPS.map((s) => s[field])).size).toBe(STEPS.length);
+    }
+    for (const s of STEPS) expect(shared.statuses.active).toContain(s.status);
+    // Every analysis step has an artifact and an engine method; the save has neither.
+    for (const s of STEPS.filter((row) => row.status === "analyzing")) {
+      expect(s.artifact).toBeTruthy();
+      expect(s.engineMethod).toBeTruthy();
+    }
+    expect(STEPS[FINALIZE_STEP]!.artifact).toBeNull();
+  });
+
+  test("numbers only the analysis steps in logs and progress", () => {
+    expect(stepLine(0)).toBe("Cloning repository");
+    expect(stepLine(3)).toBe("Step 3/6: Determining order");
+    expect(stepLine(FINALIZE_STEP)).toBe("Saving course");
+    expect(stepProgress(FINALIZE_STEP, "fr")).toBe("Sauvegarde des résultats...");
+    expect(stepProgress(1, "fr")).toBe("Étape 1/6: Extraction des abstractions principales");
   });
 
   test("gives every moment a text in every language, the default one included", () => {

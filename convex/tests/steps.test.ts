@@ -110,33 +110,6 @@ describe("steps", () => {
     expect(bundle.steps).toEqual([bundle.step]);
   });
 
-  test("startStep, the previous release's call, records the same start and answers the bare step", async () => {
-    const t = setup();
-    const jobId = await newJob(t, await newRepository(t));
-    const { leaseToken: token } = (await claimOne(t, "a"))!;
-    const base = { secret: SECRET, jobId, token };
-    const record = await t.mutation(api.worker.steps.startStep, {
-      ...base,
-      step: 2,
-      worker: "old",
-      now: T0 + 1,
-    });
-    expect(record).toMatchObject({ step: 2, status: "started", runs: 1, worker: "old" });
-    const job = await t.query(api.worker.jobs.getJob, { secret: SECRET, jobId });
-    expect([job.status, job.progress, job.currentStep]).toEqual([
-      "analyzing",
-      "Étape 2/6: Analyse des relations entre composants",
-      2,
-    ]);
-    const bundle = await t.mutation(api.worker.steps.beginStep, {
-      ...base,
-      step: 2,
-      worker: "new",
-      now: T0 + 2,
-    });
-    expect(bundle.step).toMatchObject({ runs: 2, worker: "new" });
-  });
-
   test("log seq is monotonic per job and pages by afterSeq", async () => {
     const t = setup();
     const repo = await newRepository(t);
@@ -219,6 +192,11 @@ describe("steps", () => {
     await t.mutation(api.worker.steps.finishStep, { ...base, step: 4, artifact: "", parts: 5 });
     const [record] = await t.query(api.worker.steps.getSteps, { secret: SECRET, jobId });
     expect(record).toMatchObject({ step: 4, status: "completed", artifact: "", artifactParts: 5 });
+    // The states alone carry no artifact, inline or in pieces.
+    const [state] = await t.query(api.worker.steps.getStepStates, { secret: SECRET, jobId });
+    expect(state).toMatchObject({ step: 4, status: "completed", runs: 1 });
+    expect(state).not.toHaveProperty("artifact");
+    expect(state).not.toHaveProperty("artifactParts");
     const read = [];
     for (let from = 0; ;) {
       const page = await t.query(api.worker.steps.getArtifactParts, {
@@ -250,6 +228,8 @@ describe("steps", () => {
     const [inline] = await t.query(api.worker.steps.getSteps, { secret: SECRET, jobId });
     expect(inline!.artifact).toBe("{}");
     expect(inline!.artifactParts).toBeUndefined();
+    const [inlineState] = await t.query(api.worker.steps.getStepStates, { secret: SECRET, jobId });
+    expect(inlineState).not.toHaveProperty("artifact");
 
     const refused = [
       t.mutation(api.worker.steps.finishStep, { ...base, step: 4, artifact: "{}", parts: 1 }),

@@ -20,7 +20,7 @@ from store.records import (
 class QueueCalls(ConvexCore):
     """The lease of a job, from its claim to its end."""
 
-    def claim(self, owner: str, limit: int, lease_ms: int, now_ms: int) -> list[Claim]:
+    def claim_batch(self, owner: str, limit: int, lease_ms: int, now_ms: int) -> list[Claim]:
         if limit <= 0:
             return []
         # Not retried: a lost answer leaves the jobs leased to us under tokens we never

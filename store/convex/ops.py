@@ -48,7 +48,7 @@ class OperatorCalls(ConvexCore):
 
     def count_by_status_capped(self) -> dict[str, tuple[int, bool]]:
         """(count, capped) per status; capped means "at least count"."""
-        rows = self._query("worker/ops:metrics")
+        rows = self._query("worker/ops:countByStatus")
         return {r["status"]: (int(r["count"]), bool(r["capped"])) for r in rows}
 
     def ready_probe(self, now_ms: int) -> ReadyProbe:
@@ -61,6 +61,6 @@ class OperatorCalls(ConvexCore):
             newest_job_id=value["newestJobId"],
         )
 
-    def oldest_pending_created_at(self, now_ms: int) -> int | None:
+    def oldest_pending(self, now_ms: int) -> int | None:
         value = self._query("worker/ops:oldestPending", now=now_ms)
         return None if value is None else int(value)

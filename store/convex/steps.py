@@ -15,16 +15,8 @@ from store.convex.wire import (
     job,
     record,
 )
-from store.records import (
-    STEP_NAMES,
-    DocRecord,
-    DocSpec,
-    JobLogRecord,
-    LogLevel,
-    RepositoryRecord,
-    StepRecord,
-    StepStart,
-)
+from fondation.steps import STEP_NAMES
+from store.records import DocRecord, DocSpec, JobLogRecord, LogLevel, RepositoryRecord, StepRecord, StepState, StepStart
 from fondation.errors import (
     MalformedJob,
 )
@@ -33,7 +25,7 @@ from fondation.errors import (
 class StepCalls(ConvexCore):
     """A step's fenced writes and the reads of its results."""
 
-    def start_step(self, job_id: str, token: str, step: int, worker: str, now_ms: int) -> StepStart:
+    def begin_step(self, job_id: str, token: str, step: int, worker: str, now_ms: int) -> StepStart:
         if not 0 <= step < len(STEP_NAMES):
             raise ValueError(f"no step {step}")
         # beginStep, not startStep: the step's record together with what the step needs,
@@ -85,6 +77,10 @@ class StepCalls(ConvexCore):
 
     def get_steps(self, job_id: str) -> list[StepRecord]:
         return [self._step(d) for d in self._query("worker/steps:getSteps", jobId=job_id)]
+
+    def step_states(self, job_id: str) -> list[StepState]:
+        docs = self._query("worker/steps:getStepStates", jobId=job_id)
+        return [record(StepState, d) for d in docs]
 
     def _step(self, doc: Mapping[str, Any]) -> StepRecord:
         """A step record, with an artifact stored in pieces joined back together."""

@@ -21,6 +21,7 @@ from store.records import (
     JobRecord,
     RepositoryRecord,
     StepRecord,
+    StepState,
 )
 from fondation.errors import (
     CancelRequested,
@@ -36,7 +37,7 @@ from fondation.errors import (
 log = logging.getLogger(__name__)
 
 Kind = Literal["query", "mutation"]
-_R = TypeVar("_R", RepositoryRecord, StepRecord, JobLogRecord, DocRecord)
+_R = TypeVar("_R", RepositoryRecord, StepRecord, StepState, JobLogRecord, DocRecord)
 
 # Server-side bounds (convex/functions/): one call returns at most this many.
 LOG_PAGE = 1000

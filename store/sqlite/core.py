@@ -26,26 +26,12 @@ from store.progress import (
     Moment,
     moment_text,
 )
-from store.records import (
-    ACTIVE_STATUSES,
-    ANALYSIS_STEPS,
-    FINAL_STATUSES,
-    JobRecord,
-)
+from store.records import ACTIVE_STATUSES, FINAL_STATUSES, JobRecord
 
 log = logging.getLogger(__name__)
 ACTIVE_SQL = "(" + ",".join(f"'{s}'" for s in sorted(ACTIVE_STATUSES)) + ")"
 FINAL_SQL = "(" + ",".join(f"'{s}'" for s in sorted(FINAL_STATUSES)) + ")"
 CLEAR_LEASE = "lockedBy = NULL, leaseUntil = NULL, leaseToken = NULL"
-
-
-def step_status(step: int) -> str:
-    """Job status while ``step`` runs, as the web app shows it."""
-    if step == 0:
-        return "cloning"
-    if step <= ANALYSIS_STEPS:
-        return "analyzing"
-    return "gathering"
 
 
 # The repository's latest completed job, as the web app finds its course: the last one

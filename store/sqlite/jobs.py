@@ -4,14 +4,8 @@ repositories, jobs, cancel and retry."""
 from __future__ import annotations
 
 from fondation.errors import JobNotFound, MalformedJob
-from store.records import (
-    ACTIVE_STATUSES,
-    ANALYSIS_STEPS,
-    JobRecord,
-    JobSpec,
-    RepositoryRecord,
-    RepositorySpec,
-)
+from fondation.steps import ANALYSIS_STEPS
+from store.records import ACTIVE_STATUSES, JobRecord, JobSpec, RepositoryRecord, RepositorySpec
 from store.sqlite.core import (
     CLEAR_LEASE,
     FINAL_SQL,

@@ -8,15 +8,9 @@ import logging
 from typing import Any
 
 from fondation.errors import MalformedJob
+from fondation.steps import ANALYSIS_STEPS, FINALIZE_STEP
 from store.backoff import backoff_ms
-from store.records import (
-    ANALYSIS_STEPS,
-    FINALIZE_STEP,
-    Claim,
-    JobRecord,
-    LeaseState,
-    web_result,
-)
+from store.records import Claim, JobRecord, LeaseState, web_result
 from store.sqlite.core import (
     ACTIVE_SQL,
     CLEAR_LEASE,
@@ -34,7 +28,7 @@ log = logging.getLogger(__name__)
 class QueueCalls(SqliteCore):
     """The lease of a job, from its claim to its end."""
 
-    def claim(self, owner: str, limit: int, lease_ms: int, now_ms: int) -> list[Claim]:
+    def claim_batch(self, owner: str, limit: int, lease_ms: int, now_ms: int) -> list[Claim]:
         if limit <= 0:
             return []
         with self._write() as db:

@@ -63,7 +63,7 @@ class OperatorCalls(SqliteCore):
         rows = self._read("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
         return {r["status"]: int(r["n"]) for r in rows}
 
-    def oldest_pending_created_at(self, now_ms: int) -> int | None:
+    def oldest_pending(self, now_ms: int) -> int | None:
         rows = self._read(
             "SELECT MIN(createdAt) AS c FROM jobs WHERE status='pending' AND runAt <= ?",
             (now_ms,),

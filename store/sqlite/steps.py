@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fondation.errors import CancelRequested
+from fondation.steps import ANALYSIS_STEPS, STEP_NAMES, step_status
 from store.progress import (
     step_log_line,
     step_progress,
 )
 from store.records import (
-    ANALYSIS_STEPS,
-    STEP_NAMES,
     DocRecord,
     DocSpec,
     JobLogRecord,
@@ -20,19 +19,19 @@ from store.records import (
     RepositoryRecord,
     StepRecord,
     StepStart,
+    StepState,
 )
 from store.sqlite.core import (
     SqliteCore,
     job_from_row,
     new_id,
-    step_status,
 )
 
 
 class StepCalls(SqliteCore):
     """A step's fenced writes and the reads of its results."""
 
-    def start_step(self, job_id: str, token: str, step: int, worker: str, now_ms: int) -> StepStart:
+    def begin_step(self, job_id: str, token: str, step: int, worker: str, now_ms: int) -> StepStart:
         if not 0 <= step < len(STEP_NAMES):
             raise ValueError(f"no step {step}")
         with self._write() as db:
@@ -95,6 +94,14 @@ class StepCalls(SqliteCore):
     def get_steps(self, job_id: str) -> list[StepRecord]:
         rows = self._read("SELECT * FROM jobSteps WHERE jobId=? ORDER BY step", (job_id,))
         return [StepRecord.model_validate(dict(r)) for r in rows]
+
+    def step_states(self, job_id: str) -> list[StepState]:
+        rows = self._read(
+            "SELECT jobId, step, name, status, runs, startedAt, completedAt, worker, usage"
+            " FROM jobSteps WHERE jobId=? ORDER BY step",
+            (job_id,),
+        )
+        return [StepState.model_validate(dict(r)) for r in rows]
 
     def append_log(self, job_id: str, level: LogLevel, msg: str, now_ms: int) -> int:
         with self._write() as db:

@@ -10,7 +10,7 @@ from typing import Any
 from celery import Celery, Task
 from celery.exceptions import TimeLimitExceeded
 
-from store.records import STEP_NAMES
+from fondation.steps import STEP_NAMES
 from tasks.chain import STEP_TASKS
 from tasks.step.runtime import RuntimeHolder
 from tasks.step.steps import StepRun

@@ -71,8 +71,8 @@ class RuntimeHolder:
                         store=store,
                         redis_client=client,
                         lease_ms=s.lease_ms,
-                        liveness_interval_s=s.worker_liveness_interval,
-                        heartbeat_interval_s=s.heartbeat_interval,
+                        liveness_interval_s=s.worker_liveness_interval_s,
+                        heartbeat_interval_s=s.heartbeat_interval_s,
                     ),
                     credentials=CloneCredentials.from_settings(s),
                 )

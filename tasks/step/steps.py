@@ -12,7 +12,7 @@ import json
 import logging
 import shutil
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import NoReturn, TypeVar
 
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 
@@ -44,17 +44,11 @@ from fondation.errors import (
     PermanentError,
     WorkDeferred,
 )
+from fondation.steps import FINALIZE_STEP, STEP_NAMES, STEPS, step_line
 from fondation.wake import announce
 from store.backoff import draw_jitter_ms
 from store.progress import waiting_text
-from store.records import (
-    ANALYSIS_STEPS,
-    FINALIZE_STEP,
-    STEP_NAMES,
-    RepositoryRecord,
-    StepRecord,
-    StepStart,
-)
+from store.records import RepositoryRecord, StepRecord, StepStart
 from tasks.step.runtime import WorkerRuntime
 from tasks.step.store_retry import retry_store
 
@@ -95,10 +89,8 @@ class StepRun:
             if start.step.status == "completed":
                 self._skip_done_step(start)
                 return
-            log.info(
-                "Step %d/%d: %s", self.step, ANALYSIS_STEPS, STEP_NAMES[self.step],
-                extra=self.extra,
-            )  # fmt: skip
+            # "Step 3/6: Determining order"; the clone and the save have no number.
+            log.info("%s", step_line(self.step), extra=self.extra)
             started = self.clock.monotonic()
             self._run_work(cancel, start)
         log.info(
@@ -126,10 +118,10 @@ class StepRun:
     def _start(self) -> StepStart:
         try:
             return self._retry(
-                lambda: self.rt.store.start_step(
+                lambda: self.rt.store.begin_step(
                     self.job_id, self.token, self.step, self.rt.worker_name, self.clock.now_ms()
                 ),
-                "start_step",
+                "begin_step",
             )
         except CancelRequested:
             self._finish_cancel()
@@ -181,16 +173,11 @@ class StepRun:
         if self.step == FINALIZE_STEP:
             self._finalize(artifacts)
             return None
-        runs: dict[int, Any] = {
-            1: engine.extract_abstractions,
-            2: engine.analyze_relationships,
-            3: engine.determine_order,
-            4: engine.generate_chapters,
-            5: engine.review_chapters,
-            6: engine.create_tutorials,
-        }
+        method = STEPS[self.step].engine_method
+        assert method is not None, f"step {self.step} has no engine method"
+        run: Callable[[StepContext], Artifact] = getattr(engine, method)
         try:
-            result: Artifact = runs[self.step](ctx)
+            result = run(ctx)
         finally:
             self._keep_raw_outputs(ctx)
         usage = engine.step_usage(ctx, self.step)
@@ -236,7 +223,7 @@ class StepRun:
             # A local repository (the embedded mode) is read from disk: no account's.
             token=self._git_token() if source.kind == "https" else None,
             cancel=cancel,
-            timeout_s=s.step_soft_time_limit,
+            timeout_s=s.step_soft_time_limit_s,
             max_bytes=s.max_repo_bytes,
             max_files=s.max_repo_files,
         )
@@ -346,7 +333,7 @@ class StepRun:
         Only redeliveries are counted: kombu flags every message it gives back
         (``_do_restore_message``), whichever way it comes back, and a first delivery
         needs no Redis round trip (its beat comes from the watchdog, well within the
-        bridges' grace of three liveness intervals; its cancel from ``start_step``)."""
+        bridges' grace of three liveness intervals; its cancel from ``begin_step``)."""
         key = keys.deliveries(self.job_id, self.token, self.step)
         try:
             pipe = self.rt.redis.pipeline(transaction=False)
@@ -395,7 +382,7 @@ class StepRun:
         chain stops here, the worker is free, no attempt is spent, and the job's progress
         says why it waits. Its checkout and scratch folder stay, for a rerun here."""
         s = self.rt.settings
-        progress = waiting_text(exc.reason, exc.until_ms, s.progress_language, s.progress_timezone)
+        progress = waiting_text(exc.reason, exc.until_ms, s.progress_language, s.progress_zone)
         try:
             self._retry(
                 lambda: self.rt.store.release(
@@ -444,7 +431,7 @@ class StepRun:
 
     def _retry(self, call: Callable[[], _R], what: str) -> _R:
         return retry_store(
-            call, grace_s=self.rt.settings.store_outage_grace, what=what, clock=self.clock
+            call, grace_s=self.rt.settings.store_outage_grace_s, what=what, clock=self.clock
         )
 
     def _log(self, msg: str) -> None:

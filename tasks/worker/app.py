@@ -25,7 +25,7 @@ APP_NAME = "fondation"
 
 def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
     transport = {
-        "visibility_timeout": settings.visibility_timeout,
+        "visibility_timeout": settings.visibility_timeout_s,
         # Restore unacked messages of dead workers soon after the timeout passes.
         "unacked_restore_interval": 30,
     }
@@ -36,7 +36,7 @@ def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
         "task_ignore_result": True,
         "broker_transport_options": transport,
         "result_backend_transport_options": transport,
-        "visibility_timeout": settings.visibility_timeout,
+        "visibility_timeout": settings.visibility_timeout_s,
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": None,
         "task_acks_late": True,
@@ -44,15 +44,15 @@ def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
         "task_acks_on_failure_or_timeout": True,
         "worker_prefetch_multiplier": 1,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
-        "worker_soft_shutdown_timeout": settings.worker_soft_shutdown_timeout,
+        "worker_soft_shutdown_timeout": settings.worker_soft_shutdown_timeout_s,
         # An idle worker stops at once: on idle, Celery would sleep the whole soft
         # shutdown timeout (20 s) with nothing to finish. Messages it holds unstarted
         # (a retry's countdown) are unacked and go back to the queue as it closes.
         "worker_enable_soft_shutdown_on_idle": False,
         # The prefork pool, terminated rather than joined when idle: see tasks/worker/pool.py.
         "worker_pool": POOL_CLS,
-        "task_soft_time_limit": settings.step_soft_time_limit,
-        "task_time_limit": settings.step_time_limit,
+        "task_soft_time_limit": settings.step_soft_time_limit_s,
+        "task_time_limit": settings.step_time_limit_s,
         "task_default_queue": settings.celery_queue,
         "task_create_missing_queues": True,
         "worker_send_task_events": settings.task_events,

@@ -90,7 +90,7 @@ def run_worker(settings: Settings, redis_url: str, extra_args: list[str]) -> Non
         log.info("removed %d stale job folders left by dead workers", len(removed))
     app = build_worker_app(settings, redis_url)
     name = f"{settings.worker_id}@{socket.gethostname()}"
-    beat = LivenessBeat(redis_url, name, settings.celery_queue, settings.worker_liveness_interval)
+    beat = LivenessBeat(redis_url, name, settings.celery_queue, settings.worker_liveness_interval_s)
 
     def on_ready(**_: Any) -> None:
         beat.start()

@@ -21,7 +21,7 @@ def running_stack(
     env = services.base_env(
         tmp_path, redis_url,
         JOB_STORE="convex", CONVEX_URL=standin.url, CONVEX_WORKER_SECRET=standin.secret,
-        CONVEX_TIMEOUT="5", CONVEX_WATCH_INTERVAL="0.2", POLL_INTERVAL="1",
+        CONVEX_TIMEOUT="5", CONVEX_WATCH_INTERVAL="0.2", POLL_INTERVAL="1000",
         LEDGER_PATH=str(tmp_path / "ledger.txt"), **extra,
     )  # fmt: skip
     w = services.worker(tmp_path, env)

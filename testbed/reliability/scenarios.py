@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fondation.clock import now_ms
-from store.records import STEP_NAMES
+from fondation.steps import STEP_NAMES
 from testbed.reliability.harness import Harness, Outcome
 
 
@@ -103,7 +103,7 @@ def bridge_and_worker_kill(root: Path, quick: bool) -> Outcome:
     """SIGKILL a bridge together with the worker running its job, as when one host is
     lost. The other bridge gives the job back without waiting for its lease (120 s here,
     six times the other scenarios'), and the other worker resumes it."""
-    h = Harness(root, LEASE_TIME="120")
+    h = Harness(root, LEASE_TIME="120000")
     try:
         slow = {"STEP_DELAY_2_S": "30", "DELAY_FIRST_RUN_ONLY": "1"}
         workers = [h.worker("w1", 2, **slow), h.worker("w2", 2, **slow)]
@@ -364,8 +364,8 @@ def soak(root: Path, quick: bool) -> Outcome:
         STEP_DELAY_S="0.05",
         MAX_CONCURRENT_JOBS="4",
         QUEUE_HIGH_WATER="4",
-        LEASE_TIME="10",
-        HEARTBEAT_INTERVAL="1",
+        LEASE_TIME="10000",
+        HEARTBEAT_INTERVAL="1000",
     )
     try:
         workers = [h.worker(f"w{i}") for i in range(n_procs)]

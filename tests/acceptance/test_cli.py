@@ -67,15 +67,17 @@ def test_analyze_refuses_a_bad_url_at_once_with_a_clear_error(tmp_path: Path) ->
     assert not (tmp_path / ".fondation" / "redis").exists()  # nothing was started
 
 
-def test_a_bad_setting_is_reported_with_its_variable(tmp_path: Path) -> None:
+def test_a_setting_written_in_seconds_is_refused_with_its_variable_and_unit(
+    tmp_path: Path,
+) -> None:
     env_out = subprocess.run(
         [sys.executable, "-m", "cli", "jobs"], cwd=tmp_path, capture_output=True,
         text=True, check=False,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "LEASE_TIME": "300000"},
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "LEASE_TIME": "300"},
     )  # fmt: skip
     assert env_out.returncode != 0
     assert "LEASE_TIME" in env_out.stderr
-    assert "seconds" in env_out.stderr
+    assert "milliseconds" in env_out.stderr
 
 
 def test_unknown_jobs_are_reported_clearly(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ def _env(tmp_path: Path, redis_url: str, standin: StandIn, **extra: str) -> dict
     settings = {
         "JOB_STORE": "convex", "CONVEX_URL": standin.url,
         "CONVEX_WORKER_SECRET": standin.secret, "CONVEX_TIMEOUT": "5",
-        "CONVEX_WATCH_INTERVAL": "0.2", "POLL_INTERVAL": "5",
+        "CONVEX_WATCH_INTERVAL": "0.2", "POLL_INTERVAL": "5000",
     }  # fmt: skip
     return services.base_env(tmp_path, redis_url, **{**settings, **extra})
 
@@ -71,7 +71,7 @@ def test_the_bridge_rides_out_a_convex_outage_and_recovers(
 ) -> None:
     convex_standin.reset()
     repo = make_repo(tmp_path / "shop")
-    env = _env(tmp_path, redis_url, convex_standin, POLL_INTERVAL="0.5")
+    env = _env(tmp_path, redis_url, convex_standin, POLL_INTERVAL="500")
     w = services.worker(tmp_path, env)
     b = services.bridge(tmp_path, env)
     store = make_convex_store(convex_standin.url, convex_standin.secret)

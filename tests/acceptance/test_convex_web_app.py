@@ -125,7 +125,7 @@ def test_the_web_apps_cancel_stops_the_running_step_within_seconds(
     # Renewals every 60 s: the stop must come from the bridge seeing the job ended, on
     # its next tick (a poll interval, 1 s, longer while a loaded store times out) and the
     # worker's next look at its cancel flag.
-    slow_renewals = {"HEARTBEAT_INTERVAL": "60", "LEASE_TIME": "180"}
+    slow_renewals = {"HEARTBEAT_INTERVAL": "60000", "LEASE_TIME": "180000"}
     with running_stack(
         tmp_path, redis_url, convex_standin, STEP_DELAY_2_S="60", **slow_renewals
     ) as web:

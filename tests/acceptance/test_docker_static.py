@@ -266,6 +266,13 @@ def test_the_bridge_image_checks_the_health_view_on_its_exposed_port() -> None:
 @pytest.mark.parametrize("name", DOCKERFILES)
 def test_every_copy_source_is_in_the_build_context(name: str) -> None:
     stage_names: list[str] = []
+    # A symlink left out of the context is fine when a COPY puts the file itself there.
+    replaced = {
+        ins.value[-1].removeprefix("./")
+        for stage in compose.stages(REPO_ROOT / name)
+        for ins in stage.all("COPY")
+        if len(ins.value) == 2 and not (REPO_ROOT / ins.value[0]).is_dir()
+    }
     for stage in compose.stages(REPO_ROOT / name):
         for ins in stage.all("COPY") + stage.all("ADD"):
             assert ins.cmd == "COPY", f"{name}: use COPY, not ADD ({ins.original})"
@@ -282,7 +289,7 @@ def test_every_copy_source_is_in_the_build_context(name: str) -> None:
                 files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
                 for f in files:
                     rel = f.relative_to(REPO_ROOT).as_posix()
-                    if "__pycache__" not in rel:
+                    if "__pycache__" not in rel and rel not in replaced:
                         assert not dockerignored(rel), f"{name}: {rel} is left out of the build"
         if stage.name:
             stage_names.append(stage.name)
@@ -404,7 +411,7 @@ def test_the_worker_scales_and_stops_within_its_grace_period() -> None:
     soft_s = float(
         _example().get(
             "WORKER_SOFT_SHUTDOWN_TIMEOUT",
-            Settings.model_fields["worker_soft_shutdown_timeout"].default,
+            Settings.model_fields["worker_soft_shutdown_timeout_s"].default,
         )
     )
     # The soft shutdown, then the cold one cancels and requeues what still runs.

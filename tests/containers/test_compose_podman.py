@@ -112,7 +112,7 @@ def _env_file(tier_secrets: dict[str, str], ports: dict[str, int]) -> str:
         **compose.read_env_file(compose.ENV_EXAMPLE),
         **tier_secrets,
         "ALLOW_LOCAL_REPOS": "true",
-        "POLL_INTERVAL": "1",
+        "POLL_INTERVAL": "1000",
         "HEALTH_HOST_PORT": str(ports["bridge"]),
         "FLOWER_HOST_PORT": str(ports["flower"]),
         "FLOWER_URL": f"http://127.0.0.1:{ports['flower']}",

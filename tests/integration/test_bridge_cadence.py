@@ -35,12 +35,12 @@ class CountingStore(SqliteStore):
 def test_a_bridge_woken_often_reclaims_expired_leases_once_per_poll_interval(
     redis_url: str, sqlite_path: Path
 ) -> None:
-    settings = load_settings(sqlite_path=sqlite_path, poll_interval=5.0, worker_id="b1")
+    settings = load_settings(sqlite_path=sqlite_path, poll_interval_ms=5000, worker_id="b1")
     store = CountingStore(sqlite_path)
     repo = store.upsert_repository(RepositorySpec(user_id="u", name="d", full_name="o/d"), T0)
     job, _ = store.create_job(JobSpec(user_id="u", repository_id=repo.id), T0)
     # A lease held by a bridge that died long ago.
-    store.claim("dead-bridge", 1, 1_000, T0)
+    store.claim_batch("dead-bridge", 1, 1_000, T0)
     clock = FakeClock(now_ms=T0 + 60_000)
     bridge = Bridge(
         settings,
@@ -59,7 +59,7 @@ def test_a_bridge_woken_often_reclaims_expired_leases_once_per_poll_interval(
         bridge.tick()
     assert store.reclaims == 1
     # One poll interval later (the clock moved on, nothing slept), the next tick scans again.
-    clock.advance(settings.poll_interval)
+    clock.advance(settings.poll_interval_s)
     bridge.wake.set()
     bridge.tick()
     assert store.reclaims == 2

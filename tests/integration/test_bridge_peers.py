@@ -28,14 +28,14 @@ LEASE_MS = 300_000
 
 def _settings(sqlite_path: Path) -> Settings:
     # Three liveness intervals of 1 s: a dead bridge's idle job is given back after 3 s.
-    return load_settings(sqlite_path=sqlite_path, worker_liveness_interval=1.0, worker_id="b1")
+    return load_settings(sqlite_path=sqlite_path, worker_liveness_interval_s=1.0, worker_id="b1")
 
 
 def _leased_jobs(store: SqliteStore, owner: str, count: int) -> list[str]:
     repo = store.upsert_repository(RepositorySpec(user_id="u", name="d", full_name="o/d"), T0)
     for _ in range(count):
         store.create_job(JobSpec(user_id="u", repository_id=repo.id), T0)
-    return [c.job.id for c in store.claim(owner, count, LEASE_MS, T0)]
+    return [c.job.id for c in store.claim_batch(owner, count, LEASE_MS, T0)]
 
 
 def _watch(

@@ -179,7 +179,7 @@ def test_a_finished_job_wakes_the_bridge_for_the_job_waiting_behind_it(
     # get the second one started in time.
     repo = make_repo(tmp_path / "shop")
     with _stack(
-        tmp_path, redis_url, POLL_INTERVAL="60", WORKER_LIVENESS_INTERVAL="10",
+        tmp_path, redis_url, POLL_INTERVAL="60000", WORKER_LIVENESS_INTERVAL="10",
         MAX_CONCURRENT_JOBS="1", QUEUE_HIGH_WATER="1",
     ) as stack:  # fmt: skip
         store = stack.store

@@ -36,7 +36,7 @@ print("ready", flush=True)
 sys.stdin.readline()
 claims, empty = [], 0
 while empty < 3:
-    got = store.claim(sys.argv[2], 1, 60_000, {now})
+    got = store.claim_batch(sys.argv[2], 1, 60_000, {now})
     empty = 0 if got else empty + 1
     claims += [[c.job.id, c.lease_token] for c in got]
 print(json.dumps(claims), flush=True)

@@ -36,10 +36,10 @@ def _settings(sqlite_path: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "sqlite_path": sqlite_path,
         "worker_id": "b1",
-        "poll_interval": POLL_S,
-        "worker_liveness_interval": LIVENESS_S,
-        "heartbeat_interval": HEARTBEAT_S,
-        "lease_time": LEASE_S,
+        "poll_interval_ms": int(POLL_S * 1000),
+        "worker_liveness_interval_s": LIVENESS_S,
+        "heartbeat_interval_ms": int(HEARTBEAT_S * 1000),
+        "lease_time_ms": int(LEASE_S * 1000),
         "max_concurrent_jobs": 2,
         "queue_high_water": 10,
     }
@@ -96,7 +96,7 @@ def _take_over(store: SqliteStore, settings: Settings, now_ms: int) -> None:
     """Another bridge, b2, claims the job once its lease has expired."""
     later_ms = now_ms + 2 * settings.lease_ms
     store.reclaim_expired(later_ms, 10)
-    assert store.claim("b2", 1, settings.lease_ms, later_ms)
+    assert store.claim_batch("b2", 1, settings.lease_ms, later_ms)
 
 
 def _count(bridge: Bridge, metric: str) -> float:
@@ -264,7 +264,7 @@ def test_a_graceful_stop_gives_back_unstarted_jobs_and_leaves_running_ones_to_th
     rig: Rig,
 ) -> None:
     waiting, running = rig.start(2)
-    rig.store.start_step(running, rig.bridge.held[running].token, 0, "w1", rig.clock.now_ms())
+    rig.store.begin_step(running, rig.bridge.held[running].token, 0, "w1", rig.clock.now_ms())
     assert rig.client.exists(keys.bridge_alive("b1"))
     rig.bridge.stopping.set()  # as SIGTERM does
     rig.bridge.run()  # returns at once: the loop sees the stop and hands work back
@@ -299,7 +299,7 @@ def test_a_store_outage_is_ridden_out_with_backoff_and_the_held_jobs_are_kept(ri
 
 
 def test_the_loop_waits_for_the_sooner_of_its_two_cadences(rig: Rig) -> None:
-    rig.start(0, tick=False, poll_interval=5.0, worker_liveness_interval=3.0)
+    rig.start(0, tick=False, poll_interval_ms=5000, worker_liveness_interval_s=3.0)
     rig.bridge.tick()
     assert rig.bridge._sleep_s() == 3.0
     rig.tick_after(3.0)  # the liveness check only
@@ -328,3 +328,22 @@ def test_the_health_check_flags_a_held_lease_near_its_expiry(rig: Rig) -> None:
     assert _health(rig)["leases"]
     rig.clock.advance(LEASE_S * 3 / 4 + 1 - POLL_S)  # no renewal came: the loop is stuck
     assert not _health(rig)["leases"]
+
+
+def test_the_bridge_snapshot_is_taken_on_its_own_clock(rig: Rig) -> None:
+    [job_id] = rig.start(1)
+    rig.tick_after(POLL_S)  # the bridge's copy of its job now has the lease
+    rig.clock.advance(7.5)
+    snap = rig.bridge.snapshot()
+    assert snap.now_ms == rig.clock.now_ms()
+    assert snap.since_last_tick_s == pytest.approx(7.5)
+    assert [lease.job_id for lease in snap.held] == [job_id]
+
+
+def test_reading_the_health_sets_no_gauge_and_the_gauges_read_the_bridge(rig: Rig) -> None:
+    rig.start(2)
+    registry = rig.bridge.metrics.registry
+    before = registry.get_sample_value("fondation_jobs_in_flight")
+    collect_health(rig.bridge)
+    assert registry.get_sample_value("fondation_jobs_in_flight") == before == len(rig.bridge.held)
+    assert len(rig.bridge.held) == 2

@@ -1,9 +1,10 @@
-"""The Python copy of the rules the TypeScript functions read from ``shared.json``.
+"""The Python constants that ``shared.json`` cannot give at run time, pinned to it.
 
-``convex/functions/worker/lib/shared.json`` is the one source the functions import. The
-Python package keeps its own constants, since a worker image holds no ``convex/``
-folder; these tests pin each of them equal to the file, so an edit to one side fails
-here until the other follows. What the stores write (progress and log texts, the
+``convex/functions/worker/lib/shared.json`` is the one source both halves read: the
+functions import it, and the package reads it through ``fondation/shared.json`` (the step
+table: test_step_table.py). What Python must spell out itself (Literal types, the
+backoff and size constants the store computes with) is pinned here, so an edit to one
+side fails until the other follows. What the stores write (progress and log texts, the
 schedule as it lands in ``runAt``) is checked on both stores by the contract suite.
 """
 
@@ -26,12 +27,6 @@ SHARED = Path(__file__).resolve().parents[2] / "convex/functions/worker/lib/shar
 def shared() -> dict[str, Any]:
     rules: dict[str, Any] = json.loads(SHARED.read_text(encoding="utf-8"))
     return rules
-
-
-def test_the_steps_have_the_same_names_and_numbers(shared: dict[str, Any]) -> None:
-    assert list(records.STEP_NAMES) == shared["steps"]["names"]
-    assert shared["steps"]["analysisSteps"] == records.ANALYSIS_STEPS
-    assert shared["steps"]["finalizeStep"] == records.FINALIZE_STEP
 
 
 def test_the_statuses_and_which_are_active_final_and_retryable_are_the_same(
@@ -76,7 +71,6 @@ def test_the_progress_texts_are_the_same(shared: dict[str, Any]) -> None:
     texts = shared["progress"]
     assert texts["defaultLanguage"] == progress.DEFAULT_LANGUAGE
     assert list(progress.LANGUAGES) == list(texts["moments"])
-    assert list(progress._FRENCH_STEP_NAMES) == texts["frenchStepNames"]
     assert texts["moments"] == progress._MOMENTS
     assert set(get_args(progress.Moment)) == set(texts["moments"]["en"])
 

@@ -76,7 +76,7 @@ class Rig:
         """Another bridge, b2, claims the job once its lease has expired."""
         later_ms = self.clock.now_ms() + 2 * self.rt.settings.lease_ms
         self.store.reclaim_expired(later_ms, 10)
-        assert self.store.claim("b2", 1, self.rt.settings.lease_ms, later_ms)
+        assert self.store.claim_batch("b2", 1, self.rt.settings.lease_ms, later_ms)
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def rig(tmp_path: Path, sqlite_path: Path, redis_url: str) -> Iterator[Rig]:
     """A job claimed by bridge b1 and cloned: step 1 is next."""
     settings = load_settings(
         sqlite_path=sqlite_path, temp_dir=tmp_path / "work", max_deliveries=MAX_DELIVERIES,
-        store_outage_grace=GRACE_S,
+        store_outage_grace_s=GRACE_S,
     )  # fmt: skip
     store = OutageStore(sqlite_path)
     client = redis.Redis.from_url(redis_url)
@@ -92,8 +92,8 @@ def rig(tmp_path: Path, sqlite_path: Path, redis_url: str) -> Iterator[Rig]:
     engine = HookedEngine()
     watchdog = Watchdog(
         store=store, redis_client=client, lease_ms=settings.lease_ms,
-        liveness_interval_s=settings.worker_liveness_interval,
-        heartbeat_interval_s=settings.heartbeat_interval, clock=clock, threads=False,
+        liveness_interval_s=settings.worker_liveness_interval_s,
+        heartbeat_interval_s=settings.heartbeat_interval_s, clock=clock, threads=False,
     )  # fmt: skip
     rt = WorkerRuntime(
         settings=settings, redis_url=redis_url, store=store, redis=client, engine=engine,
@@ -102,7 +102,7 @@ def rig(tmp_path: Path, sqlite_path: Path, redis_url: str) -> Iterator[Rig]:
     )  # fmt: skip
     repo = store.upsert_repository(RepositorySpec(user_id="u", name="d", full_name="o/d"), T0)
     store.create_job(JobSpec(user_id="u", repository_id=repo.id), T0)
-    [claim] = store.claim("b1", 1, settings.lease_ms, T0)
+    [claim] = store.claim_batch("b1", 1, settings.lease_ms, T0)
     rig = Rig(rt, store, engine, claim.job.id, claim.lease_token, clock)
     rig.run(0)
     yield rig
@@ -127,7 +127,7 @@ def test_a_second_delivery_of_a_done_step_is_skipped_and_lets_the_chain_go_on(ri
 
 def test_a_delivery_of_a_done_step_whose_chain_moved_on_stops_quietly(rig: Rig) -> None:
     rig.run(EXTRACT)
-    rig.store.start_step(rig.job_id, rig.token, EXTRACT + 1, "w2", rig.clock.now_ms())
+    rig.store.begin_step(rig.job_id, rig.token, EXTRACT + 1, "w2", rig.clock.now_ms())
     with pytest.raises(Ignore):
         rig.run(EXTRACT, redelivered=True)
     assert rig.engine.runs == 1
@@ -270,7 +270,7 @@ def test_a_permanent_failure_of_the_work_fails_the_job_for_good(rig: Rig) -> Non
 def test_a_store_outage_at_the_start_of_a_step_is_ridden_out(rig: Rig) -> None:
     rig.store.failures_left = 2
     rig.run(EXTRACT)
-    assert rig.store.refused == ["start_step", "start_step"]
+    assert rig.store.refused == ["begin_step", "begin_step"]
     assert rig.clock.slept == [0.2, 0.4]
     assert rig.step_status(EXTRACT) == "completed"
 
@@ -326,8 +326,8 @@ def test_a_step_deferred_by_a_shared_limit_gives_its_job_back_without_spending_a
     assert (
         job.progress == "En attente : limite d'utilisation de Claude atteinte, reprise vers 00:13"
     )
-    assert rig.store.claim("b1", 1, rig.rt.settings.lease_ms, until - 1) == []
-    assert rig.store.claim("b1", 1, rig.rt.settings.lease_ms, until)
+    assert rig.store.claim_batch("b1", 1, rig.rt.settings.lease_ms, until - 1) == []
+    assert rig.store.claim_batch("b1", 1, rig.rt.settings.lease_ms, until)
     # The engine was given what a fleet-wide limit needs: the job's user and the Redis.
     assert seen[0].user_id == "u"
     assert seen[0].redis is rig.rt.redis

@@ -14,17 +14,11 @@ from typing import Any, get_args
 import pytest
 
 from fondation.errors import CancelRequested, JobNotFound, LeaseLost, MalformedJob
+from fondation.steps import STEP_NAMES
 from store.backoff import backoff_ms
 from store.base import JobStore
 from store.progress import Language, Moment, moment_text, step_log_line, step_progress
-from store.records import (
-    RETRYABLE_STATUSES,
-    STEP_NAMES,
-    DocSpec,
-    JobSpec,
-    JobStatus,
-    RepositorySpec,
-)
+from store.records import RETRYABLE_STATUSES, DocSpec, JobSpec, JobStatus, RepositorySpec
 from store.sqlite import SqliteStore
 from testbed.convex_standin.webapp import WebApp
 
@@ -60,7 +54,7 @@ def new_job(store: JobStore, now: int = T0, **kw: object) -> str:
 
 
 def claim_one(store: JobStore, now: int = T0, owner: str = "b1") -> tuple[str, str]:
-    claims = store.claim(owner, 1, LEASE, now)
+    claims = store.claim_batch(owner, 1, LEASE, now)
     assert len(claims) == 1
     return claims[0].job.id, claims[0].lease_token
 
@@ -99,7 +93,7 @@ def test_dedupe_key_of_a_finished_job_is_free_again(store: JobStore) -> None:
 def test_claim_takes_ready_jobs_oldest_first_each_with_its_own_token(store: JobStore) -> None:
     ids = [new_job(store, now=T0 + i) for i in range(3)]
     later = new_job(store, now=T0, run_at=T0 + 10_000)
-    claims = store.claim("b1", 10, LEASE, T0 + 5)
+    claims = store.claim_batch("b1", 10, LEASE, T0 + 5)
     assert [c.job.id for c in claims] == ids
     assert len({c.lease_token for c in claims}) == 3
     assert all(c.job.status == "claimed" and c.job.locked_by == "b1" for c in claims)
@@ -109,9 +103,9 @@ def test_claim_takes_ready_jobs_oldest_first_each_with_its_own_token(store: JobS
 def test_claim_respects_the_limit(store: JobStore) -> None:
     for i in range(5):
         new_job(store, now=T0 + i)
-    assert len(store.claim("b1", 2, LEASE, T0 + 10)) == 2
-    assert len(store.claim("b2", 10, LEASE, T0 + 10)) == 3
-    assert store.claim("b3", 10, LEASE, T0 + 10) == []
+    assert len(store.claim_batch("b1", 2, LEASE, T0 + 10)) == 2
+    assert len(store.claim_batch("b2", 10, LEASE, T0 + 10)) == 3
+    assert store.claim_batch("b3", 10, LEASE, T0 + 10) == []
 
 
 def test_concurrent_claimers_never_receive_the_same_job(store: JobStore) -> None:
@@ -132,7 +126,7 @@ def test_concurrent_claimers_never_receive_the_same_job(store: JobStore) -> None
     def claimer(name: str) -> None:
         mine = []
         for _ in range(10):
-            mine += [c.job.id for c in store.claim(name, 2, LEASE, T0 + 100)]
+            mine += [c.job.id for c in store.claim_batch(name, 2, LEASE, T0 + 100)]
         with lock:
             got.append(mine)
 
@@ -162,7 +156,7 @@ def test_a_writer_whose_lease_was_taken_over_is_fenced_off(store: JobStore) -> N
     _, new = claim_one(store, now=T0 + LEASE + 2, owner="b2")
     assert new != old
     with pytest.raises(LeaseLost):
-        store.start_step(job_id, old, 1, "w", T0 + LEASE + 3)
+        store.begin_step(job_id, old, 1, "w", T0 + LEASE + 3)
     with pytest.raises(LeaseLost):
         store.finish_step(job_id, old, 1, "{}", T0 + LEASE + 3)
     with pytest.raises(LeaseLost):
@@ -171,13 +165,13 @@ def test_a_writer_whose_lease_was_taken_over_is_fenced_off(store: JobStore) -> N
         store.fail(job_id, old, "x", False, T0 + LEASE + 3, 0)
     with pytest.raises(LeaseLost):
         store.upsert_docs(job_id, old, [], T0 + LEASE + 3)
-    store.start_step(job_id, new, 1, "w", T0 + LEASE + 4)
+    store.begin_step(job_id, new, 1, "w", T0 + LEASE + 4)
 
 
 def test_reclaim_returns_only_expired_leases_in_bounded_batches(store: JobStore) -> None:
     for i in range(5):
         new_job(store, now=T0 + i)
-    store.claim("b1", 5, LEASE, T0 + 10)
+    store.claim_batch("b1", 5, LEASE, T0 + 10)
     assert store.reclaim_expired(T0 + LEASE, 10) == []
     first = store.reclaim_expired(T0 + LEASE + 11, 2)
     second = store.reclaim_expired(T0 + LEASE + 11, 10)
@@ -210,8 +204,8 @@ def test_a_transient_failure_retries_after_the_backoff_plus_jitter(store: JobSto
     assert job.run_at == T0 + 100 + 5_000 + 1234
     assert job.last_error == "network down"
     assert job.locked_by is None
-    assert store.claim("b1", 1, LEASE, T0 + 5_000) == []
-    assert len(store.claim("b1", 1, LEASE, T0 + 100 + 6_234)) == 1
+    assert store.claim_batch("b1", 1, LEASE, T0 + 5_000) == []
+    assert len(store.claim_batch("b1", 1, LEASE, T0 + 100 + 6_234)) == 1
 
 
 def test_a_job_is_dead_after_max_attempts(store: JobStore) -> None:
@@ -223,7 +217,7 @@ def test_a_job_is_dead_after_max_attempts(store: JobStore) -> None:
         job = store.fail(job_id, token, f"boom {attempt}", False, now, 0)
         assert job.attempts == attempt
     assert job.status == "dead"
-    assert store.claim("b1", 1, LEASE, now + 10**9) == []
+    assert store.claim_batch("b1", 1, LEASE, now + 10**9) == []
 
 
 def test_a_permanent_failure_is_final_at_once(store: JobStore) -> None:
@@ -232,13 +226,13 @@ def test_a_permanent_failure_is_final_at_once(store: JobStore) -> None:
     job = store.fail(job_id, token, "bad URL", True, T0 + 1, 0)
     assert job.status == "failed"
     assert job.error == "bad URL"
-    assert store.claim("b1", 1, LEASE, T0 + 10**9) == []
+    assert store.claim_batch("b1", 1, LEASE, T0 + 10**9) == []
 
 
 def test_canceling_a_pending_job_is_immediate(store: JobStore) -> None:
     job_id = new_job(store)
     assert store.request_cancel(job_id, T0 + 1).status == "canceled"
-    assert store.claim("b1", 1, LEASE, T0 + 2) == []
+    assert store.claim_batch("b1", 1, LEASE, T0 + 2) == []
 
 
 def test_a_canceled_job_is_never_resurrected(store: JobStore) -> None:
@@ -251,7 +245,7 @@ def test_a_canceled_job_is_never_resurrected(store: JobStore) -> None:
     store.mark_canceled(job_id, token, T0 + 3)
     for write in (
         lambda: store.renew(job_id, token, LEASE, T0 + 4),
-        lambda: store.start_step(job_id, token, 2, "w", T0 + 4),
+        lambda: store.begin_step(job_id, token, 2, "w", T0 + 4),
         lambda: store.complete(job_id, token, {"success": True}, 0, T0 + 4),
         lambda: store.fail(job_id, token, "x", False, T0 + 4, 0),
         lambda: store.release(job_id, token, T0 + 4, "x"),
@@ -265,18 +259,18 @@ def test_a_canceled_job_is_never_resurrected(store: JobStore) -> None:
 def test_steps_record_progress_and_skip_when_completed(store: JobStore) -> None:
     new_job(store)
     job_id, token = claim_one(store)
-    rec = store.start_step(job_id, token, 3, "w1", T0 + 1).step
+    rec = store.begin_step(job_id, token, 3, "w1", T0 + 1).step
     assert rec.status == "started"
     assert rec.runs == 1
     job = store.get_job(job_id)
     assert job.status == "analyzing"
     assert job.progress == "Étape 3/6: Détermination de l'ordre optimal des chapitres"
     assert job.current_step == 3
-    assert store.start_step(job_id, token, 3, "w2", T0 + 2).step.runs == 2
+    assert store.begin_step(job_id, token, 3, "w2", T0 + 2).step.runs == 2
     store.finish_step(job_id, token, 3, '{"order": ["a"]}', T0 + 3)
     store.finish_step(job_id, token, 3, '{"order": ["a"]}', T0 + 4)
     logs = len(store.get_logs(job_id))
-    again = store.start_step(job_id, token, 3, "w3", T0 + 5)
+    again = store.begin_step(job_id, token, 3, "w3", T0 + 5)
     assert again.step.status == "completed"
     assert again.step.artifact == '{"order": ["a"]}'
     # A completed step is only read: no run counted, no progress or log line written.
@@ -289,9 +283,9 @@ def test_steps_record_progress_and_skip_when_completed(store: JobStore) -> None:
 def test_a_step_start_returns_the_job_its_repository_and_every_step(store: JobStore) -> None:
     new_job(store)
     job_id, token = claim_one(store)
-    store.start_step(job_id, token, 0, "w", T0 + 1)
+    store.begin_step(job_id, token, 0, "w", T0 + 1)
     store.finish_step(job_id, token, 0, '{"commit": "c"}', T0 + 2)
-    start = store.start_step(job_id, token, 1, "w", T0 + 3)
+    start = store.begin_step(job_id, token, 1, "w", T0 + 3)
     assert start.job == store.get_job(job_id)
     assert start.job.status == "analyzing"
     assert start.job.current_step == 1
@@ -304,7 +298,7 @@ def test_a_step_start_returns_the_job_its_repository_and_every_step(store: JobSt
     ]
     assert start.step == start.steps[1]
     assert start.later_steps() == []
-    assert store.start_step(job_id, token, 0, "w", T0 + 4).later_steps() == [1]
+    assert store.begin_step(job_id, token, 0, "w", T0 + 4).later_steps() == [1]
 
 
 def test_an_artifact_larger_than_a_convex_document_round_trips(store: JobStore) -> None:
@@ -312,14 +306,31 @@ def test_an_artifact_larger_than_a_convex_document_round_trips(store: JobStore) 
     job_id, token = claim_one(store)
     # 2.5 MB of three-byte characters: on Convex three pieces, each cut between characters.
     big = json.dumps({"content": "\u2603" * 850_000}, ensure_ascii=False)
-    store.start_step(job_id, token, 4, "w", T0 + 1)
+    store.begin_step(job_id, token, 4, "w", T0 + 1)
     store.finish_step(job_id, token, 4, big, T0 + 2)
     assert store.get_steps(job_id)[0].artifact == big
-    start = store.start_step(job_id, token, 5, "w", T0 + 3)
+    start = store.begin_step(job_id, token, 5, "w", T0 + 3)
     assert [(s.step, s.artifact) for s in start.steps] == [(4, big), (5, None)]
     # A later run of the step stores a small artifact in place of the large one.
     store.finish_step(job_id, token, 4, "{}", T0 + 4)
     assert store.get_steps(job_id)[0].artifact == "{}"
+
+
+def test_step_states_are_the_step_records_without_their_artifacts(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    big = json.dumps({"content": "x" * 2_000_000})
+    store.begin_step(job_id, token, 4, "w", T0 + 1)
+    store.finish_step(job_id, token, 4, big, T0 + 2, usage='{"cost_usd": 0.5}')
+    store.begin_step(job_id, token, 5, "w", T0 + 3)
+    states = store.step_states(job_id)
+    records = store.get_steps(job_id)
+    assert [s.model_dump() for s in states] == [r.model_dump(exclude={"artifact"}) for r in records]
+    assert [(s.step, s.status, s.usage) for s in states] == [
+        (4, "completed", '{"cost_usd": 0.5}'),
+        (5, "started", None),
+    ]
+    assert not hasattr(states[0], "artifact")
 
 
 def test_each_step_shows_the_web_apps_status_and_step_number(store: JobStore) -> None:
@@ -327,7 +338,7 @@ def test_each_step_shows_the_web_apps_status_and_step_number(store: JobStore) ->
     job_id, token = claim_one(store)
     seen = []
     for step in range(len(STEP_NAMES)):
-        job = store.start_step(job_id, token, step, "w", T0 + step).job
+        job = store.begin_step(job_id, token, step, "w", T0 + step).job
         seen.append((job.status, job.current_step, job.total_steps))
     # The web shows "step k of 6": the clone is 0 and finalize stays at the last step.
     assert seen == [
@@ -340,7 +351,7 @@ def test_each_step_shows_the_web_apps_status_and_step_number(store: JobStore) ->
 def test_clone_step_sets_status_cloning(store: JobStore) -> None:
     new_job(store)
     job_id, token = claim_one(store)
-    store.start_step(job_id, token, 0, "w", T0 + 1)
+    store.begin_step(job_id, token, 0, "w", T0 + 1)
     assert store.get_job(job_id).status == "cloning"
 
 
@@ -404,28 +415,28 @@ def test_release_with_a_run_at_holds_the_job_back_until_then_with_its_progress(
     store.release(job_id, token, T0 + 1, "usage limit", run_at_ms=T0 + 60_000, progress=waiting)
     job = store.get_job(job_id)
     assert (job.status, job.attempts, job.progress) == ("pending", 0, waiting)
-    assert store.claim("b1", 1, LEASE, T0 + 59_999) == []
+    assert store.claim_batch("b1", 1, LEASE, T0 + 59_999) == []
     assert claim_one(store, now=T0 + 60_000)[0] == job_id
 
 
 def test_held_jobs_lists_the_owners_active_jobs(store: JobStore) -> None:
     for i in range(3):
         new_job(store, now=T0 + i)
-    store.claim("b1", 2, LEASE, T0 + 10)
-    store.claim("b2", 1, LEASE, T0 + 10)
+    store.claim_batch("b1", 2, LEASE, T0 + 10)
+    store.claim_batch("b2", 1, LEASE, T0 + 10)
     assert len(store.held_jobs("b1", 10)) == 2
     assert len(store.held_jobs("b2", 10)) == 1
 
 
 def test_held_jobs_show_every_change_made_since_the_last_call(store: JobStore) -> None:
     first, second = new_job(store, now=T0), new_job(store, now=T0 + 1)
-    store.claim("b1", 2, LEASE, T0 + 10)
+    store.claim_batch("b1", 2, LEASE, T0 + 10)
     before = {j.id: j for j in store.held_jobs("b1", 10)}
     assert not before[first].cancel_requested
     store.request_cancel(first, T0 + 11)
     token = before[second].lease_token
     assert token is not None
-    store.start_step(second, token, 2, "w", T0 + 12)
+    store.begin_step(second, token, 2, "w", T0 + 12)
     after = {j.id: j for j in store.held_jobs("b1", 10)}
     assert after[first].cancel_requested
     assert (after[second].status, after[second].current_step) == ("analyzing", 2)
@@ -436,7 +447,7 @@ def test_held_jobs_show_every_change_made_since_the_last_call(store: JobStore) -
 def test_retry_puts_a_dead_job_back_and_keeps_its_artifacts(store: JobStore) -> None:
     new_job(store, max_attempts=1)
     job_id, token = claim_one(store)
-    store.start_step(job_id, token, 1, "w", T0 + 1)
+    store.begin_step(job_id, token, 1, "w", T0 + 1)
     store.finish_step(job_id, token, 1, "{}", T0 + 2)
     assert store.fail(job_id, token, "x", False, T0 + 3, 0).status == "dead"
     job = store.retry_job(job_id, T0 + 4)
@@ -462,7 +473,7 @@ def test_counts_and_oldest_pending(store: JobStore) -> None:
     new_job(store, now=T0 + 5)
     store.request_cancel(a, T0 + 6)
     assert store.count_by_status() == {"pending": 1, "canceled": 1}
-    assert store.oldest_pending_created_at(T0 + 10) == T0 + 5
+    assert store.oldest_pending(T0 + 10) == T0 + 5
 
 
 def test_stuck_jobs_are_listed_and_requeued_by_an_operator(store: JobStore) -> None:
@@ -530,17 +541,17 @@ def test_purge_deletes_old_finished_jobs_with_their_docs_but_never_the_latest_co
 def test_no_step_starts_once_a_cancel_is_requested(store: JobStore) -> None:
     new_job(store)
     job_id, token = claim_one(store)
-    store.start_step(job_id, token, 1, "w", T0 + 1)
+    store.begin_step(job_id, token, 1, "w", T0 + 1)
     store.request_cancel(job_id, T0 + 2)
     with pytest.raises(CancelRequested):
-        store.start_step(job_id, token, 2, "w", T0 + 3)
+        store.begin_step(job_id, token, 2, "w", T0 + 3)
     assert store.mark_canceled(job_id, token, T0 + 4).status == "canceled"
 
 
 def test_a_steps_usage_is_stored_with_its_artifact(store: JobStore) -> None:
     new_job(store)
     job_id, token = claim_one(store)
-    store.start_step(job_id, token, 4, "w", T0 + 1)
+    store.begin_step(job_id, token, 4, "w", T0 + 1)
     store.finish_step(job_id, token, 4, "{}", T0 + 2, '{"cost_usd": 0.25, "turns": 7}')
     [step] = store.get_steps(job_id)
     assert step.usage == '{"cost_usd": 0.25, "turns": 7}'
@@ -594,7 +605,7 @@ def steps_seen(store: JobStore) -> tuple[list[str | None], list[str]]:
     """The progress text while each step runs, and the job's log lines."""
     new_job(store)
     job_id, token = claim_one(store)
-    progress = [store.start_step(job_id, token, s, "w", T0 + s).job.progress for s in range(8)]
+    progress = [store.begin_step(job_id, token, s, "w", T0 + s).job.progress for s in range(8)]
     return progress, [line.msg for line in store.get_logs(job_id)]
 
 
@@ -705,7 +716,7 @@ def job_in(store: JobStore, status: str, now: int) -> str:
     elif status == "canceled":
         store.mark_canceled(job_id, token, now)
     elif status != "claimed":
-        store.start_step(
+        store.begin_step(
             job_id, token, {"cloning": 0, "analyzing": 1, "gathering": 7}[status], "w", now
         )
     assert store.get_job(job_id).status == status
@@ -758,7 +769,7 @@ def test_a_job_canceled_under_its_holder_tells_the_holder_to_stop_and_takes_no_w
 ) -> None:
     new_job(store)
     job_id, token = claim_one(store)
-    store.start_step(job_id, token, 0, "w", T0 + 1)
+    store.begin_step(job_id, token, 0, "w", T0 + 1)
     before = store.get_job(job_id)
     end_under_holder(store, job_id, "canceled")
     state = store.renew(job_id, token, LEASE, T0 + 2)
@@ -768,7 +779,7 @@ def test_a_job_canceled_under_its_holder_tells_the_holder_to_stop_and_takes_no_w
         before.lease_until,
     )
     for write in (
-        lambda: store.start_step(job_id, token, 1, "w", T0 + 3),
+        lambda: store.begin_step(job_id, token, 1, "w", T0 + 3),
         lambda: store.finish_step(job_id, token, 0, "{}", T0 + 3),
         lambda: store.complete(job_id, token, {"success": True}, 0, T0 + 3),
         lambda: store.mark_canceled(job_id, token, T0 + 3),
@@ -779,4 +790,4 @@ def test_a_job_canceled_under_its_holder_tells_the_holder_to_stop_and_takes_no_w
         store.renew(job_id, "another-token", LEASE, T0 + 3)
     assert store.reclaim_expired(T0 + 10 * LEASE, 10) == []
     assert store.get_job(job_id).status == "canceled"
-    assert store.claim("b2", 5, LEASE, T0 + 10 * LEASE) == []
+    assert store.claim_batch("b2", 5, LEASE, T0 + 10 * LEASE) == []

@@ -42,7 +42,7 @@ def w(sqlite_path: Path, redis_url: str) -> Iterator[Watched]:
     clock = FakeClock(now_ms=T0)
     repo = store.upsert_repository(RepositorySpec(user_id="u", name="d", full_name="o/d"), T0)
     store.create_job(JobSpec(user_id="u", repository_id=repo.id), T0)
-    [claim] = store.claim("b1", 1, LEASE_MS, T0)
+    [claim] = store.claim_batch("b1", 1, LEASE_MS, T0)
     watchdog = Watchdog(
         store=store, redis_client=client, lease_ms=LEASE_MS, liveness_interval_s=LIVENESS_S,
         heartbeat_interval_s=30.0, clock=clock, threads=False,
@@ -84,7 +84,7 @@ def test_a_cancel_requested_in_the_store_stops_the_step_at_the_next_renewal(w: W
 def test_a_renewal_refused_by_the_fence_stops_the_step_as_a_lost_lease(w: Watched) -> None:
     later_ms = w.clock.now_ms() + 2 * LEASE_MS
     w.store.reclaim_expired(later_ms, 10)
-    w.store.claim("b2", 1, LEASE_MS, later_ms)
+    w.store.claim_batch("b2", 1, LEASE_MS, later_ms)
     w.watchdog.renew_turn()
     assert (w.token.is_set, w.token.lease_lost) == (True, True)
 

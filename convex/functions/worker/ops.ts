@@ -32,7 +32,8 @@ const PURGE_PART_BUDGET = 8;
 // Candidates checked for being their repository's latest course, one indexed read each.
 const LATEST_CHECKS = 400;
 
-export const metrics = workerQuery({
+// How many jobs are in each status, each count capped: the bridge's gauges.
+export const countByStatus = workerQuery({
   args: { cap: v.optional(v.number()) },
   returns: v.array(v.object({ status: jobStatus, count: v.number(), capped: v.boolean() })),
   handler: async (ctx, args) => {

@@ -5,7 +5,16 @@ import { type ObjectType, v } from "convex/values";
 import type { Doc } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
 import { cancelRequested, invalid } from "./lib/errors";
-import { docDoc, docKind, jobDoc, jobLogDoc, jobStepDoc, logLevel, repositoryDoc } from "./lib/fields";
+import {
+  docDoc,
+  docKind,
+  jobDoc,
+  jobLogDoc,
+  jobStepDoc,
+  jobStepStateDoc,
+  logLevel,
+  repositoryDoc,
+} from "./lib/fields";
 import { type Call, workerMutation, workerQuery } from "./lib/functions";
 import {
   ANALYSIS_STEPS,
@@ -84,17 +93,9 @@ async function recordStart(
   return { step: (await ctx.db.get(stepId))!, job: (await ctx.db.get(job._id))! };
 }
 
-// The step's record alone: what workers of the previous release call. Kept so that
-// the functions can be deployed before the workers are replaced.
-export const startStep = workerMutation({
-  args: stepStartArgs,
-  returns: jobStepDoc,
-  handler: async (ctx, args, call) => (await recordStart(ctx, args, call)).step,
-});
-
-// startStep plus everything a worker needs to run the step: the job, its
+// A step's start, with everything a worker needs to run the step: the job, its
 // repository and all of the job's step records. One round trip per step start
-// instead of four (startStep, jobs:getJob, steps:getSteps, plus
+// instead of four (the start, jobs:getJob, steps:getSteps, plus
 // jobs:getRepository for the clone step); on Convex each is an HTTPS request.
 export const beginStep = workerMutation({
   args: stepStartArgs,
@@ -226,6 +227,20 @@ export const getArtifactParts = workerQuery({
       )
       .take(PARTS_PER_READ);
     return pieces.map((piece) => ({ part: piece.part, data: piece.data }));
+  },
+});
+
+// The states of a job's steps without their artifacts (which can be megabytes, in
+// parts): what dispatch, the bridge's metrics and the dashboard need.
+export const getStepStates = workerQuery({
+  args: { jobId: v.string() },
+  returns: v.array(jobStepStateDoc),
+  handler: async (ctx, args) => {
+    const jobId = jobIdOf(ctx, args.jobId);
+    if (jobId === null) return [];
+    return (await stepsOf(ctx, jobId)).map(
+      ({ artifact: _artifact, artifactParts: _parts, ...state }) => state,
+    );
   },
 });
 

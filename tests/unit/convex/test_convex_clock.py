@@ -19,7 +19,7 @@ def test_a_skewed_bridge_clock_changes_nothing_about_leases(standin: StandIn) ->
         store.create_job(JobSpec(user_id="u", repository_id=repo.id), 0)
         server_ms = time.time() * 1000
         # Ten minutes behind: a lease timed by this clock would be expired on arrival.
-        [claim] = store.claim("b1", 1, LEASE, int(server_ms) - SKEW)
+        [claim] = store.claim_batch("b1", 1, LEASE, int(server_ms) - SKEW)
         assert claim.job.lease_until is not None
         assert abs(claim.job.lease_until - (server_ms + LEASE)) < 5_000
         # Ten minutes ahead: a reclaim timed by this clock would take the job away.

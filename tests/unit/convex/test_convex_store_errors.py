@@ -124,7 +124,7 @@ def test_a_dropped_connection_fails_a_claim_without_retrying_it(
     new_job(store)
     standin.control("down", times=1)
     with pytest.raises(StoreUnavailable):
-        store.claim("b1", 1, LEASE, T0)
+        store.claim_batch("b1", 1, LEASE, T0)
     assert calls(standin, "worker/queue:claimBatch") == 1
 
 
@@ -132,7 +132,7 @@ def test_a_lost_reply_to_complete_is_repaired_by_the_retry(
     store: ConvexStore, standin: StandIn
 ) -> None:
     new_job(store)
-    [claim] = store.claim("b1", 1, LEASE, T0)
+    [claim] = store.claim_batch("b1", 1, LEASE, T0)
     standin.control("drop", times=1)
     job = store.complete(claim.job.id, claim.lease_token, {"success": True}, 2, T0 + 1)
     assert job.status == "completed"
@@ -142,7 +142,7 @@ def test_a_lost_reply_to_complete_is_repaired_by_the_retry(
 
 def test_a_lost_reply_to_fail_counts_the_attempt_once(store: ConvexStore, standin: StandIn) -> None:
     new_job(store)
-    [claim] = store.claim("b1", 1, LEASE, T0)
+    [claim] = store.claim_batch("b1", 1, LEASE, T0)
     standin.control("drop", times=1)
     # The first call ran; the retry is fenced off, so the caller hears LeaseLost.
     with pytest.raises(LeaseLost):
@@ -157,7 +157,7 @@ def test_a_lost_reply_to_a_claim_leaves_the_job_findable_by_its_holder(
     job_id = new_job(store)
     standin.control("drop", times=1)
     with pytest.raises(StoreUnavailable):
-        store.claim("b1", 1, LEASE, T0)
+        store.claim_batch("b1", 1, LEASE, T0)
     [held] = store.held_jobs("b1", 10)
     assert held.id == job_id
     assert held.lease_token
@@ -182,7 +182,7 @@ def test_a_wrong_secret_is_a_store_auth_error(standin: StandIn) -> None:
     store = make_convex_store(standin.url, "not-the-secret")
     try:
         with pytest.raises(StoreAuthError, match="wrong worker secret") as err:
-            store.claim("b1", 1, LEASE, T0)
+            store.claim_batch("b1", 1, LEASE, T0)
     finally:
         store.close()
     assert "not-the-secret" not in str(err.value)
@@ -232,7 +232,7 @@ def test_function_error_codes_map_to_the_projects_errors(store: ConvexStore) -> 
 
 def test_arguments_the_functions_refuse_are_malformed(store: ConvexStore, standin: StandIn) -> None:
     new_job(store)
-    [claim] = store.claim("b1", 1, LEASE, T0)
+    [claim] = store.claim_batch("b1", 1, LEASE, T0)
     with pytest.raises(MalformedJob, match="refused its arguments") as err:
         store.complete(claim.job.id, claim.lease_token, {"message": "no success flag"}, 0, T0)
     assert standin.secret not in str(err.value)
@@ -271,7 +271,7 @@ def test_an_int_beyond_2_to_the_53_is_refused_with_a_clear_error(store: ConvexSt
 
 def test_the_deployment_refuses_a_result_whose_data_is_not_text(store: ConvexStore) -> None:
     new_job(store)
-    [claim] = store.claim("b1", 1, LEASE, T0)
+    [claim] = store.claim_batch("b1", 1, LEASE, T0)
     result = {"success": True, "data": {"chapters": 3}}
     with pytest.raises(MalformedJob, match="refused its arguments"):
         store._fenced(
@@ -302,7 +302,7 @@ def test_a_large_artifact_goes_in_pieces_and_a_missing_piece_is_a_clear_error(
     store: ConvexStore, standin: StandIn
 ) -> None:
     new_job(store)
-    [claim] = store.claim("b1", 1, LEASE, T0)
+    [claim] = store.claim_batch("b1", 1, LEASE, T0)
     big = "x" * 2_000_000
     store.finish_step(claim.job.id, claim.lease_token, 4, big, T0 + 1)
     assert calls(standin, "worker/steps:putArtifactPart") == 3
@@ -324,7 +324,7 @@ def test_an_artifact_beyond_what_convex_can_hold_fails_the_step_permanently(
 
     monkeypatch.setattr(convex_store, "_ARTIFACT_PART_BYTES", 1000)
     new_job(store)
-    [claim] = store.claim("b1", 1, LEASE, T0)
+    [claim] = store.claim_batch("b1", 1, LEASE, T0)
     with pytest.raises(PermanentError, match="Convex holds at most 0.1 MB per artifact"):
         store.finish_step(claim.job.id, claim.lease_token, 4, "y" * 70_000, T0 + 1)
     assert calls(standin, "worker/steps:putArtifactPart") == 0

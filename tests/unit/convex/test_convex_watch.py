@@ -40,7 +40,7 @@ def test_it_wakes_on_new_ready_work_only(store: ConvexStore) -> None:
     assert not watcher.poll_once()
     add_job(store)
     assert watcher.poll_once()
-    store.claim("b", 10, 60_000, T0 + 1000)
+    store.claim_batch("b", 10, 60_000, T0 + 1000)
     assert not watcher.poll_once()
     # Not ready yet: created with a runAt in the watcher's future.
     repo = store.upsert_repository(RepositorySpec(user_id="u", name="d", full_name="o/d"), T0)

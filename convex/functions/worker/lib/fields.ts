@@ -49,3 +49,11 @@ export const jobStepDoc = v.object({
   _creationTime: v.number(),
   ...tables.jobSteps.validator.fields,
 });
+// A step record without its artifact, for reads that need only the state.
+const { artifact: _artifact, artifactParts: _parts, ...stepStateFields } =
+  tables.jobSteps.validator.fields;
+export const jobStepStateDoc = v.object({
+  _id: v.id("jobSteps"),
+  _creationTime: v.number(),
+  ...stepStateFields,
+});

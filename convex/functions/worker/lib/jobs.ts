@@ -5,12 +5,10 @@ import type { Doc, Id } from "../../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../../_generated/server";
 import { ACTIVE_STATUSES, FINAL_STATUSES, type JobStatus } from "./fields";
 import { cancelRequested, invalid, leaseLost, notFound } from "./errors";
-import { ANALYSIS_STEPS, STEP_NAMES } from "./progress";
 import shared from "./shared.json";
+import { STEP_NAMES } from "./steps";
 
-export { ANALYSIS_STEPS, STEP_NAMES, stepName } from "./progress";
-
-export const FINALIZE_STEP = shared.steps.finalizeStep;
+export { ANALYSIS_STEPS, FINALIZE_STEP, STEP_NAMES, stepName, stepStatus } from "./steps";
 export const DEFAULT_MAX_ATTEMPTS = shared.retry.defaultMaxAttempts;
 
 // The schedule of store/backoff.py, both read from shared.json:
@@ -31,13 +29,6 @@ export function isFinal(status: JobStatus): boolean {
 
 export function isActive(status: JobStatus): boolean {
   return (ACTIVE_STATUSES as readonly string[]).includes(status);
-}
-
-// Job status while `step` runs, as the web app shows it.
-export function stepStatus(step: number): JobStatus {
-  if (step === 0) return "cloning";
-  if (step <= ANALYSIS_STEPS) return "analyzing";
-  return "gathering";
 }
 
 // Fields to patch whenever a job leaves an active status: patching a field to
