@@ -83,6 +83,7 @@ def test_a_rate_limited_job_waits_without_spending_an_attempt_and_completes_afte
         progress: set[str] = set()
         health: list[tuple[int, str]] = []
         gauges: list[float] = []
+        shown: list[str] = []
         try:
             base = f"http://127.0.0.1:{_health_port(b)}"
             job, _ = submit_job(store, settings, str(repo), redis_url=redis_url)
@@ -93,6 +94,9 @@ def test_a_rate_limited_job_waits_without_spending_an_attempt_and_completes_afte
                 if claude is not None:
                     health.append((answer.status_code, claude["detail"]))
                 gauges.append(_paused_gauge(base))
+                dashboard = httpx.get(f"{base}/api/state").json()["claude"]
+                if dashboard is not None:
+                    shown.append(dashboard["detail"])
                 time.sleep(0.3)
             services.wait_for(lambda: store.get_job(job.id).is_final, 150, "the job to end")
             final = store.get_job(job.id)
@@ -109,6 +113,7 @@ def test_a_rate_limited_job_waits_without_spending_an_attempt_and_completes_afte
     assert paused, health
     assert {code for code, _ in paused} == {200}
     assert 1.0 in gauges
+    assert any("paused (rate_limit)" in line for line in shown), shown
     refused = [r for r in api.messages() if r.at < lifts_at]
     # Each pause lets one probe call through: a handful of requests, not a storm.
     assert 1 <= len(refused) <= REFUSED_S / 3 + 3, len(refused)
