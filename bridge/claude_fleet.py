@@ -40,7 +40,7 @@ def shows_claude(state: FleetState, engine: str) -> bool:
     return engine == "claude" or bool(state.running or state.waiting or state.pause)
 
 
-def check_fields(state: FleetState) -> tuple[bool, str, dict[str, Any]]:
+def check_fields(state: FleetState, now_ms: int) -> tuple[bool, str, dict[str, Any]]:
     """(ok, detail, value) of the ``claude`` check."""
     value: dict[str, Any] = {
         "running": state.running,
@@ -52,15 +52,20 @@ def check_fields(state: FleetState) -> tuple[bool, str, dict[str, Any]]:
     pause = state.pause
     if pause is None:
         return True, f"{calls}, ${state.cost_last_hour_usd:.2f} in the last hour", value
-    why = f"paused ({pause.reason}) {_until(pause)}: {pause.detail[:200]}"
+    why = f"paused ({pause.reason}) {_until(pause, now_ms)}: {pause.detail[:200]}"
     if pause.reason in _NEEDS_OPERATOR:
         return False, f"{why}; {_ACTION[pause.reason]}; {calls}", value
     return True, f"{why}; {calls}", value
 
 
-def _until(pause: Pause) -> str:
+def _until(pause: Pause, now_ms: int) -> str:
     if pause.until_ms == NO_END:
         return "until an operator acts"
+    if pause.until_ms <= now_ms:
+        # Past its end, one call at a time probes; the first that works lifts it.
+        return (
+            f"since {_iso(pause.since_ms)}, ended {_iso(pause.until_ms)}, waiting for a probe call"
+        )
     return f"until {_iso(pause.until_ms)}"
 
 
@@ -80,8 +85,8 @@ def _pause_dict(pause: Pause | None) -> dict[str, Any] | None:
     }
 
 
-def dashboard_fields(state: FleetState) -> dict[str, Any]:
-    ok, detail, value = check_fields(state)
+def dashboard_fields(state: FleetState, now_ms: int) -> dict[str, Any]:
+    ok, detail, value = check_fields(state, now_ms)
     return {"ok": ok, "detail": detail, **value}
 
 

@@ -107,7 +107,7 @@ def _claude_check(bridge: Bridge, report: HealthReport, now: int) -> None:
     except (redis.RedisError, OSError):
         return  # the redis check already fails
     if claude_fleet.shows_claude(state, bridge.settings.analysis_engine):
-        report.checks.append(Check("claude", *claude_fleet.check_fields(state)))
+        report.checks.append(Check("claude", *claude_fleet.check_fields(state, now)))
 
 
 def dashboard_state(bridge: Bridge, flower_url: str | None) -> dict[str, Any]:
@@ -157,13 +157,14 @@ def dashboard_state(bridge: Bridge, flower_url: str | None) -> dict[str, Any]:
 
 
 def _claude_dashboard(bridge: Bridge) -> dict[str, Any] | None:
+    now = bridge.clock_ms()
     try:
-        state = claude_fleet.read_state(bridge.redis, bridge.clock_ms())
+        state = claude_fleet.read_state(bridge.redis, now)
     except (redis.RedisError, OSError):
         return None
     if not claude_fleet.shows_claude(state, bridge.settings.analysis_engine):
         return None
-    return claude_fleet.dashboard_fields(state)
+    return claude_fleet.dashboard_fields(state, now)
 
 
 def metrics_json(registry: CollectorRegistry) -> dict[str, Any]:
