@@ -113,6 +113,7 @@ class LimitsResult:
     refused_over_quota: int
     refused_in_blackout: int
     saturated_s: float
+    given_back: int  # steps that gave their job back to wait for the fleet's pause
 
 
 def one_chapter() -> Scenario:
@@ -153,9 +154,9 @@ def run(credential: str = "api_key") -> LimitsResult:
             CLAUDE_SANDBOX="off",
             MAX_CONCURRENT_JOBS="8",
             QUEUE_HIGH_WATER="8",
-            POLL_INTERVAL="1",
-            HEARTBEAT_INTERVAL="5",
-            LEASE_TIME="120",
+            POLL_INTERVAL="1000",
+            HEARTBEAT_INTERVAL="5000",
+            LEASE_TIME="120000",
             **token,
         ) as stack,
     ):
@@ -168,6 +169,9 @@ def run(credential: str = "api_key") -> LimitsResult:
         stack.wait_done(ids, timeout_s=900)
         wall_s = time.monotonic() - started
         jobs = [stack.store.get_job(i) for i in ids]
+        given_back = sum(
+            1 for i in ids for line in stack.store.get_logs(i) if "was given back" in line.msg
+        )
         done_at = sorted(j.completed_at or 0 for j in jobs)
     # Saturated: while at least MAX_CALLS jobs were still running, the quota is the limit.
     assert api_state.first_s is not None
@@ -186,6 +190,7 @@ def run(credential: str = "api_key") -> LimitsResult:
         refused_over_quota=api_state.refused_over_quota,
         refused_in_blackout=api_state.refused_in_blackout,
         saturated_s=allowed_s,
+        given_back=given_back,
     )
 
 
