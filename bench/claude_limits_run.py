@@ -177,9 +177,14 @@ def run(credential: str = "api_key") -> LimitsResult:
     assert api_state.first_s is not None
     saturated_end = started + (done_at[JOBS - MAX_CALLS] - started_ms) / 1000
     start, end = api_state.blackout()
-    allowed_s = (saturated_end - api_state.first_s) - max(0.0, min(end, saturated_end) - start)
+    before_s = max(0.0, min(start, saturated_end) - api_state.first_s)
+    after_s = max(0.0, saturated_end - end)
+    allowed_s = before_s + after_s
     served = api_state.served_between(api_state.first_s, saturated_end)
-    goodput = served / (PER_MINUTE * allowed_s / 60)
+    # The most the quota lets through: N in every started minute of each phase (its
+    # window is a sliding minute, empty again after the blackout, which it did not count).
+    allowance = PER_MINUTE * (math.ceil(before_s / 60) + math.ceil(after_s / 60))
+    goodput = served / allowance
     return LimitsResult(
         completed=sum(1 for j in jobs if j.status == "completed"),
         attempts=sum(j.attempts for j in jobs),

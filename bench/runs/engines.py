@@ -133,9 +133,10 @@ def claude_limits() -> list[Row]:
             f"all complete, 0 attempts, <= {MAX_CALLS} at once, goodput >= 0.9",
             met,
             f"{r.wall_s:.0f} s wall; {r.served} requests answered, {r.refused_in_blackout}"
-            f" refused in the blackout, {r.refused_over_quota} over the quota; goodput is"
-            f" what was answered while at least {MAX_CALLS} jobs ran, over the quota's"
-            f" allowance for that time less the blackout ({r.saturated_s:.0f} s); API key,"
-            " the API's retry-after is the blackout's remaining time",
+            f" refused in the blackout, {r.refused_over_quota} over the quota (the CLI"
+            f" waited those out); goodput is what was answered while at least {MAX_CALLS}"
+            f" jobs ran ({r.saturated_s:.0f} s less the blackout), over the most the"
+            " quota lets through then (N in every started minute before and after the"
+            " blackout); API key, the API's retry-after is the blackout's remaining time",
         )
     ]
