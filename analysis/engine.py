@@ -21,6 +21,7 @@ from analysis.course.artifacts import (
     ReviewArtifact,
     TutorialsArtifact,
 )
+from analysis.reuse import ReuseBook
 from checkout.procgroup import ProcessGroups
 from checkout.provider import GIT_CHECKOUTS, Checkouts
 from fondation.cancel import CancelToken
@@ -51,6 +52,8 @@ class StepContext:
     redis: redis.Redis | None = None
     # Writes a line to the job's log (English, for the operators).
     note: Callable[[str], None] | None = None
+    # Work of the repository's earlier jobs the step may reuse (None: reuse nothing).
+    reuse: ReuseBook | None = None
 
     def need_abstractions(self) -> AbstractionsArtifact:
         return _need(self.abstractions, "abstractions")
@@ -99,6 +102,12 @@ class Engine(abc.ABC):
 
     @abc.abstractmethod
     def create_tutorials(self, ctx: StepContext) -> TutorialsArtifact: ...
+
+    def reuse_identity(self) -> str | None:
+        """What besides its inputs decides the engine's output (its name, its model): a
+        step is reused only from an engine of the same identity. None (the default) for
+        an engine whose steps are never reused: one that reads no files, or is measured."""
+        return None
 
     def step_usage(self, ctx: StepContext, step: int) -> dict[str, Any] | None:
         """What ``step`` spent on this worker (cost, turns, duration), or None for an

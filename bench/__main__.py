@@ -78,6 +78,7 @@ def main() -> None:
         "claude_cli": runs.claude_cli,
         "claude_reviews": lambda: runs.claude_reviews(2 if q else 3),
         "claude_limits": runs.claude_limits,
+        "regenerate": runs.regenerate,
         "convex_pickup": lambda: runs.convex_pickup(6 if q else 15),
         "dashboard": runs.dashboard_refresh,
     }

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVar
 
 from analysis.claude.gate import FleetGate, Verdict
 from analysis.claude.records import CallRecord, read_records
@@ -38,7 +38,9 @@ class JobBudgetSpent(PermanentError):
     """The job's calls reached CLAUDE_JOB_BUDGET_USD."""
 
 
-Call = Callable[[Callable[[CallRecord], None]], dict[str, Any]]
+T = TypeVar("T")
+# One call, given the hook that counts its cost record.
+Call = Callable[[Callable[[CallRecord], None]], T]
 
 
 class CallGuard:
@@ -79,7 +81,7 @@ class CallGuard:
         if pause.credential != self._credential_id and gate.resume():
             log.info("Claude credential changed: the fleet's credential pause is lifted")
 
-    def run(self, ctx: StepContext, call: Call) -> dict[str, Any]:
+    def run(self, ctx: StepContext, call: Call[T]) -> T:
         """``call``'s answer; ``call`` gets the hook that counts each record's cost."""
         gate = self.gate_for(ctx)
         while True:

@@ -10,6 +10,7 @@ from bench.runs.engines import (
     claude_reviews,
     fanout,
     offline_engine,
+    regenerate,
 )
 from bench.runs.latency import convex_pickup, idle_bridge, overhead, pickup
 from bench.runs.recovery import recovery, store
@@ -30,6 +31,7 @@ __all__ = [
     "overhead",
     "pickup",
     "recovery",
+    "regenerate",
     "scaling",
     "store",
     "throughput",
