@@ -77,7 +77,7 @@ class ClaudeSettings(BaseSettings):
         default=None,
         ge=1,
         description="Claude calls the whole fleet starts per minute; unset for no pacing. "
-        "Each call makes at least two API requests.",
+        "A call makes one API request a turn.",
     )
     step_wait_s: float = Field(
         default=60.0,

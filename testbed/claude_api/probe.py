@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.claude.runner import ClaudeCall, ClaudeRunner, claude_dir
+from analysis.claude.transcript import result_document
 from analysis.engine import StepContext
 from testbed.claude_api import limits
 from testbed.claude_api.cli import real_settings
@@ -60,6 +61,14 @@ def _cases(arg: float) -> dict[str, Scenario]:
     }
 
 
+def _result_event(text: str) -> dict[str, Any]:
+    """The result object, from the json format's document or stream-json's last event."""
+    doc = result_document(text)
+    events = doc if isinstance(doc, list) else [doc]
+    results = [e for e in events if isinstance(e, dict) and e.get("type") == "result"]
+    return results[-1] if results else {}
+
+
 def probe(case: str, *, oauth: bool, kill_after_s: float, arg: float) -> dict[str, Any]:
     scenario = _cases(arg)[case]
     with tempfile.TemporaryDirectory(prefix="claude-probe-") as tmp, ScriptedApi(scenario) as api:
@@ -79,7 +88,7 @@ def probe(case: str, *, oauth: bool, kill_after_s: float, arg: float) -> dict[st
         took_s = time.monotonic() - started
         raw = claude_dir(ctx.work_dir) / "probe-1.json"
         meta_path = claude_dir(ctx.work_dir) / "probe-1.meta.json"
-        doc = json.loads(raw.read_text()) if raw.exists() and raw.stat().st_size else {}
+        doc = _result_event(raw.read_text()) if raw.exists() and raw.stat().st_size else {}
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         requests = [round(r.at - started, 1) for r in api.messages()]
     keep = ("subtype", "is_error", "api_error_status", "api_error_type", "api_error",
