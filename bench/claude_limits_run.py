@@ -206,7 +206,10 @@ def _submit_all(stack: Stack) -> list[str]:
     ids = []
     for i in range(JOBS):
         job, _ = stack.store.create_job(
-            JobSpec(user_id=f"user-{i % 4}", repository_id=repository.id), now_ms()
+            # fresh: every job asks Claude, as twenty different repositories would; the
+            # same commit's earlier answers would otherwise be reused at no call.
+            JobSpec(user_id=f"user-{i % 4}", repository_id=repository.id, fresh=True),
+            now_ms(),
         )
         ids.append(job.id)
     client = redis.Redis.from_url(stack.redis.url)
