@@ -177,14 +177,15 @@ def run(credential: str = "api_key") -> LimitsResult:
     assert api_state.first_s is not None
     saturated_end = started + (done_at[JOBS - MAX_CALLS] - started_ms) / 1000
     start, end = api_state.blackout()
-    before_s = max(0.0, min(start, saturated_end) - api_state.first_s)
-    after_s = max(0.0, saturated_end - end)
-    allowed_s = before_s + after_s
-    served = api_state.served_between(api_state.first_s, saturated_end)
-    # The most the quota lets through: N in every started minute of each phase (its
-    # window is a sliding minute, empty again after the blackout, which it did not count).
-    allowance = PER_MINUTE * (math.ceil(before_s / 60) + math.ceil(after_s / 60))
-    goodput = served / allowance
+    # Whole minutes of each phase while the quota binds (at least MAX_CALLS jobs left):
+    # the API's sliding window lets at most N through in any of them, so the figure is
+    # at most 1, and neither the first window's burst nor a phase's tail counts.
+    before_min = int(max(0.0, min(start, saturated_end) - api_state.first_s) // 60)
+    after_min = int(max(0.0, saturated_end - end) // 60)
+    served = api_state.served_between(api_state.first_s, api_state.first_s + 60 * before_min)
+    served += api_state.served_between(end, end + 60 * after_min)
+    allowed_s = 60.0 * (before_min + after_min)
+    goodput = served / (PER_MINUTE * (before_min + after_min)) if allowed_s else 0.0
     return LimitsResult(
         completed=sum(1 for j in jobs if j.status == "completed"),
         attempts=sum(j.attempts for j in jobs),

@@ -135,10 +135,10 @@ def claude_limits() -> list[Row]:
             met,
             f"{r.wall_s:.0f} s wall; {r.served} requests answered, {r.refused_in_blackout}"
             f" refused in the blackout, {r.refused_over_quota} over the quota (the CLI"
-            f" waited those out); goodput is what was answered while at least {MAX_CALLS}"
-            f" jobs ran ({r.saturated_s:.0f} s less the blackout), over the most the"
-            " quota lets through then (N in every started minute before and after the"
-            " blackout); API key, the API's retry-after is the blackout's remaining time",
+            f" waited those out); goodput is what was answered in the whole minutes before"
+            f" and after the blackout while at least {MAX_CALLS} jobs ran"
+            f" ({r.saturated_s:.0f} s), over N a minute; API key, the API's retry-after is"
+            " the blackout's remaining time",
         )
     ]
 
