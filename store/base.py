@@ -21,6 +21,7 @@ from store.records import (
     DocRecord,
     DocSpec,
     JobLogRecord,
+    JobProgress,
     JobRecord,
     JobSpec,
     LeaseState,
@@ -46,12 +47,21 @@ class JobStore(abc.ABC):
     # (the web app's users), read with ``owner_github_token``. When False the clone
     # uses the deployment's GIT_TOKEN.
     per_user_tokens: bool = False
+    # Whether the store returns jobs whose lease expired to pending by itself (a Convex
+    # deployment's cron, convex/functions/worker/crons.ts); when False the bridges call
+    # ``reclaim_expired``.
+    reclaims_expired_leases: bool = False
 
     # --- clients (CLI, web app) -------------------------------------------------------
 
     @abc.abstractmethod
     def upsert_repository(self, spec: RepositorySpec, now_ms: int) -> RepositoryRecord:
-        """Insert or update the repository with this (userId, fullName). Idempotent."""
+        """The repository row a submission of ``spec.full_name`` belongs to. Idempotent.
+
+        The oldest row of that name cloning the same source (``cloneUrl``, else
+        github.com/<fullName>), whoever made it, is the one the web app's course page
+        and Regenerate work on: a row of another user (a web user's) is returned as it
+        is, untouched. Else the caller's own row of that name is updated, or inserted."""
 
     @abc.abstractmethod
     def get_repository(self, repository_id: str) -> RepositoryRecord:
@@ -151,10 +161,12 @@ class JobStore(abc.ABC):
         artifact: str,
         now_ms: int,
         usage: str | None = None,
+        log: str | None = None,
     ) -> None:
         """Store the step's artifact (and what its engine spent, as JSON) durably and
-        mark it completed. Running it twice with the same artifact leaves one completed
-        record. Fenced."""
+        mark it completed, with ``log`` as an info line of the job log in the same write
+        (a call saved). Running it twice with the same artifact leaves one completed
+        record (and the line twice). Fenced."""
 
     @abc.abstractmethod
     def get_steps(self, job_id: str) -> list[StepRecord]:
@@ -163,6 +175,10 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def step_states(self, job_id: str) -> list[StepState]:
         """Every step's state, by step number, without artifacts: the light read."""
+
+    @abc.abstractmethod
+    def job_progress(self, job_id: str) -> JobProgress:
+        """The job and its step states, in one read (``JobNotFound`` if it is gone)."""
 
     @abc.abstractmethod
     def append_log(self, job_id: str, level: LogLevel, msg: str, now_ms: int) -> int:
@@ -176,7 +192,9 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def upsert_docs(self, job_id: str, token: str, docs: Sequence[DocSpec], now_ms: int) -> int:
         """Insert or replace the job's docs by (jobId, slug). Returns the number
-        written. Idempotent. Fenced."""
+        written. Idempotent. Fenced. A chapter or tutorial whose content is blank is
+        refused with ``MalformedJob`` and nothing is written, as the web app's own
+        ``docs.upsertFromJob`` refuses one."""
 
     @abc.abstractmethod
     def get_docs(self, job_id: str) -> list[DocRecord]:

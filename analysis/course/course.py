@@ -25,6 +25,7 @@ from analysis.course.artifacts import (
     ReviewArtifact,
     TutorialsArtifact,
 )
+from fondation.errors import StepValidationError
 from store.records import DocRecord, DocSpec
 
 _MERMAID_ID = re.compile(r"[^A-Za-z0-9_]")
@@ -35,6 +36,13 @@ _YAML_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDump
 REFERENCE_STEPS = {1: "abstractions", 2: "relationships", 3: "order"}
 # "3. Title" in the index: an entry the file export links to its file.
 _ENTRY = re.compile(r"^(\d+)\. (.+)$")
+# The kinds whose content is what a reader came for: never stored empty.
+_READ_KINDS = ("chapter", "tutorial")
+
+
+class EmptyDoc(StepValidationError):
+    """A chapter or tutorial with nothing under its title. The engines' checks refuse such
+    an answer before it is stored as a step's artifact; this is the last fence."""
 
 
 def chapter_slug(index: int, slug: str) -> str:
@@ -94,7 +102,8 @@ def build_toc(
 def build_docs(artifacts: dict[int, Artifact]) -> list[DocSpec]:
     """All docs of a finished run, from the step artifacts (steps 1-6), shaped for the
     course page. Pure: the same artifacts give the same docs, so a finalize that runs
-    twice upserts the same list."""
+    twice upserts the same list. Raises ``EmptyDoc`` (permanent) rather than return a
+    chapter or tutorial with nothing under its title."""
     abstractions = artifacts[1]
     rels = artifacts[2]
     review = artifacts[5]
@@ -153,8 +162,11 @@ def _for_the_course_page(docs: list[DocSpec]) -> list[DocSpec]:
     for doc in docs:
         content = doc.content
         if doc.kind != "yaml":
-            content = markdown.normalize(content)
-            content = markdown.unlink_relative(markdown.drop_leading_title(content))
+            content = markdown.course_body(content)
+        if doc.kind in _READ_KINDS and not content.strip():
+            raise EmptyDoc(
+                f"{doc.kind} {doc.slug!r} ({doc.title!r}) has no content under its title"
+            )
         title = _unique(doc.title.strip(), doc.kind, titles)
         pieces = markdown.split(content)
         if len(pieces) == 1:

@@ -3,6 +3,12 @@ measured in the same run, and the goal."""
 
 from __future__ import annotations
 
+from bench.runs.convex_cost import (
+    convex_cancel,
+    convex_idle,
+    convex_job_calls,
+    convex_subscription_pickup,
+)
 from bench.runs.dashboard import dashboard_refresh
 from bench.runs.engines import (
     claude_cli,
@@ -12,7 +18,7 @@ from bench.runs.engines import (
     offline_engine,
     regenerate,
 )
-from bench.runs.latency import convex_pickup, idle_bridge, overhead, pickup
+from bench.runs.latency import idle_bridge, overhead, pickup
 from bench.runs.recovery import recovery, store
 from bench.runs.row import Row, machine
 from bench.runs.throughput import scaling, throughput
@@ -22,7 +28,10 @@ __all__ = [
     "claude_cli",
     "claude_limits",
     "claude_reviews",
-    "convex_pickup",
+    "convex_cancel",
+    "convex_idle",
+    "convex_job_calls",
+    "convex_subscription_pickup",
     "dashboard_refresh",
     "fanout",
     "idle_bridge",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fondation.errors import CancelRequested
+from fondation.errors import CancelRequested, JobNotFound, MalformedJob
 from fondation.steps import ANALYSIS_STEPS, STEP_NAMES, step_status
 from store.progress import (
     step_log_line,
@@ -15,6 +15,7 @@ from store.records import (
     DocRecord,
     DocSpec,
     JobLogRecord,
+    JobProgress,
     LogLevel,
     RepositoryRecord,
     StepRecord,
@@ -78,9 +79,12 @@ class StepCalls(SqliteCore):
         artifact: str,
         now_ms: int,
         usage: str | None = None,
+        log: str | None = None,
     ) -> None:
         with self._write() as db:
             self._fenced(db, job_id, token)
+            if log is not None:
+                self._append_log(db, job_id, "info", log, now_ms)
             db.execute(
                 "INSERT INTO jobSteps (jobId, step, name, status, runs, artifact, startedAt,"
                 " completedAt, usage) VALUES (?,?,?,'completed',1,?,?,?,?)"
@@ -94,6 +98,13 @@ class StepCalls(SqliteCore):
     def get_steps(self, job_id: str) -> list[StepRecord]:
         rows = self._read("SELECT * FROM jobSteps WHERE jobId=? ORDER BY step", (job_id,))
         return [StepRecord.model_validate(dict(r)) for r in rows]
+
+    def job_progress(self, job_id: str) -> JobProgress:
+        # Two local reads; what the web app's Convex deployment does in one call.
+        rows = self._read("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if not rows:
+            raise JobNotFound(job_id)
+        return JobProgress(job=job_from_row(rows[0]), steps=self.step_states(job_id))
 
     def step_states(self, job_id: str) -> list[StepState]:
         rows = self._read(
@@ -115,6 +126,11 @@ class StepCalls(SqliteCore):
         return [JobLogRecord.model_validate(dict(r)) for r in rows]
 
     def upsert_docs(self, job_id: str, token: str, docs: Sequence[DocSpec], now_ms: int) -> int:
+        for doc in docs:  # as the web's docs.upsertFromJob: never a blank chapter or tutorial
+            if doc.kind in ("chapter", "tutorial") and not doc.content.strip():
+                raise MalformedJob(
+                    f"{doc.kind} {doc.slug} has no content; blank docs are not stored"
+                )
         with self._write() as db:
             job = self._fenced(db, job_id, token)
             for doc in docs:

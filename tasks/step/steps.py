@@ -84,6 +84,7 @@ class StepRun:
         self.step = step
         self.extra = {"job_id": job_id, "step": step, "worker": rt.worker_name}
         self.usage: str | None = None
+        self.finish_log: str | None = None  # a job log line written with the result
 
     # --- entry point --------------------------------------------------------------
 
@@ -154,7 +155,13 @@ class StepRun:
                 payload = artifact.model_dump_json()
                 self._retry(
                     lambda: self.rt.store.finish_step(
-                        self.job_id, self.token, self.step, payload, self.clock.now_ms(), self.usage
+                        self.job_id,
+                        self.token,
+                        self.step,
+                        payload,
+                        self.clock.now_ms(),
+                        self.usage,
+                        log=self.finish_log,
                     ),
                     "finish_step",
                 )
@@ -283,7 +290,8 @@ class StepRun:
         dest = self.rt.workspace.checkout_dir(self.job_id)
         options = self._clone_options(source, cancel)
         result = self.rt.engine.checkouts.clone(source, ref, dest, options)
-        self._log(
+        # Written with the step's result, in the same store call.
+        self.finish_log = (
             f"Cloned {source.display} at {result.commit[:12]}"
             f" ({result.files} files, {result.bytes} bytes)"
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from analysis.course.artifacts import (
     Abstraction,
     AbstractionsArtifact,
@@ -18,8 +20,9 @@ from analysis.course.artifacts import (
     Tutorial,
     TutorialsArtifact,
 )
-from analysis.course.course import build_docs, write_docs
+from analysis.course.course import EmptyDoc, build_docs, write_docs
 from analysis.course.markdown import MAX_DOC_BYTES
+from fondation.errors import PermanentError
 
 
 def _artifacts(chapters: list[Chapter], tutorials: list[Tutorial]) -> dict[int, Artifact]:
@@ -146,3 +149,19 @@ def test_the_file_export_gives_each_file_its_title_as_heading(tmp_path: Path) ->
     write_docs(docs, tmp_path)
     assert (tmp_path / "01-core.md").read_text() == "# Core\n\nBody.\n"
     assert (tmp_path / "index.md").read_text().startswith("# shop\n\nA shop.\n")
+
+
+@pytest.mark.parametrize("kind", ["chapter", "tutorial"])
+@pytest.mark.parametrize("content", ["", "# Cart\n", "# Cart\n\n  \n", "[](01-core.md)\n"])
+def test_the_save_refuses_a_chapter_or_tutorial_with_nothing_under_its_title(
+    kind: str, content: str
+) -> None:
+    chapters = [_chapter(1, "core", "Core", "x\n"), _chapter(2, "cart", "Cart", "y\n")]
+    tutorials = [_tutorial(1, "Cart")]
+    if kind == "chapter":
+        chapters[1] = _chapter(2, "cart", "Cart", content)
+    else:
+        tutorials[0] = _tutorial(1, "Cart", content)
+    with pytest.raises(EmptyDoc, match=f"{kind} .*'Cart'.* no content under its title") as info:
+        build_docs(_artifacts(chapters, tutorials))
+    assert isinstance(info.value, PermanentError)

@@ -18,7 +18,14 @@ from fondation.steps import STEP_NAMES
 from store.backoff import backoff_ms
 from store.base import JobStore
 from store.progress import Language, Moment, moment_text, step_log_line, step_progress
-from store.records import RETRYABLE_STATUSES, DocSpec, JobSpec, JobStatus, RepositorySpec
+from store.records import (
+    RETRYABLE_STATUSES,
+    DocSpec,
+    JobSpec,
+    JobStatus,
+    RepositoryRecord,
+    RepositorySpec,
+)
 from store.sqlite import SqliteStore
 from testbed.convex_standin.webapp import WebApp
 
@@ -51,6 +58,68 @@ def new_job(store: JobStore, now: int = T0, **kw: object) -> str:
     job, created = store.create_job(JobSpec(user_id="u1", repository_id=repo.id, **kw), now)
     assert created
     return job.id
+
+
+def web_users_repository(store: JobStore) -> RepositoryRecord:
+    """A repository row as a web user holds it (made here through the store's own call,
+    by a user of another id)."""
+    return store.upsert_repository(
+        RepositorySpec(
+            user_id="web-user", github_repo_id="1296269", name="demo", full_name="octo/demo",
+            description="The web user's", default_branch="trunk",
+        ),
+        T0,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "clone_url",
+    [
+        "https://github.com/octo/demo",
+        "https://github.com/octo/demo.git",
+        "https://GitHub.com/octo/demo/",
+        None,
+    ],
+)
+def test_a_submission_of_a_repository_a_web_user_holds_uses_that_row_unchanged(
+    store: JobStore, clone_url: str | None
+) -> None:
+    web = web_users_repository(store)
+    cli = RepositorySpec(user_id="local", name="demo", full_name="octo/demo", clone_url=clone_url)
+    for n in range(2):  # and again: still the one row
+        assert store.upsert_repository(cli, T0 + 1 + n) == web
+    # The job is the repository owner's: the web user sees it, and it clones with the
+    # web user's token.
+    job, _ = store.create_job(JobSpec(user_id="local", repository_id=web.id), T0 + 3)
+    assert job.user_id == web.user_id
+    assert store.get_repository(web.id) == web
+
+
+def test_a_repository_of_the_same_name_from_another_source_gets_a_row_of_its_own(
+    store: JobStore,
+) -> None:
+    web = web_users_repository(store)
+    elsewhere = RepositorySpec(
+        user_id="local",
+        name="demo",
+        full_name="octo/demo",
+        clone_url="https://gitlab.com/octo/demo",
+    )
+    own = store.upsert_repository(elsewhere, T0 + 1)
+    assert own.id != web.id
+    assert own.clone_url == "https://gitlab.com/octo/demo"
+    assert store.upsert_repository(elsewhere, T0 + 2).id == own.id
+    assert store.get_repository(web.id) == web
+
+
+def test_the_oldest_row_of_a_name_is_the_one_a_submission_uses(store: JobStore) -> None:
+    first = web_users_repository(store)
+    second = store.upsert_repository(
+        RepositorySpec(user_id="other-web-user", name="demo", full_name="octo/demo"), T0 + 1
+    )
+    assert second.id == first.id  # a second user's submission reuses it too
+    cli = RepositorySpec(user_id="local", name="demo", full_name="octo/demo")
+    assert store.upsert_repository(cli, T0 + 2).id == first.id
 
 
 def claim_one(store: JobStore, now: int = T0, owner: str = "b1") -> tuple[str, str]:
@@ -374,6 +443,21 @@ def test_docs_are_upserted_by_job_and_slug(store: JobStore) -> None:
     assert docs[0].repository_id == store.get_job(job_id).repository_id
 
 
+@pytest.mark.parametrize("kind", ["chapter", "tutorial"])
+def test_a_blank_chapter_or_tutorial_is_refused_and_nothing_of_the_call_is_stored(
+    store: JobStore, kind: str
+) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    good = DocSpec(slug="index", title="Shop", chapter_index=0, kind="toc", content="x\n")
+    blank = DocSpec(slug="01-core", title="Core", chapter_index=1, kind=kind, content=" \n")
+    with pytest.raises(MalformedJob, match=f"{kind} 01-core has no content"):
+        store.upsert_docs(job_id, token, [good, blank], T0 + 1)
+    assert store.get_docs(job_id) == []
+    # A blank yaml or index is the engine's business, not a reader's page: not refused.
+    store.upsert_docs(job_id, token, [good.model_copy(update={"content": ""})], T0 + 2)
+
+
 def test_complete_is_final_and_repeatable_by_its_holder(store: JobStore) -> None:
     new_job(store)
     job_id, token = claim_one(store)
@@ -618,11 +702,33 @@ def test_both_stores_write_the_same_progress_texts_and_english_logs(
     try:
         progress, logs = steps_seen(s)
         assert progress == [step_progress(step, language) for step in range(8)]
-        assert logs == [f"{step_log_line(step)} (worker w)" for step in range(8)]
+        # The claim writes its line; then one line per step start.
+        assert logs == ["Claimed by b1"] + [
+            f"{step_log_line(step)} (worker w)" for step in range(8)
+        ]
         moments = moments_seen(s)
         assert moments == {m: moment_text(m, language) for m in MOMENTS}
     finally:
         s.close()
+
+
+def test_a_claim_says_where_the_chain_starts_and_logs_it(store: JobStore) -> None:
+    job_id = new_job(store)
+    [claim] = store.claim_batch("b1", 1, LEASE, T0 + 1)
+    assert claim.first_step == 0
+    store.begin_step(job_id, claim.lease_token, 0, "w", T0 + 2)
+    store.finish_step(job_id, claim.lease_token, 0, "{}", T0 + 3, log="Cloned it")
+    store.begin_step(job_id, claim.lease_token, 1, "w", T0 + 4)
+    store.finish_step(job_id, claim.lease_token, 1, "{}", T0 + 5)
+    store.release(job_id, claim.lease_token, T0 + 6, "stopping")
+    [again] = store.claim_batch("b2", 1, LEASE, T0 + 10**7)
+    assert again.first_step == 2
+    msgs = [line.msg for line in store.get_logs(job_id)]
+    assert "Cloned it" in msgs
+    assert msgs[-1] == f"Claimed by b2 from {STEP_NAMES[2]}"
+    progress = store.job_progress(job_id)
+    assert progress.job.id == job_id
+    assert [s.step for s in progress.steps] == [0, 1]
 
 
 def test_the_runbooks_grep_finds_the_step_lines_in_the_job_logs(store: JobStore) -> None:
@@ -644,7 +750,7 @@ def test_each_ending_writes_the_same_log_line_on_both_stores(store: JobStore) ->
     job_id, token = claim_one(store, T0 + 10**6)
     # 12.25 s is an exact tie, which both stores round to even as Python's format does.
     store.fail(job_id, token, "flaky", False, T0 + 10**6, 2_250)
-    assert log_lines(store, job_id) == [
+    assert ending_lines(store, job_id) == [
         ("error", "Attempt 1 failed, retry in 6.2 s: network down"),
         ("error", "Attempt 2 failed, retry in 12.2 s: flaky"),
     ]
@@ -655,17 +761,22 @@ def test_each_ending_writes_the_same_log_line_on_both_stores(store: JobStore) ->
     permanent = new_job(store, now=T0 + 3 * 10**6)
     _, token = claim_one(store, T0 + 3 * 10**6)
     store.fail(permanent, token, "bad URL", True, T0 + 3 * 10**6, 0)
-    assert log_lines(store, permanent) == [("error", "Failed: bad URL")]
+    assert ending_lines(store, permanent) == [("error", "Failed: bad URL")]
 
     dead = new_job(store, now=T0 + 4 * 10**6, max_attempts=1)
     _, token = claim_one(store, T0 + 4 * 10**6)
     store.fail(dead, token, "flaky", False, T0 + 4 * 10**6, 0)
-    assert log_lines(store, dead) == [("error", "Dead after 1 attempts: flaky")]
+    assert ending_lines(store, dead) == [("error", "Dead after 1 attempts: flaky")]
 
     requeued = new_job(store, now=T0 + 5 * 10**6)
     claim_one(store, T0 + 5 * 10**6)
     store.requeue(requeued, T0 + 5 * 10**6 + 1, "operator")
-    assert log_lines(store, requeued) == [("info", "Requeued: operator")]
+    assert ending_lines(store, requeued) == [("info", "Requeued: operator")]
+
+
+def ending_lines(store: JobStore, job_id: str) -> list[tuple[str, str]]:
+    """The job's log lines but the claims' own ("Claimed by ...")."""
+    return [line for line in log_lines(store, job_id) if not line[1].startswith("Claimed by")]
 
 
 def test_a_job_given_back_says_why_and_shows_queued(store: JobStore) -> None:

@@ -7,6 +7,7 @@ import type { Doc } from "../_generated/dataModel";
 import { internalMutation, type MutationCtx } from "../_generated/server";
 import {
   ACTIVE_STATUSES,
+  FINAL_STATUSES,
   jobDoc,
   jobResult,
   jobStatus,
@@ -31,6 +32,8 @@ import {
   newLeaseToken,
   requirePositive,
   secondsText,
+  stepName,
+  stepsOf,
 } from "./lib/jobs";
 
 // Upper bounds of one call; a bigger request gets this many.
@@ -42,8 +45,12 @@ const MAX_RECLAIM_BATCH = 500;
 const RECLAIM_SCAN_FACTOR = 4;
 const CRON_RECLAIM_BATCH = 100;
 const READY_COUNT_CAP = 100;
+// Ready jobs one watch answer names: more than a bridge claims at once.
+const WATCH_READY_CAP = 20;
+const WATCH_HELD_CAP = 100;
 
-const claimDoc = v.object({ job: jobDoc, leaseToken: v.string() });
+// firstStep: the first step without a completed record, where the chain starts.
+const claimDoc = v.object({ job: jobDoc, leaseToken: v.string(), firstStep: v.number() });
 
 export const claimBatch = workerMutation({
   args: {
@@ -73,7 +80,12 @@ export const claimBatch = workerMutation({
         updatedAt: now,
         progress: momentText("claimed", language),
       });
-      claims.push({ job: (await ctx.db.get(job._id))!, leaseToken });
+      // Where the chain starts, and the job log's line, in this transaction: the bridge
+      // then needs no call of its own for either.
+      const firstStep = firstUnfinishedStep(await stepsOf(ctx, job._id));
+      const from = firstStep > 0 ? ` from ${stepName(firstStep)}` : "";
+      await appendLogLine(ctx, job._id, "info", `Claimed by ${args.owner}${from}`, now);
+      claims.push({ job: (await ctx.db.get(job._id))!, leaseToken, firstStep });
     }
     claims.sort(
       (a, b) => (a.job.runAt ?? 0) - (b.job.runAt ?? 0) || a.job.createdAt - b.job.createdAt,
@@ -331,7 +343,58 @@ export const fail = workerMutation({
   },
 });
 
-// The cheap probe of convex_watch.py: how many jobs are ready (capped), and the
+// What a bridge subscribes to (store/convex_watch.py), one query for both of its
+// questions: which jobs are due now and when the next one falls due (a retry's
+// runAt), and which of the jobs it holds were ended under it (the web's cancel and
+// Regenerate write `canceled` and leave the lease) or asked to stop (`fondation
+// cancel`). Each re-run is a billed function call, and a deployment re-runs a
+// query when a write touches what it read; so it reads only ranges a job's own
+// progress writes stay out of: the pending jobs, the holder's jobs in a final
+// status, the holder's jobs with a cancel request. A running job's steps never
+// re-run it. The clock is read once per run: a job falling due later is not a
+// write, so the answer gives its time and the bridge sets its own timer.
+export const watch = workerQuery({
+  args: { owner: v.string() },
+  returns: v.object({
+    ready: v.array(v.id("jobs")),
+    nextRunAt: v.union(v.number(), v.null()),
+    ended: v.array(v.object({ jobId: v.id("jobs"), status: jobStatus })),
+    cancelRequested: v.array(v.id("jobs")),
+  }),
+  handler: async (ctx, args, { now }) => {
+    // Oldest runAt first; a job without runAt (older code) sorts first and is due.
+    const pending = await ctx.db
+      .query("jobs")
+      .withIndex("by_status_runAt", (q) => q.eq("status", "pending"))
+      .take(WATCH_READY_CAP + 1);
+    const due = pending.filter((job) => (job.runAt ?? 0) <= now);
+    const later = pending.find((job) => (job.runAt ?? 0) > now);
+    const ended = [];
+    for (const status of FINAL_STATUSES) {
+      const rows = await ctx.db
+        .query("jobs")
+        .withIndex("by_lockedBy", (q) => q.eq("lockedBy", args.owner).eq("status", status))
+        .take(WATCH_HELD_CAP);
+      ended.push(...rows.map((job) => ({ jobId: job._id, status: job.status })));
+    }
+    const asked = await ctx.db
+      .query("jobs")
+      .withIndex("by_lockedBy_cancelRequested", (q) =>
+        q.eq("lockedBy", args.owner).eq("cancelRequested", true),
+      )
+      .take(WATCH_HELD_CAP);
+    return {
+      ready: due.slice(0, WATCH_READY_CAP).map((job) => job._id),
+      nextRunAt: later?.runAt ?? null,
+      ended: ended.slice(0, WATCH_HELD_CAP),
+      cancelRequested: asked.filter((job) => isActive(job.status)).map((job) => job._id),
+    };
+  },
+});
+
+// The probe of the bridge's previous release, which called it every second: kept
+// so that such a bridge keeps working during a rollout. The current bridge
+// subscribes to `watch` instead.: how many jobs are ready (capped), and the
 // newest job's id, which changes whenever a job is created.
 export const readyCount = workerQuery({
   args: { cap: v.optional(v.number()) },
@@ -354,3 +417,12 @@ export const readyCount = workerQuery({
     };
   },
 });
+
+// The first step without a completed record (a retried job resumes there), at most the
+// last step.
+function firstUnfinishedStep(steps: Doc<"jobSteps">[]): number {
+  const done = new Set(steps.filter((s) => s.status === "completed").map((s) => s.step));
+  let step = 0;
+  while (done.has(step) && step < FINALIZE_STEP) step += 1;
+  return step;
+}

@@ -70,6 +70,8 @@ export const WORKER_INDEXES = {
   jobs: [
     // The jobs one bridge holds, one range per active status.
     ["by_lockedBy", ["lockedBy", "status"]],
+    // The cancel requests of the jobs one bridge holds (queue.ts `watch`).
+    ["by_lockedBy_cancelRequested", ["lockedBy", "cancelRequested"]],
     // The live job of a dedupe key, one range per non-final status.
     ["by_dedupeKey_status", ["dedupeKey", "status"]],
     // Newest-first listings, and the oldest waiting job.
@@ -79,6 +81,11 @@ export const WORKER_INDEXES = {
     // docs a completion removes.
     ["by_repository_status", ["repositoryId", "status"]],
   ],
-  repositories: [["by_user_fullName", ["userId", "fullName"]]],
+  repositories: [
+    ["by_user_fullName", ["userId", "fullName"]],
+    // Every row of one repository name, oldest first: the one the web's course page
+    // opens (repositories.getByFullName, first row), which a CLI submission reuses.
+    ["by_fullName", ["fullName"]],
+  ],
   docs: [["by_job_slug", ["jobId", "slug"]]],
 } as const;

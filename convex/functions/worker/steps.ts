@@ -163,6 +163,8 @@ export const finishStep = workerMutation({
     artifact: v.string(),
     parts: v.optional(v.number()),
     usage: v.optional(v.string()),
+    // A job log line written with the result: one call instead of two.
+    log: v.optional(v.string()),
   },
   returns: v.null(),
   handler: async (ctx, args, { now }) => {
@@ -207,6 +209,7 @@ export const finishStep = workerMutation({
       await ctx.db.patch(existing._id, { ...stored, artifactParts: parts });
     }
     await ctx.db.patch(job._id, { updatedAt: now });
+    if (args.log !== undefined) await appendLogLine(ctx, job._id, "info", args.log, now);
     return null;
   },
 });
@@ -241,6 +244,20 @@ export const getStepStates = workerQuery({
     return (await stepsOf(ctx, jobId)).map(
       ({ artifact: _artifact, artifactParts: _parts, ...state }) => state,
     );
+  },
+});
+
+// The job with its step states, in one call: what a bridge reads when a job it held
+// ended (its outcome and its steps' durations).
+export const getJobProgress = workerQuery({
+  args: { jobId: v.string() },
+  returns: v.object({ job: jobDoc, steps: v.array(jobStepStateDoc) }),
+  handler: async (ctx, args) => {
+    const job = await loadJob(ctx, args.jobId);
+    const steps = (await stepsOf(ctx, job._id)).map(
+      ({ artifact: _artifact, artifactParts: _parts, ...state }) => state,
+    );
+    return { job, steps };
   },
 });
 
@@ -305,6 +322,13 @@ export const upsertDocs = workerMutation({
   handler: async (ctx, args, { now }) => {
     if (args.docs.length > MAX_DOCS_PER_CALL) {
       throw invalid(`at most ${MAX_DOCS_PER_CALL} docs per call, got ${args.docs.length}`);
+    }
+    // As the web's docs.upsertFromJob: a chapter or tutorial is never stored blank.
+    const blank = args.docs.find(
+      (doc) => (doc.kind === "chapter" || doc.kind === "tutorial") && doc.content.trim() === "",
+    );
+    if (blank !== undefined) {
+      throw invalid(`${blank.kind} ${blank.slug} has no content; blank docs are not stored`);
     }
     const job = await fenced(ctx, args.jobId, args.token);
     for (const doc of args.docs) {
