@@ -124,7 +124,9 @@ class JobStore(abc.ABC):
         """Record that ``step`` starts: job status, currentStep and progress text
         ("Step k/6: <name>"), the step's run count, and a job log line. Returns, read in
         the same transaction, the step record, the job as updated, its repository and
-        every step record of the job (the artifacts the step works from). A step already
+        every step record of the job (the artifacts the step works from). A job whose
+        chapters already show (status ``running``, see ``publish_chapters``) stays
+        ``running`` for the rest of its attempt. A step already
         completed is returned unchanged (status ``completed``) and nothing is written,
         so the caller skips it. Fenced; raises ``CancelRequested`` when the job's cancel
         was requested, so no later step starts."""
@@ -164,6 +166,25 @@ class JobStore(abc.ABC):
     def upsert_docs(self, job_id: str, token: str, docs: Sequence[DocSpec], now_ms: int) -> int:
         """Insert or replace the job's docs by (jobId, slug). Returns the number
         written. Idempotent. Fenced."""
+
+    @abc.abstractmethod
+    def publish_chapters(
+        self,
+        job_id: str,
+        token: str,
+        docs: Sequence[DocSpec],
+        ready: int,
+        total: int,
+        now_ms: int,
+    ) -> int:
+        """Store the docs of chapters whose review has ended while the job still runs, so
+        the course page shows them at once. Docs are inserted or replaced by (jobId,
+        slug) as ``upsert_docs`` does, and must be chapters. The job's status becomes
+        ``running``, the status under which the page shows the job's progress beside its
+        docs, and its progress says that ``ready`` of ``total`` chapters are ready;
+        ``docsCount`` is left to ``complete``. Returns the number written. Idempotent.
+        Fenced, so a holder whose lease was lost writes nothing; raises
+        ``CancelRequested`` when the job's cancel was requested."""
 
     @abc.abstractmethod
     def get_docs(self, job_id: str) -> list[DocRecord]:

@@ -237,6 +237,7 @@ class ClaudeEngine(Engine):
                 )
                 for f in answer.findings
             ]
+            ctx.chapter_reviewed(fixed)
             return fixed, findings
 
         results = self._fan_out(ctx, drafts, review)

@@ -141,6 +141,31 @@ class StepCalls(ConvexCore):
             self._fenced("worker/steps:upsertDocs", jobId=job_id, token=token, docs=[], now=now_ms)
         return written
 
+    def publish_chapters(
+        self,
+        job_id: str,
+        token: str,
+        docs: Sequence[DocSpec],
+        ready: int,
+        total: int,
+        now_ms: int,
+    ) -> int:
+        others = sorted({d.kind for d in docs} - {"chapter"})
+        if others:
+            raise ValueError(f"publish_chapters stores chapters only, not {others}")
+        # A chapter in parts may not fit one transaction: each call is fenced and
+        # idempotent per doc, as upsert_docs's are.
+        written = 0
+        chunks: list[list[DocSpec]] = list(doc_chunks(docs)) or [[]]
+        for chunk in chunks:
+            written += int(
+                self._fenced(
+                    "worker/steps:publishChapters", jobId=job_id, token=token,
+                    docs=[d.to_wire() for d in chunk], ready=ready, total=total, now=now_ms,
+                )  # fmt: skip
+            )
+        return written
+
     def get_docs(self, job_id: str) -> list[DocRecord]:
         docs: list[DocRecord] = []
         cursor: str | None = None
