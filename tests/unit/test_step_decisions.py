@@ -7,6 +7,7 @@ read from what ``StepRun.run`` returns or raises: returning lets the chain go on
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,12 @@ import pytest
 import redis
 from celery.exceptions import Ignore
 
-from analysis.course.artifacts import AbstractionsArtifact
+from analysis.course.artifacts import (
+    AbstractionsArtifact,
+    Chapter,
+    ChaptersArtifact,
+    ReviewArtifact,
+)
 from analysis.engine import StepContext
 from bench.engine import FixedTimeCloneEngine
 from checkout.github_token import CloneCredentials
@@ -43,6 +49,7 @@ class HookedEngine(FixedTimeCloneEngine):
 
     def __init__(self) -> None:
         self.during: Callable[[StepContext], None] | None = None
+        self.during_review: Callable[[StepContext, Chapter], None] | None = None
         self.runs = 0
 
     def extract_abstractions(self, ctx: StepContext) -> AbstractionsArtifact:
@@ -50,6 +57,22 @@ class HookedEngine(FixedTimeCloneEngine):
         if self.during is not None:
             self.during(ctx)
         return super().extract_abstractions(ctx)
+
+    def generate_chapters(self, ctx: StepContext) -> ChaptersArtifact:
+        drafts = [
+            Chapter(index=i, abstraction_id=f"a{i}", slug=f"a{i}", title=f"A{i}", content="x\n")
+            for i in (1, 2)
+        ]
+        return ChaptersArtifact(chapters=drafts)
+
+    def review_chapters(self, ctx: StepContext) -> ReviewArtifact:
+        """Each chapter reported as reviewed, then ``during_review`` with it."""
+        for chapter in ctx.need_chapters().chapters:
+            ctx.chapter_reviewed(chapter)
+            if self.during_review is not None:
+                self.during_review(ctx, chapter)
+        ctx.cancel.check()
+        return super().review_chapters(ctx)
 
 
 @dataclass
@@ -239,6 +262,66 @@ def test_a_step_whose_lease_was_taken_while_it_worked_stores_nothing(rig: Rig) -
         rig.run(EXTRACT)
     assert rig.engine.runs == 1
     _assert_abandoned(rig)
+
+
+# --- chapters stored as their reviews end ----------------------------------------------
+
+REVIEW, SAVE = 5, 7
+
+
+def _wait_for(check: Callable[[], bool]) -> None:
+    """The publisher's thread is real: wait for it in real time, briefly."""
+    deadline = time.monotonic() + 5
+    while not check():
+        assert time.monotonic() < deadline, "the publisher did not act within 5 s"
+        time.sleep(0.01)
+
+
+def test_each_chapter_is_stored_before_the_review_step_ends_and_the_save_adds_the_rest(
+    rig: Rig,
+) -> None:
+    for step in range(1, REVIEW):
+        rig.run(step)
+    shown: list[list[str]] = []
+
+    def read_it(ctx: StepContext, chapter: Chapter) -> None:
+        slug = f"{chapter.index:02d}-{chapter.slug}"
+        _wait_for(lambda: slug in [d.slug for d in rig.store.get_docs(rig.job_id)])
+        shown.append([d.slug for d in rig.store.get_docs(rig.job_id)])
+
+    rig.engine.during_review = read_it
+    rig.run(REVIEW)
+    assert shown == [["01-a1"], ["01-a1", "02-a2"]]
+    assert rig.store.get_job(rig.job_id).status == "running"
+    early = {d.slug: d for d in rig.store.get_docs(rig.job_id)}
+    rig.run(6)
+    rig.run(SAVE)
+    job = rig.store.get_job(rig.job_id)
+    docs = rig.store.get_docs(rig.job_id)
+    assert job.status == "completed"
+    assert job.docs_count == len(docs) == len({(d.kind, d.title.lower()) for d in docs})
+    # The save did not write the chapters again.
+    assert {d.slug: (d.created_at, d.updated_at) for d in docs if d.kind == "chapter"} == {
+        slug: (d.created_at, d.updated_at) for slug, d in early.items()
+    }
+
+
+def test_a_review_step_whose_lease_was_taken_stores_no_chapter_and_stops(rig: Rig) -> None:
+    for step in range(1, REVIEW):
+        rig.run(step)
+    taken: list[int] = []
+
+    def take_over_then_wait(ctx: StepContext, chapter: Chapter) -> None:
+        if not taken:
+            taken.append(chapter.index)
+            rig.take_over()
+        _wait_for(lambda: ctx.cancel.is_set)
+
+    rig.engine.during_review = take_over_then_wait
+    with pytest.raises(Ignore):
+        rig.run(REVIEW)
+    assert rig.store.get_docs(rig.job_id) == []
+    assert rig.step_status(REVIEW) == "started"
 
 
 # --- failures and store outages ---------------------------------------------------------

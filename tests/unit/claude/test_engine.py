@@ -16,6 +16,7 @@ from analysis.claude.prompts import FEEDBACK_HEADING
 from analysis.course.artifacts import (
     Abstraction,
     AbstractionsArtifact,
+    Chapter,
     Citation,
     OrderArtifact,
     RelationshipsArtifact,
@@ -150,6 +151,15 @@ def test_the_review_replaces_chapters_and_collects_findings(
     assert [c.slug for c in art.chapters] == ["models", "cart", "checkout"]
     assert "adds up their prices" in art.chapters[1].content
     assert [(f.chapter_slug, f.kind, f.fixed) for f in art.findings] == [("cart", "citation", True)]
+
+
+def test_each_chapter_is_reported_as_its_review_ends_as_the_artifact_has_it(
+    engine_for: EngineFactory, drafted_ctx: StepContext
+) -> None:
+    reported: list[Chapter] = []
+    drafted_ctx.on_chapter_reviewed = reported.append
+    art = engine_for("success").review_chapters(drafted_ctx)
+    assert sorted(reported, key=lambda c: c.index) == art.chapters
 
 
 def test_tutorials_are_checked_and_returned(
