@@ -76,6 +76,7 @@ def main() -> None:
         "idle": lambda: runs.idle_bridge(10 if q else 30),
         "fanout": runs.fanout,
         "claude_cli": runs.claude_cli,
+        "chapters_as_reviewed": lambda: runs.chapters_as_reviewed(1 if q else 3),
         "convex_pickup": lambda: runs.convex_pickup(6 if q else 15),
     }
     chosen = args.only.split(",") if args.only else list(benches)

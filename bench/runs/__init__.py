@@ -3,7 +3,7 @@ measured in the same run, and the goal."""
 
 from __future__ import annotations
 
-from bench.runs.engines import claude_cli, fanout, offline_engine
+from bench.runs.engines import chapters_as_reviewed, claude_cli, fanout, offline_engine
 from bench.runs.latency import convex_pickup, idle_bridge, overhead, pickup
 from bench.runs.recovery import recovery, store
 from bench.runs.row import Row, machine
@@ -11,6 +11,7 @@ from bench.runs.throughput import scaling, throughput
 
 __all__ = [
     "Row",
+    "chapters_as_reviewed",
     "claude_cli",
     "convex_pickup",
     "fanout",
