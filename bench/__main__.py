@@ -78,6 +78,7 @@ def main() -> None:
         "claude_cli": runs.claude_cli,
         "chapters_as_reviewed": lambda: runs.chapters_as_reviewed(1 if q else 3),
         "convex_pickup": lambda: runs.convex_pickup(6 if q else 15),
+        "dashboard": runs.dashboard_refresh,
     }
     chosen = args.only.split(",") if args.only else list(benches)
     started = time.monotonic()

@@ -3,6 +3,7 @@ measured in the same run, and the goal."""
 
 from __future__ import annotations
 
+from bench.runs.dashboard import dashboard_refresh
 from bench.runs.engines import chapters_as_reviewed, claude_cli, fanout, offline_engine
 from bench.runs.latency import convex_pickup, idle_bridge, overhead, pickup
 from bench.runs.recovery import recovery, store
@@ -14,6 +15,7 @@ __all__ = [
     "chapters_as_reviewed",
     "claude_cli",
     "convex_pickup",
+    "dashboard_refresh",
     "fanout",
     "idle_bridge",
     "machine",
