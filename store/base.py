@@ -187,6 +187,13 @@ class JobStore(abc.ABC):
         ``CancelRequested`` when the job's cancel was requested."""
 
     @abc.abstractmethod
+    def remove_docs(self, job_id: str, token: str, slugs: Sequence[str], now_ms: int) -> int:
+        """Delete the job's docs with these slugs: docs an earlier run of a step stored
+        that the finished course no longer has (a chapter now cut into parts, or no
+        longer cut). Returns the number deleted; a slug without a doc is skipped, so a
+        repeat deletes nothing more. Fenced."""
+
+    @abc.abstractmethod
     def get_docs(self, job_id: str) -> list[DocRecord]:
         """The job's docs by kind then chapterIndex."""
 

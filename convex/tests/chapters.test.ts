@@ -100,4 +100,18 @@ describe("chapters as they are reviewed", () => {
     await t.mutation(api.worker.steps.publishChapters, { ...base, docs: parts, ready: 1, total: 1, now: T0 + 2 });
     expect(await shown(t, jobId)).toHaveLength(4);
   });
+
+  test("removeDocs deletes the named docs of the job, at most eight 900 kB docs a call, fenced", async () => {
+    const t = setup({});
+    const { jobId, base } = await runningReview(t);
+    const parts = [1, 2, 3, 4, 5, 6, 7, 8, 9].map((k) => ({ ...chapter(1, String(k).repeat(900_000)), slug: `01-c1-part-${k}` }));
+    for (let i = 0; i < parts.length; i += 4) {
+      await t.mutation(api.worker.steps.publishChapters, { ...base, docs: parts.slice(i, i + 4), ready: 1, total: 1, now: T0 + 2 });
+    }
+    const slugs = parts.map((p) => p.slug);
+    expect(await errorCode(t.mutation(api.worker.steps.removeDocs, { ...base, slugs, now: T0 + 3 }))).toBe("invalid");
+    expect(await t.mutation(api.worker.steps.removeDocs, { ...base, slugs: slugs.slice(0, 8), now: T0 + 3 })).toBe(8);
+    expect(await errorCode(t.mutation(api.worker.steps.removeDocs, { ...base, token: "stale", slugs: slugs.slice(8), now: T0 + 4 }))).toBe("lease_lost");
+    expect(await shown(t, jobId)).toEqual(["01-c1-part-9"]);
+  });
 });

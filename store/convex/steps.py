@@ -8,6 +8,7 @@ from typing import Any
 
 from store.convex.wire import (
     DOCS_PAGE,
+    REMOVE_DOCS_PER_CALL,
     LOG_PAGE,
     ConvexCore,
     artifact_parts,
@@ -165,6 +166,19 @@ class StepCalls(ConvexCore):
                 )  # fmt: skip
             )
         return written
+
+    def remove_docs(self, job_id: str, token: str, slugs: Sequence[str], now_ms: int) -> int:
+        # A doc is read to be deleted: a few per call keeps each transaction's reads
+        # (16 MiB) well clear of docs of up to 1 MiB.
+        removed = 0
+        batches = [list(slugs[i : i + REMOVE_DOCS_PER_CALL]) for i in range(0, len(slugs), REMOVE_DOCS_PER_CALL)]
+        for batch in batches or [[]]:
+            removed += int(
+                self._fenced(
+                    "worker/steps:removeDocs", jobId=job_id, token=token, slugs=batch, now=now_ms
+                )
+            )
+        return removed
 
     def get_docs(self, job_id: str) -> list[DocRecord]:
         docs: list[DocRecord] = []

@@ -147,6 +147,15 @@ class StepCalls(SqliteCore):
             )
         return len(docs)
 
+    def remove_docs(self, job_id: str, token: str, slugs: Sequence[str], now_ms: int) -> int:
+        with self._write() as db:
+            self._fenced(db, job_id, token)
+            removed = 0
+            for slug in slugs:
+                cur = db.execute("DELETE FROM docs WHERE jobId=? AND slug=?", (job_id, slug))
+                removed += cur.rowcount
+        return removed
+
     def get_docs(self, job_id: str) -> list[DocRecord]:
         rows = self._read(
             "SELECT * FROM docs WHERE jobId=? ORDER BY kind, chapterIndex, slug", (job_id,)

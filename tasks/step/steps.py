@@ -330,6 +330,15 @@ class StepRun:
             lambda: store.upsert_docs(self.job_id, self.token, changed, self.clock.now_ms()),
             "upsert_docs",
         )
+        # A chapter an earlier run stored whole and this one in parts (or the reverse)
+        # left docs the course no longer has: the page would list them.
+        stale = sorted(set(stored) - {d.slug for d in docs})
+        if stale:
+            log.warning("removing docs of an earlier run: %s", stale, extra=self.extra)
+            self._retry(
+                lambda: store.remove_docs(self.job_id, self.token, stale, self.clock.now_ms()),
+                "remove_docs",
+            )
         count = len(docs)
         chapters = sum(1 for d in docs if d.kind == "chapter")
         tutorials = sum(1 for d in docs if d.kind == "tutorial")

@@ -31,7 +31,7 @@ from fondation.clock import FakeClock
 from fondation.errors import MalformedJob, StoreUnavailable
 from fondation.settings import load_settings
 from store.backoff import backoff_ms
-from store.records import JobRecord, JobSpec, RepositorySpec
+from store.records import DocSpec, JobRecord, JobSpec, RepositorySpec
 from tasks.step.runtime import WorkerRuntime
 from tasks.step.steps import StepRun
 from tasks.step.watchdog import Watchdog
@@ -304,6 +304,20 @@ def test_each_chapter_is_stored_before_the_review_step_ends_and_the_save_adds_th
     assert {d.slug: (d.created_at, d.updated_at) for d in docs if d.kind == "chapter"} == {
         slug: (d.created_at, d.updated_at) for slug, d in early.items()
     }
+
+
+def test_the_save_removes_a_chapter_doc_an_earlier_run_stored_that_the_course_lacks(
+    rig: Rig,
+) -> None:
+    for step in range(1, 7):
+        rig.run(step)
+    # An earlier run stored chapter 1 whole; the course now has it (say) in parts.
+    stale = DocSpec(slug="01-a1-old", title="A1", chapter_index=1, kind="chapter", content="o")
+    rig.store.publish_chapters(rig.job_id, rig.token, [stale], 1, 2, rig.clock.now_ms())
+    rig.run(SAVE)
+    docs = rig.store.get_docs(rig.job_id)
+    assert "01-a1-old" not in [d.slug for d in docs]
+    assert rig.store.get_job(rig.job_id).docs_count == len(docs)
 
 
 def test_a_review_step_whose_lease_was_taken_stores_no_chapter_and_stops(rig: Rig) -> None:

@@ -453,6 +453,22 @@ def test_chapters_in_parts_larger_than_one_call_are_all_stored(store: JobStore) 
     assert sorted(d.slug for d in store.get_docs(job_id)) == sorted(d.slug for d in parts)
 
 
+def test_the_save_removes_docs_an_earlier_run_left_and_only_those(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    docs = [chapter(i) for i in range(1, 12)]
+    store.publish_chapters(job_id, token, docs, 11, 11, T0 + 1)
+    # More than one Convex call's share (8), a slug without a doc, and a repeat.
+    gone = [d.slug for d in docs[:10]] + ["99-never"]
+    assert store.remove_docs(job_id, token, gone, T0 + 2) == 10
+    assert store.remove_docs(job_id, token, gone, T0 + 3) == 0
+    assert [d.slug for d in store.get_docs(job_id)] == ["11-c11"]
+    store.reclaim_expired(T0 + LEASE + 1, 10)
+    with pytest.raises(LeaseLost):
+        store.remove_docs(job_id, token, ["11-c11"], T0 + LEASE + 2)
+    assert [d.slug for d in store.get_docs(job_id)] == ["11-c11"]
+
+
 def test_complete_is_final_and_repeatable_by_its_holder(store: JobStore) -> None:
     new_job(store)
     job_id, token = claim_one(store)

@@ -381,6 +381,34 @@ export const publishChapters = workerMutation({
   },
 });
 
+// Docs an earlier run of a step stored that the finished course no longer has (a
+// chapter now cut into parts, or no longer cut). Each is read to be deleted, so a call
+// names at most MAX_REMOVED_DOCS of them: 8 MiB of reads at most.
+const MAX_REMOVED_DOCS = 8;
+
+export const removeDocs = workerMutation({
+  args: { jobId: v.string(), token: v.string(), slugs: v.array(v.string()) },
+  returns: v.number(),
+  handler: async (ctx, args) => {
+    if (args.slugs.length > MAX_REMOVED_DOCS) {
+      throw invalid(`at most ${MAX_REMOVED_DOCS} docs removed per call, got ${args.slugs.length}`);
+    }
+    const job = await fenced(ctx, args.jobId, args.token);
+    let removed = 0;
+    for (const slug of args.slugs) {
+      const doc = await ctx.db
+        .query("docs")
+        .withIndex("by_job_slug", (q) => q.eq("jobId", job._id).eq("slug", slug))
+        .first();
+      if (doc !== null) {
+        await ctx.db.delete(doc._id);
+        removed += 1;
+      }
+    }
+    return removed;
+  },
+});
+
 // Docs can be large (a chapter is up to a few hundred KB), so they come back a
 // page at a time; the caller sorts the whole set.
 export const getDocs = workerQuery({
