@@ -7,6 +7,11 @@ second doc of the same title and kind, opens them by client state (no URL per do
 stores each in a Convex document of at most 1 MiB: every doc is normalised Markdown with
 no relative links, titles are unique per kind, and a doc too large for one document is
 cut into parts. The file export puts the index's links back, since files have paths.
+
+Each chapter is stored as soon as its review ends (``chapter_docs``), before the rest of
+the course exists; the save then builds the whole course around the chapters already
+stored, keeping the titles they were given (``CourseTitles``), so it has no chapter to
+replace and the page no title to hide.
 """
 
 from __future__ import annotations
