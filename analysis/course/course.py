@@ -100,11 +100,12 @@ def build_toc(
     )
 
 
-def source_key(repository_id: str, kind: str, ident: str) -> str:
+def source_key(repository_id: str, kind: str, slug: str) -> str:
     """A doc's ``sourceKey``: what identifies it within its repository's course, the same
-    in every run of the repository (a chapter is the chapter of one abstraction, whatever
-    its place in the order), so a later run can tell which docs it may reuse."""
-    return f"{repository_id}:{kind}:{ident}"
+    in every run of the repository: its kind and its slug without the index (``03-cart``
+    is the chapter of the abstraction ``cart`` wherever the order puts it), so a later
+    run can tell which docs it may reuse."""
+    return f"{repository_id}:{kind}:{slug}"
 
 
 def chapter_docs(chapter: Chapter, titles: CourseTitles, repository_id: str) -> list[DocSpec]:
@@ -116,7 +117,7 @@ def chapter_docs(chapter: Chapter, titles: CourseTitles, repository_id: str) -> 
         chapter_index=chapter.index,
         kind="chapter",
         content=chapter.content,
-        source_key=source_key(repository_id, "chapter", chapter.abstraction_id),
+        source_key=source_key(repository_id, "chapter", chapter.slug),
     )
     return _for_the_course_page(doc, titles)
 
@@ -153,7 +154,7 @@ def build_docs(
             chapter_index=t.index,
             kind="tutorial",
             content=t.content,
-            source_key=source_key(repository_id, "tutorial", t.slug),
+            source_key=source_key(repository_id, "tutorial", f"tutorial-{t.slug}"),
         )
         docs += _for_the_course_page(tutorial, titles)
     for step, name in REFERENCE_STEPS.items():
@@ -172,7 +173,7 @@ def build_docs(
             chapter_index=step,
             kind="yaml",
             content=content,
-            source_key=source_key(repository_id, "yaml", name),
+            source_key=source_key(repository_id, "yaml", f"artifact-{step}-{name}"),
         )
         docs += _for_the_course_page(reference, titles)
     return docs
@@ -240,7 +241,7 @@ def _for_the_course_page(doc: DocSpec, titles: CourseTitles) -> list[DocSpec]:
         part = titles.give(doc.kind, slug, f"{title} (part {k} of {len(pieces)})")
         update = {"slug": slug, "title": part, "content": piece}
         if doc.source_key is not None:
-            update["source_key"] = f"{doc.source_key}:part-{k}"
+            update["source_key"] = f"{doc.source_key}-part-{k}"
         shaped.append(doc.model_copy(update=update))
     return shaped
 

@@ -196,12 +196,15 @@ def test_a_chapter_in_parts_stored_early_keeps_its_slugs_and_titles_at_the_save(
     assert [d.title for d in early] == [f"Core (part {k} of 3)" for k in (1, 2, 3)] + ["Core (2)"]
 
 
-def test_every_doc_has_a_source_key_that_names_what_it_is_about_not_its_place() -> None:
-    docs = _build(_artifacts([_chapter(1, "core", "Core", "x\n")], [_tutorial(1, "Add")]))
+def test_every_doc_has_a_source_key_its_kind_and_slug_without_its_place() -> None:
+    big = "# Big\n\n" + "A line of text.\n" * 120_000
+    chapters = [_chapter(1, "core", "Core", "x\n"), _chapter(2, "cart", "Cart", big)]
+    docs = _build(_artifacts(chapters, [_tutorial(1, "Add")]))
     keys = {d.slug: d.source_key for d in docs}
     assert keys["01-core"] == "r1:chapter:core"
-    assert keys["tutorial-01-t1"] == "r1:tutorial:t1"
+    assert keys["02-cart-part-1"] == "r1:chapter:cart-part-1"
+    assert keys["tutorial-01-t1"] == "r1:tutorial:tutorial-t1"
     assert keys["index"] == "r1:toc:index"
-    assert keys["artifact-1-abstractions"] == "r1:yaml:abstractions"
+    assert keys["artifact-1-abstractions"] == "r1:yaml:artifact-1-abstractions"
     moved = _build(_artifacts([_chapter(2, "core", "Core", "x\n")], []))
     assert [d.source_key for d in moved if d.kind == "chapter"] == ["r1:chapter:core"]
