@@ -50,6 +50,7 @@ class HookedEngine(FixedTimeCloneEngine):
     def __init__(self) -> None:
         self.during: Callable[[StepContext], None] | None = None
         self.during_review: Callable[[StepContext, Chapter], None] | None = None
+        self.before_report: Callable[[StepContext, Chapter], None] | None = None
         self.runs = 0
 
     def extract_abstractions(self, ctx: StepContext) -> AbstractionsArtifact:
@@ -66,8 +67,10 @@ class HookedEngine(FixedTimeCloneEngine):
         return ChaptersArtifact(chapters=drafts)
 
     def review_chapters(self, ctx: StepContext) -> ReviewArtifact:
-        """Each chapter reported as reviewed, then ``during_review`` with it."""
+        """Each chapter: ``before_report``, reported as reviewed, ``during_review``."""
         for chapter in ctx.need_chapters().chapters:
+            if self.before_report is not None:
+                self.before_report(ctx, chapter)
             ctx.chapter_reviewed(chapter)
             if self.during_review is not None:
                 self.during_review(ctx, chapter)
@@ -325,13 +328,13 @@ def test_a_review_step_whose_lease_was_taken_stores_no_chapter_and_stops(rig: Ri
         rig.run(step)
     taken: list[int] = []
 
-    def take_over_then_wait(ctx: StepContext, chapter: Chapter) -> None:
+    def take_over_first(ctx: StepContext, chapter: Chapter) -> None:
         if not taken:
             taken.append(chapter.index)
             rig.take_over()
-        _wait_for(lambda: ctx.cancel.is_set)
 
-    rig.engine.during_review = take_over_then_wait
+    rig.engine.before_report = take_over_first
+    rig.engine.during_review = lambda ctx, chapter: _wait_for(lambda: ctx.cancel.is_set)
     with pytest.raises(Ignore):
         rig.run(REVIEW)
     assert rig.store.get_docs(rig.job_id) == []
