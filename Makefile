@@ -19,9 +19,12 @@ $(BIN)/python:
 # Exactly what requirements-dev.lock pins, with its hashes (the runtime pins of
 # requirements.lock plus the development tools), then the project itself without
 # resolving anything: a fresh clone gets the versions CI got, whatever upstream released.
+# The editable install puts the checkout on sys.path (compat mode) rather than behind an
+# import hook, so a folder named like one of our packages in the working directory (a
+# `store` volume, TEMP_DIR's `fondation` under /tmp) cannot hide the package.
 $(STAMP): requirements-dev.lock pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet --no-deps --config-settings editable_mode=compat -e .
 	$(BIN)/pip check
 	touch $(STAMP)
 

@@ -9,11 +9,11 @@ import signal
 from types import FrameType
 from typing import Any
 
-import redis
 from celery import Celery
 
 from bridge.health import HealthServer
 from bridge.loop import Bridge
+from fondation.redis_client import connect_redis
 from fondation.settings import Settings
 from fondation.wake import WakeListener
 from store.open import open_store
@@ -26,7 +26,7 @@ def build_bridge(settings: Settings, redis_url: str, app: Celery) -> Bridge:
         settings,
         open_store(settings),
         app,
-        redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5),
+        connect_redis(redis_url, socket_timeout_s=5, socket_connect_timeout_s=5),
     )
 
 

@@ -97,7 +97,10 @@ def up(flower_port: int, no_flower: bool) -> None:
     except BaseException:
         stack.stop()  # what started before the failure
         raise
-    (STATE_DIR / "redis.url").write_text(stack.redis_url)
+    if stack.redis is not None:
+        # How the other commands find the embedded Redis. A REDIS_URL of the operator's
+        # is never written down: it may hold a password, and they read it themselves.
+        (STATE_DIR / "redis.url").write_text(stack.redis_url)
     click.echo(
         f"up: health view http://127.0.0.1:{port}/"
         + ("" if no_flower else f", Flower http://127.0.0.1:{flower_port}/")

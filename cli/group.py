@@ -26,8 +26,8 @@ def cli_settings(**overrides: Any) -> Settings:
 
 def redis_url(settings: Settings) -> str | None:
     """REDIS_URL, or the embedded Redis of a running ``fondation up``."""
-    if settings.redis_url:
-        return settings.redis_url
+    if settings.redis_url is not None and settings.redis_url.get_secret_value():
+        return settings.redis_url.get_secret_value()
     marker = STATE_DIR / "redis.url"
     return marker.read_text().strip() if marker.exists() else None
 

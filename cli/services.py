@@ -54,7 +54,7 @@ def flower(ctx: click.Context, port: int) -> None:
     url = redis_url(settings)
     if not url:
         raise click.ClickException("REDIS_URL is not set")
-    run_flower(url, port, STATE_DIR / "flower.db", list(ctx.args))
+    run_flower(settings, url, port, STATE_DIR / "flower.db", list(ctx.args))
 
 
 @cli.command(name="worker-health")
@@ -66,11 +66,12 @@ def worker_health() -> None:
     import redis
 
     from fondation import keys
+    from fondation.redis_client import connect_redis
 
     url = redis_url(cli_settings())
     if not url:
         raise click.ClickException("REDIS_URL is not set")
-    client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
+    client = connect_redis(url, socket_timeout_s=3, socket_connect_timeout_s=3)
     try:
         pattern = keys.worker_alive(f"*@{socket.gethostname()}")
         found = next(iter(client.scan_iter(pattern, count=500)), None)

@@ -12,9 +12,10 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from fondation.embedded_redis import EmbeddedRedis, free_port, redis_answers
+from fondation.embedded_redis import EmbeddedRedis, free_port
 from fondation.errors import FondationError
 from fondation.parent_death import die_with_parent
+from fondation.redis_client import redis_answers
 from fondation.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class Stack:
         self.flower_port = flower_port
         self.log_dir = log_dir
         self.redis: EmbeddedRedis | None = None
-        self.redis_url = settings.redis_url or ""
+        self.redis_url = settings.redis_url.get_secret_value() if settings.redis_url else ""
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def __enter__(self) -> Stack:

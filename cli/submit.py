@@ -7,11 +7,10 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import redis
-
 from checkout.repo_url import validate_repo_url
 from fondation.clock import now_ms
 from fondation.errors import InvalidRepositoryURL
+from fondation.redis_client import connect_redis
 from fondation.settings import Settings
 from fondation.wake import announce
 from store.base import JobStore
@@ -80,7 +79,7 @@ def announce_url(redis_url: str | None, reason: str) -> None:
     """Wake the bridges through ``redis_url`` if there is one."""
     if not redis_url:
         return
-    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+    client = connect_redis(redis_url, socket_timeout_s=2, socket_connect_timeout_s=2)
     try:
         announce(client, reason)
     finally:

@@ -10,10 +10,9 @@ import subprocess
 import time
 from pathlib import Path
 
-import redis
-
 from fondation.errors import FondationError
 from fondation.parent_death import die_with_parent
+from fondation.redis_client import redis_answers
 
 
 def free_port() -> int:
@@ -21,19 +20,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def redis_answers(url: str, timeout_s: float = 0.5) -> bool:
-    try:
-        client = redis.Redis.from_url(
-            url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
-        )
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except (redis.RedisError, OSError, ValueError):
-        return False
 
 
 class EmbeddedRedis:

@@ -23,6 +23,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fondation.errors import ConfigError
+from fondation.redis_url import parse_redis_url
 
 # The Node worker's intervals are milliseconds. Below this a value was almost surely
 # written in seconds (POLL_INTERVAL=5), and would make the bridge spin; above a day it
@@ -114,8 +115,12 @@ class Settings(BaseSettings):
     )
 
     # --- Celery and Redis ---
-    redis_url: str | None = Field(
-        default=None, description="Redis for Celery; unset starts an embedded Redis."
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Redis for Celery and the wake-ups: redis://, rediss:// (TLS) or sentinel://"
+            " (compose/README.md); unset starts an embedded Redis."
+        ),
     )
     celery_queue: str = Field(default="fondation", description="Celery queue of the steps.")
     worker_concurrency: int = Field(default=2, ge=1, description="Worker processes per worker.")
@@ -218,6 +223,17 @@ class Settings(BaseSettings):
         default="auto", description="json, text, or auto (json when not a terminal)."
     )
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_address(cls, value: SecretStr | None) -> SecretStr | None:
+        # Refused at start with the variable's name; the message never holds the URL.
+        if value is not None and value.get_secret_value():
+            try:
+                parse_redis_url(value.get_secret_value())
+            except ConfigError as exc:
+                raise ValueError(str(exc).removeprefix("REDIS_URL: ")) from None
+        return value
+
     @field_validator("poll_interval_ms", "lease_time_ms", "heartbeat_interval_ms")
     @classmethod
     def _milliseconds(cls, value: int) -> int:
@@ -315,11 +331,14 @@ def setting_rows() -> list[tuple[str, str, str, str]]:
 
 def shown_value(settings: Settings, field_name: str) -> str:
     """A setting's current value as an operator may see it: secrets only as set or unset,
-    and the password of a URL (REDIS_URL's) masked."""
+    the password of a URL masked; REDIS_URL (a secret) with every password masked."""
     value = getattr(settings, field_name)
     if value is None:
         return ""
     if isinstance(value, SecretStr):
+        if field_name == "redis_url" and value.get_secret_value():
+            # Its Sentinel form holds two passwords, one in the query: parsed, not split.
+            return parse_redis_url(value.get_secret_value()).redacted()
         return "(set)"
     text = str(value)
     return _without_password(text) if "://" in text else text

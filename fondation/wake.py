@@ -12,6 +12,7 @@ from typing import Any
 import redis
 
 from fondation import keys
+from fondation.redis_client import connect_redis
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,9 @@ class WakeListener:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                client = redis.Redis.from_url(self._redis_url, socket_connect_timeout=5)
+                client = connect_redis(
+                    self._redis_url, socket_timeout_s=None, socket_connect_timeout_s=5
+                )
                 # redis-py types pubsub() only from 8.2 on; called through Any, the line
                 # checks the same whichever release is installed.
                 open_pubsub: Any = client.pubsub

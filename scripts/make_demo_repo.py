@@ -9,7 +9,19 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("fondation", "bridge", "tasks", "README.md", "pyproject.toml")
+# The installed packages, floor by floor (pyproject.toml), with the README and the
+# pyproject.toml that declares the `fondation` command.
+SOURCES = (
+    "cli",
+    "bridge",
+    "tasks",
+    "analysis",
+    "checkout",
+    "store",
+    "fondation",
+    "README.md",
+    "pyproject.toml",
+)
 
 
 def main(dest: Path) -> None:

@@ -113,6 +113,33 @@ def worker(tmp: Path, env: dict[str, str], name: str = "worker", concurrency: in
     ).start()
 
 
+def flower(tmp: Path, env: dict[str, str], port: int, name: str = "flower") -> Service:
+    """``fondation flower``; FLOWER_BASIC_AUTH comes from ``env``."""
+    return Service(
+        name,
+        [sys.executable, "-m", "cli", "flower", "--port", str(port)],
+        env,
+        tmp / "logs" / f"{name}.log",
+    ).start()
+
+
+def session_command_lines(session_id: int) -> list[str]:
+    """The command line of every process of a session (a service and its children, the
+    pool processes among them), as ``ps`` shows them to any user of the host."""
+    lines = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            # Fields after the command name, which may hold spaces: state, ppid, pgrp, sid.
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(stat[3]) == session_id:
+                lines.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return lines
+
+
 def wait_for(
     predicate: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.05
 ) -> None:

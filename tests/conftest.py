@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from fondation.embedded_redis import EmbeddedRedis, redis_answers
+from fondation.embedded_redis import EmbeddedRedis
+from fondation.redis_client import redis_answers
 
 pytest_plugins = ["testbed.convex_standin.fixture"]
 

@@ -1,32 +1,37 @@
 """Step 1: choose the concepts a user of the project meets, and describe each from its code.
 
 Candidates come from ``units.plan_units`` (modules in a small project, packages in a
-large one), with sibling files of one family merged (``flag.go``, ``flag_int.go``...).
-Tests, examples, benchmarks, typings and generated code never become candidates: they
-are sources for excerpts and tutorials. Each candidate is scored by what users touch
-(its public names in the README and the examples, the names a package re-exports, how
-many files use them) and by centrality (PageRank, importers, size), and is named after
-the concept it holds: its central public type when one dominates, else the module or
-package. The entry point (``entry.entry_point``) comes first, then the best scores.
-Each summary is assembled from docstrings, public symbols and dependents: nothing is
-invented.
+large one); files of one family become one candidate (``families``: typed variants such
+as ``bool.go``, ``int.go``..., one implementation per format, siblings by name such as
+``flag.go``, ``flag_int.go``). Tests, examples, benchmarks, typings and generated code
+never become candidates: they are sources for excerpts and tutorials. Plumbing
+(``plumbing``: utilities, typing helpers, constants, type guards, warning classes) is
+no candidate either unless the README makes it a topic; each such file joins the chapter
+that uses it most. Each candidate is scored by what users touch (its public names in the
+README and the examples, the README's headings that name it, the names a package
+re-exports, how many files use them) and by centrality (PageRank, importers, size), and
+is named after the concept it holds: a family's pattern and members, its central public
+type when one dominates, else the module or package. The entry point
+(``entry.entry_point``) comes first, then the best scores. Each summary is assembled from
+docstrings, public symbols and dependents: nothing is invented.
 """
 
 from __future__ import annotations
 
-import posixpath
-import re
 from collections import defaultdict
 
 import networkx as nx
 
 from analysis.course.artifacts import Abstraction, AbstractionsArtifact
 from analysis.offline.describe import describe, project_summary
-from analysis.offline.entry import Entry, entry_point, exported_names
+from analysis.offline.entry import Entry, entry_point, exported_names, handed_out
+from analysis.offline.families import merge_families
 from analysis.offline.graph import CodeGraph, pagerank
 from analysis.offline.index import Index
 from analysis.offline.languages import is_support_path
+from analysis.offline.plumbing import strip_plumbing, topics
 from analysis.offline.showcase import Showcase
+from analysis.offline.text import join_names, unique_slug
 from analysis.offline.touch import Touch, private_unit, public_names, symbol_usage
 from analysis.offline.units import (
     MAX_CHAPTERS,
@@ -49,7 +54,6 @@ PRIVATE_FACTOR = 0.4  # a "_module" none of whose names users touch
 REACH_WEIGHT = 0.3  # the entry point's own unit; half for what it calls, a third beyond
 REACH_DEPTH = 2
 MIN_DEFINING = 3  # candidates that define something, below which none is left out
-_FAMILY = re.compile(r"^_*([A-Za-z0-9]+)")
 
 
 def code_files(index: Index) -> dict[str, int]:
@@ -59,31 +63,6 @@ def code_files(index: Index) -> dict[str, int]:
     return code or {p: f.lines for p, f in index.files.items()}
 
 
-def merge_families(units: list[Unit]) -> list[Unit]:
-    """Sibling modules of one family (``flag.go``, ``flag_int.go``; ``termui.py``,
-    ``_termui_impl.py``) become one candidate, led by the file named like the family."""
-    families: dict[tuple[str, str, str], list[Unit]] = defaultdict(list)
-    out: list[Unit] = []
-    for unit in units:
-        name = posixpath.basename(unit.path)
-        match = _FAMILY.match(name)
-        if unit.is_dir or match is None:
-            out.append(unit)
-            continue
-        suffix = posixpath.splitext(name)[1]
-        families[(posixpath.dirname(unit.path), match.group(1).lower(), suffix)].append(unit)
-    for (_, family, suffix), members in families.items():
-        if len(members) == 1:
-            out += members
-            continue
-        lead = next(
-            (u for u in members if posixpath.basename(u.path) == family + suffix), members[0]
-        )
-        files = tuple(sorted(f for u in members for f in u.files))
-        out.append(Unit(lead.path, False, files, sum(u.lines for u in members)))
-    return sorted(out, key=lambda u: u.path)
-
-
 def extract_abstractions(
     index: Index, graph: CodeGraph, project: str, showcase: Showcase, cancel: CancelToken
 ) -> AbstractionsArtifact:
@@ -91,25 +70,43 @@ def extract_abstractions(
     if not code:
         raise PermanentError("the checkout has no source file the offline engine can read")
     chapters = chapter_count(len(code))
-    units = merge_families(plan_units(code, chapters))
+    units = merge_families(plan_units(code, chapters), graph)
     usage = symbol_usage(graph)
-    touch = Touch(graph, usage, showcase, exported_names(graph))
+    named = topics([*showcase.headings, *showcase.terms], project)
+    touch = Touch(graph, usage, showcase, exported_names(graph), tuple(named))
     # A file that defines nothing (a re-export hub, a table of constants) is read
-    # through the chapters that use it, unless the project has little else.
-    defining = [u for u in units if public_names(u, graph)]
-    if len(defining) >= MIN_DEFINING:
-        units = defining
+    # through the chapters that use them, and so is plumbing (utilities, typing helpers,
+    # type guards, warning classes), unless the project has little else.
+    given = set(handed_out(graph, index.manifests).values())
+    defining = [
+        u for u in units if public_names(u, graph) or _makes_what_is_handed_out(u, graph, given)
+    ]
+    units = defining if len(defining) >= MIN_DEFINING else units
+    stripped = strip_plumbing(units, graph, named, frozenset(showcase.mentions))
+    plumbing: list[str] = []
+    if len(stripped) >= MIN_DEFINING:
+        kept_files = {f for u in stripped for f in u.files}
+        plumbing = sorted(f for u in units for f in u.files if f not in kept_files)
+        units = stripped
     chosen = select_units(units, graph, code, chapters, touch)
+    found = entry_unit(units, graph, touch, project, showcase, index.manifests)
+    if found is not None:
+        # The entry's candidate comes first, even when it scored too low to be chosen.
+        chosen = [found[0], *(u for u in chosen if u != found[0])][: max(len(chosen), 1)]
     taken: set[str] = set()
     names: set[str] = set()
     abstractions: list[Abstraction] = []
     for unit in chosen:
         cancel.check()
         abstractions.append(describe(unit, graph, touch, project, taken, names))
-    entry = entry_point(abstractions, graph, showcase, project)
-    if entry is not None:
-        first = next(a for a in abstractions if a.id == entry.abstraction_id)
-        abstractions = [first, *(a for a in abstractions if a is not first)]
+    entry: Entry | None = None
+    if found is not None:
+        first = abstractions.pop(0)
+        if found[1].command:
+            first = command_chapter(first, found[1], abstractions)
+        entry = Entry(first.id, found[1].name, found[1].reason, found[1].command)
+        abstractions = [first, *abstractions]
+    abstractions = attach_plumbing(abstractions, plumbing, graph)
     summary = project_summary(index, graph, project, abstractions, code)
     return AbstractionsArtifact(
         project_name=project,
@@ -117,6 +114,72 @@ def extract_abstractions(
         abstractions=abstractions,
         skipped=index.skipped,
     )
+
+
+def attach_plumbing(
+    abstractions: list[Abstraction], plumbing: list[str], graph: CodeGraph
+) -> list[Abstraction]:
+    """Each plumbing file joins the chapter whose files use it most (the first such
+    chapter on a tie), so that it is read where it is used; one no chapter uses is left
+    out."""
+    extra: dict[str, list[str]] = defaultdict(list)
+    for path in plumbing:
+        users = set(graph.importers(path))
+        best = max(
+            abstractions,
+            key=lambda a: (len(users.intersection(a.files)), -abstractions.index(a)),
+            default=None,
+        )
+        if best is not None and users.intersection(best.files):
+            extra[best.id].append(path)
+    return [
+        a.model_copy(
+            update={
+                "files": [*a.files, *extra[a.id]],
+                "summary": f"{a.summary} It also holds the plumbing it uses most: "
+                f"{join_names(extra[a.id], 4)}.",
+            }
+        )
+        if extra[a.id]
+        else a
+        for a in abstractions
+    ]
+
+
+def _makes_what_is_handed_out(unit: Unit, graph: CodeGraph, given: set[str]) -> bool:
+    """A module that defines no public name but makes what the package hands out (the
+    ``axios`` object of lib/axios.js)."""
+    return any(f in given and graph.facts[f].symbols for f in unit.files)
+
+
+def entry_unit(
+    units: list[Unit],
+    graph: CodeGraph,
+    touch: Touch,
+    project: str,
+    showcase: Showcase,
+    manifests: dict[str, str],
+) -> tuple[Unit, Entry] | None:
+    """The candidate that holds the entry point, found among all candidates (so that the
+    course has it even when it scores low: an ``axios.js`` of one function)."""
+    taken: set[str] = set()
+    names: set[str] = set()
+    described = [describe(u, graph, touch, project, taken, names) for u in units]
+    families = frozenset(a.id for a, u in zip(described, units, strict=True) if u.family)
+    entry = entry_point(described, graph, showcase, project, manifests, families)
+    if entry is None:
+        return None
+    by_id = {a.id: u for a, u in zip(described, units, strict=True)}
+    return by_id[entry.abstraction_id], entry
+
+
+def command_chapter(
+    first: Abstraction, entry: Entry, abstractions: list[Abstraction]
+) -> Abstraction:
+    """The chapter of an application's declared command is named after the command."""
+    name = f"{entry.command} command"
+    taken = {a.id for a in abstractions if a is not first}
+    return first.model_copy(update={"name": name, "id": unique_slug(name, taken)})
 
 
 def order_paragraph(first: Abstraction, entry: Entry | None) -> str:

@@ -9,6 +9,7 @@ import re
 from collections import Counter
 
 from analysis.course.artifacts import Abstraction, Citation
+from analysis.offline.families import family_title
 from analysis.offline.graph import CodeGraph
 from analysis.offline.index import Index
 from analysis.offline.model import Symbol
@@ -25,6 +26,8 @@ from analysis.offline.units import (
 )
 
 MAX_SYMBOLS = 12
+_HUB_STEMS = ("index", "main", "mod", "lib")
+_SECONDARY_NAMES = ("Error", "Exception", "Warning")
 DOMINANT_SHARE = 0.4  # a type holding this share of a unit's touch names the unit
 SUBSTANTIAL_LINES = (
     5  # a type shorter than this (an alias, a one-method interface) names no chapter
@@ -60,12 +63,25 @@ def public_symbols(unit: Unit, graph: CodeGraph, touch: Touch) -> list[tuple[str
 
 
 def concept_name(unit: Unit, graph: CodeGraph, touch: Touch, project: str) -> str:
-    """The name a user gives the unit: its central public type when one dominates (or is
-    named like the file that holds it), else the module or package."""
+    """The name a user gives the unit: a family's pattern and members; its central public
+    type when one dominates (or is named like the file that holds it), else the module
+    or package."""
+    if unit.family:
+        return family_title(unit.family)
+    stem = posixpath.basename(unit.path).split(".", 1)[0]
+    if not unit.is_dir and stem in _HUB_STEMS and unit.path in graph.facts:
+        handed = graph.facts[unit.path].default_export
+        if handed:
+            return handed  # an index.js that hands out `picomatch` teaches `picomatch`
     symbols = public_symbols(unit, graph, touch)
     total = sum(touch.symbol(p, s) for p, s in symbols)
     stem = posixpath.splitext(posixpath.basename(unit.path))[0].replace("_", "")
     types = [(p, s) for p, s in symbols if s.kind in TYPE_KINDS]
+    # Errors and typing protocols name a unit only when they are most of its types (an
+    # exceptions module): markdown-it's renderer is RendererHTML, not its Protocol.
+    primary = [(p, s) for p, s in types if not _secondary(s)]
+    if 2 * len(primary) >= len(types):
+        types = primary
     share = {s.name: touch.symbol(p, s) / total if total else 0.0 for p, s in symbols}
     for _, symbol in types:
         if not unit.is_dir and _plain(symbol.name) == _plain(stem) and share[symbol.name] > 0:
@@ -83,6 +99,14 @@ def concept_name(unit: Unit, graph: CodeGraph, touch: Touch, project: str) -> st
         # ``httpx._api`` is no name a user knows; what it offers (``get``...) is.
         return " and ".join(functions[:2])
     return unit_name(unit, graph, project)
+
+
+def _secondary(symbol: Symbol) -> bool:
+    """An error (by its name or its base) or a typing protocol."""
+    bases = [b.rsplit(".", 1)[-1] for b in symbol.bases]
+    return symbol.name.endswith(_SECONDARY_NAMES) or any(
+        b in ("Protocol", "TypedDict") or b.endswith(_SECONDARY_NAMES) for b in bases
+    )
 
 
 def _plain(name: str) -> str:
@@ -148,7 +172,13 @@ def unit_summary(
             if source in (unit.path, posixpath.join(unit.path, "__init__.py"))
             else f"Its central module `{source}` opens with: “{said}”"
         )
-    if unit.is_dir:
+    if unit.family:
+        label, variants = unit.family[0], unit.family[1:]
+        parts.append(
+            f"A family of {plural(len(variants), 'file')} ({plural(unit.lines, 'line')}) that "
+            f"repeat one pattern, `{label}`, once per variant: {join_names(list(variants), 40)}."
+        )
+    elif unit.is_dir:
         parts.append(
             f"`{name}` spans {plural(len(unit.files), 'file')} and {plural(unit.lines, 'line')}."
         )
@@ -203,9 +233,12 @@ def project_summary(
         f"{project} has {plural(len(code), 'source file')} ({sum(code.values())} lines; "
         f"files by language: {mix}) besides {plural(tests, 'test, example or support file')}.",
         f"Candidate packages and modules were ranked by what users touch (the names the "
-        f"README and the examples use, what the package exports, how many files use each "
-        f"name), by PageRank over {edges}, by how many files import them and by size; tests, "
-        f"examples, benchmarks and typings were left to excerpts and tutorials. The "
+        f"README and the examples use, the topics its headings and bold terms name, what the "
+        f"package exports, how many files use each name), by PageRank over {edges}, by how "
+        f"many files import them and by size; files that repeat one pattern were taken as "
+        f"one family; tests, examples, benchmarks and typings were left to excerpts and "
+        f"tutorials, and plumbing (utilities, typing helpers, constants, type guards, "
+        f"warning classes) to the chapters that use it. The "
         f"{plural(len(abstractions), 'abstraction')} "
         f"chosen hold {len(covered)} of those files ({share}% of the lines).",
     ]

@@ -143,6 +143,9 @@ def _link_imports(graph: CodeGraph, path: str, found: list[tuple[int, list[Targe
                 bound[target.binding].append(target)
             if line:  # line 0: visible without an import statement, not an edge by itself
                 name = target.member if target.member not in ("", "*") else ""
+                if name == "default" and target.path in graph.facts:
+                    # A default import crosses under the name its module hands out.
+                    name = graph.facts[target.path].default_export or name
                 _add(graph.files, path, target.path, "imports", line, name, share)
     return dict(bound)
 

@@ -34,7 +34,9 @@ from fondation.cancel import CancelToken
 from fondation.errors import PermanentError
 
 CACHE_NAME = "offline-index.json"
-CACHE_VERSION = 3  # 2: Go records local names, Reference.kind 'type'; 3: no overloads
+# 2: Go records local names, Reference.kind 'type'; 3: no overloads; 4: default_export,
+# Python types in signatures
+CACHE_VERSION = 4
 
 
 @dataclass(frozen=True)

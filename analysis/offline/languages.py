@@ -6,6 +6,7 @@ discovery never has to parse a file to know whether to keep it.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import PurePosixPath
 
@@ -105,6 +106,8 @@ _SUPPORT_DIRS = _EXAMPLE_DIRS | frozenset(
 _SUPPORT_NAME = re.compile(
     r"(\.d\.[cm]?ts$)|(\.test-d\.[cm]?tsx?$)|(^(example|examples)[_.-])|(^bench(mark)?s?[_.-])"
     r"|(_bench\.\w+$)|(^test[_-]?(util|utils|helpers?)\.\w+$)|(^mock_.*\.go$)"
+    # The configuration of a build or test tool: karma.conf.cjs, vite.config.ts.
+    r"|(^[\w-]+\.conf(ig)?\.[cm]?[jt]s$)|(^([Gg]ulpfile|[Gg]runtfile)\.[cm]?[jt]s$)"
 )
 
 
@@ -117,6 +120,7 @@ def is_example_path(path: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=65536)  # asked for each file by every step, many times
 def is_support_path(path: str) -> bool:
     """True for a file that may be excerpted but never becomes a chapter: tests and their
     helpers, type-test and typings files, examples, benchmarks, generated code."""

@@ -63,6 +63,7 @@ class FileFacts(Fact):
     doc: str = ""  # module docstring or leading file comment
     package: str = ""  # Java package or Go package name
     exports: list[str] | None = None  # Python __all__, when the module declares it
+    default_export: str = ""  # JS/TS: the name ``export default`` (or module.exports) binds
     symbols: list[Symbol] = Field(default_factory=list)
     imports: list[ImportRef] = Field(default_factory=list)
     references: list[Reference] = Field(default_factory=list)

@@ -1,9 +1,11 @@
-"""What a user of the project sees first: the README's code and the project's examples.
+"""What a user of the project sees first: the README's code, its headings, the titles of
+the documentation's pages, and the project's examples.
 
 A snippet is a piece of code meant to be copied: a fenced (or reStructuredText literal)
 block of the README, a Go ``Example`` function, or an example script. The names each
 snippet uses tell which parts of the code users touch, the first snippet tells where a
-course should start, and each snippet is the "how you meet it" of a chapter.
+course should start, and each snippet is the "how you meet it" of a chapter. Headings
+and page titles are the topics users name ("Interceptors", "Handling Errors").
 """
 
 from __future__ import annotations
@@ -25,6 +27,14 @@ README_WEIGHT = 3.0  # a README name is what every user reads first
 EXAMPLE_WEIGHT = 2.0
 MAX_SNIPPET_LINES = 25
 MAX_EXAMPLE_FILES = 40
+MAX_DOC_PAGES = 200
+DOC_HEAD_BYTES = 4096  # a page's title is in its first lines
+_DOC_DIRS = ("docs", "doc", "documentation")
+_DOC_SUFFIXES = (".md", ".rst", ".markdown")
+_BOLD = re.compile(r"\*\*([^*`\n]+?)\*\*")
+MAX_TERM_WORDS = 3
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
+_RST_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+])\1{2,}\s*$")
 _FENCE = re.compile(r"^\s*(```+|~~~+)\s*([\w+-]*)")
 _RST_BLOCK = re.compile(r"(::\s*$)|(^\s*\.\.\s+code(-block)?::)")
 _QUALIFIED = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*")
@@ -70,9 +80,17 @@ class Snippet:
 class Showcase:
     snippets: list[Snippet] = field(default_factory=list)
     mentions: dict[str, float] = field(default_factory=dict)  # weighted uses of each name
-    # Commands the build files declare: ("cli.main", "main") from pyproject's
-    # [project.scripts], ("bin/cli.js", "") from package.json's "bin".
-    commands: list[tuple[str, str]] = field(default_factory=list)
+    # Methods the code calls on its own objects (``md.render``): weighted uses of each.
+    methods: dict[str, float] = field(default_factory=dict)
+    # Commands the build files declare: ("fondation", "cli.main", "main") from
+    # pyproject's [project.scripts], ("tool", "bin/cli.js", "") from package.json's "bin".
+    commands: list[tuple[str, str, str]] = field(default_factory=list)
+    # The README's headings and the documentation's page titles, in reading order.
+    headings: list[str] = field(default_factory=list)
+    # The terms the README's prose defines in bold ("A **bridge** polls the job store").
+    terms: list[str] = field(default_factory=list)
+    # The README's shell blocks that run a declared command, with the command's name.
+    sessions: list[tuple[str, Snippet]] = field(default_factory=list)
 
     def first_use(self, names: set[str]) -> tuple[Snippet, str] | None:
         """The first snippet using one of ``names``, and the first such name in it."""
@@ -98,7 +116,17 @@ def build_showcase(root: Path, manifests: dict[str, str], facts: dict[str, FileF
         show.snippets += readme_snippets(readme, manifests[readme])
     show.snippets += example_snippets(root, facts)
     show.commands = declared_commands(manifests)
+    if readme is not None:
+        show.headings += headings(manifests[readme])
+        show.terms += bold_terms(manifests[readme])
+        names = {command for command, _, _ in show.commands}
+        show.sessions = command_sessions(readme, manifests[readme], names)
+    show.headings += doc_titles(root)
     packages = package_names(facts) | {posixpath.basename(str(root))}
+    for snippet in show.snippets:
+        weight = README_WEIGHT if snippet.origin == "readme" else EXAMPLE_WEIGHT
+        for name in method_calls(snippet.names, packages):
+            show.methods[name] = show.methods.get(name, 0.0) + weight
     show.snippets = [replace(s, names=own_names(s.names, packages)) for s in show.snippets]
     for snippet in show.snippets:
         weight = README_WEIGHT if snippet.origin == "readme" else EXAMPLE_WEIGHT
@@ -107,24 +135,152 @@ def build_showcase(root: Path, manifests: dict[str, str], facts: dict[str, FileF
     return show
 
 
-def declared_commands(manifests: dict[str, str]) -> list[tuple[str, str]]:
-    """The command-line entry points of the shallowest pyproject.toml and package.json."""
-    out: list[tuple[str, str]] = []
+def declared_commands(manifests: dict[str, str]) -> list[tuple[str, str, str]]:
+    """The command-line entry points of the shallowest pyproject.toml and package.json:
+    (command, module or script, function)."""
+    out: list[tuple[str, str, str]] = []
     for path in sorted(manifests, key=lambda p: (p.count("/"), p)):
         name = posixpath.basename(path)
         base = posixpath.dirname(path)
         try:
             if name == "pyproject.toml":
                 scripts = tomllib.loads(manifests[path]).get("project", {}).get("scripts", {})
-                for target in scripts.values() if isinstance(scripts, dict) else []:
+                for command, target in scripts.items() if isinstance(scripts, dict) else []:
                     module, _, function = str(target).partition(":")
-                    out.append((module.strip(), function.strip()))
+                    out.append((str(command), module.strip(), function.strip()))
             elif name == "package.json":
-                found = json.loads(manifests[path]).get("bin", {})
-                targets = [found] if isinstance(found, str) else list(dict(found).values())
-                out += [(posixpath.normpath(posixpath.join(base, str(t))), "") for t in targets]
+                data = json.loads(manifests[path])
+                found = data.get("bin", {})
+                pairs = (
+                    [(str(data.get("name", "")).rsplit("/", 1)[-1], found)]
+                    if isinstance(found, str)
+                    else list(dict(found).items())
+                )
+                out += [
+                    (str(command), posixpath.normpath(posixpath.join(base, str(t))), "")
+                    for command, t in pairs
+                ]
         except (ValueError, TypeError, AttributeError):
             continue
+    return out
+
+
+def headings(text: str) -> list[str]:
+    """Markdown ``#`` headings and reStructuredText underlined titles, in order."""
+    lines = split_lines(text)
+    out: list[str] = []
+    fenced = False
+    for i, line in enumerate(lines):
+        if _FENCE.match(line):
+            fenced = not fenced
+            continue
+        if fenced:
+            continue
+        found = _MD_HEADING.match(line)
+        if found:
+            out.append(found.group(1).strip())
+        elif (
+            i > 0
+            and _RST_UNDERLINE.match(line)
+            and lines[i - 1].strip()
+            and not _RST_UNDERLINE.match(lines[i - 1])
+            and len(line.strip()) >= len(lines[i - 1].strip()) - 2
+        ):
+            out.append(lines[i - 1].strip())
+    return out
+
+
+def command_sessions(path: str, text: str, commands: set[str]) -> list[tuple[str, Snippet]]:
+    """Fenced blocks whose lines run one of ``commands`` (``fondation analyze ...``)."""
+    if not commands:
+        return []
+    lines = split_lines(text)
+    out: list[tuple[str, Snippet]] = []
+    i = 0
+    while i < len(lines):
+        fence = _FENCE.match(lines[i])
+        if fence is None:
+            i += 1
+            continue
+        close = next(
+            (j for j in range(i + 1, len(lines)) if lines[j].strip().startswith(fence[1])),
+            len(lines),
+        )
+        body = lines[i + 1 : close]
+        words = [line.strip().removeprefix("$ ").split(" ", 1)[0] for line in body]
+        ran = next((w for w in words if w in commands), None)
+        if ran is not None and body:
+            end = min(close, i + 1 + MAX_SNIPPET_LINES)
+            snippet = Snippet(
+                path=path,
+                start=i + 2,
+                end=end,
+                text="\n".join(lines[i + 1 : end]),
+                context=_context(lines, i + 1),
+                names=(ran,),
+                origin="readme",
+            )
+            out.append((ran, snippet))
+        i = close + 1
+    return out or _inline_sessions(path, lines, commands)
+
+
+def _inline_sessions(path: str, lines: list[str], commands: set[str]) -> list[tuple[str, Snippet]]:
+    """The command as the README's prose shows it: ``fondation analyze PATH --out DIR``."""
+    fenced = False
+    for number, line in enumerate(lines, start=1):
+        if _FENCE.match(line):
+            fenced = not fenced
+            continue
+        if fenced:
+            continue
+        for span in re.findall(r"`([^`]+)`", line):
+            ran = span.strip().split(" ", 1)[0]
+            if ran in commands and " " in span.strip():
+                # A wrapped line of prose is no sentence to quote: no context.
+                snippet = Snippet(path, number, number, span.strip(), "", (ran,), "readme")
+                return [(ran, snippet)]
+    return []
+
+
+def bold_terms(text: str) -> list[str]:
+    """Short bold spans of the prose (``**bridge**``), outside code blocks."""
+    out: list[str] = []
+    fenced = False
+    for line in split_lines(text):
+        if _FENCE.match(line):
+            fenced = not fenced
+            continue
+        if fenced:
+            continue
+        for match in _BOLD.finditer(line):
+            term = match.group(1).strip().rstrip(".:")
+            if term and len(term.split()) <= MAX_TERM_WORDS and term not in out:
+                out.append(term)
+    return out
+
+
+def doc_titles(root: Path) -> list[str]:
+    """The first heading of each page of the documentation folder, in path order."""
+    pages: list[Path] = []
+    for name in _DOC_DIRS:
+        folder = root / name
+        if folder.is_dir() and not folder.is_symlink():
+            pages += sorted(
+                p
+                for p in folder.rglob("*")
+                if p.suffix.lower() in _DOC_SUFFIXES and p.is_file() and not p.is_symlink()
+            )
+    out: list[str] = []
+    for page in pages[:MAX_DOC_PAGES]:
+        try:
+            with page.open("rb") as handle:
+                head = handle.read(DOC_HEAD_BYTES)
+        except OSError:
+            continue
+        found = headings(decode(head))
+        if found:
+            out.append(found[0])
     return out
 
 
@@ -233,6 +389,16 @@ def own_names(names: tuple[str, ...], packages: set[str]) -> tuple[str, ...]:
         elif qualifier in packages:
             out.setdefault(last, None)
     return tuple(out)
+
+
+def method_calls(names: tuple[str, ...], packages: set[str]) -> list[str]:
+    """``md.render`` -> ``render``: a method called on an object the snippet made."""
+    out: dict[str, None] = {}
+    for name in names:
+        qualifier, _, last = name.rpartition(".")
+        if qualifier and qualifier not in packages and not last[:1].isupper():
+            out.setdefault(last, None)
+    return list(out)
 
 
 def package_names(facts: dict[str, FileFacts]) -> set[str]:

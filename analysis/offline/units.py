@@ -24,6 +24,9 @@ class Unit:
     is_dir: bool
     files: tuple[str, ...]
     lines: int
+    # A family of files that repeat one pattern (``bool.go``, ``int.go``...): the
+    # pattern's name, then each member's name.
+    family: tuple[str, ...] = ()
 
 
 def chapter_count(code_files: int) -> int:

@@ -18,7 +18,7 @@ import redis
 from bench.runs.row import Row
 from bridge.loop import Bridge
 from bridge.status import dashboard_state
-from fondation.embedded_redis import redis_answers
+from fondation.redis_client import redis_answers
 from fondation.settings import load_settings
 from fondation.steps import STEPS
 from store.base import JobStore

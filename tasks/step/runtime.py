@@ -17,6 +17,7 @@ from analysis.engine import Engine
 from analysis.load import load_engine
 from checkout.github_token import CloneCredentials
 from checkout.workspace import Workspace
+from fondation.redis_client import connect_redis
 from fondation.settings import Settings
 from store.base import JobStore
 from store.open import open_store
@@ -57,8 +58,8 @@ class RuntimeHolder:
             if self._runtime is None or self._pid != os.getpid():
                 s = self.settings
                 store = open_store(s)
-                client = redis.Redis.from_url(
-                    self.redis_url, socket_timeout=10, socket_connect_timeout=5
+                client = connect_redis(
+                    self.redis_url, socket_timeout_s=10, socket_connect_timeout_s=5
                 )
                 self._runtime = WorkerRuntime(
                     settings=s,

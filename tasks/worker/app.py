@@ -16,7 +16,7 @@ from typing import Any
 from celery import Celery
 
 from fondation.settings import Settings
-from tasks.worker.broker import transport_for
+from tasks.worker.broker import broker_settings
 from tasks.worker.events import EVENTS_CLS
 from tasks.worker.pool import POOL_CLS
 
@@ -24,14 +24,19 @@ APP_NAME = "fondation"
 
 
 def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
+    broker = broker_settings(redis_url)
     transport = {
         "visibility_timeout": settings.visibility_timeout_s,
         # Restore unacked messages of dead workers soon after the timeout passes.
         "unacked_restore_interval": 30,
+        # A Sentinel deployment's master and how to reach the Sentinels.
+        **broker["transport_options"],
     }
     return {
-        "broker_url": redis_url,
-        "broker_transport": transport_for(redis_url),
+        "broker_url": broker["broker_url"],
+        "broker_transport": broker["broker_transport"],
+        "broker_use_ssl": broker["broker_use_ssl"],
+        # No result backend: nothing to point at Redis, Sentinel or not.
         "result_backend": None,
         "task_ignore_result": True,
         "broker_transport_options": transport,

@@ -19,6 +19,7 @@ from checkout.github_token import CloneCredentials
 from checkout.workspace import Workspace
 from fondation import keys
 from fondation.errors import ConfigError
+from fondation.redis_client import connect_redis
 from fondation.settings import Settings
 from tasks.step.celery_tasks import register_tasks
 from tasks.step.runtime import RuntimeHolder
@@ -39,7 +40,7 @@ class LivenessBeat:
     for the container, and the health view's list of workers."""
 
     def __init__(self, redis_url: str, name: str, queue: str, interval_s: float) -> None:
-        self._redis = redis.Redis.from_url(redis_url, socket_timeout=5)
+        self._redis = connect_redis(redis_url, socket_timeout_s=5, socket_connect_timeout_s=5)
         self._key = keys.worker_alive(name)
         self._queue = queue
         self._interval_s = interval_s

@@ -54,5 +54,13 @@ def test_a_password_in_a_url_and_a_secret_are_never_shown() -> None:
     settings = load_settings(
         redis_url="rediss://default:s3cret@redis.internal:6380/0", convex_worker_secret="k3y"
     )
-    assert shown_value(settings, "redis_url") == "rediss://default:***@redis.internal:6380/0"
+    assert shown_value(settings, "redis_url") == (
+        "rediss://default:***@redis.internal:6380/0?ssl_cert_reqs=required"
+    )
     assert shown_value(settings, "convex_worker_secret") == "(set)"
+    sentinel = load_settings(
+        redis_url="sentinel://:s3cret@s1;sentinel://s2/0?master_name=m&sentinel_password=t0p"
+    )
+    assert shown_value(sentinel, "redis_url") == (
+        "sentinel://:***@s1:26379;sentinel://s2:26379/0?master_name=m&sentinel_password=***"
+    )

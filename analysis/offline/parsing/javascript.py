@@ -20,6 +20,7 @@ _FUNCTIONS = ("function_declaration", "generator_function_declaration")
 _VARIABLES = ("lexical_declaration", "variable_declaration")
 _FUNCTION_VALUES = ("arrow_function", "function_expression", "function", "generator_function")
 _ASSERT_CALLS = ("expect", "assert")
+_DEFAULT_DEPTH = 3
 _MODIFIERS = ("accessibility_modifier", "abstract")
 
 
@@ -31,6 +32,17 @@ def parse_javascript(text: str, language: str) -> FileFacts:
     exported = any(c.type == "export_statement" for c in root.named_children)
     for node in root.named_children:
         _statement(node, node, source, not exported, symbols, imports)
+    default = _default_export(root)
+    if exported:
+        # Declared first, exported at the end: ``class Axios {}`` ... ``export default
+        # Axios``, or ``export { a, b }``.
+        named = _local_exports(root) | {default}
+        symbols = [
+            s.model_copy(update={"public": True})
+            if s.name in named and not s.name.startswith("_")
+            else s
+            for s in symbols
+        ]
     imports += _loads(language, root)
     calls, asserts = _calls(language, root)
     heads = bound_heads(name for imp in imports for name in imp.bindings)
@@ -45,6 +57,7 @@ def parse_javascript(text: str, language: str) -> FileFacts:
         language=language,
         lines=len(split_lines(text)),
         doc=_file_doc(root),
+        default_export=default,
         symbols=symbols,
         imports=sorted(imports, key=lambda i: (i.line, i.spec)),
         references=attach_scopes(symbols, refs),
@@ -68,6 +81,9 @@ def _statement(
             imports.append(_import(node))
         for child in node.named_children:
             _statement(child, node, source, True, symbols, imports)
+        value = t.field(node, "value")
+        if value is not None and value.type != "identifier":
+            symbols += _default_functions(node, value, source)
     elif kind in _CLASSES:
         symbols += _class(node, outer, source, public)
     elif kind in _FUNCTIONS:
@@ -86,6 +102,70 @@ def _statement(
             ):
                 name = t.text(t.field(declarator, "name"))
                 symbols.append(_function(value, outer, source, name, public, declarator))
+
+
+def _default_functions(node: ts.Node, value: ts.Node, source: bytes) -> list[Symbol]:
+    """The functions an ``export default`` expression hands out: ``export default
+    supported && function httpAdapter(config) {...}``, ``export default {getAdapter:
+    (names) => ...}``; an anonymous one is the module's ``default``."""
+    found: list[Symbol] = []
+    ring = [value]
+    for _ in range(_DEFAULT_DEPTH):
+        following: list[ts.Node] = []
+        for part in ring:
+            if part.type in _FUNCTION_VALUES:
+                name = t.text(t.field(part, "name")) or "default"
+                found.append(_function(part, node, source, name, True))
+            elif part.type == "pair" and t.field(part, "value") is not None:
+                function = t.field(part, "value")
+                if function is not None and function.type in _FUNCTION_VALUES:
+                    name = t.text(t.field(part, "key")) or "default"
+                    found.append(_function(function, function, source, name, True))
+            else:
+                following += part.named_children
+        ring = following
+    return found
+
+
+def _local_exports(root: ts.Node) -> set[str]:
+    """Names a module exports by name without re-exporting them: ``export { a, b as c }``."""
+    names: set[str] = set()
+    for node in root.named_children:
+        if node.type != "export_statement" or t.field(node, "source") is not None:
+            continue
+        for part in node.named_children:
+            if part.type == "export_clause":
+                names |= {t.text(t.field(spec, "name")) for spec in part.named_children}
+    return names - {""}
+
+
+def _default_export(root: ts.Node) -> str:
+    """The name the module hands out by default: ``export default axios``, ``export {
+    axios as default }``, ``export default class Got``, ``module.exports = got`` or
+    ``exports.default = got``."""
+    found = ""
+    for node in root.named_children:
+        if node.type == "export_statement" and t.field(node, "source") is None:
+            for part in node.named_children:
+                for spec in part.named_children if part.type == "export_clause" else []:
+                    if t.text(t.field(spec, "alias")) == "default":
+                        return t.text(t.field(spec, "name"))  # export { axios as default }
+        if node.type == "export_statement" and any(c.type == "default" for c in node.children):
+            value = t.field(node, "value") or t.field(node, "declaration")
+            name = t.field(value, "name") if value is not None else None
+            if value is not None and value.type == "identifier":
+                return t.text(value)
+            if name is not None:
+                return t.text(name)
+        elif node.type == "expression_statement" and node.named_children:
+            assignment = node.named_children[0]
+            left, right = t.field(assignment, "left"), t.field(assignment, "right")
+            if assignment.type != "assignment_expression" or left is None or right is None:
+                continue
+            if t.text(left) in ("module.exports", "exports.default"):
+                name = right if right.type == "identifier" else t.field(right, "name")
+                found = found or (t.text(name) if name is not None else "")
+    return found
 
 
 def _assigned_function(node: ts.Node, source: bytes) -> list[Symbol]:

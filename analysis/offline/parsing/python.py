@@ -74,8 +74,32 @@ def _walk(tree: ast.Module) -> tuple[list[ImportRef], list[Reference], list[int]
             imports.append(_from_import(node))
         elif isinstance(node, ast.Assert):
             asserts.append(node.lineno)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            calls += _typed_names(node)
+        elif isinstance(node, ast.AnnAssign):
+            calls += _names_in(node.annotation, node.lineno)
     imports.sort(key=lambda i: (i.line, i.spec))
     return imports, calls, asserts
+
+
+def _typed_names(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[Reference]:
+    """Types a function names in its signature: annotations and default values
+    (``renderer_cls: Callable[..., RendererProtocol] = RendererHTML``)."""
+    args = node.args
+    parts: list[ast.expr | None] = [node.returns, *args.defaults, *args.kw_defaults]
+    parts += [a.annotation for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
+    parts += [a.annotation for a in (args.vararg, args.kwarg) if a is not None]
+    return [r for part in parts if part is not None for r in _names_in(part, node.lineno)]
+
+
+def _names_in(expression: ast.expr, line: int) -> list[Reference]:
+    found: list[Reference] = []
+    for inner in ast.walk(expression):
+        if isinstance(inner, ast.Name | ast.Attribute):
+            name = dotted(inner)
+            if name and not isinstance(getattr(inner, "ctx", None), ast.Store):
+                found.append(Reference(kind="type", name=name, line=line))
+    return found
 
 
 def _plain_import(node: ast.Import) -> list[ImportRef]:

@@ -26,14 +26,15 @@ def test_python_absolute_relative_and_submodule_imports(shop: Path, tmp_path: Pa
         "imports",
         "inherits",
     }
-    assert kinds(graph, "shop/storage/memory.py", "shop/models.py") == {"imports"}
+    # `self.items: dict[str, Item]`: a type named in an annotation is a use.
+    assert kinds(graph, "shop/storage/memory.py", "shop/models.py") == {"imports", "uses"}
     assert kinds(graph, "shop/storage/files.py", "shop/storage/base.py") == {
         "imports",
         "inherits",
     }
     # `from shop import pricing` is the submodule, not the package.
     assert kinds(graph, "shop/service.py", "shop/pricing.py") == {"imports", "calls"}
-    assert kinds(graph, "shop/service.py", "shop/models.py") == {"imports", "calls"}
+    assert kinds(graph, "shop/service.py", "shop/models.py") == {"imports", "calls", "uses"}
     assert not graph.files.has_edge("shop/service.py", "shop/__init__.py")
     assert graph.edge("shop/service.py", "shop/pricing.py")["names"]["calls"] == {"total"}
     assert graph.calls.has_edge("shop/service.py::Cart.checkout", "shop/pricing.py::total")
