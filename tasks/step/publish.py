@@ -10,8 +10,9 @@ chapters that arrive while a call is under way go together in the next one. Ever
 is fenced by the step's lease token like any step write: a step whose lease was lost, or
 whose job was canceled, writes no chapter, and its cancel token is set so the engine
 stops. A chapter that cannot be stored (the store stayed away past the step's grace) is
-only late: the save step stores the whole course. The docs are made as the save makes
-them (``chapter_docs``, with titles kept once given), so the save has nothing to replace.
+only late: it is tried again as the step ends, and the save stores the whole course.
+The docs are made as the save makes them (``chapter_docs``, with titles kept once
+given), so the save has nothing to replace.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class ChapterPublisher:
         self._clock = clock
         self._on_stored = on_stored
         self._waiting: list[Chapter] = []
+        self._late: list[Chapter] = []  # not taken by the store: tried again at the end
         self._ready: set[int] = set()  # indexes of the chapters stored by this run
         self._titles: CourseTitles | None = None
         self._closed = False
@@ -82,7 +84,8 @@ class ChapterPublisher:
 
     def close(self, *, store_waiting: bool) -> None:
         """Stop, after storing the chapters still waiting when ``store_waiting`` (the
-        step succeeded), or dropping them (it failed: the save or a later run will)."""
+        step succeeded), with one more try for those the store did not take, or
+        dropping them (it failed: the save or a later run will)."""
         with self._lock:
             self._closed = True
             if not store_waiting:
@@ -92,6 +95,15 @@ class ChapterPublisher:
         if thread is not None:
             # A call under way ends within the store's grace and its own timeout.
             thread.join(self._grace_s + 60.0)
+        late, self._late = self._late, []
+        if store_waiting and late:
+            # A later step may fail before the save: store them now, if the store is back.
+            self._store_batch(late)
+
+    @property
+    def late(self) -> int:
+        """Chapters the store has not taken yet, to be tried again as the step ends."""
+        return len(self._late)
 
     @property
     def ready(self) -> int:
@@ -133,11 +145,10 @@ class ChapterPublisher:
             self._cancel.cancel(exc.reason, lease_lost=True)
             return
         except FondationError as exc:
-            # Only late: the save stores every chapter.
+            # Only late: tried again as the step ends, and the save stores every chapter.
             indexes = sorted(ch.index for ch in batch)
-            log.warning(
-                "chapters %s not stored before the save: %s", indexes, exc, extra=self._extra
-            )
+            log.warning("chapters %s not stored yet: %s", indexes, exc, extra=self._extra)
+            self._late += batch
             return
         self._ready |= {ch.index for ch in batch}
         if self._on_stored is not None:

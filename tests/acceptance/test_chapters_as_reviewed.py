@@ -51,6 +51,15 @@ def watch(
     raise AssertionError(f"job {job_id} did not end in {timeout_s} s: {web.job(job_id)}")
 
 
+def warnings(tmp_path: Path) -> list[str]:
+    """The worker's warnings and errors, to tell why a test job went another way."""
+    log = tmp_path / "logs" / "worker.log"
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    return [
+        line[:300] for line in lines if '"level": "warning"' in line or '"level": "error"' in line
+    ][-20:]
+
+
 @pytest.fixture
 def stack(tmp_path: Path, redis_url: str, convex_standin: StandIn) -> Iterator[WebApp]:
     """Reviews of a second a chapter, then tutorials that take two."""
@@ -153,7 +162,7 @@ def test_a_job_that_ends_without_completing_keeps_its_chapters_under_a_badge_tha
     # The chapters written are kept and readable, under the job's own status badge:
     # red "Échoué" or grey "Annulé", never "Terminé"; no progress bar; no index or
     # references (only a completed course has them); docsCount is never set.
-    assert view.shows == "course"
+    assert view.shows == "course", (job.get("lastError"), warnings(tmp_path))
     assert view.course is not None
     assert len(view.course.chapters) == CHAPTERS
     assert view.badge == {"failed": "Échoué", "dead": "Échoué", "canceled": "Annulé"}[end]

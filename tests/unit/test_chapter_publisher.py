@@ -4,6 +4,7 @@ grace."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,7 +115,21 @@ def test_a_chapter_the_store_could_not_take_within_its_grace_is_left_to_the_save
     assert not job.cancel.is_set  # only late: the step goes on
     job.store.down = False
     assert job.slugs() == []
-    assert sum(job.clock.slept) >= GRACE_S - 5
+    assert sum(job.clock.slept) >= 2 * GRACE_S - 10  # given up, then tried again at the end
+
+
+def test_a_chapter_the_store_refused_is_stored_as_the_step_ends_if_it_is_back(job: Job) -> None:
+    job.store.down = True
+    publish = job.publisher()
+    publish(chapter(1))
+    deadline = time.monotonic() + 5
+    while publish.late == 0:
+        assert time.monotonic() < deadline, "the publisher did not give up within 5 s"
+        time.sleep(0.01)
+    job.store.down = False
+    publish.close(store_waiting=True)
+    assert job.slugs() == ["01-a1"]
+    assert publish.late == 0
 
 
 def test_an_empty_chapter_is_never_stored(job: Job) -> None:
