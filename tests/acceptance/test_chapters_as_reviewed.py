@@ -136,11 +136,12 @@ def test_a_job_that_ends_without_completing_keeps_its_chapters_under_a_badge_tha
         user, repository, regenerated = web_job(tmp_path, web)
         job_id = regenerated
         if end == "dead":
-            # One attempt: its failure is the last (the web's jobs get five).
+            # Two attempts, the second's failure the last (the web's jobs get five): the
+            # chapters the first stored stay through the retry.
             web.cancel(regenerated)
             store = make_convex_store(convex_standin.url, convex_standin.secret)
             try:
-                spec = JobSpec(user_id=user, repository_id=repository, max_attempts=1)
+                spec = JobSpec(user_id=user, repository_id=repository, max_attempts=2)
                 job_id = store.create_job(spec, int(time.time() * 1000))[0].id
             finally:
                 store.close()
