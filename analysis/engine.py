@@ -20,6 +20,7 @@ from analysis.course.artifacts import (
     ReviewArtifact,
     TutorialsArtifact,
 )
+from analysis.reuse import ReuseBook
 from checkout.procgroup import ProcessGroups
 from checkout.provider import GIT_CHECKOUTS, Checkouts
 from fondation.cancel import CancelToken
@@ -43,6 +44,8 @@ class StepContext:
     order: OrderArtifact | None = None
     chapters: ChaptersArtifact | None = None
     review: ReviewArtifact | None = None
+    # Work of the repository's earlier jobs the step may reuse (None: reuse nothing).
+    reuse: ReuseBook | None = None
     # Told of each chapter as its review ends, so the course shows it before the step
     # is done (tasks/step/publish.py). Called from the engine's threads; it must not
     # block them for long nor raise: the step's artifact stays the record.
@@ -100,6 +103,12 @@ class Engine(abc.ABC):
 
     @abc.abstractmethod
     def create_tutorials(self, ctx: StepContext) -> TutorialsArtifact: ...
+
+    def reuse_identity(self) -> str | None:
+        """What besides its inputs decides the engine's output (its name, its model): a
+        step is reused only from an engine of the same identity. None (the default) for
+        an engine whose steps are never reused: one that reads no files, or is measured."""
+        return None
 
     def step_usage(self, ctx: StepContext, step: int) -> dict[str, Any] | None:
         """What ``step`` spent on this worker (cost, turns, duration), or None for an

@@ -77,6 +77,7 @@ def main() -> None:
         "fanout": runs.fanout,
         "claude_cli": runs.claude_cli,
         "chapters_as_reviewed": lambda: runs.chapters_as_reviewed(1 if q else 3),
+        "regenerate": runs.regenerate,
         "convex_pickup": lambda: runs.convex_pickup(6 if q else 15),
         "dashboard": runs.dashboard_refresh,
     }

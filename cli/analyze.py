@@ -29,8 +29,13 @@ from store.records import JobRecord
 @click.option("--ref", default=None, help="Branch or tag (default: the default branch).")
 @click.option("--prompt", default="", help="Extra instructions for the engine.")
 @click.option("--timeout", "timeout_s", type=float, default=None, help="Give up after seconds.")
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Redo everything: reuse no earlier job's work for this repository.",
+)
 def analyze(
-    repo: str, out_dir: Path, ref: str | None, prompt: str, timeout_s: float | None
+    repo: str, out_dir: Path, ref: str | None, prompt: str, timeout_s: float | None, fresh: bool
 ) -> None:
     """Analyse REPO (a path, owner/repo or an https URL) and write the course to --out.
 
@@ -53,7 +58,7 @@ def analyze(
     with Stack(settings, state_dir=STATE_DIR, health_port=0, log_dir=STATE_DIR / "logs") as st:
         try:
             job, _ = submit_job(
-                store, settings, repo, ref=ref, prompt=prompt, redis_url=st.redis_url
+                store, settings, repo, ref=ref, prompt=prompt, fresh=fresh, redis_url=st.redis_url
             )
         except FondationError as exc:
             raise click.ClickException(str(exc)) from exc

@@ -24,7 +24,12 @@ from store.records import FINAL_STATUSES, JobRecord, StepState
 @click.option("--ref", default=None)
 @click.option("--prompt", default="")
 @click.option("--dedupe-key", default=None, help="Return the live job holding this key.")
-def submit(repo: str, ref: str | None, prompt: str, dedupe_key: str | None) -> None:
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Redo everything: reuse no earlier job's work for this repository.",
+)
+def submit(repo: str, ref: str | None, prompt: str, dedupe_key: str | None, fresh: bool) -> None:
     """Create a job for REPO and print its id."""
     from cli.submit import submit_job
 
@@ -37,6 +42,7 @@ def submit(repo: str, ref: str | None, prompt: str, dedupe_key: str | None) -> N
             ref=ref,
             prompt=prompt,
             dedupe_key=dedupe_key,
+            fresh=fresh,
             redis_url=redis_url(settings),
         )
     except FondationError as exc:
@@ -96,6 +102,8 @@ def job(job_id: str, as_json: bool) -> None:
     total = total_usage(steps)
     if total:
         click.echo(f"  engine spent: {_describe_usage(total)}")
+    if total.get("saved_calls"):
+        click.echo(f"  reused: {_describe_saving(total)}")
     for entry in logs[-20:]:
         click.echo(f"  [{entry.level}] {entry.msg}")
 
@@ -115,9 +123,25 @@ def _describe_usage(usage: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _describe_saving(usage: dict[str, Any]) -> str:
+    """What earlier jobs' reused work saved this one (analysis/step_reuse.py and
+    analysis/claude/answers.py record it)."""
+    calls = usage["saved_calls"]
+    parts = [f"{calls} call{'' if calls == 1 else 's'} not made"]
+    if "saved_cost_usd" in usage:
+        parts.append(f"${usage['saved_cost_usd']:.4f} saved")
+    if "saved_input_tokens" in usage:
+        tokens = f"{usage['saved_input_tokens']}+{usage.get('saved_output_tokens', 0)}"
+        parts.append(f"{tokens} tokens saved")
+    return ", ".join(parts)
+
+
 def _spent(record: StepState) -> str:
     usage = step_usage(record)
-    return f" ({_describe_usage(usage)})" if usage else ""
+    if not usage:
+        return ""
+    saving = f"; reused: {_describe_saving(usage)}" if usage.get("saved_calls") else ""
+    return f" ({_describe_usage(usage)}{saving})"
 
 
 @cli.command()

@@ -60,6 +60,7 @@ def submit_job(
     *,
     ref: str | None = None,
     prompt: str = "",
+    fresh: bool = False,
     dedupe_key: str | None = None,
     redis_url: str | None = None,
 ) -> tuple[JobRecord, bool]:
@@ -68,7 +69,7 @@ def submit_job(
     repo = store.upsert_repository(spec, now)
     job, created = store.create_job(
         JobSpec(user_id=spec.user_id, repository_id=repo.id, prompt=prompt, ref=ref,
-                dedupe_key=dedupe_key),
+                dedupe_key=dedupe_key, fresh=fresh or None),
         now,
     )  # fmt: skip
     announce_url(redis_url, "job")

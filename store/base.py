@@ -27,6 +27,8 @@ from store.records import (
     LogLevel,
     RepositoryRecord,
     RepositorySpec,
+    ReuseKind,
+    ReuseRecord,
     StepRecord,
     StepStart,
     StepState,
@@ -199,11 +201,19 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def complete(
-        self, job_id: str, token: str, result: dict[str, Any], docs_count: int, now_ms: int
+        self,
+        job_id: str,
+        token: str,
+        result: dict[str, Any],
+        docs_count: int,
+        now_ms: int,
+        regeneration_stats: dict[str, int] | None = None,
     ) -> JobRecord:
         """Mark the job completed, and its finalize step (7) if started, and clear its
         lease. ``result`` is the web app's ``{success, message?, data?: str}``;
-        ``docs_count`` is what the user sees (every doc the course page lists).
+        ``docs_count`` is what the user sees (every doc the course page lists);
+        ``regeneration_stats`` the web's ``regenerationStats`` (how the course differs
+        from the repository's previous one), written when given.
         The docs of the repository's other completed jobs are removed (the latest
         completed job, the last created, keeps its course: the web app opens it). A
         repeat by the same holder after success returns the completed job. Fenced."""
@@ -227,6 +237,30 @@ class JobStore(abc.ABC):
         """The GitHub token of the job's repository owner, as stored (the web app
         encrypts it; the caller decrypts), or None when there is none. Fenced by the
         lease token, so only the job's holder gets it. Never log the value."""
+
+    # --- reuse across the jobs of a repository -----------------------------------------
+
+    @abc.abstractmethod
+    def find_reuse(self, job_id: str, token: str, kind: ReuseKind, key: str) -> list[ReuseRecord]:
+        """The records of ``key`` kept for the job's own repository, newest first, at most
+        ``REUSE_VARIANTS_PER_KEY``. The repository is read from the job, so a job never
+        sees another repository's records. Fenced (a read: a repeat is harmless)."""
+
+    @abc.abstractmethod
+    def save_reuse(
+        self,
+        job_id: str,
+        token: str,
+        kind: ReuseKind,
+        key: str,
+        variant: str,
+        value: str,
+        now_ms: int,
+    ) -> None:
+        """Keep ``value`` for later jobs of the job's repository under (kind, key,
+        variant), replacing a record with the same three; past ``REUSE_VARIANTS_PER_KEY``
+        records of the key the oldest goes. A value longer than ``REUSE_VALUE_MAX_CHARS``
+        is refused with ``ValueError``. Idempotent. Fenced."""
 
     # --- operations -------------------------------------------------------------------
 

@@ -90,6 +90,8 @@ class JobSpec(Record):
     prompt: str = ""
     callback_token: str = Field(default="", repr=False)
     ref: str | None = None
+    # Redo everything: reuse no earlier job's work (it is still kept for later jobs).
+    fresh: bool | None = None
     dedupe_key: str | None = None
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     run_at: int | None = None
@@ -123,6 +125,10 @@ class JobRecord(Record):
     cancel_requested: bool | None = None
     run_id: str | None = None
     ref: str | None = None
+    fresh: bool | None = None
+    # The web app's field: how the course differs from the repository's previous one
+    # ({inserted, updated, skipped, rejected, deleted}, analysis/course/regeneration.py).
+    regeneration_stats: dict[str, int] | None = None
 
     @field_validator("run_at", "lease_until", mode="before")
     @classmethod
@@ -229,3 +235,29 @@ def web_result(result: dict[str, Any]) -> dict[str, Any]:
     if data is not None and not isinstance(data, str):
         shaped["data"] = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
     return shaped
+
+
+ReuseKind = Literal["step", "answer", "parse"]
+
+
+class ReuseRecord(Record):
+    """Work of an earlier job of the same repository that a later job may take instead
+    of doing it again: a step's artifact for the same tree (``step``), a Claude answer
+    with the inputs it read (``answer``), a file's parse result (``parse``). Looked up by
+    (repository, kind, key); ``variant`` tells apart the records of one key (an answer
+    given at two commits whose inputs differ). The repository is never the caller's to
+    name: the store takes it from the job whose lease the caller holds."""
+
+    kind: ReuseKind
+    key: str
+    variant: str
+    value: str  # JSON, at most REUSE_VALUE_MAX_CHARS
+    job_id: str  # the job that did the work
+    created_at: int
+
+
+# A record's value stays well under a Convex document's 1 MiB, and a lookup of
+# REUSE_VARIANTS_PER_KEY of them under a query's read limit. Larger work is not kept.
+REUSE_VALUE_MAX_CHARS = 512 * 1024
+# Records kept per (repository, kind, key): saving one more drops the oldest.
+REUSE_VARIANTS_PER_KEY = 4

@@ -40,7 +40,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     docsCount INTEGER,
     cancelRequested INTEGER,
     runId TEXT,
-    ref TEXT
+    ref TEXT,
+    fresh INTEGER,
+    regenerationStats TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_status_runAt ON jobs (status, runAt, createdAt);
 CREATE INDEX IF NOT EXISTS jobs_by_leaseUntil ON jobs (leaseUntil);
@@ -87,3 +89,15 @@ CREATE TABLE IF NOT EXISTS docs (
     UNIQUE (jobId, slug)
 );
 CREATE INDEX IF NOT EXISTS docs_by_repository ON docs (repositoryId);
+
+-- Work a later job of the same repository may reuse (store/records.py, ReuseRecord).
+CREATE TABLE IF NOT EXISTS reuseRecords (
+    repositoryId TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    value TEXT NOT NULL,
+    jobId TEXT NOT NULL,
+    createdAt INTEGER NOT NULL,
+    PRIMARY KEY (repositoryId, kind, key, variant)
+);

@@ -36,7 +36,10 @@ def build_argv(
     # The prompt comes right after -p: the tool lists take several values and would
     # swallow a prompt placed after them.
     cmd = [s.bin, "-p", *([prompt] if prompt is not None else [])]
-    cmd += ["--output-format", "json", "--json-schema", json.dumps(schema)]
+    # stream-json (which needs --verbose) prints every tool call the model made: the
+    # transcript tells which files the answer read (transcript.py). Its last event is
+    # the result object the json format prints.
+    cmd += ["--output-format", "stream-json", "--verbose", "--json-schema", json.dumps(schema)]
     # --tools bounds what is offered; no --allowedTools, which would allow reads anywhere
     # on the host. dontAsk then allows reads inside the working directory only.
     cmd += ["--tools", TOOLS, "--disallowedTools", DISALLOWED_TOOLS]

@@ -3,7 +3,10 @@
 Each step is one call (chapters and reviews: one call per chapter, on a thread pool),
 checked against the checkout; an invalid answer is asked again with the problems fed
 back, up to CLAUDE_VALIDATION_RETRIES times. Valid answers are cached in the job's
-scratch folder, so running a step twice (after a crash) pays only for what is missing.
+scratch folder, so running a step twice (after a crash) pays only for what is missing,
+and kept in the job store with what each call read, so a later job of the repository
+asks again only the calls whose inputs changed (answers.py). Abstractions asked again
+are told their previous answer and the change, to keep what still holds.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from analysis.claude import cache, prompts
+from analysis.claude import answers, cache, prompts
 from analysis.claude.fanout import fan_out
 from analysis.claude.models import ChapterDraft, ChapterReview
 from analysis.claude.records import summarize_calls
 from analysis.claude.result import ClaudeCallFailed
 from analysis.claude.runner import ClaudeCall, ClaudeRunner
 from analysis.claude.settings import ClaudeSettings, StepName, load_claude_settings
+from analysis.claude.transcript import CallReads
 from analysis.claude.validate import (
     Checkout,
     check_abstractions,
@@ -43,6 +47,7 @@ from analysis.course.artifacts import (
     TutorialsArtifact,
 )
 from analysis.engine import Engine, StepContext
+from checkout.tree_ids import bounded_diff
 from fondation.errors import StepValidationError
 
 log = logging.getLogger(__name__)
@@ -100,6 +105,7 @@ class ClaudeEngine(Engine):
         prompt: str,
         model: type[M],
         check: Callable[[M], list[str]],
+        context: Callable[[], str] | None = None,
     ) -> M:
         """A valid answer, asking up to 1 + CLAUDE_VALIDATION_RETRIES times. Invalid answers
         are asked again with their problems; failed calls (error results, crashes, bad
@@ -110,23 +116,33 @@ class ClaudeEngine(Engine):
         cached = cache.load(ctx.work_dir, key, prompt, schema, model)
         if cached is not None and not check(cached):
             return cached
+        question = answers.Question.of(step, key, prompt, schema, self.settings.model)
+        kept = answers.reuse(ctx, question, model)
+        if kept is not None and not check(kept):
+            cache.save(ctx.work_dir, key, prompt, schema, kept)
+            return kept
+        # Asked again: what the call is told beyond its question (keep_what_holds).
+        told = f"{prompt}\n\n{more}" if context is not None and (more := context()) else prompt
         tries = 1 + self.settings.validation_retries
         extra = {"job_id": ctx.job_id}
         problems: list[str] = []
         failure: ClaudeCallFailed | None = None
+        reads = CallReads()  # of every try: a retry's prompt carries what the last one read
         for attempt in range(1, tries + 1):
             ctx.cancel.check()
-            asked = prompts.with_feedback(prompt, problems) if problems else prompt
+            asked = prompts.with_feedback(told, problems) if problems else told
             try:
-                data = self.runner.run(ClaudeCall(step, key, asked, schema), ctx)
+                traced = self.runner.run_traced(ClaudeCall(step, key, asked, schema), ctx)
             except ClaudeCallFailed as exc:
                 failure = exc
                 log.warning("%s: call %d/%d failed: %s", key, attempt, tries, exc, extra=extra)
                 continue
             failure = None
-            value, problems = _judge(data, model, check)
+            reads |= traced.reads
+            value, problems = _judge(traced.output, model, check)
             if value is not None and not problems:
                 cache.save(ctx.work_dir, key, prompt, schema, value)
+                answers.keep(ctx, question, reads, value)
                 return value
             log.warning("%s: answer %d/%d invalid: %s", key, attempt, tries, problems, extra=extra)
         if failure is not None:
@@ -145,6 +161,7 @@ class ClaudeEngine(Engine):
             prompt,
             AbstractionsArtifact,
             lambda art: check_abstractions(art, checkout),
+            context=lambda: _keep_what_holds(ctx, "abstractions"),
         )
 
     def analyze_relationships(self, ctx: StepContext) -> RelationshipsArtifact:
@@ -260,6 +277,9 @@ class ClaudeEngine(Engine):
             lambda art: check_tutorials(art, checkout),
         )
 
+    def reuse_identity(self) -> str:
+        return f"{self.name}:{self.settings.model or 'the CLI default'}"
+
     def step_usage(self, ctx: StepContext, step: int) -> dict[str, Any] | None:
         """Cost, turns, tokens and call time of the step's CLI calls on this worker."""
         name = _STEP_CALLS.get(step)
@@ -283,3 +303,14 @@ def _require_valid(what: str, problems: list[str]) -> None:
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems[:_MAX_REPORTED])
         raise StepValidationError(f"{what} failed validation:\n{lines}")
+
+
+def _keep_what_holds(ctx: StepContext, key: str) -> str:
+    """The previous answer of ``key`` and the change since, when there is one."""
+    before = answers.previous(ctx, key)
+    if before is None:
+        return ""
+    diff = bounded_diff(ctx.checkout, before.commit, before.changed_files, prompts.MAX_DIFF_CHARS)
+    return prompts.keep_what_holds(
+        before.answer, before.changed_files, before.changed_folders, diff
+    )

@@ -215,3 +215,40 @@ def tutorials_prompt(
     )
     inputs = [f"## Chapters\n{_json(chapters)}", f"## Abstractions\n{_json(brief)}"]
     return _assemble(task, inputs, user_prompt)
+
+
+MAX_PREVIOUS_CHARS = 40_000
+MAX_DIFF_CHARS = 12_000
+MAX_CHANGED_LISTED = 50
+
+
+def keep_what_holds(
+    previous_answer: dict[str, Any],
+    changed_files: list[str],
+    changed_folders: list[str],
+    diff: str | None,
+) -> str:
+    """A section for a call asked again after the repository changed: its previous
+    answer and the change, and the request to keep what still holds, so the
+    abstractions that did not change keep their ids and their chapters can be reused."""
+    shown = _json(previous_answer)
+    if len(shown) > MAX_PREVIOUS_CHARS:
+        shown = shown[:MAX_PREVIOUS_CHARS] + " ... (cut)"
+    files = "\n".join(f"- {p}" for p in changed_files[:MAX_CHANGED_LISTED]) or "- (none)"
+    if len(changed_files) > MAX_CHANGED_LISTED:
+        files += f"\n- ... and {len(changed_files) - MAX_CHANGED_LISTED} more"
+    folders = "\n".join(f"- {p or '(the whole repository)'}" for p in changed_folders[:10])
+    parts = [
+        "## Your previous answer, for an earlier version of this repository\n"
+        "The repository changed since you gave it. Keep every part of it that still holds "
+        "exactly as it was: the same id, name, summary, files and symbols, so that what was "
+        "written from it stays valid. Change, add or remove only what the change affects, "
+        "and check every citation again: lines of changed files may have moved.\n"
+        f"{shown}",
+        f"## Files you read then that changed or went since\n{files}",
+    ]
+    if folders:
+        parts.append(f"## Folders you searched then where files changed, came or went\n{folders}")
+    if diff:
+        parts.append(f"## The change in those files (git diff, bounded)\n```diff\n{diff}\n```")
+    return "\n\n".join(parts)

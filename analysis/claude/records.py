@@ -33,6 +33,13 @@ class CallRecord(BaseModel):
     usage: dict[str, Any] = Field(default_factory=dict)
     session_id: str | None = None
     permission_denials: int = 0
+    # A call not made: an earlier job's answer was reused (answers.py), and what that
+    # answer's calls cost is what this job saved.
+    reused: bool = False
+    saved_cost_usd: float = 0.0
+    saved_calls: int = 0
+    saved_input_tokens: int = 0
+    saved_output_tokens: int = 0
 
 
 def calls_path(work_dir: Path) -> Path:
@@ -62,6 +69,20 @@ def read_records(work_dir: Path) -> list[CallRecord]:
 
 
 def _totals(records: list[CallRecord]) -> dict[str, Any]:
+    reused = [r for r in records if r.reused]
+    totals = _spent([r for r in records if not r.reused])
+    if reused:
+        totals |= {
+            "reused": len(reused),
+            "saved_calls": sum(r.saved_calls for r in reused),
+            "saved_cost_usd": round(sum(r.saved_cost_usd for r in reused), 6),
+            "saved_input_tokens": sum(r.saved_input_tokens for r in reused),
+            "saved_output_tokens": sum(r.saved_output_tokens for r in reused),
+        }
+    return totals
+
+
+def _spent(records: list[CallRecord]) -> dict[str, Any]:
     return {
         "calls": len(records),
         "errors": sum(1 for r in records if r.is_error),

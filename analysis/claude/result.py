@@ -1,4 +1,5 @@
-"""Reading what ``claude -p --output-format json`` printed.
+"""Reading what ``claude -p --output-format stream-json --verbose`` printed (or the json
+format's single object).
 
 Order matters: stdout first, then the exit code. On max turns the CLI prints a complete
 result object *and* exits 1, so a non-zero exit with a result object is an answer (an
@@ -15,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from analysis.claude.transcript import result_document
 from fondation.errors import TransientError
 
 _TAIL_CHARS = 2_000
@@ -90,7 +92,8 @@ def _describe_exit(returncode: int) -> str:
 
 
 def _result_object(doc: object) -> object:
-    # With --verbose the CLI prints every message as a JSON array; the result is the last.
+    # With --verbose the CLI prints every message (a JSON array with the json format, one
+    # object a line with stream-json); the result is the last.
     if isinstance(doc, list):
         results = [m for m in doc if isinstance(m, dict) and m.get("type") == "result"]
         return results[-1] if results else None
@@ -104,7 +107,7 @@ def parse_envelope(
     secrets = list(secrets)
     text = stdout.decode("utf-8", errors="replace").strip()
     try:
-        doc = _result_object(json.loads(text)) if text else None
+        doc = _result_object(result_document(text)) if text else None
     except json.JSONDecodeError:
         doc = None
     if isinstance(doc, dict):

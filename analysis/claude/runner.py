@@ -1,7 +1,8 @@
 """One call of the Claude Code CLI: the command line, the child's environment, the raw
 output kept on disk, and the cost record.
 
-Every call's stdout is kept as ``<work_dir>/claude/<call>-<attempt>.json`` (with a
+Every call's stdout (its stream-json transcript) is kept as
+``<work_dir>/claude/<call>-<attempt>.json`` (with a
 ``.meta.json`` beside it: exit code, redacted stderr tail, prompt) so that a run can be
 parsed again with ``replay`` without paying for it twice.
 """
@@ -30,6 +31,7 @@ from analysis.claude.result import (
 )
 from analysis.claude.sandbox import resolve_bin, wrap
 from analysis.claude.settings import ClaudeSettings, StepName
+from analysis.claude.transcript import CallReads, read_transcript, without_tool_results
 from analysis.claude.version import check_version
 from analysis.engine import StepContext
 from fondation.errors import ConfigError, JobCanceled
@@ -49,6 +51,12 @@ class ClaudeCall:
     key: str  # names the raw files and the cache entry: "abstractions", "chapter-02-cart"
     prompt: str
     schema: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TracedAnswer:
+    output: dict[str, Any]  # the structured output
+    reads: CallReads  # what the call's tools read, from its transcript
 
 
 def claude_dir(work_dir: Path) -> Path:
@@ -142,6 +150,10 @@ class ClaudeRunner:
     def run(self, call: ClaudeCall, ctx: StepContext) -> dict[str, Any]:
         """The call's structured output. Raises ``ClaudeCallFailed`` (retryable answer
         errors), ``ClaudeTimeout``, ``JobCanceled`` or ``ConfigError``."""
+        return self.run_traced(call, ctx).output
+
+    def run_traced(self, call: ClaudeCall, ctx: StepContext) -> TracedAnswer:
+        """As ``run``, with what the call read, from its transcript."""
         out_dir = claude_dir(ctx.work_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         attempt, raw_path = _claim_attempt(out_dir, call.key)
@@ -162,9 +174,10 @@ class ClaudeRunner:
             raise
         finally:
             shutil.rmtree(home, ignore_errors=True)
-        raw_path.write_bytes(finished.stdout)
+        raw_path.write_bytes(without_tool_results(finished.stdout))
         self._write_meta(raw_path, call, finished)
-        return self._interpret(ctx, call, attempt, finished)
+        output = self._interpret(ctx, call, attempt, finished)
+        return TracedAnswer(output, read_transcript(finished.stdout, ctx.checkout))
 
     def _spawn(
         self,

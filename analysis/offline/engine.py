@@ -57,9 +57,14 @@ class OfflineEngine(Engine):
         self._analyses: OrderedDict[tuple[str, str], Analysis] = OrderedDict()
         self._lock = threading.Lock()
 
+    def reuse_identity(self) -> str:
+        return self.name
+
     def analyse(self, ctx: StepContext) -> Analysis:
         """The parsed checkout and its graph; rebuilt only when the files changed."""
-        index = build_index(ctx.checkout, ctx.work_dir, self.limits, ctx.cancel, self._facts)
+        index = build_index(
+            ctx.checkout, ctx.work_dir, self.limits, ctx.cancel, self._facts, ctx.reuse
+        )
         key = (str(ctx.checkout), index.fingerprint)
         with self._lock:
             if key in self._analyses:

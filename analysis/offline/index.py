@@ -30,6 +30,8 @@ from analysis.offline.files import (
 from analysis.offline.languages import is_test_path
 from analysis.offline.model import FileFacts
 from analysis.offline.parsing import parse_source
+from analysis.offline.shared_parse import load_pack, save_pack
+from analysis.reuse import ReuseBook
 from fondation.cancel import CancelToken
 from fondation.errors import PermanentError
 
@@ -37,6 +39,9 @@ CACHE_NAME = "offline-index.json"
 # 2: Go records local names, Reference.kind 'type'; 3: no overloads; 4: default_export,
 # Python types in signatures
 CACHE_VERSION = 4
+# The reuse record key of the facts a repository's jobs share: a new cache version
+# reads none of an older one's.
+SHARED_KEY = f"offline-index-v{CACHE_VERSION}"
 
 
 @dataclass(frozen=True)
@@ -98,11 +103,22 @@ class FactsMemo:
 
 
 def build_index(
-    root: Path, work_dir: Path, limits: Limits, cancel: CancelToken, memo: FactsMemo
+    root: Path,
+    work_dir: Path,
+    limits: Limits,
+    cancel: CancelToken,
+    memo: FactsMemo,
+    shared: ReuseBook | None = None,
 ) -> Index:
+    """The index of ``root``. With ``shared`` (the job's reuse book), a job whose scratch
+    folder has no cache yet starts from the facts the repository's previous job kept,
+    and keeps its own for the next one (shared_parse.py)."""
     found = discover(root, limits.max_file_bytes, cancel)
     skipped = dict(found.skipped)
     cached = _load_cache(work_dir)
+    seeded = not cached and shared is not None
+    if seeded and shared is not None:
+        cached = _parse_cache(load_pack(shared, SHARED_KEY))
     entries: dict[str, _Entry] = {}
     changed = False
     with _gc_paused():
@@ -112,8 +128,11 @@ def build_index(
             if entry is not None:
                 changed |= cached.get(candidate.path) is not entry
                 entries[candidate.path] = entry
-    if changed or set(cached) != set(entries):
-        _save_cache(work_dir, entries)
+    changed |= set(cached) != set(entries)
+    if changed or seeded:
+        _save_cache(work_dir, entries)  # the job's later steps read it, not the store
+    if changed and seeded and shared is not None:
+        save_pack(shared, SHARED_KEY, _cache_json(entries))
     ordered = sorted(entries)
     return Index(
         files={p: entries[p].facts for p in ordered},
@@ -184,12 +203,25 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _load_cache(work_dir: Path) -> dict[str, _Entry]:
-    path = work_dir / CACHE_NAME
     try:
-        cache = _Cache.model_validate_json(path.read_bytes())
-    except (OSError, ValidationError, ValueError):
+        return _parse_cache((work_dir / CACHE_NAME).read_bytes())
+    except OSError:
+        return {}
+
+
+def _parse_cache(data: bytes | None) -> dict[str, _Entry]:
+    if data is None:
+        return {}
+    try:
+        cache = _Cache.model_validate_json(data)
+    except (ValidationError, ValueError):
         return {}
     return cache.entries if cache.version == CACHE_VERSION else {}
+
+
+def _cache_json(entries: dict[str, _Entry]) -> bytes:
+    payload = _Cache(version=CACHE_VERSION, entries=dict(sorted(entries.items())))
+    return payload.model_dump_json(exclude_defaults=True).encode("utf-8")
 
 
 def _save_cache(work_dir: Path, entries: dict[str, _Entry]) -> None:
@@ -197,8 +229,7 @@ def _save_cache(work_dir: Path, entries: dict[str, _Entry]) -> None:
     try:
         work_dir.mkdir(parents=True, exist_ok=True)
         tmp = work_dir / f".{CACHE_NAME}.{os.getpid()}.{threading.get_ident()}.tmp"
-        payload = _Cache(version=CACHE_VERSION, entries=dict(sorted(entries.items())))
-        tmp.write_text(payload.model_dump_json(exclude_defaults=True), encoding="utf-8")
+        tmp.write_bytes(_cache_json(entries))
         os.replace(tmp, work_dir / CACHE_NAME)
     except OSError:
         return  # the cache is an optimisation; the step's result does not depend on it

@@ -4,7 +4,7 @@ measured in the same run, and the goal."""
 from __future__ import annotations
 
 from bench.runs.dashboard import dashboard_refresh
-from bench.runs.engines import chapters_as_reviewed, claude_cli, fanout, offline_engine
+from bench.runs.engines import chapters_as_reviewed, claude_cli, fanout, offline_engine, regenerate
 from bench.runs.latency import convex_pickup, idle_bridge, overhead, pickup
 from bench.runs.recovery import recovery, store
 from bench.runs.row import Row, machine
@@ -23,6 +23,7 @@ __all__ = [
     "overhead",
     "pickup",
     "recovery",
+    "regenerate",
     "scaling",
     "store",
     "throughput",

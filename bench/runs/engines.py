@@ -113,3 +113,37 @@ def chapters_as_reviewed(runs: int = 3) -> list[Row]:
             " each review starts as its draft ends, ahead of the drafts not yet started",
         )
     ]
+
+
+def regenerate() -> list[Row]:
+    """Regenerates on real history (idna 3.6, 3.7, 3.8) through the real CLI: the calls
+    and tokens of each job against the first one's."""
+    from bench.regenerate_run import PARTS, JobFigures, run
+
+    first, same, two, one, every = run()
+    untouched = [s for s in one.docs if "core" not in s and s.startswith(("0", "1"))]
+    identical = all(one.docs[s] == two.docs[s] for s in untouched)
+
+    def share(f: JobFigures) -> str:
+        return (f"{f.calls} calls ({f.calls / first.calls:.0%}), "
+                f"{f.input_tokens}+{f.output_tokens} tokens, ${f.cost_usd:.4f}"
+                f" ({f.cost_usd / first.cost_usd:.0%}), {f.took_s:.1f} s")  # fmt: skip
+
+    base = (f"{first.calls} calls, {first.input_tokens}+{first.output_tokens} tokens,"
+            f" ${first.cost_usd:.4f}, {first.took_s:.1f} s")  # fmt: skip
+    return [
+        Row("Regenerate, same commit", share(same), f"first run: {base}",
+            "0 calls, same course", same.calls == 0 and same.docs == first.docs,
+            f"the course is identical: {same.docs == first.docs}"),
+        Row("Regenerate, one chapter's files changed (idna 3.7 to 3.8)", share(one),
+            f"first run: {base}", "<= 25% of the calls", one.calls <= 0.25 * first.calls,
+            f"core.py and the version file changed; asked again: {', '.join(one.asked)};"
+            f" the {len(untouched)} other chapters byte-identical to the previous course:"
+            f" {identical}; {len(PARTS)} chapters"),
+        Row("Regenerate, two chapters' files changed (idna 3.6 to 3.7)", share(two),
+            f"first run: {base}", "-", None,
+            f"core.py, idnadata.py and the version file; asked again: {', '.join(two.asked)}"),
+        Row("Regenerate, a file every call read changed", share(every),
+            f"first run: {base}", "every call again", every.calls == first.calls,
+            "a comment added to idna/__init__.py, which every call opened first"),
+    ]  # fmt: skip

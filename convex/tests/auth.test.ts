@@ -44,6 +44,10 @@ const PUBLIC_CALLS: Record<string, Record<string, unknown>> = {
   "worker/ops:requeue": { jobId: JOB, reason: "r", now: T0 },
   "worker/ops:purge": { before: T0, limit: 1, dryRun: true },
   "worker/credentials:ownerGitHubToken": { jobId: JOB, leaseToken: "t" },
+  "worker/reuse:findReuse": { jobId: JOB, token: "t", kind: "answer", key: "k" },
+  "worker/reuse:saveReuse": {
+    jobId: JOB, token: "t", kind: "answer", key: "k", variant: "v", value: "x",
+  },
 };
 
 type Registered = {

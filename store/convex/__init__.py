@@ -21,13 +21,16 @@ from store.convex.credentials import CredentialCalls
 from store.convex.jobs import ClientCalls
 from store.convex.ops import OperatorCalls
 from store.convex.leases import QueueCalls
+from store.convex.reuse import ReuseCalls
 from store.convex.steps import StepCalls
 from store.convex.wire import ConvexFunctionError, ReadyProbe, decode_value
 
 __all__ = ["ConvexFunctionError", "ConvexStore", "ReadyProbe", "decode_value"]
 
 
-class ConvexStore(ClientCalls, QueueCalls, StepCalls, OperatorCalls, CredentialCalls, JobStore):
+class ConvexStore(
+    ClientCalls, QueueCalls, StepCalls, OperatorCalls, CredentialCalls, ReuseCalls, JobStore
+):
     """``JobStore`` on a Convex deployment (see ``ConvexCore`` for the wire)."""
 
     per_user_tokens = True

@@ -59,10 +59,17 @@ class QueueCalls(ConvexCore):
         return job(self._fenced("worker/queue:markCanceled", jobId=job_id, token=token, now=now_ms))
 
     def complete(
-        self, job_id: str, token: str, result: dict[str, Any], docs_count: int, now_ms: int
+        self,
+        job_id: str,
+        token: str,
+        result: dict[str, Any],
+        docs_count: int,
+        now_ms: int,
+        regeneration_stats: dict[str, int] | None = None,
     ) -> JobRecord:
         # Optional fields of the stored result take a missing key, not null.
         wire_result = web_result(result)
+        stats = {} if regeneration_stats is None else {"regenerationStats": regeneration_stats}
         doc = self._fenced(
             "worker/queue:complete",
             jobId=job_id,
@@ -70,6 +77,7 @@ class QueueCalls(ConvexCore):
             result=wire_result,
             docsCount=docs_count,
             now=now_ms,
+            **stats,
         )
         return job(doc)
 

@@ -13,12 +13,15 @@ from store.sqlite.credentials import CredentialCalls
 from store.sqlite.jobs import ClientCalls
 from store.sqlite.leases import QueueCalls
 from store.sqlite.ops import OperatorCalls
+from store.sqlite.reuse import ReuseCalls
 from store.sqlite.steps import StepCalls
 
 __all__ = ["SqliteStore"]
 
 
-class SqliteStore(ClientCalls, QueueCalls, StepCalls, OperatorCalls, CredentialCalls, JobStore):
+class SqliteStore(
+    ClientCalls, QueueCalls, StepCalls, OperatorCalls, CredentialCalls, ReuseCalls, JobStore
+):
     """``JobStore`` on a SQLite file. Safe across threads and processes."""
 
     per_user_tokens = False

@@ -60,10 +60,12 @@ def new_id() -> str:
 def job_from_row(row: sqlite3.Row) -> JobRecord:
     data = dict(row)
     try:
-        if data.get("result") is not None:
-            data["result"] = json.loads(data["result"])
-        if data.get("cancelRequested") is not None:
-            data["cancelRequested"] = bool(data["cancelRequested"])
+        for field in ("result", "regenerationStats"):
+            if data.get(field) is not None:
+                data[field] = json.loads(data[field])
+        for flag in ("cancelRequested", "fresh"):
+            if data.get(flag) is not None:
+                data[flag] = bool(data[flag])
         return JobRecord.model_validate(data)
     except (ValueError, TypeError) as exc:
         detail = " ".join(str(exc).split())[:400]
@@ -126,10 +128,16 @@ class SqliteCore:
     def _migrate(self) -> None:
         """Columns added after a store file was first made (additive only)."""
         conn = self._conn()
-        columns = {r["name"] for r in conn.execute("PRAGMA table_info(jobSteps)")}
-        if "usage" not in columns:
+        for table, column, sql_type in (
+            ("jobSteps", "usage", "TEXT"),
+            ("jobs", "fresh", "INTEGER"),
+            ("jobs", "regenerationStats", "TEXT"),
+        ):
+            columns = {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
+            if column in columns:
+                continue
             try:
-                conn.execute("ALTER TABLE jobSteps ADD COLUMN usage TEXT")
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
             except sqlite3.OperationalError as exc:
                 if "duplicate column" not in str(exc):  # another process was first
                     raise

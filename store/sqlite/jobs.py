@@ -67,8 +67,8 @@ class ClientCalls(SqliteCore):
             db.execute(
                 "INSERT INTO jobs (id, userId, repositoryId, status, prompt, callbackToken,"
                 " runAt, attempts, maxAttempts, dedupeKey, createdAt, updatedAt,"
-                " totalSteps, ref, progress)"
-                f" VALUES (?,?,?,'pending',?,?,?,0,?,?,?,?,?,?,{self._lit('queued')})",
+                " totalSteps, ref, fresh, progress)"
+                f" VALUES (?,?,?,'pending',?,?,?,0,?,?,?,?,?,?,?,{self._lit('queued')})",
                 (
                     job_id,
                     spec.user_id,
@@ -82,6 +82,7 @@ class ClientCalls(SqliteCore):
                     now_ms,
                     ANALYSIS_STEPS,
                     spec.ref,
+                    None if spec.fresh is None else int(spec.fresh),
                 ),
             )
             return self._job(db, job_id), True

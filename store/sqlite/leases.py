@@ -122,7 +122,13 @@ class QueueCalls(SqliteCore):
             return self._job(db, job_id)
 
     def complete(
-        self, job_id: str, token: str, result: dict[str, Any], docs_count: int, now_ms: int
+        self,
+        job_id: str,
+        token: str,
+        result: dict[str, Any],
+        docs_count: int,
+        now_ms: int,
+        regeneration_stats: dict[str, int] | None = None,
     ) -> JobRecord:
         with self._write() as db:
             row = db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
@@ -134,13 +140,15 @@ class QueueCalls(SqliteCore):
             db.execute(
                 "UPDATE jobs SET status='completed', lockedBy=NULL, leaseUntil=NULL, result=?,"
                 f" docsCount=?, completedAt=?, updatedAt=?, progress={self._lit('completed')},"
-                " currentStep=?, error=NULL WHERE id=?",
+                " currentStep=?, error=NULL,"
+                " regenerationStats=COALESCE(?, regenerationStats) WHERE id=?",
                 (
                     json.dumps(web_result(result)),
                     docs_count,
                     now_ms,
                     now_ms,
                     ANALYSIS_STEPS,
+                    None if regeneration_stats is None else json.dumps(regeneration_stats),
                     job_id,
                 ),
             )

@@ -28,7 +28,14 @@ from analysis.course.artifacts import (
 )
 from analysis.course.course import CourseTitles, build_docs
 from analysis.course.job_prompt import requester_instructions
+from analysis.course.regeneration import (
+    COURSE_KEY,
+    course_digest,
+    parse_digest,
+    regeneration_stats,
+)
 from analysis.engine import StepContext
+from analysis.step_reuse import keep_step, reuse_step, saved_usage, step_key
 from checkout.procgroup import ProcessGroups
 from checkout.provider import CloneOptions
 from checkout.repo_url import RepoSource, redact, source_for_repository
@@ -46,8 +53,15 @@ from fondation.errors import (
 from fondation.steps import FINALIZE_STEP, STEP_NAMES, STEPS, step_line
 from fondation.wake import announce
 from store.backoff import draw_jitter_ms
-from store.records import RepositoryRecord, StepRecord, StepStart
+from store.records import (
+    REUSE_VALUE_MAX_CHARS,
+    DocSpec,
+    RepositoryRecord,
+    StepRecord,
+    StepStart,
+)
 from tasks.step.publish import ChapterPublisher
+from tasks.step.reuse_book import StoreReuseBook
 from tasks.step.runtime import WorkerRuntime
 from tasks.step.store_retry import retry_store
 
@@ -174,6 +188,18 @@ class StepRun:
         assert method is not None, f"step {self.step} has no engine method"
         run: Callable[[StepContext], Artifact] = getattr(engine, method)
         publisher = self._chapter_publisher(start, ctx, cancel)
+        key = self._step_key(ctx, artifacts)
+        kept = None if key is None or ctx.reuse is None else reuse_step(ctx.reuse, self.step, key)
+        if kept is not None:
+            artifact, spent = kept
+            self.usage = json.dumps(saved_usage(spent), sort_keys=True)
+            self._log(f"{STEP_NAMES[self.step]}: reused, the repository's tree is unchanged")
+            if isinstance(artifact, ReviewArtifact):
+                # Reviews reused whole: every chapter is readable at once.
+                for chapter in artifact.chapters:
+                    publisher(chapter)
+            publisher.close(store_waiting=True)
+            return artifact
         ctx.on_chapter_reviewed = publisher
         try:
             result = run(ctx)
@@ -188,6 +214,8 @@ class StepRun:
             self._keep_raw_outputs(ctx)
         usage = engine.step_usage(ctx, self.step)
         self.usage = None if usage is None else json.dumps(usage, sort_keys=True)
+        if key is not None and ctx.reuse is not None:
+            keep_step(ctx.reuse, self.step, key, result, usage)
         return result
 
     def _chapter_publisher(
@@ -203,6 +231,16 @@ class StepRun:
             self.rt.store, self.job_id, self.token, start.job.repository_id, total, cancel,
             grace_s=self.rt.settings.store_outage_grace_s, clock=self.clock,
         )  # fmt: skip
+
+    def _step_key(self, ctx: StepContext, artifacts: dict[int, Artifact]) -> str | None:
+        """The step's key for whole-step reuse: None when the tree cannot be read."""
+        tree = None if ctx.reuse is None else ctx.reuse.tree()
+        if tree is None:
+            return None
+        identity = self.rt.engine.reuse_identity()
+        if identity is None:
+            return None
+        return step_key(identity, self.step, tree.root, ctx.prompt, artifacts)
 
     def _keep_raw_outputs(self, ctx: StepContext) -> None:
         """Copy the Claude CLI's raw outputs and call records out of the scratch folder
@@ -306,6 +344,15 @@ class StepRun:
             prompt=requester_instructions(start.job.prompt, self.rt.settings.course_language),
             work_dir=scratch,
             cancel=cancel,
+            reuse=StoreReuseBook(
+                self.rt.store,
+                self.job_id,
+                self.token,
+                checkout,
+                fresh=bool(start.job.fresh),
+                clock=self.clock,
+                note=self._log,
+            ),
         )
         ctx.abstractions = _typed(artifacts.get(1), AbstractionsArtifact)
         ctx.relationships = _typed(artifacts.get(2), RelationshipsArtifact)
@@ -325,6 +372,7 @@ class StepRun:
             repository_id=start.job.repository_id,
             titles=CourseTitles(stored.values()),
         )
+        stats = self._course_diff(docs)
         changed = [d for d in docs if d.slug not in stored or not d.same_as(stored[d.slug])]
         self._retry(
             lambda: store.upsert_docs(self.job_id, self.token, changed, self.clock.now_ms()),
@@ -353,11 +401,41 @@ class StepRun:
             "data": f"{count} documents",
         }
         self._retry(
-            lambda: store.complete(self.job_id, self.token, result, count, self.clock.now_ms()),
+            lambda: store.complete(
+                self.job_id, self.token, result, count, self.clock.now_ms(), stats
+            ),
             "complete",
         )
         self._left_chain(ended=True)
         log.info("Completed: %d docs", count, extra=self.extra)
+
+    def _course_diff(self, docs: list[DocSpec]) -> dict[str, int]:
+        """The web's regenerationStats against the repository's previous course, whose
+        digest an earlier job kept; this course's digest is kept for the next job (one
+        record per job, so a finalize that runs again still compares with the job
+        before it, not with itself)."""
+        store = self.rt.store
+        kept = self._retry(
+            lambda: store.find_reuse(self.job_id, self.token, "step", COURSE_KEY), "find_reuse"
+        )
+        previous = next((parse_digest(r.value) for r in kept if r.job_id != self.job_id), None)
+        stats = regeneration_stats(previous, docs)
+        digest = json.dumps(course_digest(docs))
+        if len(digest) <= REUSE_VALUE_MAX_CHARS:
+            self._retry(
+                lambda: store.save_reuse(
+                    self.job_id, self.token, "step", COURSE_KEY, self.job_id, digest,
+                    self.clock.now_ms(),
+                ),
+                "save_reuse",
+            )  # fmt: skip
+        if previous is not None:
+            self._log(
+                f"Course against the previous one: {stats['inserted']} inserted,"
+                f" {stats['updated']} updated, {stats['skipped']} unchanged,"
+                f" {stats['deleted']} deleted, {stats['rejected']} rejected"
+            )
+        return stats
 
     # --- guards and outcomes ------------------------------------------------------
 

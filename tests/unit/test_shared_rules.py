@@ -80,3 +80,8 @@ def test_the_settings_offer_the_same_languages_and_default(shared: dict[str, Any
     field = Settings.model_fields["progress_language"]
     assert list(get_args(field.annotation)) == list(shared["progress"]["moments"])
     assert field.default == shared["progress"]["defaultLanguage"]
+
+
+def test_the_reuse_records_bounds_are_the_same(shared: dict[str, Any]) -> None:
+    assert shared["reuse"]["maxValueChars"] == records.REUSE_VALUE_MAX_CHARS
+    assert shared["reuse"]["variantsPerKey"] == records.REUSE_VARIANTS_PER_KEY

@@ -105,6 +105,7 @@ export const createJob = workerMutation({
     prompt: v.optional(v.string()),
     callbackToken: v.optional(v.string()),
     ref: v.optional(v.string()),
+    fresh: v.optional(v.boolean()),
     dedupeKey: v.optional(v.string()),
     maxAttempts: v.optional(v.number()),
     runAt: v.optional(v.number()),
@@ -134,6 +135,7 @@ export const createJob = workerMutation({
       updatedAt: now,
       totalSteps: ANALYSIS_STEPS,
       ref: args.ref,
+      fresh: args.fresh,
       progress: momentText("queued", language),
     });
     return { job: (await ctx.db.get(id))!, created: true };

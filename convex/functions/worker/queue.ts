@@ -5,7 +5,13 @@ import { v } from "convex/values";
 import { internal } from "../_generated/api";
 import type { Doc } from "../_generated/dataModel";
 import { internalMutation, type MutationCtx } from "../_generated/server";
-import { ACTIVE_STATUSES, jobDoc, jobResult, jobStatus } from "./lib/fields";
+import {
+  ACTIVE_STATUSES,
+  jobDoc,
+  jobResult,
+  jobStatus,
+  regenerationStats,
+} from "./lib/fields";
 import { workerMutation, workerQuery } from "./lib/functions";
 import { DEFAULT_LANGUAGE, type Language, momentText } from "./lib/progress";
 import { removeOlderCourses } from "./lib/courses";
@@ -231,6 +237,8 @@ export const complete = workerMutation({
     token: v.string(),
     result: jobResult,
     docsCount: v.number(),
+    // How the course differs from the repository's previous one (the web's field).
+    regenerationStats: v.optional(regenerationStats),
   },
   returns: jobDoc,
   handler: async (ctx, args, { now, language }) => {
@@ -250,6 +258,9 @@ export const complete = workerMutation({
       progress: momentText("completed", language),
       currentStep: ANALYSIS_STEPS,
       error: undefined,
+      ...(args.regenerationStats === undefined
+        ? {}
+        : { regenerationStats: args.regenerationStats }),
     });
     // The finalize step ends with the job, in the same transaction.
     const finalize = await ctx.db

@@ -12,6 +12,8 @@ export const workerJobFields = {
   leaseToken: v.optional(v.string()),
   // A git ref to analyse instead of the repository's default branch.
   ref: v.optional(v.string()),
+  // Redo every step and call: reuse none of the repository's earlier work.
+  fresh: v.optional(v.boolean()),
 };
 
 export const workerRepositoryFields = {
@@ -47,6 +49,19 @@ export const workerTables = {
     part: v.number(),
     data: v.string(),
   }).index("by_job_step_part", ["jobId", "step", "part"]),
+  // Work a later job of the same repository may take instead of doing it again:
+  // a step's artifact for the same tree, a Claude answer with the inputs it read, a
+  // file's parse result (worker/reuse.ts). Keyed by repository first: a job reads
+  // only its own repository's records.
+  reuseRecords: defineTable({
+    repositoryId: v.id("repositories"),
+    kind: v.union(v.literal("step"), v.literal("answer"), v.literal("parse")),
+    key: v.string(),
+    variant: v.string(),
+    value: v.string(),
+    jobId: v.id("jobs"),
+    createdAt: v.number(),
+  }).index("by_repository_kind_key_variant", ["repositoryId", "kind", "key", "variant"]),
 };
 
 // The indexes the worker's functions read, per web table, as the schema edit

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from analysis.claude.result import ResultEnvelope
+from analysis.claude.result import ResultEnvelope, parse_envelope
 from analysis.claude.runner import ClaudeCall, ClaudeRunner, claude_dir, replay
 from analysis.claude.settings import ClaudeSettings
 from analysis.claude.version import SUPPORTED_MIN
@@ -104,7 +104,8 @@ def call_once(
         try:
             envelope = replay(raw[-1])[0]
         except Exception:
-            envelope = ResultEnvelope.model_validate_json(raw[-1].read_bytes())
+            # An error answer: the envelope alone, read off the transcript's result event.
+            envelope = parse_envelope(raw[-1].read_bytes(), returncode or 0, b"", [])
     return Outcome(output, error, envelope, returncode)
 
 

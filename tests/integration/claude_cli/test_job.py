@@ -3,11 +3,11 @@ every step's calls answered by the scripted API, in the sandbox where it works."
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
+from analysis.claude.transcript import split_events
 from analysis.course.usage import total_usage
 from cli.submit import submit_job
 from fondation.settings import load_settings
@@ -62,8 +62,9 @@ def test_a_job_runs_all_six_steps_on_the_real_cli_through_a_worker(
     assert len(chapters) == 3
     # Cost and turns are the real CLI's own figures, summed per job as per step.
     raw = [p for p in (tmp_path / "work" / "raw").rglob("*.json") if ".meta" not in p.name]
-    printed = [json.loads(p.read_text()) for p in raw]
-    printed = [d for d in printed if isinstance(d, dict) and d.get("type") == "result"]
+    # Each raw output is the call's stream-json transcript; its last event the result.
+    events = [split_events(p.read_bytes()) for p in raw]
+    printed = [e[-1] for e in events if e and e[-1].get("type") == "result"]
     assert len(printed) == 10
     usage = total_usage(store.get_steps(job.id))
     assert usage["calls"] == 10

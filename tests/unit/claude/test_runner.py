@@ -161,7 +161,8 @@ def test_the_command_line_allows_read_tools_only(
     assert flags["--setting-sources"] == ""
     assert flags["--mcp-config"] == EMPTY_MCP
     assert flags["--strict-mcp-config"] is None
-    assert flags["--output-format"] == "json"
+    assert flags["--output-format"] == "stream-json"
+    assert flags["--verbose"] is None  # stream-json needs it
     assert flags["--max-turns"] == "30"
     assert flags["--max-budget-usd"] == "0.5"
     assert flags["--model"] == "claude-sonnet-4-5"

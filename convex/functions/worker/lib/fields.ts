@@ -24,6 +24,15 @@ export const RETRYABLE_STATUSES = shared.statuses.retryable as readonly JobStatu
 export const jobResult = v.union(...jobFields.result.members);
 export type JobResult = Infer<typeof jobResult>;
 
+// The web's jobs.regenerationStats, as an argument (the stored field is optional).
+export const regenerationStats = v.object({
+  inserted: v.number(),
+  updated: v.number(),
+  skipped: v.number(),
+  rejected: v.number(),
+  deleted: v.number(),
+});
+
 export const docKind = tables.docs.validator.fields.kind;
 export const logLevel = tables.jobLogs.validator.fields.level;
 
