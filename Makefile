@@ -33,7 +33,7 @@ install: $(STAMP)
 ## demo: analyse a small repository on the embedded defaults and write the course to ./course
 demo: $(STAMP)
 	$(BIN)/python scripts/make_demo_repo.py .fondation/demo-repo
-	$(BIN)/fondation analyze .fondation/demo-repo --out course
+	ANALYSIS_ENGINE=offline $(BIN)/fondation analyze .fondation/demo-repo --out course
 	@echo "Open course/index.md"
 
 ## test: lint, types, the Convex functions in convex-test, then unit, integration, acceptance

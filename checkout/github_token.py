@@ -6,12 +6,21 @@ forms: ``enc_v1_<iv hex>:<tag hex>:<ciphertext hex>`` (AES-256-GCM, 16-byte IV a
 under the web's ``ENCRYPTION_KEY``), the legacy ``obf_<base64>``, or the token in plain
 text. The plain token lives only in memory: it goes to git in the clone's environment
 (checkout/clone.py) and nowhere else.
+
+Without ``ENCRYPTION_KEY`` the web app (outside ``NODE_ENV=production``) and the Node
+worker both fall back to a development key, derived by scrypt from a passphrase written
+in the web app's public source (``packages/worker/src/encryption.ts``). A worker without
+the key uses the same fallback, so a development setup of the web app works unchanged,
+and warns at start (``development_key_warning``): tokens under that key are as good as
+plain text to anyone who has read the source. A production deployment sets the key.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -30,6 +39,18 @@ _LEGACY = "obf_"
 _HEX_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
 _IV_BYTES = 16
 _TAG_BYTES = 16
+# The web app's development fallback: Node's crypto.scryptSync(passphrase, salt, 32) with
+# its defaults (N=16384, r=8, p=1). Public by construction: it protects nothing.
+_DEVELOPMENT_PASSPHRASE = b"dev-key-do-not-use-in-production"
+_DEVELOPMENT_SALT = b"salt"
+
+DEVELOPMENT_KEY_WARNING = (
+    "ENCRYPTION_KEY is unset: the users' GitHub tokens are decrypted with the web app's"
+    " development key, which anyone can derive from the web app's public source, so"
+    " tokens stored under it are readable by anyone who gets the database. Fine for a"
+    " development setup of the web app; in production set ENCRYPTION_KEY to the web app's"
+    " own 64 hex characters (openssl rand -hex 32), on the web app and on the workers."
+)
 
 
 class GitHubTokenMissing(PermanentError):
@@ -51,11 +72,12 @@ class CloneCredentials:
     @classmethod
     def from_settings(cls, settings: Settings) -> CloneCredentials:
         """Raises ``ConfigError`` for a malformed ENCRYPTION_KEY, so that a worker with a
-        bad key stops at start instead of failing every private clone."""
+        bad key stops at start instead of failing every private clone. Without one, the
+        web app's development key (see the module's docstring)."""
         key_hex = settings.encryption_key
         return cls(
             git_token=settings.git_token.get_secret_value() if settings.git_token else None,
-            key=parse_key(key_hex.get_secret_value()) if key_hex else None,
+            key=parse_key(key_hex.get_secret_value()) if key_hex else development_key(),
         )
 
     def for_clone(self, per_user: bool, stored: str | None) -> str | None:
@@ -64,6 +86,23 @@ class CloneCredentials:
         if not per_user:
             return self.git_token
         return decrypt_stored_token(stored, self.key)
+
+
+@functools.cache
+def development_key() -> bytes:
+    """The key the web app encrypts with when its ENCRYPTION_KEY is unset."""
+    return hashlib.scrypt(
+        _DEVELOPMENT_PASSPHRASE, salt=_DEVELOPMENT_SALT, n=16384, r=8, p=1, dklen=32
+    )
+
+
+def development_key_warning(settings: Settings) -> str | None:
+    """What a worker says at start when it falls back to the development key: only on a
+    store whose repositories belong to the web app's users (SQLite clones with
+    ``GIT_TOKEN`` and never reads a stored token)."""
+    if settings.encryption_key is None and settings.store_kind == "convex":
+        return DEVELOPMENT_KEY_WARNING
+    return None
 
 
 def parse_key(key_hex: str) -> bytes:
@@ -95,8 +134,8 @@ def decrypt_stored_token(stored: str | None, key: bytes | None) -> str:
 
 def _decrypt(body: str, key: bytes | None) -> str:
     if key is None:
-        # An operator's omission, but the job cannot go on without it; the message says
-        # what to set, and the worker warns at start when the key is missing.
+        # Only a caller that passes no key gets here (a worker always has one, the
+        # development key at worst); the message says what to set.
         raise GitHubTokenUnreadable(
             "the worker has no ENCRYPTION_KEY to decrypt the repository owner's GitHub token"
         )

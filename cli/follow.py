@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.stack import Stack
+from cli.terminal_text import job_state_text, terminal_language
 from fondation.errors import FondationError, StoreUnavailable
 from fondation.steps import STEP_NAMES
 from store.base import JobStore
+from store.progress import Language
 from store.records import FINAL_STATUSES, JobRecord
 
 
@@ -21,8 +24,12 @@ def follow_job(
     timeout_s: float | None = None,
     stack: Stack | None = None,
     poll_s: float = 0.2,
+    language: Language | None = None,
 ) -> JobRecord:
-    """Show the job's steps until it ends; return its final record."""
+    """Show the job's steps until it ends; return its final record. The bar speaks the
+    terminal's language (``language``, else the locale's), not PROGRESS_LANGUAGE."""
+    if language is None:
+        language = terminal_language(os.environ)
     console = Console(stderr=True)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     seen_log = -1
@@ -50,7 +57,7 @@ def follow_job(
             bar.update(
                 task,
                 completed=total if job.status == "completed" else done,
-                description=job.progress or job.status,
+                description=job_state_text(job, language),
             )
             if job.status in FINAL_STATUSES:
                 return job

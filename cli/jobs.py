@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import click
 from analysis.course.usage import step_usage, total_usage
 from cli.analyze import write_result
 from cli.group import cli, cli_settings, job_dict, open_job_store, redis_url
+from cli.terminal_text import job_state_text, terminal_language
 from fondation.clock import now_ms
 from fondation.errors import FondationError, JobNotFound
 from store.base import JobStore
@@ -60,9 +62,10 @@ def jobs(status: str | None, limit: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([job_dict(j) for j in rows], indent=1))
         return
+    language = terminal_language(os.environ)
     click.echo(f"{'ID':<34} {'STATUS':<10} {'ATT':>3}  PROGRESS")
     for j in rows:
-        click.echo(f"{j.id:<34} {j.status:<10} {j.attempts:>3}  {j.progress or ''}")
+        click.echo(f"{j.id:<34} {j.status:<10} {j.attempts:>3}  {job_state_text(j, language)}")
 
 
 def get_job(store: JobStore, job_id: str) -> JobRecord:
@@ -90,7 +93,8 @@ def job(job_id: str, as_json: bool) -> None:
         data["logs"] = [entry.model_dump(by_alias=True) for entry in logs]
         click.echo(json.dumps(data, indent=1))
         return
-    click.echo(f"job {record.id}: {record.status} ({record.progress or ''})")
+    state = job_state_text(record, terminal_language(os.environ))
+    click.echo(f"job {record.id}: {record.status} ({state})")
     click.echo(f"  attempts {record.attempts}/{record.max_attempts}")
     if record.last_error:
         click.echo(f"  last error: {record.last_error}")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
 
 from cli.group import cli, cli_settings, open_job_store
+from cli.terminal_text import job_state_text, terminal_language
 from fondation.clock import now_ms
 from fondation.settings import setting_rows, shown_value, unit_of
 
@@ -29,12 +31,12 @@ def requeue_stuck(idle_s: float, limit: int, dry_run: bool) -> None:
     """Put stuck jobs (lease expired, or idle too long) back to pending."""
     store = open_job_store(cli_settings())
     stuck = store.list_stuck(now_ms(), int(idle_s * 1000), limit)
+    language = terminal_language(os.environ)
     for j in stuck:
         if not dry_run:
             store.requeue(j.id, now_ms(), "requeued by an operator (stuck)")
-        click.echo(
-            f"{'would requeue' if dry_run else 'requeued'} {j.id} ({j.status}, {j.progress or ''})"
-        )
+        done = "would requeue" if dry_run else "requeued"
+        click.echo(f"{done} {j.id} ({j.status}, {job_state_text(j, language)})")
     click.echo(f"{len(stuck)} stuck job(s){' (dry run)' if dry_run else ''}")
 
 

@@ -68,7 +68,8 @@ def submit_job(
     now = now_ms()
     repo = store.upsert_repository(spec, now)
     job, created = store.create_job(
-        JobSpec(user_id=spec.user_id, repository_id=repo.id, prompt=prompt, ref=ref,
+        # The repository's owner: a web user's, when the repository is one of theirs.
+        JobSpec(user_id=repo.user_id, repository_id=repo.id, prompt=prompt, ref=ref,
                 dedupe_key=dedupe_key, fresh=fresh or None),
         now,
     )  # fmt: skip

@@ -199,7 +199,8 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "The web app's ENCRYPTION_KEY (64 hex characters): decrypts the users'"
-            " GitHub tokens (enc_v1_) for private clones on Convex."
+            " GitHub tokens (enc_v1_) for private clones on Convex. Unset: the web app's"
+            " development key, with a warning at start; production sets it."
         ),
     )
     clone_depth: int = Field(default=1, ge=1, description="Shallow clone depth.")

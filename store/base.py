@@ -51,7 +51,12 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def upsert_repository(self, spec: RepositorySpec, now_ms: int) -> RepositoryRecord:
-        """Insert or update the repository with this (userId, fullName). Idempotent."""
+        """The repository row a submission of ``spec.full_name`` belongs to. Idempotent.
+
+        The oldest row of that name cloning the same source (``cloneUrl``, else
+        github.com/<fullName>), whoever made it, is the one the web app's course page
+        and Regenerate work on: a row of another user (a web user's) is returned as it
+        is, untouched. Else the caller's own row of that name is updated, or inserted."""
 
     @abc.abstractmethod
     def get_repository(self, repository_id: str) -> RepositoryRecord:
@@ -167,7 +172,9 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def upsert_docs(self, job_id: str, token: str, docs: Sequence[DocSpec], now_ms: int) -> int:
         """Insert or replace the job's docs by (jobId, slug). Returns the number
-        written. Idempotent. Fenced."""
+        written. Idempotent. Fenced. A chapter or tutorial whose content is blank is
+        refused with ``MalformedJob`` and nothing is written, as the web app's own
+        ``docs.upsertFromJob`` refuses one."""
 
     @abc.abstractmethod
     def publish_chapters(

@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     fresh INTEGER,
     regenerationStats TEXT
 );
+CREATE INDEX IF NOT EXISTS repositories_by_fullName ON repositories (fullName);
 CREATE INDEX IF NOT EXISTS jobs_by_status_runAt ON jobs (status, runAt, createdAt);
 CREATE INDEX IF NOT EXISTS jobs_by_leaseUntil ON jobs (leaseUntil);
 CREATE INDEX IF NOT EXISTS jobs_by_dedupeKey ON jobs (dedupeKey);

@@ -4,6 +4,12 @@ Inside, the CLI sees the system libraries, its own binary, the checkout (read-on
 private home and nothing else of the host: no other job's folder, no worker code or
 settings, no other process (a pid namespace of its own, so no /proc/<pid>/environ of the
 worker either). The network stays shared, as the API must be reached.
+
+Its /proc is a new one, and the kernel mounts a new proc only where nothing of the
+current one is hidden: in a container, that needs the runtime's masks lifted
+(``--security-opt unmask=/proc/*`` under podman, docs/CLAUDE.md). The sandbox puts those
+masks back on its own /proc, so the CLI sees no more of the host than under the
+runtime's defaults; only the worker's own processes, outside, see the unmasked entries.
 """
 
 from __future__ import annotations
@@ -15,6 +21,31 @@ from pathlib import Path
 # What a dynamically linked binary needs to load, and what name resolution and TLS read.
 _LIBRARY_DIRS = ("/lib", "/lib64", "/lib32", "/usr/lib", "/usr/lib64", "/usr/lib32")
 _SYSTEM_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl/certs")
+# What container runtimes mask in /proc by default (runc's and podman's lists): the
+# host's kernel memory, keys, timers and scheduler state of every task, and hardware.
+# Files are covered with /dev/null (mounted nodev, so reading fails), folders with an
+# empty tmpfs. Entries this kernel does not have are skipped.
+PROC_MASKED_FILES = (
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/interrupts",
+)
+PROC_MASKED_DIRS = ("/proc/acpi", "/proc/scsi")
+
+
+def _mask_proc() -> list[str]:
+    args: list[str] = []
+    for path in PROC_MASKED_FILES:
+        if os.path.exists(path):
+            args += ["--ro-bind", "/dev/null", path]
+    for path in PROC_MASKED_DIRS:
+        if os.path.isdir(path):
+            args += ["--tmpfs", path]
+    return args
 
 
 def _bind_system() -> list[str]:
@@ -51,6 +82,7 @@ def wrap(
     # bubblewrap mounts in order, so a bind under /tmp made earlier (a CLI installed in a
     # checkout of this project under /tmp, a TEMP_DIR there) would be hidden by it.
     cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]  # noqa: S108
+    cmd += _mask_proc()
     cmd += _bind_system()
     cmd += ["--ro-bind", cli, cli]
     for path in extra_ro:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fondation.errors import ConfigError
@@ -18,6 +19,13 @@ from fondation.errors import ConfigError
 # The calls the engine makes, one per analysis step, named by the step table's keys
 # (tests/unit/test_step_table.py); CLAUDE_MAX_TURNS_<NAME> overrides the turns.
 StepName = Literal["abstractions", "relationships", "order", "chapters", "review", "tutorials"]
+
+# What a worker on this engine says at start when it has no credential: the variables to
+# set, and how to choose the offline engine instead (it is never chosen for the operator).
+MISSING_CREDENTIAL = (
+    "the claude engine needs a credential: set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN"
+    " (from `claude setup-token`), or choose the offline engine with ANALYSIS_ENGINE=offline"
+)
 
 
 class ClaudeSettings(BaseSettings):
@@ -115,7 +123,7 @@ class ClaudeSettings(BaseSettings):
     @model_validator(mode="after")
     def _has_credential(self) -> ClaudeSettings:
         if self.anthropic_api_key is None and self.oauth_token is None:
-            raise ValueError("set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN")
+            raise PydanticCustomError("missing_credential", MISSING_CREDENTIAL)
         return self
 
     def turns_for(self, step: StepName) -> int:
@@ -139,8 +147,10 @@ def load_claude_settings(**overrides: object) -> ClaudeSettings:
         lines = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"])
+            if not where:  # the whole configuration: the message names the variables
+                lines.append(err["msg"])
+                continue
             # Aliased fields (the credentials) are reported under their own name.
             name = where if where.isupper() else f"CLAUDE_{where}".upper()
-            name = name or "settings"
             lines.append(f"{name}: {err['msg']}")
         raise ConfigError("invalid Claude engine configuration:\n  " + "\n  ".join(lines)) from exc

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
+from analysis.course import markdown
 from analysis.course.artifacts import (
     AbstractionsArtifact,
     Chapter,
@@ -19,6 +20,12 @@ from analysis.course.artifacts import (
     RelationshipsArtifact,
     ReviewArtifact,
     TutorialsArtifact,
+)
+
+# What the model reads back when a chapter or tutorial has nothing under its title.
+_EMPTY = (
+    "empty content: nothing is left once the leading '# ' title is dropped (the course"
+    " page shows the title itself); write the text under it"
 )
 
 
@@ -129,8 +136,8 @@ def check_chapters(
     for c in chapters:
         if c.abstraction_id not in known:
             problems.append(f"chapter {c.slug}: unknown abstraction id {c.abstraction_id!r}")
-        if not c.content.strip():
-            problems.append(f"chapter {c.slug}: empty content")
+        if markdown.is_empty_body(c.content):
+            problems.append(f"chapter {c.slug}: {_EMPTY}")
         problems += _citations(checkout, c.citations, f"chapter {c.slug}")
     return problems
 
@@ -157,8 +164,8 @@ def check_tutorials(art: TutorialsArtifact, checkout: Checkout) -> list[str]:
     ]
     for t in art.tutorials:
         problems += [f"tutorial {t.slug}: {p}" for f in t.files if (p := checkout.path_problem(f))]
-        if not t.content.strip():
-            problems.append(f"tutorial {t.slug}: empty content")
+        if markdown.is_empty_body(t.content):
+            problems.append(f"tutorial {t.slug}: {_EMPTY}")
     return problems
 
 

@@ -31,6 +31,7 @@ from analysis.course.artifacts import (
     ReviewArtifact,
     TutorialsArtifact,
 )
+from fondation.errors import StepValidationError
 from store.records import DocRecord, DocSpec
 
 _MERMAID_ID = re.compile(r"[^A-Za-z0-9_]")
@@ -44,6 +45,13 @@ _ENTRY = re.compile(r"^(\d+)\. (.+)$")
 # A doc too large for one store document is stored as "<slug>-part-k", "<title> (part k of n)".
 _PART_SLUG = re.compile(r"^(.+)-part-\d+$")
 _PART_TITLE = re.compile(r"^(.+) \(part \d+ of \d+\)$")
+# The kinds whose content is what a reader came for: never stored empty.
+_READ_KINDS = ("chapter", "tutorial")
+
+
+class EmptyDoc(StepValidationError):
+    """A chapter or tutorial with nothing under its title. The engines' checks refuse such
+    an answer before it is stored as a step's artifact; this is the last fence."""
 
 
 def chapter_slug(index: int, slug: str) -> str:
@@ -131,7 +139,9 @@ def build_docs(
     """All docs of a finished run, from the step artifacts (steps 1-6), shaped for the
     course page. ``titles`` holds the docs the job already has (its chapters written as
     their reviews ended), whose titles are kept. Pure: the same artifacts and stored
-    docs give the same docs, so a save that runs twice upserts the same list."""
+    docs give the same docs, so a save that runs twice upserts the same list. Raises
+    ``EmptyDoc`` (permanent) rather than return a chapter or tutorial with nothing
+    under its title."""
     abstractions = artifacts[1]
     rels = artifacts[2]
     review = artifacts[5]
@@ -229,8 +239,9 @@ def _for_the_course_page(doc: DocSpec, titles: CourseTitles) -> list[DocSpec]:
     """Normalised, unlinked, with a unique title, within one store document each."""
     content = doc.content
     if doc.kind != "yaml":
-        content = markdown.normalize(content)
-        content = markdown.unlink_relative(markdown.drop_leading_title(content))
+        content = markdown.course_body(content)
+    if doc.kind in _READ_KINDS and not content.strip():
+        raise EmptyDoc(f"{doc.kind} {doc.slug!r} ({doc.title!r}) has no content under its title")
     title = titles.give(doc.kind, doc.slug, doc.title.strip())
     pieces = markdown.split(content)
     if len(pieces) == 1:

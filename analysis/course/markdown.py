@@ -85,6 +85,20 @@ def drop_leading_title(text: str) -> str:
     return text
 
 
+def course_body(text: str) -> str:
+    """A chapter's or tutorial's Markdown as the course page shows it under its title:
+    normalised, without its own H1 (the page renders the title as one), without
+    relative links."""
+    return unlink_relative(drop_leading_title(normalize(text)))
+
+
+def is_empty_body(text: str) -> bool:
+    """Whether nothing would be left under the title on the course page: an answer that
+    is blank, or only its H1. The web app's own ``docs.upsertFromJob`` refuses empty
+    chapter and tutorial content, and a reader would get a title over nothing."""
+    return not course_body(text).strip()
+
+
 def unlink_relative(text: str) -> str:
     """Relative links to other docs become their plain text; code is left as written.
 

@@ -38,7 +38,8 @@ export default defineSchema({
     ...workerRepositoryFields, // worker
   })
     .index("by_user", ["userId"])
-    .index("by_user_fullName", ["userId", "fullName"]), // worker
+    .index("by_user_fullName", ["userId", "fullName"]) // worker
+    .index("by_fullName", ["fullName"]), // worker
 
   jobs: defineTable({
     userId: v.id("users"),

@@ -3,6 +3,8 @@ repositories, jobs, cancel and retry."""
 
 from __future__ import annotations
 
+import sqlite3
+
 from fondation.errors import JobNotFound, MalformedJob
 from fondation.steps import ANALYSIS_STEPS
 from store.records import ACTIVE_STATUSES, JobRecord, JobSpec, RepositoryRecord, RepositorySpec
@@ -15,16 +17,53 @@ from store.sqlite.core import (
     new_id,
 )
 
+# Rows of one name looked at, oldest first (worker/jobs.ts: SAME_NAME_SCAN).
+_SAME_NAME_SCAN = 32
+
+
+def shared_repository(
+    db: sqlite3.Connection, full_name: str, clone_url: str | None
+) -> sqlite3.Row | None:
+    """The oldest row named ``full_name`` that clones the same source, whoever made it:
+    the row the web app's course page opens, which a CLI submission must reuse rather
+    than make a second one. worker/jobs.ts (sharedRepository) makes the same choice."""
+    wanted = _source_key(clone_url or _github_url(full_name))
+    rows: list[sqlite3.Row] = db.execute(
+        "SELECT * FROM repositories WHERE fullName = ? ORDER BY rowid LIMIT ?",
+        (full_name, _SAME_NAME_SCAN),
+    ).fetchall()
+    for row in rows:
+        if _source_key(row["cloneUrl"] or _github_url(row["fullName"])) == wanted:
+            return row
+    return None
+
+
+def _github_url(full_name: str) -> str:
+    return f"https://github.com/{full_name}"
+
+
+def _source_key(url: str) -> str:
+    """One spelling per source: the host's case, a trailing slash and ".git" do not
+    matter."""
+    return url.strip().lower().rstrip("/").removesuffix(".git")
+
 
 class ClientCalls(SqliteCore):
     """Repositories and jobs as clients make and read them."""
 
     def upsert_repository(self, spec: RepositorySpec, now_ms: int) -> RepositoryRecord:
         with self._write() as db:
-            row = db.execute(
-                "SELECT id FROM repositories WHERE userId = ? AND fullName = ?",
-                (spec.user_id, spec.full_name),
-            ).fetchone()
+            shared = shared_repository(db, spec.full_name, spec.clone_url)
+            if shared is not None and shared["userId"] != spec.user_id:
+                # Another user's row (a web user's): used, and left as it is.
+                return RepositoryRecord.model_validate(dict(shared))
+            row = (
+                shared
+                or db.execute(
+                    "SELECT id FROM repositories WHERE userId = ? AND fullName = ?",
+                    (spec.user_id, spec.full_name),
+                ).fetchone()
+            )
             repo_id = row["id"] if row else new_id()
             db.execute(
                 "INSERT INTO repositories (id, userId, githubRepoId, name, fullName,"
@@ -64,6 +103,11 @@ class ClientCalls(SqliteCore):
                 if live is not None:
                     return job_from_row(live), False
             job_id = new_id()
+            # A job's owner is its repository's owner, as in worker/jobs.ts: a CLI job on
+            # a web user's repository is that user's job.
+            repo = db.execute(
+                "SELECT userId FROM repositories WHERE id = ?", (spec.repository_id,)
+            ).fetchone()
             db.execute(
                 "INSERT INTO jobs (id, userId, repositoryId, status, prompt, callbackToken,"
                 " runAt, attempts, maxAttempts, dedupeKey, createdAt, updatedAt,"
@@ -71,7 +115,7 @@ class ClientCalls(SqliteCore):
                 f" VALUES (?,?,?,'pending',?,?,?,0,?,?,?,?,?,?,?,{self._lit('queued')})",
                 (
                     job_id,
-                    spec.user_id,
+                    repo["userId"] if repo is not None else spec.user_id,
                     spec.repository_id,
                     spec.prompt,
                     spec.callback_token,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from fondation.errors import CancelRequested
+from fondation.errors import CancelRequested, MalformedJob
 from fondation.steps import ANALYSIS_STEPS, STEP_NAMES, step_status
 from store.progress import (
     chapters_ready_progress,
@@ -119,6 +119,7 @@ class StepCalls(SqliteCore):
         return [JobLogRecord.model_validate(dict(r)) for r in rows]
 
     def upsert_docs(self, job_id: str, token: str, docs: Sequence[DocSpec], now_ms: int) -> int:
+        _refuse_blank(docs)
         with self._write() as db:
             job = self._fenced(db, job_id, token)
             _write_docs(db, job, docs, now_ms)
@@ -136,6 +137,7 @@ class StepCalls(SqliteCore):
         others = sorted({d.kind for d in docs} - {"chapter"})
         if others:
             raise ValueError(f"publish_chapters stores chapters only, not {others}")
+        _refuse_blank(docs)
         with self._write() as db:
             job = self._fenced(db, job_id, token)
             if job["cancelRequested"]:
@@ -161,6 +163,12 @@ class StepCalls(SqliteCore):
             "SELECT * FROM docs WHERE jobId=? ORDER BY kind, chapterIndex, slug", (job_id,)
         )
         return [DocRecord.model_validate(dict(r)) for r in rows]
+
+
+def _refuse_blank(docs: Sequence[DocSpec]) -> None:
+    for doc in docs:  # as the web's docs.upsertFromJob: never a blank chapter or tutorial
+        if doc.kind in ("chapter", "tutorial") and not doc.content.strip():
+            raise MalformedJob(f"{doc.kind} {doc.slug} has no content; blank docs are not stored")
 
 
 def _write_docs(

@@ -15,7 +15,7 @@ from celery import Celery
 from celery.signals import worker_ready, worker_shutdown
 
 from analysis.load import load_engine
-from checkout.github_token import CloneCredentials
+from checkout.github_token import CloneCredentials, development_key_warning
 from checkout.workspace import Workspace
 from fondation import keys
 from fondation.errors import ConfigError
@@ -84,8 +84,11 @@ def run_worker(settings: Settings, redis_url: str, extra_args: list[str]) -> Non
     # Build the engine once now: a bad ANALYSIS_ENGINE or a missing Claude credential
     # stops the worker at start with the variable's name, not every job at its first step.
     load_engine(settings.analysis_engine)
-    # Likewise a malformed ENCRYPTION_KEY, which would fail every private clone.
+    # Likewise a malformed ENCRYPTION_KEY, which would fail every private clone. A missing
+    # one is the web app's development setup: it works, and the risk is said once here.
     CloneCredentials.from_settings(settings)
+    if warning := development_key_warning(settings):
+        log.warning(warning)
     removed = Workspace(settings.temp_dir).clean_stale(starting_pid=os.getpid())
     if removed:
         log.info("removed %d stale job folders left by dead workers", len(removed))

@@ -65,6 +65,19 @@ class WebApp:
         job: dict[str, Any] = self.call("query", "webapp/jobs:getJob", jobId=job_id)
         return job
 
+    def repositories_named(self, full_name: str) -> list[dict[str, Any]]:
+        """repositories.getByFullName: what the course page and `/latest` look up."""
+        rows: list[dict[str, Any]] = self.call(
+            "query", "webapp/repositories:getByFullName", fullName=full_name
+        )
+        return rows
+
+    def latest_by_name(self, full_name: str) -> dict[str, Any] | None:
+        """`/course/<owner>/<repo>/latest`: the first row of that name, then its latest
+        completed job."""
+        rows = self.repositories_named(full_name)
+        return self.latest_completed(str(rows[0]["_id"])) if rows else None
+
     def latest_completed(self, repository_id: str) -> dict[str, Any] | None:
         job: dict[str, Any] | None = self.call(
             "query", "webapp/jobs:getLatestCompletedByRepository", repositoryId=repository_id

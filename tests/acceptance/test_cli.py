@@ -17,7 +17,11 @@ from testbed.services import REPO_ROOT
 pytestmark = pytest.mark.acceptance
 
 
-def fondation(cwd: Path, *args: str, timeout_s: float = 180) -> subprocess.CompletedProcess[str]:
+def fondation(
+    cwd: Path, *args: str, timeout_s: float = 180, locale: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The CLI as a process; ``locale`` is the terminal's (LANG, LC_ALL and LC_MESSAGES
+    unset) when given."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -25,6 +29,10 @@ def fondation(cwd: Path, *args: str, timeout_s: float = 180) -> subprocess.Compl
     }
     env["PYTHONPATH"] = str(REPO_ROOT)
     env["TEMP_DIR"] = str(cwd / "tmp")
+    if locale is not None:
+        for name in ("LC_ALL", "LC_MESSAGES", "LANG", "PROGRESS_LANGUAGE"):
+            env.pop(name, None)
+        env["LANG"] = locale
     return subprocess.run(
         [sys.executable, "-m", "cli", *args],
         cwd=cwd,
@@ -85,6 +93,31 @@ def test_unknown_jobs_are_reported_clearly(tmp_path: Path) -> None:
     assert "no-such-job not found" in out.stderr
 
 
+@pytest.mark.parametrize(
+    ("locale", "done", "other"),
+    [("C.UTF-8", "Completed", "Terminé"), ("fr_FR.UTF-8", "Terminé", "Completed")],
+)
+def test_the_terminal_speaks_its_locales_language_whatever_the_web_app_is_shown(
+    tmp_path: Path, locale: str, done: str, other: str
+) -> None:
+    """PROGRESS_LANGUAGE stays French (the web app's UI) in the store; the bar of
+    `fondation analyze` and the job listings follow the terminal's locale."""
+    repo = make_repo(tmp_path / "shop")
+    out = fondation(tmp_path, "analyze", str(repo), "--out", "course", locale=locale)
+    assert out.returncode == 0, out.stderr[-3000:]
+    bar = [line for line in out.stderr.splitlines() if "/8" in line]
+    assert bar, out.stderr[-3000:]
+    assert done in bar[-1]
+    assert not [line for line in bar if other in line]
+    if done == "Completed":  # the job's logs are English anyway: no French at all
+        assert "Terminé" not in out.stderr
+        assert "Étape" not in out.stderr
+    listed = fondation(tmp_path, "jobs", locale=locale)
+    assert done in listed.stdout
+    [job] = json.loads(fondation(tmp_path, "jobs", "--json", locale=locale).stdout)
+    assert job["progress"] == "Terminé"  # what the web app shows, unchanged
+
+
 def test_a_claude_worker_without_credentials_stops_at_start_naming_the_variable(
     tmp_path: Path,
 ) -> None:
@@ -106,4 +139,5 @@ def test_a_claude_worker_without_credentials_stops_at_start_naming_the_variable(
         check=False,
     )
     assert out.returncode != 0
-    assert "ANTHROPIC_API_KEY" in out.stderr or "CLAUDE_CODE_OAUTH_TOKEN" in out.stderr
+    assert "set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN" in out.stderr
+    assert "ANALYSIS_ENGINE=offline" in out.stderr

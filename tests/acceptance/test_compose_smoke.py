@@ -84,9 +84,10 @@ def project(tmp_path: Path, redis_url: str) -> LocalProject:
 
 @pytest.fixture
 def running(project: LocalProject) -> Iterator[dict[str, list[LocalService]]]:
-    # Two departures from compose/.env: the repository to analyse is a folder on this
-    # machine, and the store is SQLite whatever the example chooses.
-    local = {"JOB_STORE": "sqlite", "ALLOW_LOCAL_REPOS": "true"}
+    # Three departures from compose/.env: the repository to analyse is a folder on this
+    # machine, the store is SQLite whatever the example chooses, and the engine is the
+    # offline one, chosen explicitly (the stack's own default is claude).
+    local = {"JOB_STORE": "sqlite", "ALLOW_LOCAL_REPOS": "true", "ANALYSIS_ENGINE": "offline"}
     started: dict[str, list[LocalService]] = {"bridge": [], "worker": [], "flower": []}
     try:
         started["bridge"].append(project.service("bridge", overrides=local).start())
@@ -166,3 +167,23 @@ def test_the_compose_services_carry_a_job_to_completion_and_stop_in_their_grace_
     workdir = compose.image_config(compose.service_dockerfile(project.services["flower"])).workdir
     state = project.local_path("flower", f"{workdir}/{STATE_DIR}")
     assert list(state.glob("flower.db*")), "Flower did not save its state on the volume"
+
+
+def test_a_compose_worker_without_a_claude_credential_refuses_to_start_naming_them(
+    project: LocalProject,
+) -> None:
+    """The stack runs the claude engine by default; an operator who filled in no
+    credential gets told what to set at start, not a failed step per job."""
+    worker = project.service("worker", overrides={"JOB_STORE": "sqlite"})
+    assert worker.env["ANALYSIS_ENGINE"] == "claude"
+    assert not {"ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"} & worker.env.keys()
+    worker.start()
+    try:
+        assert worker.proc is not None
+        code = worker.proc.wait(60)
+    finally:
+        worker.kill()
+    assert code != 0
+    log = worker.log()
+    assert "set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN" in log, log[-3000:]
+    assert "ANALYSIS_ENGINE=offline" in log

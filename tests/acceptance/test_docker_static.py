@@ -453,14 +453,22 @@ _OverrideLoader.add_constructor(
 )
 
 
-def test_the_podman_override_changes_only_image_names_and_the_tmpfs_form() -> None:
+def test_the_podman_override_changes_only_image_names_the_tmpfs_form_and_the_sandbox() -> None:
     override_file = compose.COMPOSE_DIR / "docker-compose.podman.yml"
     override = yaml.load(override_file.read_text(), Loader=_OverrideLoader)
     production = _services()
     assert set(override) == {"services"}
     for name, svc in override["services"].items():
         assert name in production
-        assert set(svc) <= {"image", "tmpfs"}, f"{name}: {set(svc)}"
+        sandbox = {"security_opt", "environment"} if name == "worker" else set()
+        assert set(svc) <= {"image", "tmpfs", *sandbox}, f"{name}: {set(svc)}"
+    # The worker's sandbox: /proc unmasked, added to the production file's options
+    # (podman-compose appends lists), and a sandbox that cannot start stops the worker
+    # (docs/CLAUDE.md).
+    worker = override["services"]["worker"]
+    assert worker["security_opt"] == ["unmask=/proc/*"]
+    assert "no-new-privileges:true" in production["worker"]["security_opt"]
+    assert worker["environment"] == {"CLAUDE_SANDBOX": "bwrap"}
     built = {name for name, svc in production.items() if "build" in svc}
     assert set(override["services"]) == built  # each built service gets its image name
     [docker_form] = production["worker"]["tmpfs"]
@@ -552,3 +560,23 @@ def test_the_example_env_holds_no_secret_and_valid_settings() -> None:
     fields = {name.upper(): name for name in Settings.model_fields}
     values = {fields[k]: v for k, v in example.items() if k in fields}
     load_settings(**values)  # the example's values pass the settings' own checks
+
+
+def test_the_stacks_workers_run_the_claude_engine_unless_compose_env_chooses_another() -> None:
+    def engine(variables: dict[str, str]) -> str:
+        resolved = compose.load_compose({**variables, "FLOWER_BASIC_AUTH": "operator:example"})
+        return compose.service_environment(resolved["services"]["worker"])["ANALYSIS_ENGINE"]
+
+    example = _example()
+    assert example["ANALYSIS_ENGINE"] == "claude"
+    assert engine(example) == "claude"
+    # An operator's .env written before the engine was listed, or with the line removed.
+    assert engine({k: v for k, v in example.items() if k != "ANALYSIS_ENGINE"}) == "claude"
+    assert engine({**example, "ANALYSIS_ENGINE": "offline"}) == "offline"
+    # The image alone, run outside this compose file, is the production worker too.
+    assert compose.image_config(REPO_ROOT / "Dockerfile.worker").env["ANALYSIS_ENGINE"] == "claude"
+
+
+def test_make_demo_chooses_the_offline_engine_explicitly() -> None:
+    demo = (REPO_ROOT / "Makefile").read_text().split("\ndemo:", 1)[1].split("\n\n", 1)[0]
+    assert "ANALYSIS_ENGINE=offline $(BIN)/fondation analyze" in demo

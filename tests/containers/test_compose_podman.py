@@ -107,10 +107,13 @@ def _get(url: str, auth: str | None = None, accept: str | None = None) -> tuple[
 
 def _env_file(tier_secrets: dict[str, str], ports: dict[str, int]) -> str:
     """compose/.env.example with the tier's values: the secrets it scans the images for,
-    free host ports, local repositories allowed (the repository is mounted)."""
+    free host ports, local repositories allowed (the repository is mounted), and the
+    offline engine, chosen explicitly: the stack's default is claude, and the tier's API
+    key is a fake one no API would take."""
     values = {
         **compose.read_env_file(compose.ENV_EXAMPLE),
         **tier_secrets,
+        "ANALYSIS_ENGINE": "offline",
         "ALLOW_LOCAL_REPOS": "true",
         "POLL_INTERVAL": "1000",
         "HEALTH_HOST_PORT": str(ports["bridge"]),
@@ -322,6 +325,76 @@ def test_no_layer_of_an_image_holds_a_credential(tier: Tier, tag: str) -> None:
         assert scan.returncode == 1, f"credentials in {tag}: {scan.stdout[:2000]}{scan.stderr}"
     finally:
         podman.run(["podman", "image", "unmount", tag], timeout_s=60, check=False)
+
+
+# Run inside the worker container: the sandbox the engine wraps the CLI in, around
+# plain tools, and what each sees of /proc.
+_SANDBOX_PROBE = """
+import json, os, subprocess, tempfile
+from pathlib import Path
+from analysis.claude.sandbox import PROC_MASKED_FILES, resolve_bin, wrap
+
+def inside(*argv):
+    # As the engine runs the CLI: an environment of its own, none of the worker's.
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d)
+        cmd = wrap([resolve_bin(argv[0]), *argv[1:]], bwrap="bwrap", checkout=root, home=root)
+        env = {"LANG": "C.UTF-8"}
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=env)
+
+present = [p for p in PROC_MASKED_FILES if os.path.exists(p)]
+pids = [p for p in inside("ls", "/proc").stdout.split() if p.isdigit()]
+seen = [f"/proc/{n}/{part}" for n in ("1", "2", "3") for part in ("cmdline", "environ")]
+print(json.dumps({
+    "pids_inside": pids,
+    "processes_inside": inside("cat", *seen).stdout.replace("\\0", " "),
+    "worker_pid1_outside": open("/proc/1/cmdline").read().replace("\\0", " "),
+    "masked_read_inside": {p: inside("cat", p).stdout[:40] for p in present},
+    "masked_readable_by_worker": [p for p in present if os.access(p, os.R_OK)],
+}))
+"""
+_RUNNER_PROBE = (
+    "from analysis.claude.settings import load_claude_settings;"
+    "from analysis.claude.runner import ClaudeRunner;"
+    "r = ClaudeRunner(load_claude_settings()); r.start(); print(r.sandboxed)"
+)
+
+
+def test_the_worker_runs_the_claude_cli_inside_bubblewrap_under_podman(tier: Tier) -> None:
+    """The podman override unmasks /proc for the worker: the engine's own start-up probe
+    (`claude --version` inside bubblewrap, CLAUDE_SANDBOX=bwrap) succeeds, and inside the
+    sandbox there is no worker process and none of the entries the runtime masked."""
+    worker = tier.stack.containers("worker")[0]  # one of them, after the scaling above
+    assert tier.stack.exec(worker, "python", "-c", _RUNNER_PROBE).strip().splitlines()[-1] == "True"
+    seen = json.loads(tier.stack.exec(worker, "python", "-c", _SANDBOX_PROBE))
+    print(f"\nsandbox in the worker container: {seen}", file=sys.__stderr__)
+    assert 1 <= len(seen["pids_inside"]) <= 3, seen
+    # Outside, pid 1 is tini and the worker runs under it; inside, only bubblewrap and
+    # the tool: no worker process, so no environment holding the worker's secrets.
+    assert "tini" in seen["worker_pid1_outside"]
+    assert "bwrap" in seen["processes_inside"]
+    assert "tini" not in seen["processes_inside"]
+    assert "fondation" not in seen["processes_inside"]
+    for name, value in tier.secrets.items():
+        assert value not in seen["processes_inside"], name
+    assert all(text == "" for text in seen["masked_read_inside"].values()), seen
+
+
+def test_without_the_unmask_option_bubblewrap_cannot_mount_proc_in_the_worker_image(
+    tier: Tier,
+) -> None:
+    """Why the override carries unmask=/proc/*: with podman's default masks the kernel
+    refuses bubblewrap's /proc, and with the option it mounts it."""
+    argv = ["--unshare-all", "--share-net", "--proc", "/proc", "--dev", "/dev",
+            "--ro-bind", "/", "/", "true"]  # fmt: skip
+    base = ["podman", "run", "--rm", "--entrypoint", "bwrap"]
+    masked = podman.run([*base, WORKER_TAG, *argv], timeout_s=120, check=False)
+    assert masked.returncode != 0
+    assert "Can't mount proc" in masked.stderr, masked.stderr
+    unmasked = podman.run(
+        [*base, "--security-opt", "unmask=/proc/*", WORKER_TAG, *argv], timeout_s=120, check=False
+    )
+    assert unmasked.returncode == 0, unmasked.stderr
 
 
 def test_stopping_the_stack_leaves_nothing_behind(tier: Tier) -> None:

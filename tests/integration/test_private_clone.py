@@ -26,7 +26,7 @@ from testbed.convex_standin.stack import running_stack
 from testbed.convex_standin.webapp import WebApp
 from testbed.gitrepo import make_repo
 from tests.support.git_https import PrivateGitHost, serve_private_git
-from tests.support.web_tokens import web_encrypt
+from tests.support.web_tokens import node_available, web_encrypt, web_encrypt_in_development
 
 pytestmark = pytest.mark.integration
 
@@ -132,12 +132,18 @@ KEY_HEX = "5e" * 32
 
 
 def _web_stack(
-    tmp_path: Path, redis_url: str, standin: StandIn, host: PrivateGitHost
+    tmp_path: Path,
+    redis_url: str,
+    standin: StandIn,
+    host: PrivateGitHost,
+    key_hex: str | None = KEY_HEX,
 ) -> AbstractContextManager[WebApp]:
-    """The web app's stack, cloning from the private host with the offline engine."""
+    """The web app's stack, cloning from the private host with the offline engine; with
+    ``key_hex`` None, the workers have no ENCRYPTION_KEY."""
+    key = {} if key_hex is None else {"ENCRYPTION_KEY": key_hex}
     return running_stack(
-        tmp_path, redis_url, standin,
-        ANALYSIS_ENGINE="offline", ENCRYPTION_KEY=KEY_HEX, ALLOW_LOCAL_REPOS="false",
+        tmp_path, redis_url, standin, **key,
+        ANALYSIS_ENGINE="offline", ALLOW_LOCAL_REPOS="false",
         ALLOWED_GIT_HOSTS=host.address, GIT_SSL_CAINFO=str(host.ca_file),
         # The operator's token must never stand in for a user's.
         GIT_TOKEN="ghp_" + "OpErAtOr" * 5,
@@ -175,6 +181,68 @@ def test_a_web_job_clones_its_owners_private_repository_with_the_owners_encrypte
     assert not any(secret in held for secret in _secrets())
     assert _files_holding(tmp_path / "logs", _secrets()) == []
     assert _files_holding(tmp_path / "work", _secrets()) == []
+
+
+@pytest.mark.skipif(not node_available(), reason="needs node, the web app's runtime")
+def test_a_web_app_in_its_development_setup_clones_private_repositories_with_a_warning(
+    private_host: PrivateGitHost, tmp_path: Path, redis_url: str, convex_standin: StandIn
+) -> None:
+    """Neither the web app nor the workers have ENCRYPTION_KEY: the token the web app
+    encrypted under its development key (by Node) still clones, and the worker said at
+    start what that key is worth."""
+    private_host.publish(make_repo(tmp_path / "src"), "ada/private")
+    with _web_stack(tmp_path, redis_url, convex_standin, private_host, key_hex=None) as web:
+        user = web.sign_in("ada", token=web_encrypt_in_development(TOKEN))
+        repo = web.add_repository(user, "ada/private", clone_url=private_host.url("ada/private"))
+        job = _wait_final(web, web.regenerate(user, repo, "ada/private"))
+    assert job["status"] == "completed", job
+    assert private_host.authorized >= 1
+    warnings = [
+        json.loads(line)
+        for line in (tmp_path / "logs" / "worker.log").read_text().splitlines()
+        if "ENCRYPTION_KEY is unset" in line
+    ]
+    assert [w["level"] for w in warnings] == ["warning"], warnings
+
+
+def test_an_operators_cli_submission_runs_on_the_web_users_row_where_the_web_finds_it(
+    private_host: PrivateGitHost, tmp_path: Path, redis_url: str, convex_standin: StandIn
+) -> None:
+    """`fondation submit owner/repo` on Convex for a repository a web user has: no second
+    row; the job is the user's (it clones with the user's token); the web's `/latest`
+    shows its course; and Regenerate, on the user's row, still runs after it."""
+    private_host.publish(make_repo(tmp_path / "src"), "ada/private")
+    url = private_host.url("ada/private")
+    with _web_stack(tmp_path, redis_url, convex_standin, private_host) as web:
+        user = web.sign_in("ada", token=web_encrypt(TOKEN, KEY_HEX))
+        repo = web.add_repository(user, "ada/private", clone_url=url)
+        store = make_convex_store(convex_standin.url, convex_standin.secret)
+        settings = load_settings(
+            convex_url=convex_standin.url,
+            convex_worker_secret=convex_standin.secret,
+            allowed_git_hosts=private_host.address,
+        )
+        try:
+            job, _ = submit_job(store, settings, url, redis_url=redis_url)
+        finally:
+            store.close()
+        assert [r["_id"] for r in web.repositories_named("ada/private")] == [repo]
+        operator_job = _wait_final(web, job.id)
+        assert operator_job["status"] == "completed", operator_job
+        assert (operator_job["repositoryId"], operator_job["userId"]) == (repo, user)
+        assert private_host.authorized >= 1  # with the user's token: no GIT_TOKEN reaches it
+        latest = web.latest_by_name("ada/private")
+        assert latest is not None
+        assert latest["_id"] == job.id
+        assert web.docs(job.id)
+
+        regenerated = _wait_final(web, web.regenerate(user, repo, "ada/private"))
+        assert regenerated["status"] == "completed", regenerated
+        latest = web.latest_by_name("ada/private")
+        assert latest is not None
+        assert latest["_id"] == regenerated["_id"]
+        assert web.docs(job.id) == []  # the older course went, as the Node worker did
+        assert [r["_id"] for r in web.repositories_named("ada/private")] == [repo]
 
 
 def test_a_web_job_whose_owner_has_no_token_fails_at_once_asking_to_reconnect(

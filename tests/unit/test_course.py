@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from analysis.course.artifacts import (
     Abstraction,
     AbstractionsArtifact,
@@ -18,8 +20,9 @@ from analysis.course.artifacts import (
     Tutorial,
     TutorialsArtifact,
 )
-from analysis.course.course import CourseTitles, build_docs, chapter_docs, write_docs
+from analysis.course.course import CourseTitles, EmptyDoc, build_docs, chapter_docs, write_docs
 from analysis.course.markdown import MAX_DOC_BYTES
+from fondation.errors import PermanentError
 from store.records import DocSpec
 
 
@@ -208,3 +211,19 @@ def test_every_doc_has_a_source_key_its_kind_and_slug_without_its_place() -> Non
     assert keys["artifact-1-abstractions"] == "r1:yaml:artifact-1-abstractions"
     moved = _build(_artifacts([_chapter(2, "core", "Core", "x\n")], []))
     assert [d.source_key for d in moved if d.kind == "chapter"] == ["r1:chapter:core"]
+
+
+@pytest.mark.parametrize("kind", ["chapter", "tutorial"])
+@pytest.mark.parametrize("content", ["", "# Cart\n", "# Cart\n\n  \n", "[](01-core.md)\n"])
+def test_the_save_refuses_a_chapter_or_tutorial_with_nothing_under_its_title(
+    kind: str, content: str
+) -> None:
+    chapters = [_chapter(1, "core", "Core", "x\n"), _chapter(2, "cart", "Cart", "y\n")]
+    tutorials = [_tutorial(1, "Cart")]
+    if kind == "chapter":
+        chapters[1] = _chapter(2, "cart", "Cart", content)
+    else:
+        tutorials[0] = _tutorial(1, "Cart", content)
+    with pytest.raises(EmptyDoc, match=f"{kind} .*'Cart'.* no content under its title") as info:
+        _build(_artifacts(chapters, tutorials))
+    assert isinstance(info.value, PermanentError)

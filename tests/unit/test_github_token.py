@@ -11,11 +11,13 @@ from checkout.github_token import (
     UNREADABLE_MESSAGE,
     CloneCredentials,
     decrypt_stored_token,
+    development_key,
+    development_key_warning,
     parse_key,
 )
 from fondation.errors import ConfigError, PermanentError
 from fondation.settings import load_settings
-from tests.support.web_tokens import web_encrypt
+from tests.support.web_tokens import node_available, web_encrypt, web_encrypt_in_development
 
 KEY_HEX = "0f" * 32
 TOKEN = "gho_" + "A1b2C3" * 6
@@ -91,3 +93,38 @@ def test_a_store_with_users_never_falls_back_to_the_operator_token() -> None:
         creds.for_clone(per_user=True, stored=None)
     assert "op-token" not in repr(creds)
     assert KEY_HEX not in repr(creds)
+
+
+@pytest.mark.skipif(not node_available(), reason="needs node, the web app's runtime")
+def test_a_token_the_web_app_encrypted_without_encryption_key_is_read_without_one() -> None:
+    # Written by Node's own crypto, as the web app's development setup writes it.
+    stored = web_encrypt_in_development(TOKEN)
+    assert stored.startswith("enc_v1_")
+    creds = CloneCredentials.from_settings(load_settings(encryption_key=None))
+    assert creds.for_clone(per_user=True, stored=stored) == TOKEN
+
+
+def test_the_development_key_is_the_one_nodes_scrypt_derives() -> None:
+    # crypto.scryptSync("dev-key-do-not-use-in-production", "salt", 32), printed by Node.
+    assert development_key().hex() == (
+        "09aca543b07cf79a84b37bf4f12d0aa11bc949cfb4c569b30d836ca3be9ef995"
+    )
+
+
+def test_a_token_under_the_development_key_is_unreadable_with_the_production_key() -> None:
+    stored = web_encrypt(TOKEN, development_key().hex())
+    creds = CloneCredentials.from_settings(load_settings(encryption_key=KEY_HEX))
+    with pytest.raises(PermanentError, match="Invalid GitHub token format"):
+        creds.for_clone(per_user=True, stored=stored)
+
+
+def test_a_worker_on_convex_without_the_key_is_warned_of_the_risk() -> None:
+    convex = {"convex_url": "https://demo.convex.cloud", "convex_worker_secret": "s"}
+    warning = development_key_warning(load_settings(**convex))
+    assert warning is not None
+    assert "ENCRYPTION_KEY is unset" in warning
+    assert "development key" in warning
+    assert "in production set ENCRYPTION_KEY" in warning
+    assert development_key_warning(load_settings(**convex, encryption_key=KEY_HEX)) is None
+    # The SQLite store clones with GIT_TOKEN and never reads a stored token.
+    assert development_key_warning(load_settings(job_store="sqlite")) is None

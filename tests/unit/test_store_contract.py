@@ -18,7 +18,14 @@ from fondation.steps import STEP_NAMES
 from store.backoff import backoff_ms
 from store.base import JobStore
 from store.progress import Language, Moment, moment_text, step_log_line, step_progress
-from store.records import RETRYABLE_STATUSES, DocSpec, JobSpec, JobStatus, RepositorySpec
+from store.records import (
+    RETRYABLE_STATUSES,
+    DocSpec,
+    JobSpec,
+    JobStatus,
+    RepositoryRecord,
+    RepositorySpec,
+)
 from store.sqlite import SqliteStore
 from testbed.convex_standin.webapp import WebApp
 
@@ -51,6 +58,68 @@ def new_job(store: JobStore, now: int = T0, **kw: object) -> str:
     job, created = store.create_job(JobSpec(user_id="u1", repository_id=repo.id, **kw), now)
     assert created
     return job.id
+
+
+def web_users_repository(store: JobStore) -> RepositoryRecord:
+    """A repository row as a web user holds it (made here through the store's own call,
+    by a user of another id)."""
+    return store.upsert_repository(
+        RepositorySpec(
+            user_id="web-user", github_repo_id="1296269", name="demo", full_name="octo/demo",
+            description="The web user's", default_branch="trunk",
+        ),
+        T0,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "clone_url",
+    [
+        "https://github.com/octo/demo",
+        "https://github.com/octo/demo.git",
+        "https://GitHub.com/octo/demo/",
+        None,
+    ],
+)
+def test_a_submission_of_a_repository_a_web_user_holds_uses_that_row_unchanged(
+    store: JobStore, clone_url: str | None
+) -> None:
+    web = web_users_repository(store)
+    cli = RepositorySpec(user_id="local", name="demo", full_name="octo/demo", clone_url=clone_url)
+    for n in range(2):  # and again: still the one row
+        assert store.upsert_repository(cli, T0 + 1 + n) == web
+    # The job is the repository owner's: the web user sees it, and it clones with the
+    # web user's token.
+    job, _ = store.create_job(JobSpec(user_id="local", repository_id=web.id), T0 + 3)
+    assert job.user_id == web.user_id
+    assert store.get_repository(web.id) == web
+
+
+def test_a_repository_of_the_same_name_from_another_source_gets_a_row_of_its_own(
+    store: JobStore,
+) -> None:
+    web = web_users_repository(store)
+    elsewhere = RepositorySpec(
+        user_id="local",
+        name="demo",
+        full_name="octo/demo",
+        clone_url="https://gitlab.com/octo/demo",
+    )
+    own = store.upsert_repository(elsewhere, T0 + 1)
+    assert own.id != web.id
+    assert own.clone_url == "https://gitlab.com/octo/demo"
+    assert store.upsert_repository(elsewhere, T0 + 2).id == own.id
+    assert store.get_repository(web.id) == web
+
+
+def test_the_oldest_row_of_a_name_is_the_one_a_submission_uses(store: JobStore) -> None:
+    first = web_users_repository(store)
+    second = store.upsert_repository(
+        RepositorySpec(user_id="other-web-user", name="demo", full_name="octo/demo"), T0 + 1
+    )
+    assert second.id == first.id  # a second user's submission reuses it too
+    cli = RepositorySpec(user_id="local", name="demo", full_name="octo/demo")
+    assert store.upsert_repository(cli, T0 + 2).id == first.id
 
 
 def claim_one(store: JobStore, now: int = T0, owner: str = "b1") -> tuple[str, str]:
@@ -443,6 +512,14 @@ def test_only_chapters_are_stored_before_the_save(store: JobStore) -> None:
     assert store.get_docs(job_id) == []
 
 
+def test_a_blank_chapter_is_not_stored_before_the_save_either(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    with pytest.raises(MalformedJob, match="chapter 02-c2 has no content"):
+        store.publish_chapters(job_id, token, [chapter(1), chapter(2, " \n")], 2, 2, T0 + 1)
+    assert store.get_docs(job_id) == []
+
+
 def test_chapters_in_parts_larger_than_one_call_are_all_stored(store: JobStore) -> None:
     new_job(store)
     job_id, token = claim_one(store)
@@ -467,6 +544,21 @@ def test_the_save_removes_docs_an_earlier_run_left_and_only_those(store: JobStor
     with pytest.raises(LeaseLost):
         store.remove_docs(job_id, token, ["11-c11"], T0 + LEASE + 2)
     assert [d.slug for d in store.get_docs(job_id)] == ["11-c11"]
+
+
+@pytest.mark.parametrize("kind", ["chapter", "tutorial"])
+def test_a_blank_chapter_or_tutorial_is_refused_and_nothing_of_the_call_is_stored(
+    store: JobStore, kind: str
+) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    good = DocSpec(slug="index", title="Shop", chapter_index=0, kind="toc", content="x\n")
+    blank = DocSpec(slug="01-core", title="Core", chapter_index=1, kind=kind, content=" \n")
+    with pytest.raises(MalformedJob, match=f"{kind} 01-core has no content"):
+        store.upsert_docs(job_id, token, [good, blank], T0 + 1)
+    assert store.get_docs(job_id) == []
+    # A blank yaml or index is the engine's business, not a reader's page: not refused.
+    store.upsert_docs(job_id, token, [good.model_copy(update={"content": ""})], T0 + 2)
 
 
 def test_complete_is_final_and_repeatable_by_its_holder(store: JobStore) -> None:

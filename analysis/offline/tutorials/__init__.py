@@ -12,6 +12,7 @@ unique: a draft whose title an earlier one took is dropped.
 
 from __future__ import annotations
 
+from analysis.course import markdown
 from analysis.course.artifacts import Tutorial, TutorialsArtifact
 from analysis.offline.text import unique_slug
 from analysis.offline.tutorials.common import Workshop
@@ -32,7 +33,9 @@ def create_tutorials(shop: Workshop, cancel: CancelToken) -> TutorialsArtifact:
     tutorials: list[Tutorial] = []
     for draft in drafts:
         cancel.check()
-        if draft.title in titles:
+        # A draft with nothing to say is left out, as a kind without material is: a
+        # tutorial is never a title over nothing.
+        if draft.title in titles or markdown.is_empty_body("\n".join(draft.body)):
             continue
         titles.add(draft.title)
         index = len(tutorials) + 1

@@ -3,7 +3,7 @@
 // these take the worker secret like the queue functions do.
 import { v } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
-import type { MutationCtx, QueryCtx } from "../_generated/server";
+import type { QueryCtx } from "../_generated/server";
 import { invalid, notFound } from "./lib/errors";
 import {
   ACTIVE_STATUSES,
@@ -29,6 +29,10 @@ const MAX_LIST = 500;
 // Statuses in which a job holds its dedupe key.
 const LIVE_STATUSES = ["pending", ...ACTIVE_STATUSES] as const;
 
+// A client's repository (the CLI's `fondation submit`): the row of that name someone
+// already has (see sharedRepository), else the caller's own, created on first use. A
+// row of another user (a web user's) is returned as it is: nothing of it is changed,
+// and no users document is made for the caller.
 export const upsertRepository = workerMutation({
   args: {
     userId: v.string(),
@@ -41,11 +45,25 @@ export const upsertRepository = workerMutation({
   },
   returns: repositoryDoc,
   handler: async (ctx, args, { now }) => {
-    const userId = await ownerOf(ctx, args.userId, now);
-    const existing = await ctx.db
-      .query("repositories")
-      .withIndex("by_user_fullName", (q) => q.eq("userId", userId).eq("fullName", args.fullName))
-      .first();
+    const caller = await knownOwner(ctx, args.userId);
+    const shared = await sharedRepository(ctx, args.fullName, args.cloneUrl);
+    if (shared !== null && shared.userId !== caller) {
+      // A web user's row: the job goes there, and the row stays the web's as it is.
+      return shared;
+    }
+    const userId =
+      caller ??
+      (await ctx.db.insert("users", {
+        githubId: args.userId,
+        username: args.userId,
+        createdAt: now,
+      }));
+    const existing =
+      shared ??
+      (await ctx.db
+        .query("repositories")
+        .withIndex("by_user_fullName", (q) => q.eq("userId", userId).eq("fullName", args.fullName))
+        .first());
     const fields = {
       name: args.name,
       description: args.description,
@@ -69,18 +87,49 @@ export const upsertRepository = workerMutation({
   },
 });
 
+// Rows of one name looked at, oldest first; more than a handful means many users
+// connected the same repository, and the oldest ones are the ones that count.
+const SAME_NAME_SCAN = 32;
+
+// The repository row a client's submission of fullName belongs to whoever made it:
+// the oldest row of that name that clones the same source. The web app's course page
+// and its `/latest` open the first row repositories.getByFullName answers (the oldest),
+// and Regenerate works on the user's own row, so a job an operator submits from the
+// CLI must land on that row rather than on a second one of the same name.
+// store/sqlite/jobs.py makes the same choice; the contract suite holds both to it.
+async function sharedRepository(
+  ctx: QueryCtx,
+  fullName: string,
+  cloneUrl: string | undefined,
+): Promise<Doc<"repositories"> | null> {
+  const wanted = sourceKey(cloneUrl || githubUrl(fullName));
+  const rows = await ctx.db
+    .query("repositories")
+    .withIndex("by_fullName", (q) => q.eq("fullName", fullName))
+    .take(SAME_NAME_SCAN);
+  return rows.find((row) => sourceKey(row.cloneUrl || githubUrl(row.fullName)) === wanted) ?? null;
+}
+
+function githubUrl(fullName: string): string {
+  return `https://github.com/${fullName}`;
+}
+
+// One spelling per source: the host's case, a trailing slash and ".git" do not matter.
+function sourceKey(url: string): string {
+  return url.trim().toLowerCase().replace(/\/+$/, "").replace(/\.git$/, "");
+}
+
 // The users document a CLI caller's user id names: the id itself when it is one, or
-// else the user whose githubId is that text, created on first use. The web app's
-// repositories and jobs name a users document, so the CLI's must too.
-async function ownerOf(ctx: MutationCtx, userId: string, now: number): Promise<Id<"users">> {
+// else the user whose githubId is that text (upsertRepository creates it on first
+// use). The web app's repositories and jobs name a users document, so the CLI's must too.
+async function knownOwner(ctx: QueryCtx, userId: string): Promise<Id<"users"> | null> {
   const id = ctx.db.normalizeId("users", userId);
   if (id !== null && (await ctx.db.get(id)) !== null) return id;
   const known = await ctx.db
     .query("users")
     .withIndex("by_github_id", (q) => q.eq("githubId", userId))
     .first();
-  if (known !== null) return known._id;
-  return ctx.db.insert("users", { githubId: userId, username: userId, createdAt: now });
+  return known?._id ?? null;
 }
 
 export const getRepository = workerQuery({

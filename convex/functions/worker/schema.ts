@@ -79,6 +79,11 @@ export const WORKER_INDEXES = {
     // docs a completion removes.
     ["by_repository_status", ["repositoryId", "status"]],
   ],
-  repositories: [["by_user_fullName", ["userId", "fullName"]]],
+  repositories: [
+    ["by_user_fullName", ["userId", "fullName"]],
+    // Every row of one repository name, oldest first: the one the web's course page
+    // opens (repositories.getByFullName, first row), which a CLI submission reuses.
+    ["by_fullName", ["fullName"]],
+  ],
   docs: [["by_job_slug", ["jobId", "slug"]]],
 } as const;

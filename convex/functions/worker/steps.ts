@@ -303,6 +303,13 @@ function boundedDocs(docs: DocSpec[]): DocSpec[] {
   if (docs.length > MAX_DOCS_PER_CALL) {
     throw invalid(`at most ${MAX_DOCS_PER_CALL} docs per call, got ${docs.length}`);
   }
+  // As the web's docs.upsertFromJob: a chapter or tutorial is never stored blank.
+  const blank = docs.find(
+    (doc) => (doc.kind === "chapter" || doc.kind === "tutorial") && doc.content.trim() === "",
+  );
+  if (blank !== undefined) {
+    throw invalid(`${blank.kind} ${blank.slug} has no content; blank docs are not stored`);
+  }
   return docs;
 }
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.claude.sandbox import resolve_bin, wrap
+from analysis.claude.sandbox import PROC_MASKED_DIRS, PROC_MASKED_FILES, resolve_bin, wrap
 from tests.integration.claude_cli.conftest import OTHER_JOB_SECRET, Jobs
 
 pytestmark = pytest.mark.integration
@@ -81,3 +81,21 @@ def test_a_cli_installed_under_tmp_still_runs_inside_the_sandbox(
     done = _inside(jobs, home, str(tool), "still here")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "still here"
+
+
+def test_inside_the_sandbox_the_proc_entries_runtimes_mask_are_masked(
+    jobs: Jobs, home: Path
+) -> None:
+    """A container that unmasks /proc so that bubblewrap can mount one gets its masks
+    back inside: the CLI reads nothing of these, whatever the worker around it sees."""
+    present = [p for p in PROC_MASKED_FILES if os.path.exists(p)]
+    present_dirs = [p for p in PROC_MASKED_DIRS if os.path.isdir(p)]
+    assert present or present_dirs, "this kernel has none of the masked entries"
+    for path in present:
+        done = _inside(jobs, home, "cat", path)
+        assert done.returncode != 0 or done.stdout == "", (path, done.stdout[:200])
+    for path in present_dirs:
+        assert _inside(jobs, home, "ls", "-A", path).stdout.split() == [], path
+    # What the CLI needs of /proc stays: its own status, the cpus.
+    assert "Pid:" in _inside(jobs, home, "cat", "/proc/self/status").stdout
+    assert "processor" in _inside(jobs, home, "cat", "/proc/cpuinfo").stdout

@@ -3,6 +3,7 @@ and its cache."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -169,6 +170,43 @@ def test_tutorials_are_checked_and_returned(
     drafted_ctx.review = engine.review_chapters(drafted_ctx)
     art = engine.create_tutorials(drafted_ctx)
     assert [t.slug for t in art.tutorials] == ["discounts", "receipt"]
+
+
+def test_a_tutorial_that_is_only_its_title_is_asked_for_again(
+    engine_for: EngineFactory, drafted_ctx: StepContext, argv_log: Path, tmp_path: Path
+) -> None:
+    good = {
+        "index": 1, "slug": "discounts", "title": "Add a discount",
+        "content": "# Add a discount\n\n## Exercise\n\nGive `Cart.total` a discount.\n",
+        "files": ["shop/cart.py"],
+    }  # fmt: skip
+    title_only = {**good, "content": "# Add a discount\n\n"}
+    scenario = tmp_path / "title_only.json"
+    scenario.write_text(
+        json.dumps(
+            {
+                "responses": [
+                    {
+                        "schema": "TutorialsArtifact",
+                        "match": ["previous answer was rejected", "tutorial discounts: empty"],
+                        "structured_output": {"tutorials": [good]},
+                    },
+                    {
+                        "schema": "TutorialsArtifact",
+                        "structured_output": {"tutorials": [title_only]},
+                    },
+                ],
+                "include": ["success"],
+            }
+        )
+    )
+    engine = engine_for(str(scenario))
+    drafted_ctx.review = engine.review_chapters(drafted_ctx)
+    art = engine.create_tutorials(drafted_ctx)
+    assert [t.content for t in art.tutorials] == [good["content"]]
+    asked = [c["prompt"] for c in read_log(argv_log) if "Target abstraction" not in c["prompt"]]
+    assert len(asked) == 2
+    assert "tutorial discounts: empty content" in asked[1]
 
 
 def _eight_chapters(ctx: StepContext) -> StepContext:

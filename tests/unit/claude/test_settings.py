@@ -47,9 +47,15 @@ def test_the_api_key_wins_when_both_credentials_are_set(monkeypatch: pytest.Monk
     assert load_claude_settings().credential() == ("ANTHROPIC_API_KEY", "sk-ant-x")
 
 
-def test_no_credential_is_a_configuration_error() -> None:
-    with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN"):
+def test_no_credential_is_a_configuration_error_naming_what_to_set() -> None:
+    with pytest.raises(ConfigError) as info:
         ClaudeEngine()
+    message = str(info.value)
+    assert "set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN" in message
+    assert "ANALYSIS_ENGINE=offline" in message
+    # Said once, plainly: no pydantic prefix, no field name made up for the whole model.
+    assert "Value error" not in message
+    assert "CLAUDE_:" not in message
 
 
 def test_a_bad_value_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:

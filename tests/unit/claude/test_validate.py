@@ -156,8 +156,28 @@ def test_chapters_need_known_ids_unique_slugs_and_content(checkout: Checkout) ->
     assert check_chapters(chapters, ABSTRACTIONS, checkout) == [
         "duplicate chapter slug 'models'",
         "chapter tax: unknown abstraction id 'tax'",
-        "chapter tax: empty content",
+        "chapter tax: empty content: nothing is left once the leading '# ' title is dropped"
+        " (the course page shows the title itself); write the text under it",
     ]
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["", "  \n", "# The cart\n", "# The cart\n\n\n", "\r\n# The cart\r\n", "[](02-tax.md)\n"],
+)
+def test_a_chapter_or_tutorial_with_nothing_under_its_title_is_invalid(
+    checkout: Checkout, content: str
+) -> None:
+    [problem] = check_chapters([_chapter(1, "models", "models", content)], ABSTRACTIONS, checkout)
+    assert problem.startswith("chapter models: empty content")
+    art = TutorialsArtifact(tutorials=[Tutorial(index=1, slug="a", title="t", content=content)])
+    [problem] = check_tutorials(art, checkout)
+    assert problem.startswith("tutorial a: empty content")
+
+
+def test_a_title_with_one_line_under_it_is_content(checkout: Checkout) -> None:
+    chapter = _chapter(1, "models", "models", "# Items\n\nItems have a price.\n")
+    assert check_chapters([chapter], ABSTRACTIONS, checkout) == []
 
 
 def test_review_findings_must_name_a_chapter(checkout: Checkout) -> None:

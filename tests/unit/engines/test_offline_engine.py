@@ -7,14 +7,17 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from analysis.course.artifacts import Citation
+from analysis.course.markdown import is_empty_body
 from analysis.engine import StepContext
 from analysis.offline import OfflineEngine
 from analysis.offline.markdown import CITATION, LINK, blocks
 from analysis.offline.mermaid import validate
+from analysis.offline.tutorials.common import Draft, Workshop
 from fondation.cancel import CancelToken
 from fondation.errors import JobCanceled, PermanentError
 from tests.unit.engines.conftest import Course, Runner, Writer
@@ -278,3 +281,29 @@ def test_output_does_not_depend_on_the_hash_seed(shop: Path, tmp_path: Path) -> 
         outputs.append(child.stdout)
     assert outputs[0] == outputs[1]
     assert outputs[0].count("\n") == 6
+
+
+def test_no_chapter_or_tutorial_is_empty_under_its_title(
+    shop: Path, tmp_path: Path, run_course: Runner
+) -> None:
+    course = run_course(shop, tmp_path / "work")
+    texts = [c.content for c in (*course.chapters.chapters, *course.review.chapters)]
+    texts += [t.content for t in course.tutorials.tutorials]
+    assert texts
+    assert not [t for t in texts if is_empty_body(t)]
+
+
+def test_a_tutorial_draft_with_nothing_to_say_is_left_out(
+    shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import analysis.offline.tutorials as tutorials
+
+    said = Draft(
+        title="Said", slug="said", body=["Do this.", "", "## Answer", "", "That."], files=[]
+    )
+    unsaid = Draft(title="Unsaid", slug="unsaid", body=["", "  "], files=[])
+    monkeypatch.setattr(tutorials, "use_drafts", lambda shop: [unsaid, said])
+    for name in ("trace_drafts", "extend_drafts", "predict_drafts"):
+        monkeypatch.setattr(tutorials, name, lambda shop, cancel: [])
+    art = tutorials.create_tutorials(cast(Workshop, None), CancelToken())
+    assert [(t.index, t.title) for t in art.tutorials] == [(1, "Said")]
