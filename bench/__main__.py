@@ -78,7 +78,10 @@ def main() -> None:
         "claude_cli": runs.claude_cli,
         "chapters_as_reviewed": lambda: runs.chapters_as_reviewed(1 if q else 3),
         "regenerate": runs.regenerate,
-        "convex_pickup": lambda: runs.convex_pickup(6 if q else 15),
+        "convex_pickup": lambda: runs.convex_subscription_pickup(6 if q else 15),
+        "convex_idle": lambda: runs.convex_idle(120 if q else 240),
+        "convex_job_calls": lambda: runs.convex_job_calls(5 if q else 10),
+        "convex_cancel": lambda: runs.convex_cancel(3 if q else 5),
         "dashboard": runs.dashboard_refresh,
     }
     chosen = args.only.split(",") if args.only else list(benches)

@@ -1,9 +1,13 @@
 """The lease loop: claim jobs, dispatch their chains, keep their leases, notice lost work,
 honour cancels, and give work back on a graceful stop.
 
-Two cadences. Every POLL_INTERVAL (or at once on a wake-up) the bridge talks to the
-store: it syncs the jobs it holds, finishes cancels, renews due leases, reclaims expired
-ones (at most once per POLL_INTERVAL) and claims new work. Every
+Two cadences. Every POLL_INTERVAL (or at once on a wake-up, when a lease is due for
+renewal, or when a job falls due) the bridge talks to the store: it syncs the jobs it
+holds (only when it holds some, and once at start), finishes cancels, renews due
+leases, reclaims expired ones (at most once per POLL_INTERVAL, and only on a store
+whose deployment does not reclaim them itself) and claims new work. On Convex the bridge
+is told of new work by a query subscription (bridge/watch.py), and its poll is a slow
+safety net (``store_poll_s``, CONVEX_SAFETY_POLL_S). Every
 WORKER_LIVENESS_INTERVAL it checks, in Redis only, that the work of each held job is
 alive: a step beat, or a step message waiting in the queue.
 Work missing for longer than three liveness intervals is lost (its worker died) and the
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
@@ -27,6 +32,7 @@ from bridge.metrics import BridgeMetrics
 from bridge.peers import PeerWatch
 from bridge.queue_depth import queue_depth, work_alive
 from bridge.snapshot import BridgeSnapshot, HeldLease
+from bridge.watch import WatchLink
 from bridge.workers import consuming, live_workers
 from fondation import keys
 from fondation.clock import SYSTEM_CLOCK, Clock
@@ -111,6 +117,14 @@ class Bridge:
         self.last_liveness_mono: float = 0.0
         self.last_reclaim_mono = float("-inf")
         self.last_peers_mono = float("-inf")
+        # Seconds between store polls: POLL_INTERVAL, or the safety net's slower pace
+        # when a subscription tells the bridge of new work (bridge/service.py).
+        self.store_poll_s = settings.poll_interval_s
+        self.watch = WatchLink(self)
+        # The wall-clock time (ms) at which a pending job falls due, told by the
+        # subscription; the loop wakes then.
+        self.due_at_ms: int | None = None
+        self._held_synced = False
         self._jobs: dict[str, JobRecord] = {}
         self.peers = PeerWatch(
             settings, store, redis_client, owner=self.owner, clock_ms=clock.now_ms,
@@ -132,6 +146,7 @@ class Bridge:
             since_last_tick_s=None if last is None else self.clock.monotonic() - last,
             held=tuple(HeldLease(j.id, j.lease_until) for j in jobs.values()),
             store_failures=self.store_state.failures,
+            subscription=self.watch.view(self.store_poll_s),
         )
 
     # --- the loop -----------------------------------------------------------------
@@ -150,13 +165,41 @@ class Bridge:
             self.clock.wait(self.wake, self._sleep_s())
         self.shutdown()
 
+    def wake_at(self, due_at_ms: int | None) -> None:
+        """Claim when a pending job falls due (from any thread); None: none waits. A new
+        time wakes the loop, so that it sleeps no longer than until then."""
+        if due_at_ms == self.due_at_ms:
+            return
+        self.due_at_ms = due_at_ms
+        if due_at_ms is not None:
+            self.wake.set()
+
     def _sleep_s(self) -> float:
-        poll = self.store_state.backoff_s(self.settings.poll_interval_s)
+        poll = self.store_state.backoff_s(self.store_poll_s)
         now = self.clock.monotonic()
         until_store = max(0.0, self.last_store_tick_mono + poll - now)
         liveness = self.settings.worker_liveness_interval_s
         until_liveness = max(0.0, self.last_liveness_mono + liveness - now)
-        return min(until_store, until_liveness)
+        waits = [until_store, until_liveness]
+        renewals = [h.last_renew_mono for h in self.held.values()]
+        if renewals:
+            waits.append(max(0.0, min(renewals) + self.settings.heartbeat_interval_s - now))
+        due = self.due_at_ms
+        if due is not None:
+            waits.append(max(0.0, (due - self.clock_ms()) / 1000))
+        return min(waits)
+
+    def _job_due(self) -> bool:
+        """A pending job fell due (the time the subscription gave)."""
+        due = self.due_at_ms
+        if due is not None and self.clock_ms() >= due:
+            self.due_at_ms = None
+            return True
+        return False
+
+    def _renewal_due(self, mono: float) -> bool:
+        heartbeat = self.settings.heartbeat_interval_s
+        return any(mono - h.last_renew_mono >= heartbeat for h in self.held.values())
 
     def tick(self) -> None:
         """One pass; the store part runs when the poll interval passed or a wake-up came,
@@ -164,10 +207,14 @@ class Bridge:
         mono = self.clock.monotonic()
         woken = self.wake.is_set()
         self.wake.clear()
-        poll = self.store_state.backoff_s(self.settings.poll_interval_s)
-        if woken or mono - self.last_store_tick_mono >= poll:
+        poll = self.store_state.backoff_s(self.store_poll_s)
+        job_due = self._job_due()
+        if woken or job_due or mono - self.last_store_tick_mono >= poll:
             self.last_store_tick_mono = mono
-            self._store_tick()
+            self._store_tick("wake" if woken else "due" if job_due else "poll")
+        elif self._renewal_due(mono):
+            # Between polls a lease due for renewal costs its renewal only.
+            self._store_calls(self._handle_cancels_and_renewals)
         # On its own cadence, not on every wake-up: it reads the whole queue, and a busy
         # stack wakes the bridge for every job that ends.
         if mono - self.last_liveness_mono >= self.settings.worker_liveness_interval_s:
@@ -195,18 +242,35 @@ class Bridge:
         except FondationError as exc:  # one unreadable job must not stop the others' care
             log.warning("other bridges' jobs not checked: %s", exc, extra={"bridge": self.owner})
 
-    def _store_tick(self) -> None:
+    def _store_calls(self, calls: Callable[[], None]) -> None:
+        try:
+            calls()
+        except (StoreUnavailable, StoreAuthError) as exc:
+            self.store_state.failed(exc)
+            return
+        self.store_state.ok()
+
+    def _store_tick(self, reason: str = "poll") -> None:
+        """``reason``: "wake" (a wake-up), "due" (a job fell due), "poll" (the poll's
+        own turn, which judges whether the subscription missed a job)."""
         try:
             self._sync_held()
             self._handle_cancels_and_renewals()
             # Expired leases are a matter of minutes: looking once per poll interval is
             # enough, and spares the store a write on each of a busy stack's wake-ups.
+            # A Convex deployment reclaims them on its own cron (worker/crons.ts).
             mono = self.clock.monotonic()
-            if mono - self.last_reclaim_mono >= self.settings.poll_interval_s:
+            if (
+                not self.store.reclaims_expired_leases
+                and mono - self.last_reclaim_mono >= self.settings.poll_interval_s
+            ):
                 self.store.reclaim_expired(self.clock_ms(), self.settings.reclaim_batch)
                 self.last_reclaim_mono = mono
-            if not self.stopping.is_set():
-                self._admit()
+            # A wake-up (a job ended, a client's announce) while the subscription says
+            # nothing is ready claims nothing: a claim would find nothing, and the
+            # subscription's next answer brings any new job.
+            if not self.stopping.is_set() and not (reason == "wake" and self.watch.nothing_ready()):
+                self._admit(by_poll=reason == "poll")
         except (StoreUnavailable, StoreAuthError) as exc:
             self.store_state.failed(exc)
             return
@@ -215,6 +279,12 @@ class Bridge:
     # --- held jobs ----------------------------------------------------------------
 
     def _sync_held(self) -> None:
+        # Nothing held: nothing to ask the store, except at start, when jobs held under
+        # this WORKER_ID by the process before a restart are taken back.
+        if not self.held and self._held_synced:
+            self._jobs = {}
+            return
+        self._held_synced = True
         limit = self.settings.max_concurrent_jobs * 4
         current = {j.id: j for j in self.store.held_jobs(self.owner, limit)}
         for job_id in list(self.held):
@@ -348,7 +418,7 @@ class Bridge:
 
     # --- admission and dispatch ---------------------------------------------------
 
-    def _admit(self) -> None:
+    def _admit(self, by_poll: bool = False) -> None:
         room = self.settings.max_concurrent_jobs - len(self.held)
         try:
             depth = queue_depth(self.redis, self.settings.celery_queue)
@@ -362,6 +432,9 @@ class Bridge:
         claims = self.store.claim_batch(self.owner, room, self.settings.lease_ms, self.clock_ms())
         for claim in claims:
             self._dispatch(claim)
+        # What the poll claims on its own turn, the subscription should have announced.
+        if claims and by_poll and self.watch.claimed(claims, self.clock_ms()):
+            self.metrics.subscription_missed()
 
     def _first_step(self, job_id: str) -> int:
         done = {s.step for s in self.store.step_states(job_id) if s.status == "completed"}
@@ -372,7 +445,11 @@ class Bridge:
 
     def _dispatch(self, claim: Claim) -> None:
         job: JobRecord = claim.job
-        first = self._first_step(job.id)
+        # A job that never failed and never passed its first step has nothing to resume:
+        # its steps are not read (a store call). Were one done after all, its worker
+        # finds it committed and skips it.
+        fresh = job.attempts == 0 and not job.current_step
+        first = 0 if fresh else self._first_step(job.id)
         now = self.clock_ms()
         self.metrics.claimed(now - (job.run_at or job.created_at))
         mono = self.clock.monotonic()

@@ -49,6 +49,28 @@ class BridgeMetrics:
         self.lost_work = Counter(
             "fondation_work_lost", "Jobs whose worker vanished mid-step", registry=r
         )
+        # The Convex subscription (store/convex_watch.py), on Convex only.
+        self.subscription_up = Gauge(
+            "fondation_convex_subscription_up",
+            "1 while the Convex subscription delivers answers",
+            registry=r,
+        )
+        self.subscription_restarts = Counter(
+            "fondation_convex_subscription_restarts",
+            "Subscriber processes replaced, by cause (exited, watchdog, asked)",
+            ["cause"],
+            registry=r,
+        )
+        self.subscription_updates = Counter(
+            "fondation_convex_subscription_updates",
+            "Answers the subscription delivered",
+            registry=r,
+        )
+        self.subscription_missed_jobs = Counter(
+            "fondation_convex_subscription_missed",
+            "Claims of the safety-net poll the subscription never announced",
+            registry=r,
+        )
 
     def watch(self, held_count: Callable[[], int], worker_count: Callable[[], int]) -> None:
         """The two gauges read their values when they are scraped, so no reader of the
@@ -82,6 +104,20 @@ class BridgeMetrics:
 
     def work_lost(self) -> None:
         self.lost_work.inc()
+
+    # --- store/convex_watch.py's WatchEvents ---
+
+    def subscription_state(self, up: bool) -> None:
+        self.subscription_up.set(1 if up else 0)
+
+    def subscription_restarted(self, reason: str) -> None:
+        self.subscription_restarts.labels(reason.split(maxsplit=1)[0].rstrip(":")).inc()
+
+    def subscription_updated(self) -> None:
+        self.subscription_updates.inc()
+
+    def subscription_missed(self) -> None:
+        self.subscription_missed_jobs.inc()
 
     def queue_depth(self, depth: int) -> None:
         self.queue.set(depth)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import signal
 from types import FrameType
-from typing import Any
 
 from celery import Celery
 
@@ -16,6 +15,7 @@ from bridge.loop import Bridge
 from fondation.redis_client import connect_redis
 from fondation.settings import Settings
 from fondation.wake import WakeListener
+from store.convex_watch import ConvexWatch
 from store.open import open_store
 
 log = logging.getLogger(__name__)
@@ -30,19 +30,29 @@ def build_bridge(settings: Settings, redis_url: str, app: Celery) -> Bridge:
     )
 
 
-def _convex_watcher(settings: Settings, bridge: Bridge) -> Any:
-    """Jobs inserted in Convex by the web app announce nothing in Redis: probe for them
-    between polls, so pickup does not wait a whole POLL_INTERVAL."""
+def _convex_watch(settings: Settings, bridge: Bridge) -> ConvexWatch | None:
+    """On Convex, the web app's inserts announce nothing in Redis: a query subscription
+    tells the bridge of ready jobs and of held jobs ended under it, and the store poll
+    becomes a slow safety net (CONVEX_SAFETY_POLL_S)."""
     from store.convex import ConvexStore
-    from store.convex_watch import ReadyWatcher
 
-    if not isinstance(bridge.store, ConvexStore) or settings.convex_watch_interval_s <= 0:
+    if not isinstance(bridge.store, ConvexStore) or not settings.convex_subscribe:
         return None
-    watcher = ReadyWatcher(
-        bridge.store, bridge.wake.set, interval_s=settings.convex_watch_interval_s
+    assert settings.convex_url is not None
+    assert settings.convex_worker_secret is not None
+    watch = ConvexWatch(
+        settings.convex_url,
+        settings.convex_worker_secret.get_secret_value(),
+        bridge.owner,
+        bridge.watch.on_update,
+        events=bridge.metrics,
+        watchdog_s=settings.convex_watchdog_s,
+        beat_s=settings.convex_watchdog_s / 4,
     )
-    watcher.start()
-    return watcher
+    bridge.watch.attach(watch)
+    bridge.store_poll_s = settings.convex_safety_poll_s
+    watch.start()
+    return watch
 
 
 def run_bridge(settings: Settings, redis_url: str, app: Celery) -> None:
@@ -59,14 +69,14 @@ def run_bridge(settings: Settings, redis_url: str, app: Celery) -> None:
     signal.signal(signal.SIGINT, on_signal)
     if settings.listen_wakeups:
         listener.start()
-    watcher = _convex_watcher(settings, bridge)
+    watch = _convex_watch(settings, bridge)
     health.start()
     log.info("health view on port %d", health.port)
     try:
         bridge.run()
     finally:
-        if watcher is not None:
-            watcher.stop()
+        if watch is not None:
+            watch.stop()
         listener.stop()
         health.stop()
         bridge.store.close()

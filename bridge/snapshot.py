@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from store.convex_watch import WatchStatus
+
 
 @dataclass(frozen=True)
 class HeldLease:
@@ -16,12 +18,22 @@ class HeldLease:
 
 
 @dataclass(frozen=True)
+class SubscriptionView:
+    """The bridge's Convex subscription (bridge/watch.py), on Convex only."""
+
+    status: WatchStatus
+    missed_jobs: int  # safety-net claims the subscription never announced
+    safety_poll_s: float
+
+
+@dataclass(frozen=True)
 class BridgeSnapshot:
     owner: str
     now_ms: int  # the bridge's clock when the snapshot was taken
     since_last_tick_s: float | None  # None until the loop has ticked once
     held: tuple[HeldLease, ...]
     store_failures: int  # consecutive store calls that failed; 0 when it answers
+    subscription: SubscriptionView | None = None
 
     def leases_near_expiry(self, within_ms: float) -> list[str]:
         """The held jobs whose lease ends within ``within_ms``: renewals are failing."""

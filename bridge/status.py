@@ -10,6 +10,7 @@ import redis
 from prometheus_client import CollectorRegistry
 
 from bridge.queue_depth import queue_depth
+from bridge.snapshot import SubscriptionView
 from bridge.workers import consuming, live_workers
 from fondation.errors import FondationError
 from fondation.steps import STEP_NAMES
@@ -93,9 +94,42 @@ def collect_health(bridge: Bridge) -> HealthReport:
         report.checks.append(Check("queue", True, f"{depth} step messages waiting", depth))
     except (redis.RedisError, OSError) as exc:
         report.checks.append(Check("redis", False, f"unreachable: {type(exc).__name__}", None))
+    subscription = subscription_check(snap.subscription)
+    if subscription is not None:
+        report.checks.append(subscription)
     near = snap.leases_near_expiry(s.lease_ms / 4)
     report.checks.append(Check("leases", not near, f"{len(near)} leases near expiry", near))
     return report
+
+
+def subscription_check(view: SubscriptionView | None) -> Check | None:
+    """The Convex subscription's state (bridge/watch.py), on Convex only. While it is
+    down the bridge still claims, through its safety-net poll: the check fails to say
+    that pickup waits up to that poll's interval."""
+    if view is None:
+        return None
+    status = view.status
+    value = {
+        "state": status.state,
+        "since_s": status.since_s,
+        "restarts": status.restarts,
+        "updates": status.updates,
+        "last_update_age_s": status.last_update_age_s,
+        "missed_jobs": view.missed_jobs,
+        "safety_poll_s": view.safety_poll_s,
+    }
+    if status.state == "live":
+        return Check("subscription", True, f"live for {status.since_s:.0f} s", value)
+    if status.state == "starting" and status.since_s < status.start_grace_s:
+        return Check("subscription", True, f"connecting for {status.since_s:.0f} s", value)
+    why = f" ({status.last_error})" if status.last_error else ""
+    return Check(
+        "subscription",
+        False,
+        f"{status.state} for {status.since_s:.0f} s{why}, {status.restarts} restarts:"
+        f" jobs are picked up by the safety-net poll every {view.safety_poll_s:.0f} s",
+        value,
+    )
 
 
 def dashboard_state(bridge: Bridge, flower_url: str | None) -> dict[str, Any]:

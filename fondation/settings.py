@@ -69,11 +69,22 @@ class Settings(BaseSettings):
     convex_timeout_s: float = Field(
         default=10.0, gt=0, description="Convex HTTP timeout.", **_env("CONVEX_TIMEOUT")
     )
-    convex_watch_interval_s: float = Field(
-        default=1.0,
-        ge=0,
-        description="Between the bridge's probes for ready Convex jobs (0: off).",
-        **_env("CONVEX_WATCH_INTERVAL"),
+    convex_subscribe: bool = Field(
+        default=True,
+        description="On Convex, learn of ready and ended jobs through a query subscription"
+        " (false: poll every POLL_INTERVAL).",
+    )
+    convex_safety_poll_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=86_400,
+        description="Between the bridge's safety-net polls of Convex while it is subscribed.",
+    )
+    convex_watchdog_s: float = Field(
+        default=20.0,
+        gt=5.0,
+        le=86_400,
+        description="Without a beat from the subscription's process before it is replaced.",
     )
 
     # --- the bridge ---

@@ -46,6 +46,10 @@ class JobStore(abc.ABC):
     # (the web app's users), read with ``owner_github_token``. When False the clone
     # uses the deployment's GIT_TOKEN.
     per_user_tokens: bool = False
+    # Whether the store returns jobs whose lease expired to pending by itself (a Convex
+    # deployment's cron, convex/functions/worker/crons.ts); when False the bridges call
+    # ``reclaim_expired``.
+    reclaims_expired_leases: bool = False
 
     # --- clients (CLI, web app) -------------------------------------------------------
 

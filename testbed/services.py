@@ -47,6 +47,9 @@ class Service:
     env: dict[str, str]
     log_path: Path
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    # `python -m` puts its working directory first on the path: another tree's sources
+    # (the benchmarks' baseline) run with that tree as cwd.
+    cwd: Path = REPO_ROOT
 
     def start(self) -> Service:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,7 +58,7 @@ class Service:
         self.proc = subprocess.Popen(
             self.argv,
             env=self.env,
-            cwd=REPO_ROOT,
+            cwd=self.cwd,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,

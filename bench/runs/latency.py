@@ -3,7 +3,6 @@ as the web app does), a hop from step to step, and what an idle bridge costs."""
 
 from __future__ import annotations
 
-import functools
 import os
 import random
 import time
@@ -136,57 +135,6 @@ def idle_bridge(seconds: float = 30) -> list[Row]:
             share < 1,
             f"measured over {seconds:.0f} s",
         ),
-    ]
-
-
-def convex_pickup(repeats: int) -> list[Row]:
-    """Insert in Convex (as the web app does, no Redis announce) to first step start, on
-    the stand-in: with the bridge's ready-job probe, and with polling alone."""
-    import secrets as pysecrets
-
-    from store.records import JobSpec, RepositorySpec
-    from testbed.convex_standin.fixture import make_convex_store, start_standin, stop_standin
-
-    results: dict[str, list[float]] = {}
-    for label, interval in (("probe", "1.0"), ("polling", "0")):
-        with Stack(f"convex-{label}") as s:
-            proc, standin = start_standin(pysecrets.token_hex(16), s.root)
-            try:
-                env = {"JOB_STORE": "convex", "CONVEX_URL": standin.url,
-                       "CONVEX_WORKER_SECRET": standin.secret,
-                       "CONVEX_WATCH_INTERVAL": interval}  # fmt: skip
-                s.worker(2, **env)
-                s.bridge(**env)
-                s.wait_ready()
-                store = make_convex_store(standin.url, standin.secret)
-                repo = store.upsert_repository(
-                    RepositorySpec(user_id="web", name="shop", full_name="local/shop",
-                                   default_branch="main", clone_url=str(s.repo)),
-                    int(time.time() * 1000),
-                )  # fmt: skip
-                rng = random.Random(2)
-                values = []
-                for _ in range(repeats):
-                    time.sleep(rng.uniform(0, 1.0))
-                    job, _ = store.create_job(
-                        JobSpec(user_id="web", repository_id=repo.id), int(time.time() * 1000)
-                    )
-                    services_wait(functools.partial(_is_final, store, job.id))
-                    first = min(x.started_at for x in store.get_steps(job.id))
-                    values.append(float(first - job.created_at))
-                results[label] = values
-            finally:
-                stop_standin(proc)
-    probe, polling = results["probe"], results["polling"]
-    return [
-        Row(
-            "Pickup latency on Convex (stand-in), web-app insert",
-            f"p50 {pct(probe, 0.5):.0f} ms, p99 {pct(probe, 0.99):.0f} ms",
-            f"p50 {pct(polling, 0.5):.0f} ms (5 s polling alone)",
-            "well under POLL_INTERVAL",
-            pct(probe, 0.5) < 1000,
-            f"probe every 1 s (CONVEX_WATCH_INTERVAL); n={repeats}",
-        )
     ]
 
 

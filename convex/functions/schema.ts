@@ -103,6 +103,7 @@ export default defineSchema({
     .index("by_leaseUntil", ["leaseUntil"])
     .index("by_dedupeKey", ["dedupeKey"])
     .index("by_lockedBy", ["lockedBy", "status"]) // worker
+    .index("by_lockedBy_cancelRequested", ["lockedBy", "cancelRequested"]) // worker
     .index("by_dedupeKey_status", ["dedupeKey", "status"]) // worker
     .index("by_createdAt", ["createdAt"]) // worker
     .index("by_status_createdAt", ["status", "createdAt"]) // worker

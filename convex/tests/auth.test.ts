@@ -19,6 +19,7 @@ const PUBLIC_CALLS: Record<string, Record<string, unknown>> = {
   "worker/queue:complete": { jobId: JOB, token: "t", result: null, docsCount: 0, now: T0 },
   "worker/queue:fail": { jobId: JOB, token: "t", error: "e", permanent: true, now: T0 },
   "worker/queue:readyCount": { now: T0 },
+  "worker/queue:watch": { owner: "b", now: T0 },
   "worker/steps:beginStep": { jobId: JOB, token: "t", step: 0, worker: "w", now: T0 },
   "worker/steps:finishStep": { jobId: JOB, token: "t", step: 0, artifact: "", now: T0 },
   "worker/steps:putArtifactPart": { jobId: JOB, token: "t", step: 0, part: 0, data: "d" },

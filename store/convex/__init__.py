@@ -10,8 +10,9 @@ repeat are retried (reads, writes fenced by a lease token, ``create_job`` with a
 key, and a few writes that are idempotent by design). Any call is retried when the
 request provably never reached the server (connection refused) or was rate limited.
 
-The ``convex`` PyPI package is used for its value encoding only: its ``ConvexClient``
-holds the GIL while it waits and has no timeout (see docs/CONVEX.md).
+The ``convex`` PyPI package is used here for its value encoding only: its ``ConvexClient``
+holds the GIL while it waits and has no timeout (see docs/CONVEX.md). The bridge's query
+subscription uses that client in a process of its own (store/convex/subscriber.py).
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from store.convex.ops import OperatorCalls
 from store.convex.leases import QueueCalls
 from store.convex.reuse import ReuseCalls
 from store.convex.steps import StepCalls
-from store.convex.wire import ConvexFunctionError, ReadyProbe, decode_value
+from store.convex.wire import ConvexFunctionError, decode_value
 
-__all__ = ["ConvexFunctionError", "ConvexStore", "ReadyProbe", "decode_value"]
+__all__ = ["ConvexFunctionError", "ConvexStore", "decode_value"]
 
 
 class ConvexStore(
@@ -34,3 +35,4 @@ class ConvexStore(
     """``JobStore`` on a Convex deployment (see ``ConvexCore`` for the wire)."""
 
     per_user_tokens = True
+    reclaims_expired_leases = True

@@ -1,11 +1,10 @@
 """What operators and the health view call, in convex/functions/worker/ops.ts: stuck
-jobs, requeue, purge, counts, the ready probe."""
+jobs, requeue, purge, counts."""
 
 from __future__ import annotations
 
 
 from store.convex.wire import (
-    ReadyProbe,
     ConvexCore,
     job,
 )
@@ -50,16 +49,6 @@ class OperatorCalls(ConvexCore):
         """(count, capped) per status; capped means "at least count"."""
         rows = self._query("worker/ops:countByStatus")
         return {r["status"]: (int(r["count"]), bool(r["capped"])) for r in rows}
-
-    def ready_probe(self, now_ms: int) -> ReadyProbe:
-        """The cheap probe of ``convex_watch``: ready jobs (capped at 100) and the id of
-        the newest job, which changes whenever a job is created."""
-        value = self._query("worker/queue:readyCount", now=now_ms)
-        return ReadyProbe(
-            ready=int(value["count"]),
-            capped=bool(value["capped"]),
-            newest_job_id=value["newestJobId"],
-        )
 
     def oldest_pending(self, now_ms: int) -> int | None:
         value = self._query("worker/ops:oldestPending", now=now_ms)

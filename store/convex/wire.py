@@ -56,12 +56,6 @@ _MAX_ARTIFACT_PARTS = 64
 _MAX_RETRY_AFTER_S = 2.0
 
 
-class ReadyProbe(NamedTuple):
-    ready: int
-    capped: bool
-    newest_job_id: str | None
-
-
 class ConvexFunctionError(FondationError):
     """A Convex function failed in a way this store has no type for (a bug on either
     side, or a deployment without these functions). Neither transient nor the job's

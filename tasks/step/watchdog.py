@@ -1,9 +1,10 @@
 """The watchdog that runs beside the steps of a worker process.
 
 While a step runs it (1) refreshes the job's beat key in Redis, which tells bridges the
-work is alive; (2) polls the cancel flag a bridge sets; (3) renews the job's lease in the
-store every HEARTBEAT_INTERVAL, so a running job outlives the bridge that claimed it, and
-learns from the renewal when the job was canceled or taken over. Any of those trips the
+work is alive; (2) polls the cancel flag a bridge sets, four times a second; (3) renews
+the job's lease in the store every HEARTBEAT_INTERVAL, so a running job outlives the
+bridge that claimed it, and learns from the renewal when the job was canceled or taken
+over. Any of those trips the
 step's CancelToken.
 
 One watchdog serves every step of its process: its two threads start with the first step
@@ -27,6 +28,11 @@ from fondation.errors import FondationError, LeaseLost
 from store.base import JobStore
 
 log = logging.getLogger(__name__)
+
+# The beat thread's turn, at most: each turn reads the cancel flag, so a cancel stops the
+# running step within this (the beat itself needs only WORKER_LIVENESS_INTERVAL; two
+# Redis commands a turn per running step cost next to nothing).
+_CANCEL_POLL_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -137,7 +143,7 @@ class Watchdog:
     # Both loops end with the process (daemon threads).
     def _beat_loop(self) -> None:
         while True:
-            self._clock.sleep(self._beat_s)
+            self._clock.sleep(min(self._beat_s, _CANCEL_POLL_S))
             self.beat_turn()
 
     def _renew_loop(self) -> None:

@@ -40,7 +40,9 @@ class StandIn(NamedTuple):
         self.control(reset=True)
 
     def stats(self) -> dict[str, Any]:
-        """Calls received since the last reset: {"calls": n, "byPath": {path: n}}."""
+        """Function executions since the last reset, as Convex bills them:
+        {"calls": n, "byPath": {path: n}, "sync": {connects, firstRuns, reruns,
+        rerunsUnchanged}} (testbed/convex_standin/sync.mjs)."""
         with urllib.request.urlopen(f"{self.url}/_stats", timeout=5) as resp:
             result: dict[str, Any] = json.loads(resp.read())
             return result
@@ -57,9 +59,11 @@ def make_convex_store(url: str, secret: str, **options: Any) -> ConvexStore:
 
 def _controller(url: str) -> Callable[..., dict[str, Any]]:
     def control(
-        mode: str | None = None, *, times: int | None = None, reset: bool = False
+        mode: str | None = None, *, times: int | None = None, reset: bool = False, **extra: Any
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"reset": reset}
+        """``extra``: the other fields of server.mjs's /_control (``sync``, ``crons``,
+        ``runCrons``)."""
+        body: dict[str, Any] = {"reset": reset, **extra}
         if mode is not None:
             body["mode"] = mode
         if times is not None:
@@ -97,8 +101,12 @@ def _read_port(proc: subprocess.Popen[bytes], stderr_path: Path) -> int:
     )
 
 
-def start_standin(secret: str, log_dir: Path) -> tuple[subprocess.Popen[bytes], StandIn]:
-    """Start ``server.mjs`` on a free port; the caller stops the process."""
+def start_standin(
+    secret: str, log_dir: Path, port: int = 0
+) -> tuple[subprocess.Popen[bytes], StandIn]:
+    """Start ``server.mjs`` on ``port`` (0: a free one); the caller stops the process.
+    A stand-in started again on the port of a stopped one is that deployment
+    restarted empty: its clients reconnect to it."""
     node = shutil.which("node")
     if node is None:
         raise FileNotFoundError("node")
@@ -107,9 +115,9 @@ def start_standin(secret: str, log_dir: Path) -> tuple[subprocess.Popen[bytes], 
             "convex/node_modules is missing: run `cd convex && npm ci` (or `make convex-test`)"
         )
     stderr_path = log_dir / "convex-standin.stderr"
-    with stderr_path.open("wb") as stderr:
+    with stderr_path.open("ab") as stderr:
         proc = subprocess.Popen(
-            [node, str(SERVER), "--port", "0"],
+            [node, str(SERVER), "--port", str(port)],
             stdout=subprocess.PIPE,
             stderr=stderr,
             env={
@@ -157,3 +165,38 @@ def convex_store_factory(convex_standin: StandIn) -> Callable[..., ConvexStore]:
     keyword arguments go to ``ConvexStore``."""
     convex_standin.reset()
     return lambda **options: make_convex_store(convex_standin.url, convex_standin.secret, **options)
+
+
+class OwnStandIn:
+    """A stand-in of one test's own, which the test may restart (empty) on its port."""
+
+    def __init__(self, log_dir: Path, secret: str | None = None) -> None:
+        self.log_dir = log_dir
+        self.secret = secret or secrets.token_hex(16)
+        self.proc, self.standin = start_standin(self.secret, log_dir)
+        self.port = int(self.standin.url.rsplit(":", 1)[1])
+
+    @property
+    def url(self) -> str:
+        return self.standin.url
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop it, wait ``down_s``, and start a fresh one, empty, on the same port."""
+        stop_standin(self.proc)
+        time.sleep(down_s)
+        self.proc, self.standin = start_standin(self.secret, self.log_dir, self.port)
+
+    def stop(self) -> None:
+        stop_standin(self.proc)
+
+
+@pytest.fixture
+def own_convex_standin(tmp_path: Path) -> Iterator[OwnStandIn]:
+    """A stand-in for this test alone (it may restart it, or break its sync protocol)."""
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed: the Convex stand-in needs Node 20 or later")
+    own = OwnStandIn(tmp_path)
+    try:
+        yield own
+    finally:
+        own.stop()

@@ -24,13 +24,23 @@
 //              "committed but the reply was lost" case
 //     times    only the next N calls are affected, then the mode returns to ok
 //   {"reset": true}  empty every table and return to mode ok
-// GET /_stats gives {calls, byPath} since the last reset.
+//   {"sync": "ok" | "close" | "silent"}  faults of the sync protocol (sync.mjs)
+//   {"crons": N}  run the deployment's interval crons (functions/crons.ts) every N ms
+//                 instead of their own interval; 0 (the default) runs none, since
+//                 tests that set the clock would see leases reclaimed under them
+//   {"runCrons": true}  run every cron once, now
+// GET /_stats gives {calls, byPath, sync} since the last reset: every function
+// execution Convex would bill (HTTP calls, socket requests, subscription runs).
+//
+// The WebSocket sync protocol is served at /api/sync (sync.mjs), for the official
+// clients' query subscriptions.
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { SyncServer } from "./sync.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CONVEX_DIR = resolve(HERE, "../../convex");
@@ -84,6 +94,7 @@ async function loadRuntime() {
     'export { makeFunctionReference } from "convex/server";',
     'export { ConvexError, convexToJson, jsonToConvex } from "convex/values";',
     'export { default as schema } from "./functions/schema.ts";',
+    'export { default as crons } from "./functions/crons.ts";',
   ];
   const entries = [];
   const asModule = (file) => "./" + relative(CONVEX_DIR, file).split("\\").join("/");
@@ -139,13 +150,55 @@ class StandIn {
     this.hanging = new Set();
     // convex-test runs one transaction at a time; calls wait their turn here.
     this.queue = Promise.resolve();
+    this.stats = emptyStats();
+    this.sync = new SyncServer(this);
+    this.cronTimer = null;
     this.reset();
   }
 
+  // The crons of functions/crons.ts, run as the deployment would, every `everyMs`.
+  setCrons(everyMs) {
+    clearInterval(this.cronTimer);
+    this.cronTimer = null;
+    if (everyMs > 0) this.cronTimer = setInterval(() => void this.runCrons(), everyMs);
+  }
+
+  async runCrons() {
+    for (const job of Object.values(this.rt.crons.crons)) {
+      this.count(job.name);
+      const ref = this.rt.makeFunctionReference(job.name);
+      const turn = this.queue.then(() => this.t.mutation(ref, job.args?.[0] ?? {}));
+      this.queue = turn.catch(() => undefined);
+      try {
+        await turn;
+      } catch (err) {
+        process.stderr.write(`cron ${job.name} failed: ${err?.message ?? err}\n`);
+      }
+      this.written();
+    }
+  }
+
   reset() {
+    this.setCrons(0);
     this.t = this.rt.convexTest({ schema: this.rt.schema, modules: this.rt.modules });
     this.setMode("ok", undefined);
-    this.stats = { calls: 0, byPath: {} };
+    this.sync.setMode("ok");
+    this.stats = emptyStats();
+    // Every table changed: subscribers get the results of the empty deployment.
+    this.written();
+  }
+
+  // One billed function execution.
+  count(rawPath) {
+    // "mod.js:fn", as some clients send it, is the same function as "mod:fn".
+    const path = String(rawPath).replace(/\.js:/, ":");
+    this.stats.calls += 1;
+    this.stats.byPath[path] = (this.stats.byPath[path] ?? 0) + 1;
+  }
+
+  // After a write through HTTP: subscribed queries run again (sync.mjs).
+  written() {
+    this.sync.afterWrite(null).catch((err) => process.stderr.write(`sync update failed: ${err?.stack ?? err}\n`));
   }
 
   setMode(mode, times) {
@@ -183,8 +236,7 @@ class StandIn {
     } catch (err) {
       return send(res, 400, { code: "BadJsonBody", message: String(err) });
     }
-    this.stats.calls += 1;
-    this.stats.byPath[body.path] = (this.stats.byPath[body.path] ?? 0) + 1;
+    this.count(body.path);
     const fault = this.takeFault();
     if (fault === "429") {
       res.setHeader("retry-after", "0");
@@ -196,6 +248,7 @@ class StandIn {
     if (fault === "hang") return void this.hanging.add(res);
     if (fault === "down") return void req.socket.destroy();
     const answer = await this.run(kind, body);
+    if (kind === "action" || (kind === "mutation" && answer.status === "success")) this.written();
     if (fault === "drop") return void req.socket.destroy();
     send(res, 200, answer);
   }
@@ -234,11 +287,18 @@ class StandIn {
       const body = JSON.parse((await readBody(req)) || "{}");
       if (body.reset) this.reset();
       if (body.mode !== undefined) this.setMode(String(body.mode), body.times);
-      send(res, 200, { ok: true, mode: this.mode });
+      if (body.sync !== undefined) this.sync.setMode(String(body.sync));
+      if (body.crons !== undefined) this.setCrons(Number(body.crons));
+      if (body.runCrons) await this.runCrons();
+      send(res, 200, { ok: true, mode: this.mode, sync: this.sync.mode });
     } catch (err) {
       send(res, 400, { code: "BadControl", message: String(err?.message ?? err) });
     }
   }
+}
+
+function emptyStats() {
+  return { calls: 0, byPath: {}, sync: { connects: 0, firstRuns: 0, reruns: 0, rerunsUnchanged: 0 } };
 }
 
 function safeParse(text) {
@@ -257,11 +317,21 @@ async function main() {
       if (!res.headersSent) send(res, 500, { code: "InternalServerError", message: String(err) });
     });
   });
+  // The sync protocol's sockets; ws comes from convex/node_modules, as esbuild does.
+  const { WebSocketServer } = createRequire(join(CONVEX_DIR, "package.json"))("ws");
+  const wss = new WebSocketServer({ noServer: true });
+  server.on("upgrade", (req, socket, head) => {
+    // The npm client asks for /api/<its version>/sync, the PyPI client for /api/sync.
+    const path = new URL(req.url ?? "/", "http://standin").pathname;
+    if (!/^\/api\/([^/]+\/)?sync$/.test(path)) return void socket.destroy();
+    wss.handleUpgrade(req, socket, head, (ws) => standIn.sync.accept(ws));
+  });
   server.listen(opts.port, opts.host, () => {
     process.stdout.write(`listening ${server.address().port}\n`);
   });
   const stop = () => {
     standIn.setMode("ok");
+    standIn.sync.close();
     server.close(() => process.exit(0));
     server.closeAllConnections();
   };

@@ -16,12 +16,15 @@ from testbed.convex_standin.webapp import WebApp
 def running_stack(
     tmp_path: Path, redis_url: str, standin: StandIn, **extra: str
 ) -> Iterator[WebApp]:
-    """A bridge and a worker on the stand-in, and the web app's side of it."""
+    """A bridge and a worker on the stand-in, and the web app's side of it. The stand-in
+    runs the deployment's crons at their own pace, as a deployment does (the bridge
+    leaves expired leases to them); the next reset stops them."""
     standin.reset()
+    standin.control(crons=60_000)
     env = services.base_env(
         tmp_path, redis_url,
         JOB_STORE="convex", CONVEX_URL=standin.url, CONVEX_WORKER_SECRET=standin.secret,
-        CONVEX_TIMEOUT="5", CONVEX_WATCH_INTERVAL="0.2", POLL_INTERVAL="1000",
+        CONVEX_TIMEOUT="5", POLL_INTERVAL="1000",
         LEDGER_PATH=str(tmp_path / "ledger.txt"), **extra,
     )  # fmt: skip
     w = services.worker(tmp_path, env)

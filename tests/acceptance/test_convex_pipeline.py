@@ -20,7 +20,7 @@ def _env(tmp_path: Path, redis_url: str, standin: StandIn, **extra: str) -> dict
     settings = {
         "JOB_STORE": "convex", "CONVEX_URL": standin.url,
         "CONVEX_WORKER_SECRET": standin.secret, "CONVEX_TIMEOUT": "5",
-        "CONVEX_WATCH_INTERVAL": "0.2", "POLL_INTERVAL": "5000",
+        "POLL_INTERVAL": "5000",
     }  # fmt: skip
     return services.base_env(tmp_path, redis_url, **{**settings, **extra})
 
@@ -49,7 +49,7 @@ def test_a_job_inserted_in_convex_runs_all_steps_and_writes_its_docs(
     store = make_convex_store(convex_standin.url, convex_standin.secret)
     try:
         # Inserted as the web app would: nothing is announced in Redis. The bridge's
-        # Convex watcher must find it well before the 5 s poll.
+        # Convex subscription tells it, long before its safety-net poll.
         job_id = _insert(convex_standin, repo)
         services.wait_for(lambda: store.get_job(job_id).is_final, 90, "the job to end")
         job = store.get_job(job_id)
@@ -71,7 +71,9 @@ def test_the_bridge_rides_out_a_convex_outage_and_recovers(
 ) -> None:
     convex_standin.reset()
     repo = make_repo(tmp_path / "shop")
-    env = _env(tmp_path, redis_url, convex_standin, POLL_INTERVAL="500")
+    # Polling every 0.5 s, without the subscription: the outage is seen by the polls
+    # (tests/acceptance/test_convex_subscription_faults.py covers the subscribed bridge).
+    env = _env(tmp_path, redis_url, convex_standin, POLL_INTERVAL="500", CONVEX_SUBSCRIBE="false")
     w = services.worker(tmp_path, env)
     b = services.bridge(tmp_path, env)
     store = make_convex_store(convex_standin.url, convex_standin.secret)

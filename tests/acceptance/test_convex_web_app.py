@@ -124,9 +124,8 @@ def test_the_course_page_counts_what_it_shows_and_has_no_broken_links_or_large_r
 def test_the_web_apps_cancel_stops_the_running_step_within_seconds(
     tmp_path: Path, redis_url: str, convex_standin: StandIn
 ) -> None:
-    # Renewals every 60 s: the stop must come from the bridge seeing the job ended, on
-    # its next tick (a poll interval, 1 s, longer while a loaded store times out) and the
-    # worker's next look at its cancel flag.
+    # Renewals every 60 s: the stop must come from the bridge seeing the job ended (its
+    # subscription tells it at once) and the worker's next look at its cancel flag.
     slow_renewals = {"HEARTBEAT_INTERVAL": "60000", "LEASE_TIME": "180000"}
     with running_stack(
         tmp_path, redis_url, convex_standin, STEP_DELAY_2_S="60", **slow_renewals

@@ -19,6 +19,8 @@ from bridge.status import collect_health
 from fondation import keys
 from fondation.clock import FakeClock
 from fondation.settings import Settings, load_settings
+from store.convex.watch import WatchUpdate
+from store.convex_watch import WatchStatus
 from store.records import JobSpec, RepositorySpec
 from store.sqlite import SqliteStore
 from tasks.worker.app import create_app
@@ -347,3 +349,146 @@ def test_reading_the_health_sets_no_gauge_and_the_gauges_read_the_bridge(rig: Ri
     collect_health(rig.bridge)
     assert registry.get_sample_value("fondation_jobs_in_flight") == before == len(rig.bridge.held)
     assert len(rig.bridge.held) == 2
+
+
+# --- told by a subscription (Convex), the safety net, what is never asked ------------------
+
+
+def _counting(rig: Rig, name: str) -> list[int]:
+    """Count the calls of one store method from now on."""
+    calls: list[int] = []
+    method = getattr(rig.store, name)
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return method(*args, **kwargs)
+
+    setattr(rig.store, name, counted)
+    return calls
+
+
+def _told(
+    rig: Rig,
+    ready: tuple[str, ...] = (),
+    next_run_at_ms: int | None = None,
+    ended: dict[str, str] | None = None,
+) -> None:
+    rig.bridge.watch.on_update(WatchUpdate(ready, next_run_at_ms, ended or {}, ()))
+
+
+def test_a_bridge_that_holds_nothing_asks_for_its_held_jobs_once_at_start_only(
+    rig: Rig,
+) -> None:
+    rig.start(0, tick=False)
+    held_jobs = _counting(rig, "held_jobs")
+    rig.bridge.tick()
+    assert len(held_jobs) == 1  # jobs held under this WORKER_ID before a restart
+    for _ in range(5):
+        rig.tick_after(POLL_S)
+    assert len(held_jobs) == 1
+    _jobs(rig.store, 1)
+    rig.tick_after(POLL_S)  # claims it
+    rig.tick_after(POLL_S)
+    assert len(held_jobs) == 2
+
+
+def test_a_store_whose_deployment_reclaims_leases_is_never_asked_to(rig: Rig) -> None:
+    rig.start(0, tick=False)
+    rig.store.reclaims_expired_leases = True
+    reclaims = _counting(rig, "reclaim_expired")
+    for _ in range(3):
+        rig.tick_after(POLL_S)
+    assert reclaims == []
+
+
+def test_a_subscribed_bridge_polls_at_the_safety_nets_pace_and_claims_when_told(
+    rig: Rig,
+) -> None:
+    rig.start(0, tick=False)
+    rig.bridge.store_poll_s = 60.0
+    rig.bridge.tick()
+    claims = _counting(rig, "claim_batch")
+    [job_id] = _jobs(rig.store, 1)
+    rig.tick_after(POLL_S)
+    assert claims == []
+    _told(rig)  # an answer with nothing ready: no wake-up
+    assert not rig.bridge.wake.is_set()
+    _told(rig, ready=(job_id,))
+    rig.bridge.tick()
+    assert list(rig.bridge.held) == [job_id]
+    # Without news the next claim waits for the safety net: a renewal's turn between
+    # two polls renews and claims nothing.
+    [other] = _jobs(rig.store, 1)
+    rig.tick_after(HEARTBEAT_S)
+    assert other not in rig.bridge.held
+    rig.tick_after(60.0 - HEARTBEAT_S)
+    assert other in rig.bridge.held
+
+
+def test_a_job_falling_due_later_is_claimed_when_it_falls_due(rig: Rig) -> None:
+    rig.start(0, tick=False)
+    rig.bridge.store_poll_s = 60.0
+    rig.bridge.tick()
+    repo = rig.store.upsert_repository(RepositorySpec(user_id="u", name="d", full_name="o/d"), T0)
+    due = T0 + 7_000
+    job, _ = rig.store.create_job(JobSpec(user_id="u", repository_id=repo.id, run_at=due), T0)
+    _told(rig, next_run_at_ms=due)
+    rig.bridge.tick()
+    assert job.id not in rig.bridge.held
+    assert rig.bridge._sleep_s() == 7.0
+    rig.tick_after(7.0)
+    assert job.id in rig.bridge.held
+
+
+def test_a_lease_due_for_renewal_gets_its_turn_between_safety_polls_and_only_that(
+    rig: Rig,
+) -> None:
+    [job_id] = rig.start(1)
+    rig.bridge.store_poll_s = 600.0
+    held_jobs, claims = _counting(rig, "held_jobs"), _counting(rig, "claim_batch")
+    assert rig.bridge._sleep_s() <= HEARTBEAT_S
+    rig.tick_after(HEARTBEAT_S)
+    assert rig.store.get_job(job_id).lease_until == rig.clock.now_ms() + rig.settings.lease_ms
+    assert (held_jobs, claims) == ([], [])
+
+
+def test_news_of_a_held_job_ended_under_the_bridge_wakes_it_and_stops_the_work(
+    rig: Rig,
+) -> None:
+    [job_id] = rig.start(1)
+    rig.bridge.store_poll_s = 600.0
+    _told(rig, ended={"someone-elses-job": "canceled"})
+    assert not rig.bridge.wake.is_set()
+    rig.store.request_cancel(job_id, rig.clock.now_ms())
+    rig.bridge.watch.on_update(WatchUpdate((), None, {}, (job_id,)))
+    assert rig.bridge.wake.is_set()
+    rig.tick_after(0.1)
+    _assert_canceled(rig, job_id)
+
+
+class _LiveWatch:
+    """A ConvexWatch stand-in that only reports itself live."""
+
+    def status(self) -> WatchStatus:
+        return WatchStatus("live", 1.0, 0, 1, 0.0, None, 20.0)
+
+    def restart(self, reason: str) -> None:
+        raise AssertionError(reason)
+
+
+def test_a_wake_up_claims_nothing_while_the_live_subscription_says_nothing_is_ready(
+    rig: Rig,
+) -> None:
+    rig.start(0, tick=False)
+    rig.bridge.store_poll_s = 60.0
+    rig.bridge.watch.attach(_LiveWatch())  # type: ignore[arg-type]
+    rig.bridge.tick()
+    claims = _counting(rig, "claim_batch")
+    _told(rig)
+    rig.bridge.wake.set()  # a job of another bridge ended, say
+    rig.tick_after(0.1)
+    assert claims == []
+    [job_id] = _jobs(rig.store, 1)
+    _told(rig, ready=(job_id,))
+    rig.tick_after(0.1)
+    assert list(rig.bridge.held) == [job_id]

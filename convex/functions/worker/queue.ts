@@ -7,6 +7,7 @@ import type { Doc } from "../_generated/dataModel";
 import { internalMutation, type MutationCtx } from "../_generated/server";
 import {
   ACTIVE_STATUSES,
+  FINAL_STATUSES,
   jobDoc,
   jobResult,
   jobStatus,
@@ -42,6 +43,9 @@ const MAX_RECLAIM_BATCH = 500;
 const RECLAIM_SCAN_FACTOR = 4;
 const CRON_RECLAIM_BATCH = 100;
 const READY_COUNT_CAP = 100;
+// Ready jobs one watch answer names: more than a bridge claims at once.
+const WATCH_READY_CAP = 20;
+const WATCH_HELD_CAP = 100;
 
 const claimDoc = v.object({ job: jobDoc, leaseToken: v.string() });
 
@@ -326,7 +330,58 @@ export const fail = workerMutation({
   },
 });
 
-// The cheap probe of convex_watch.py: how many jobs are ready (capped), and the
+// What a bridge subscribes to (store/convex_watch.py), one query for both of its
+// questions: which jobs are due now and when the next one falls due (a retry's
+// runAt), and which of the jobs it holds were ended under it (the web's cancel and
+// Regenerate write `canceled` and leave the lease) or asked to stop (`fondation
+// cancel`). Each re-run is a billed function call, and a deployment re-runs a
+// query when a write touches what it read; so it reads only ranges a job's own
+// progress writes stay out of: the pending jobs, the holder's jobs in a final
+// status, the holder's jobs with a cancel request. A running job's steps never
+// re-run it. The clock is read once per run: a job falling due later is not a
+// write, so the answer gives its time and the bridge sets its own timer.
+export const watch = workerQuery({
+  args: { owner: v.string() },
+  returns: v.object({
+    ready: v.array(v.id("jobs")),
+    nextRunAt: v.union(v.number(), v.null()),
+    ended: v.array(v.object({ jobId: v.id("jobs"), status: jobStatus })),
+    cancelRequested: v.array(v.id("jobs")),
+  }),
+  handler: async (ctx, args, { now }) => {
+    // Oldest runAt first; a job without runAt (older code) sorts first and is due.
+    const pending = await ctx.db
+      .query("jobs")
+      .withIndex("by_status_runAt", (q) => q.eq("status", "pending"))
+      .take(WATCH_READY_CAP + 1);
+    const due = pending.filter((job) => (job.runAt ?? 0) <= now);
+    const later = pending.find((job) => (job.runAt ?? 0) > now);
+    const ended = [];
+    for (const status of FINAL_STATUSES) {
+      const rows = await ctx.db
+        .query("jobs")
+        .withIndex("by_lockedBy", (q) => q.eq("lockedBy", args.owner).eq("status", status))
+        .take(WATCH_HELD_CAP);
+      ended.push(...rows.map((job) => ({ jobId: job._id, status: job.status })));
+    }
+    const asked = await ctx.db
+      .query("jobs")
+      .withIndex("by_lockedBy_cancelRequested", (q) =>
+        q.eq("lockedBy", args.owner).eq("cancelRequested", true),
+      )
+      .take(WATCH_HELD_CAP);
+    return {
+      ready: due.slice(0, WATCH_READY_CAP).map((job) => job._id),
+      nextRunAt: later?.runAt ?? null,
+      ended: ended.slice(0, WATCH_HELD_CAP),
+      cancelRequested: asked.filter((job) => isActive(job.status)).map((job) => job._id),
+    };
+  },
+});
+
+// The probe of the bridge's previous release, which called it every second: kept
+// so that such a bridge keeps working during a rollout. The current bridge
+// subscribes to `watch` instead.: how many jobs are ready (capped), and the
 // newest job's id, which changes whenever a job is created.
 export const readyCount = workerQuery({
   args: { cap: v.optional(v.number()) },

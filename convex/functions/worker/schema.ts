@@ -70,6 +70,8 @@ export const WORKER_INDEXES = {
   jobs: [
     // The jobs one bridge holds, one range per active status.
     ["by_lockedBy", ["lockedBy", "status"]],
+    // The cancel requests of the jobs one bridge holds (queue.ts `watch`).
+    ["by_lockedBy_cancelRequested", ["lockedBy", "cancelRequested"]],
     // The live job of a dedupe key, one range per non-final status.
     ["by_dedupeKey_status", ["dedupeKey", "status"]],
     // Newest-first listings, and the oldest waiting job.
