@@ -304,11 +304,12 @@ class Bridge:
         if held is None:
             return
         try:
-            job = self.store.get_job(job_id)
-            if job.status == "completed":
-                self.metrics.steps_finished(self.store.step_states(job_id))
+            progress = self.store.job_progress(job_id)
         except FondationError:
             return
+        job = progress.job
+        if job.status == "completed":
+            self.metrics.steps_finished(progress.steps)
         if job.is_final and job.locked_by == self.owner and job.lease_token == held.token:
             # Ended under us, as the web app's cancel does (status written, lease left):
             # stop the running step now rather than at its worker's next renewal.
@@ -445,11 +446,8 @@ class Bridge:
 
     def _dispatch(self, claim: Claim) -> None:
         job: JobRecord = claim.job
-        # A job that never failed and never passed its first step has nothing to resume:
-        # its steps are not read (a store call). Were one done after all, its worker
-        # finds it committed and skips it.
-        fresh = job.attempts == 0 and not job.current_step
-        first = 0 if fresh else self._first_step(job.id)
+        # The claim read where the chain starts, and wrote the job log's "Claimed by".
+        first = claim.first_step
         now = self.clock_ms()
         self.metrics.claimed(now - (job.run_at or job.created_at))
         mono = self.clock.monotonic()
@@ -480,7 +478,6 @@ class Bridge:
             return
         self.held[job.id] = held
         resume = f" from {STEP_NAMES[first]}" if first else ""
-        self.store.append_log(job.id, "info", f"Claimed by {self.owner}{resume}", now)
         log.info(
             "job %s dispatched%s", job.id, resume, extra={"job_id": job.id, "bridge": self.owner}
         )

@@ -21,6 +21,7 @@ from store.records import (
     DocRecord,
     DocSpec,
     JobLogRecord,
+    JobProgress,
     JobRecord,
     JobSpec,
     LeaseState,
@@ -151,10 +152,12 @@ class JobStore(abc.ABC):
         artifact: str,
         now_ms: int,
         usage: str | None = None,
+        log: str | None = None,
     ) -> None:
         """Store the step's artifact (and what its engine spent, as JSON) durably and
-        mark it completed. Running it twice with the same artifact leaves one completed
-        record. Fenced."""
+        mark it completed, with ``log`` as an info line of the job log in the same write
+        (a call saved). Running it twice with the same artifact leaves one completed
+        record (and the line twice). Fenced."""
 
     @abc.abstractmethod
     def get_steps(self, job_id: str) -> list[StepRecord]:
@@ -163,6 +166,10 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def step_states(self, job_id: str) -> list[StepState]:
         """Every step's state, by step number, without artifacts: the light read."""
+
+    @abc.abstractmethod
+    def job_progress(self, job_id: str) -> JobProgress:
+        """The job and its step states, in one read (``JobNotFound`` if it is gone)."""
 
     @abc.abstractmethod
     def append_log(self, job_id: str, level: LogLevel, msg: str, now_ms: int) -> int:

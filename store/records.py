@@ -146,10 +146,13 @@ class JobRecord(Record):
 
 
 class Claim(Record):
-    """A job leased to a holder; ``lease_token`` fences every later write."""
+    """A job leased to a holder; ``lease_token`` fences every later write. ``first_step``
+    is the first step without a completed record, where the job's chain starts (the
+    claim also wrote the job log's "Claimed by" line)."""
 
     job: JobRecord
     lease_token: str = Field(repr=False)
+    first_step: int = 0
 
 
 class LeaseState(Record):
@@ -173,6 +176,13 @@ class StepState(Record):
     completed_at: int | None = None
     worker: str | None = None
     usage: str | None = None  # JSON: what the engine spent on the step (cost, turns)
+
+
+class JobProgress(Record):
+    """A job with its step states, read in one call."""
+
+    job: JobRecord
+    steps: list[StepState]
 
 
 class StepRecord(StepState):

@@ -26,6 +26,7 @@ const PUBLIC_CALLS: Record<string, Record<string, unknown>> = {
   "worker/steps:getArtifactParts": { jobId: JOB, step: 0, from: 0 },
   "worker/steps:getSteps": { jobId: JOB },
   "worker/steps:getStepStates": { jobId: JOB },
+  "worker/steps:getJobProgress": { jobId: JOB },
   "worker/steps:appendLog": { jobId: JOB, level: "info", msg: "m", now: T0 },
   "worker/steps:getLogs": { jobId: JOB },
   "worker/steps:upsertDocs": { jobId: JOB, token: "t", docs: [], now: T0 },

@@ -267,12 +267,16 @@ describe("failure", () => {
     expect(dead.attempts).toBe(3);
     expect(dead.progress).toBe("Échec définitif");
     const logs = await t.query(api.worker.steps.getLogs, { secret: SECRET, jobId });
+    // Each claim writes its own line ("Claimed by a"), between the attempts' endings.
     expect(logs.map((l) => l.msg)).toEqual([
+      "Claimed by a",
       "Attempt 1 failed, retry in 5.2 s: network",
+      "Claimed by a",
       "Attempt 2 failed, retry in 10.2 s: network",
+      "Claimed by a",
       "Dead after 3 attempts: network",
     ]);
-    expect(logs.map((l) => l.seq)).toEqual([0, 1, 2]);
+    expect(logs.map((l) => l.seq)).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
   test("a permanent failure fails at once", async () => {

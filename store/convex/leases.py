@@ -31,7 +31,10 @@ class QueueCalls(ConvexCore):
             {"owner": owner, "limit": limit, "leaseMs": lease_ms, "now": now_ms},
             idempotent=False,
         )
-        return [Claim(job=job(c["job"]), lease_token=c["leaseToken"]) for c in claims]
+        return [
+            Claim(job=job(c["job"]), lease_token=c["leaseToken"], first_step=c.get("firstStep", 0))
+            for c in claims
+        ]
 
     def renew(self, job_id: str, token: str, lease_ms: int, now_ms: int) -> LeaseState:
         value = self._fenced(

@@ -17,7 +17,7 @@ from store.convex.wire import (
     record,
 )
 from fondation.steps import STEP_NAMES
-from store.records import DocRecord, DocSpec, JobLogRecord, LogLevel, RepositoryRecord, StepRecord, StepState, StepStart
+from store.records import DocRecord, DocSpec, JobLogRecord, JobProgress, LogLevel, RepositoryRecord, StepRecord, StepState, StepStart
 from fondation.errors import (
     MalformedJob,
 )
@@ -57,10 +57,13 @@ class StepCalls(ConvexCore):
         artifact: str,
         now_ms: int,
         usage: str | None = None,
+        log: str | None = None,
     ) -> None:
         if not 0 <= step < len(STEP_NAMES):
             raise ValueError(f"no step {step}")
         extra: dict[str, Any] = {} if usage is None else {"usage": usage}
+        if log is not None:
+            extra["log"] = log
         parts = artifact_parts(artifact)
         if len(parts) > 1:
             # Each piece is fenced and replaces itself when sent again, so a retry or a
@@ -78,6 +81,10 @@ class StepCalls(ConvexCore):
 
     def get_steps(self, job_id: str) -> list[StepRecord]:
         return [self._step(d) for d in self._query("worker/steps:getSteps", jobId=job_id)]
+
+    def job_progress(self, job_id: str) -> JobProgress:
+        doc = self._query("worker/steps:getJobProgress", jobId=job_id)
+        return JobProgress(job=job(doc["job"]), steps=[record(StepState, d) for d in doc["steps"]])
 
     def step_states(self, job_id: str) -> list[StepState]:
         docs = self._query("worker/steps:getStepStates", jobId=job_id)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from typing import Any
 
 from fondation.errors import MalformedJob
-from fondation.steps import ANALYSIS_STEPS, FINALIZE_STEP
+from fondation.steps import ANALYSIS_STEPS, FINALIZE_STEP, STEP_NAMES
 from store.backoff import backoff_ms
 from store.records import Claim, JobRecord, LeaseState, web_result
 from store.sqlite.core import (
@@ -43,7 +44,7 @@ class QueueCalls(SqliteCore):
             claims = []
             for row in rows:
                 try:
-                    claims.append(Claim(job=job_from_row(row), lease_token=row["leaseToken"]))
+                    job = job_from_row(row)
                 except MalformedJob as exc:
                     # Fail it for good, in this transaction: the other claims go on.
                     error = str(exc)
@@ -54,6 +55,11 @@ class QueueCalls(SqliteCore):
                     )
                     self._append_log(db, row["id"], "error", f"Failed: {error}", now_ms)
                     log.error("%s; failed it", error)
+                    continue
+                first = _first_unfinished_step(db, job.id)
+                resume = f" from {STEP_NAMES[first]}" if first else ""
+                self._append_log(db, job.id, "info", f"Claimed by {owner}{resume}", now_ms)
+                claims.append(Claim(job=job, lease_token=row["leaseToken"], first_step=first))
         claims.sort(key=lambda c: (c.job.run_at or 0, c.job.created_at))
         return claims
 
@@ -216,3 +222,18 @@ class QueueCalls(SqliteCore):
                     now_ms,
                 )
             return self._job(db, job_id)
+
+
+def _first_unfinished_step(db: sqlite3.Connection, job_id: str) -> int:
+    """The first step without a completed record (a retried job resumes there), at most
+    the last step."""
+    done = {
+        r[0]
+        for r in db.execute(
+            "SELECT step FROM jobSteps WHERE jobId=? AND status='completed'", (job_id,)
+        )
+    }
+    step = 0
+    while step in done and step < FINALIZE_STEP:
+        step += 1
+    return step

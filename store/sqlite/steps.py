@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from fondation.errors import CancelRequested, MalformedJob
+from fondation.errors import CancelRequested, JobNotFound, MalformedJob
 from fondation.steps import ANALYSIS_STEPS, STEP_NAMES, step_status
 from store.progress import (
     chapters_ready_progress,
@@ -17,6 +17,7 @@ from store.records import (
     DocRecord,
     DocSpec,
     JobLogRecord,
+    JobProgress,
     LogLevel,
     RepositoryRecord,
     StepRecord,
@@ -82,9 +83,12 @@ class StepCalls(SqliteCore):
         artifact: str,
         now_ms: int,
         usage: str | None = None,
+        log: str | None = None,
     ) -> None:
         with self._write() as db:
             self._fenced(db, job_id, token)
+            if log is not None:
+                self._append_log(db, job_id, "info", log, now_ms)
             db.execute(
                 "INSERT INTO jobSteps (jobId, step, name, status, runs, artifact, startedAt,"
                 " completedAt, usage) VALUES (?,?,?,'completed',1,?,?,?,?)"
@@ -98,6 +102,13 @@ class StepCalls(SqliteCore):
     def get_steps(self, job_id: str) -> list[StepRecord]:
         rows = self._read("SELECT * FROM jobSteps WHERE jobId=? ORDER BY step", (job_id,))
         return [StepRecord.model_validate(dict(r)) for r in rows]
+
+    def job_progress(self, job_id: str) -> JobProgress:
+        # Two local reads; what the web app's Convex deployment does in one call.
+        rows = self._read("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if not rows:
+            raise JobNotFound(job_id)
+        return JobProgress(job=job_from_row(rows[0]), steps=self.step_states(job_id))
 
     def step_states(self, job_id: str) -> list[StepState]:
         rows = self._read(

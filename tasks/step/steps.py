@@ -83,6 +83,7 @@ class StepRun:
         self.step = step
         self.extra = {"job_id": job_id, "step": step, "worker": rt.worker_name}
         self.usage: str | None = None
+        self.finish_log: str | None = None  # a job log line written with the result
 
     # --- entry point --------------------------------------------------------------
 
@@ -153,8 +154,14 @@ class StepRun:
                 payload = artifact.model_dump_json()
                 self._retry(
                     lambda: self.rt.store.finish_step(
-                        self.job_id, self.token, self.step, payload, self.clock.now_ms(), self.usage
-                    ),
+                        self.job_id,
+                        self.token,
+                        self.step,
+                        payload,
+                        self.clock.now_ms(),
+                        self.usage,
+                        log=self.finish_log,
+                    ),  # fmt: skip
                     "finish_step",
                 )
         except JobCanceled:
@@ -308,7 +315,8 @@ class StepRun:
         dest = self.rt.workspace.checkout_dir(self.job_id)
         options = self._clone_options(source, cancel)
         result = self.rt.engine.checkouts.clone(source, ref, dest, options)
-        self._log(
+        # Written with the step's result, in the same store call.
+        self.finish_log = (
             f"Cloned {source.display} at {result.commit[:12]}"
             f" ({result.files} files, {result.bytes} bytes)"
         )

@@ -792,11 +792,33 @@ def test_both_stores_write_the_same_progress_texts_and_english_logs(
     try:
         progress, logs = steps_seen(s)
         assert progress == [step_progress(step, language) for step in range(8)]
-        assert logs == [f"{step_log_line(step)} (worker w)" for step in range(8)]
+        # The claim writes its line; then one line per step start.
+        assert logs == ["Claimed by b1"] + [
+            f"{step_log_line(step)} (worker w)" for step in range(8)
+        ]
         moments = moments_seen(s)
         assert moments == {m: moment_text(m, language) for m in MOMENTS}
     finally:
         s.close()
+
+
+def test_a_claim_says_where_the_chain_starts_and_logs_it(store: JobStore) -> None:
+    job_id = new_job(store)
+    [claim] = store.claim_batch("b1", 1, LEASE, T0 + 1)
+    assert claim.first_step == 0
+    store.begin_step(job_id, claim.lease_token, 0, "w", T0 + 2)
+    store.finish_step(job_id, claim.lease_token, 0, "{}", T0 + 3, log="Cloned it")
+    store.begin_step(job_id, claim.lease_token, 1, "w", T0 + 4)
+    store.finish_step(job_id, claim.lease_token, 1, "{}", T0 + 5)
+    store.release(job_id, claim.lease_token, T0 + 6, "stopping")
+    [again] = store.claim_batch("b2", 1, LEASE, T0 + 10**7)
+    assert again.first_step == 2
+    msgs = [line.msg for line in store.get_logs(job_id)]
+    assert "Cloned it" in msgs
+    assert msgs[-1] == f"Claimed by b2 from {STEP_NAMES[2]}"
+    progress = store.job_progress(job_id)
+    assert progress.job.id == job_id
+    assert [s.step for s in progress.steps] == [0, 1]
 
 
 def test_the_runbooks_grep_finds_the_step_lines_in_the_job_logs(store: JobStore) -> None:
@@ -818,7 +840,7 @@ def test_each_ending_writes_the_same_log_line_on_both_stores(store: JobStore) ->
     job_id, token = claim_one(store, T0 + 10**6)
     # 12.25 s is an exact tie, which both stores round to even as Python's format does.
     store.fail(job_id, token, "flaky", False, T0 + 10**6, 2_250)
-    assert log_lines(store, job_id) == [
+    assert ending_lines(store, job_id) == [
         ("error", "Attempt 1 failed, retry in 6.2 s: network down"),
         ("error", "Attempt 2 failed, retry in 12.2 s: flaky"),
     ]
@@ -829,17 +851,22 @@ def test_each_ending_writes_the_same_log_line_on_both_stores(store: JobStore) ->
     permanent = new_job(store, now=T0 + 3 * 10**6)
     _, token = claim_one(store, T0 + 3 * 10**6)
     store.fail(permanent, token, "bad URL", True, T0 + 3 * 10**6, 0)
-    assert log_lines(store, permanent) == [("error", "Failed: bad URL")]
+    assert ending_lines(store, permanent) == [("error", "Failed: bad URL")]
 
     dead = new_job(store, now=T0 + 4 * 10**6, max_attempts=1)
     _, token = claim_one(store, T0 + 4 * 10**6)
     store.fail(dead, token, "flaky", False, T0 + 4 * 10**6, 0)
-    assert log_lines(store, dead) == [("error", "Dead after 1 attempts: flaky")]
+    assert ending_lines(store, dead) == [("error", "Dead after 1 attempts: flaky")]
 
     requeued = new_job(store, now=T0 + 5 * 10**6)
     claim_one(store, T0 + 5 * 10**6)
     store.requeue(requeued, T0 + 5 * 10**6 + 1, "operator")
-    assert log_lines(store, requeued) == [("info", "Requeued: operator")]
+    assert ending_lines(store, requeued) == [("info", "Requeued: operator")]
+
+
+def ending_lines(store: JobStore, job_id: str) -> list[tuple[str, str]]:
+    """The job's log lines but the claims' own ("Claimed by ...")."""
+    return [line for line in log_lines(store, job_id) if not line[1].startswith("Claimed by")]
 
 
 def test_a_job_given_back_says_why_and_shows_queued(store: JobStore) -> None:

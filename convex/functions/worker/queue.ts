@@ -32,6 +32,8 @@ import {
   newLeaseToken,
   requirePositive,
   secondsText,
+  stepName,
+  stepsOf,
 } from "./lib/jobs";
 
 // Upper bounds of one call; a bigger request gets this many.
@@ -47,7 +49,8 @@ const READY_COUNT_CAP = 100;
 const WATCH_READY_CAP = 20;
 const WATCH_HELD_CAP = 100;
 
-const claimDoc = v.object({ job: jobDoc, leaseToken: v.string() });
+// firstStep: the first step without a completed record, where the chain starts.
+const claimDoc = v.object({ job: jobDoc, leaseToken: v.string(), firstStep: v.number() });
 
 export const claimBatch = workerMutation({
   args: {
@@ -77,7 +80,12 @@ export const claimBatch = workerMutation({
         updatedAt: now,
         progress: momentText("claimed", language),
       });
-      claims.push({ job: (await ctx.db.get(job._id))!, leaseToken });
+      // Where the chain starts, and the job log's line, in this transaction: the bridge
+      // then needs no call of its own for either.
+      const firstStep = firstUnfinishedStep(await stepsOf(ctx, job._id));
+      const from = firstStep > 0 ? ` from ${stepName(firstStep)}` : "";
+      await appendLogLine(ctx, job._id, "info", `Claimed by ${args.owner}${from}`, now);
+      claims.push({ job: (await ctx.db.get(job._id))!, leaseToken, firstStep });
     }
     claims.sort(
       (a, b) => (a.job.runAt ?? 0) - (b.job.runAt ?? 0) || a.job.createdAt - b.job.createdAt,
@@ -404,3 +412,12 @@ export const readyCount = workerQuery({
     };
   },
 });
+
+// The first step without a completed record (a retried job resumes there), at most the
+// last step.
+function firstUnfinishedStep(steps: Doc<"jobSteps">[]): number {
+  const done = new Set(steps.filter((s) => s.status === "completed").map((s) => s.step));
+  let step = 0;
+  while (done.has(step) && step < FINALIZE_STEP) step += 1;
+  return step;
+}

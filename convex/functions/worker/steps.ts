@@ -164,6 +164,8 @@ export const finishStep = workerMutation({
     artifact: v.string(),
     parts: v.optional(v.number()),
     usage: v.optional(v.string()),
+    // A job log line written with the result: one call instead of two.
+    log: v.optional(v.string()),
   },
   returns: v.null(),
   handler: async (ctx, args, { now }) => {
@@ -208,6 +210,7 @@ export const finishStep = workerMutation({
       await ctx.db.patch(existing._id, { ...stored, artifactParts: parts });
     }
     await ctx.db.patch(job._id, { updatedAt: now });
+    if (args.log !== undefined) await appendLogLine(ctx, job._id, "info", args.log, now);
     return null;
   },
 });
@@ -242,6 +245,20 @@ export const getStepStates = workerQuery({
     return (await stepsOf(ctx, jobId)).map(
       ({ artifact: _artifact, artifactParts: _parts, ...state }) => state,
     );
+  },
+});
+
+// The job with its step states, in one call: what a bridge reads when a job it held
+// ended (its outcome and its steps' durations).
+export const getJobProgress = workerQuery({
+  args: { jobId: v.string() },
+  returns: v.object({ job: jobDoc, steps: v.array(jobStepStateDoc) }),
+  handler: async (ctx, args) => {
+    const job = await loadJob(ctx, args.jobId);
+    const steps = (await stepsOf(ctx, job._id)).map(
+      ({ artifact: _artifact, artifactParts: _parts, ...state }) => state,
+    );
+    return { job, steps };
   },
 });
 
