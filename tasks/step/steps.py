@@ -161,7 +161,7 @@ class StepRun:
                         self.clock.now_ms(),
                         self.usage,
                         log=self.finish_log,
-                    ),  # fmt: skip
+                    ),
                     "finish_step",
                 )
         except JobCanceled:
