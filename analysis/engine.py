@@ -15,6 +15,7 @@ import redis
 
 from analysis.course.artifacts import (
     AbstractionsArtifact,
+    Chapter,
     ChaptersArtifact,
     OrderArtifact,
     RelationshipsArtifact,
@@ -54,6 +55,15 @@ class StepContext:
     note: Callable[[str], None] | None = None
     # Work of the repository's earlier jobs the step may reuse (None: reuse nothing).
     reuse: ReuseBook | None = None
+    # Told of each chapter as its review ends, so the course shows it before the step
+    # is done (tasks/step/publish.py). Called from the engine's threads; it must not
+    # block them for long nor raise: the step's artifact stays the record.
+    on_chapter_reviewed: Callable[[Chapter], None] | None = None
+
+    def chapter_reviewed(self, chapter: Chapter) -> None:
+        """An engine's review step calls this once a chapter's review is done."""
+        if self.on_chapter_reviewed is not None:
+            self.on_chapter_reviewed(chapter)
 
     def need_abstractions(self) -> AbstractionsArtifact:
         return _need(self.abstractions, "abstractions")

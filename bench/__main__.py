@@ -78,6 +78,7 @@ def main() -> None:
         "claude_cli": runs.claude_cli,
         "claude_reviews": lambda: runs.claude_reviews(2 if q else 3),
         "claude_limits": runs.claude_limits,
+        "chapters_as_reviewed": lambda: runs.chapters_as_reviewed(1 if q else 3),
         "regenerate": runs.regenerate,
         "convex_pickup": lambda: runs.convex_subscription_pickup(6 if q else 15),
         "convex_idle": lambda: runs.convex_idle(120 if q else 240),

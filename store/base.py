@@ -147,7 +147,9 @@ class JobStore(abc.ABC):
         """Record that ``step`` starts: job status, currentStep and progress text
         ("Step k/6: <name>"), the step's run count, and a job log line. Returns, read in
         the same transaction, the step record, the job as updated, its repository and
-        every step record of the job (the artifacts the step works from). A step already
+        every step record of the job (the artifacts the step works from). A job whose
+        chapters already show (status ``running``, see ``publish_chapters``) stays
+        ``running`` for the rest of its attempt. A step already
         completed is returned unchanged (status ``completed``) and nothing is written,
         so the caller skips it. Fenced; raises ``CancelRequested`` when the job's cancel
         was requested, so no later step starts."""
@@ -195,6 +197,32 @@ class JobStore(abc.ABC):
         written. Idempotent. Fenced. A chapter or tutorial whose content is blank is
         refused with ``MalformedJob`` and nothing is written, as the web app's own
         ``docs.upsertFromJob`` refuses one."""
+
+    @abc.abstractmethod
+    def publish_chapters(
+        self,
+        job_id: str,
+        token: str,
+        docs: Sequence[DocSpec],
+        ready: int,
+        total: int,
+        now_ms: int,
+    ) -> int:
+        """Store the docs of chapters whose review has ended while the job still runs, so
+        the course page shows them at once. Docs are inserted or replaced by (jobId,
+        slug) as ``upsert_docs`` does, and must be chapters. The job's status becomes
+        ``running``, the status under which the page shows the job's progress beside its
+        docs, and its progress says that ``ready`` of ``total`` chapters are ready;
+        ``docsCount`` is left to ``complete``. Returns the number written. Idempotent.
+        Fenced, so a holder whose lease was lost writes nothing; raises
+        ``CancelRequested`` when the job's cancel was requested."""
+
+    @abc.abstractmethod
+    def remove_docs(self, job_id: str, token: str, slugs: Sequence[str], now_ms: int) -> int:
+        """Delete the job's docs with these slugs: docs an earlier run of a step stored
+        that the finished course no longer has (a chapter now cut into parts, or no
+        longer cut). Returns the number deleted; a slug without a doc is skipped, so a
+        repeat deletes nothing more. Fenced."""
 
     @abc.abstractmethod
     def get_docs(self, job_id: str) -> list[DocRecord]:

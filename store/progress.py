@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
-from fondation.steps import ANALYSIS_STEPS, step, step_line
+from fondation.steps import ANALYSIS_STEPS, shared_rules, step, step_line
 
 Language = Literal["fr", "en"]
 LANGUAGES: tuple[str, ...] = get_args(Language)
@@ -61,6 +61,15 @@ def step_log_line(number: int) -> str:
 
 def moment_text(moment: Moment, language: Language) -> str:
     return _MOMENTS[language][moment]
+
+
+_CHAPTERS_READY: dict[str, str] = shared_rules()["progress"]["chaptersReady"]
+
+
+def chapters_ready_progress(ready: int, total: int, language: Language) -> str:
+    """What ``progress`` shows once chapters are stored as their reviews end: the course
+    page puts it after "Étape k sur 6: ", beside the chapters it already lists."""
+    return _CHAPTERS_READY[language].format(ready=ready, total=total)
 
 
 # Why a step gave its job back to wait for Claude (analysis/claude/guard.py), and what the

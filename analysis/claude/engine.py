@@ -241,19 +241,8 @@ class ClaudeEngine(Engine):
 
         def review(chapter: Chapter) -> tuple[Chapter, list[ReviewFinding]]:
             answer = self._review(ctx, chapter, len(drafts), abstractions, order, checkout)
-            fixed = chapter.model_copy(
-                update={
-                    "title": answer.title,
-                    "content": answer.content,
-                    "citations": answer.citations,
-                }
-            )
-            findings = [
-                ReviewFinding(
-                    chapter_slug=chapter.slug, kind=f.kind, message=f.message, fixed=f.fixed
-                )
-                for f in answer.findings
-            ]
+            fixed, findings = _reviewed(chapter, answer)
+            ctx.chapter_reviewed(fixed)
             return fixed, findings
 
         results = self._fan_out(ctx, drafts, review)
@@ -325,7 +314,7 @@ class ClaudeEngine(Engine):
         cache. A review that fails here is left to step 5, and step 4 succeeds on its
         drafts alone."""
         try:
-            self._review(ctx, chapter, total, abstractions, order, checkout)
+            answer = self._review(ctx, chapter, total, abstractions, order, checkout)
         except JobCanceled:
             raise
         except FondationError as exc:
@@ -333,6 +322,9 @@ class ClaudeEngine(Engine):
                 "review of chapter %d left to step 5: %s", chapter.index, exc,
                 extra={"job_id": ctx.job_id},
             )  # fmt: skip
+            return
+        # Readable now, while the other drafts are written (the step's publisher).
+        ctx.chapter_reviewed(_reviewed(chapter, answer)[0])
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -349,6 +341,18 @@ class ClaudeEngine(Engine):
             ctx.cancel.cancel("step interrupted")
 
         return fan_out(items, work, self.settings.chapter_concurrency, abort, follow_up)
+
+
+def _reviewed(chapter: Chapter, answer: ChapterReview) -> tuple[Chapter, list[ReviewFinding]]:
+    """The chapter as its review corrected it, and what the review found."""
+    fixed = chapter.model_copy(
+        update={"title": answer.title, "content": answer.content, "citations": answer.citations}
+    )
+    findings = [
+        ReviewFinding(chapter_slug=chapter.slug, kind=f.kind, message=f.message, fixed=f.fixed)
+        for f in answer.findings
+    ]
+    return fixed, findings
 
 
 def _require_valid(what: str, problems: list[str]) -> None:

@@ -11,6 +11,7 @@ from bench.runs.convex_cost import (
 )
 from bench.runs.dashboard import dashboard_refresh
 from bench.runs.engines import (
+    chapters_as_reviewed,
     claude_cli,
     claude_limits,
     claude_reviews,
@@ -25,6 +26,7 @@ from bench.runs.throughput import scaling, throughput
 
 __all__ = [
     "Row",
+    "chapters_as_reviewed",
     "claude_cli",
     "claude_limits",
     "claude_reviews",

@@ -26,7 +26,7 @@ from analysis.course.artifacts import (
     RelationshipsArtifact,
     ReviewArtifact,
 )
-from analysis.course.course import build_docs
+from analysis.course.course import CourseTitles, build_docs
 from analysis.course.job_prompt import requester_instructions
 from analysis.course.regeneration import (
     COURSE_KEY,
@@ -62,6 +62,7 @@ from store.records import (
     StepRecord,
     StepStart,
 )
+from tasks.step.publish import ChapterPublisher
 from tasks.step.reuse_book import StoreReuseBook
 from tasks.step.runtime import WorkerRuntime
 from tasks.step.store_retry import retry_store
@@ -192,20 +193,34 @@ class StepRun:
         ctx = self._context(start, artifacts, cancel)
         engine = self.rt.engine
         if self.step == FINALIZE_STEP:
-            self._finalize(artifacts)
+            self._finalize(artifacts, start)
             return None
         method = STEPS[self.step].engine_method
         assert method is not None, f"step {self.step} has no engine method"
         run: Callable[[StepContext], Artifact] = getattr(engine, method)
+        publisher = self._chapter_publisher(start, ctx, cancel)
         key = self._step_key(ctx, artifacts)
         kept = None if key is None or ctx.reuse is None else reuse_step(ctx.reuse, self.step, key)
         if kept is not None:
             artifact, spent = kept
             self.usage = json.dumps(saved_usage(spent), sort_keys=True)
             self._log(f"{STEP_NAMES[self.step]}: reused, the repository's tree is unchanged")
+            if isinstance(artifact, ReviewArtifact):
+                # Reviews reused whole: every chapter is readable at once.
+                for chapter in artifact.chapters:
+                    publisher(chapter)
+            publisher.close(store_waiting=True)
             return artifact
+        ctx.on_chapter_reviewed = publisher
         try:
             result = run(ctx)
+        except BaseException:
+            publisher.close(store_waiting=False)
+            raise
+        else:
+            # The chapters stored before the step's artifact: the course shows each
+            # before the step is recorded as done.
+            publisher.close(store_waiting=True)
         finally:
             self._keep_raw_outputs(ctx)
         usage = engine.step_usage(ctx, self.step)
@@ -213,6 +228,20 @@ class StepRun:
         if key is not None and ctx.reuse is not None:
             keep_step(ctx.reuse, self.step, key, result, usage)
         return result
+
+    def _chapter_publisher(
+        self, start: StepStart, ctx: StepContext, cancel: CancelToken
+    ) -> ChapterPublisher:
+        """Stores each chapter as the engine reports its review done (whichever step
+        reviews), so the course page shows it while the rest is written."""
+        if ctx.chapters is not None:
+            total = len(ctx.chapters.chapters)
+        else:
+            total = 0 if ctx.order is None else len(ctx.order.order)
+        return ChapterPublisher(
+            self.rt.store, self.job_id, self.token, start.job.repository_id, total, cancel,
+            grace_s=self.rt.settings.store_outage_grace_s, clock=self.clock,
+        )  # fmt: skip
 
     def _step_key(self, ctx: StepContext, artifacts: dict[int, Artifact]) -> str | None:
         """The step's key for whole-step reuse: None when the tree cannot be read."""
@@ -347,14 +376,33 @@ class StepRun:
         ctx.review = _typed(artifacts.get(5), ReviewArtifact)
         return ctx
 
-    def _finalize(self, artifacts: dict[int, Artifact]) -> None:
-        docs = build_docs({k: v for k, v in artifacts.items() if k >= 1})
-        stats = self._course_diff(docs)
+    def _finalize(self, artifacts: dict[int, Artifact], start: StepStart) -> None:
+        """The course completed: the index, the tutorials and the references join the
+        chapters stored as their reviews ended, which keep their slugs and titles and
+        are not written again unless they changed (a review run again)."""
         store = self.rt.store
-        count = self._retry(
-            lambda: store.upsert_docs(self.job_id, self.token, docs, self.clock.now_ms()),
+        stored = {d.slug: d for d in self._retry(lambda: store.get_docs(self.job_id), "get_docs")}
+        docs = build_docs(
+            {k: v for k, v in artifacts.items() if k >= 1},
+            repository_id=start.job.repository_id,
+            titles=CourseTitles(stored.values()),
+        )
+        stats = self._course_diff(docs)
+        changed = [d for d in docs if d.slug not in stored or not d.same_as(stored[d.slug])]
+        self._retry(
+            lambda: store.upsert_docs(self.job_id, self.token, changed, self.clock.now_ms()),
             "upsert_docs",
         )
+        # A chapter an earlier run stored whole and this one in parts (or the reverse)
+        # left docs the course no longer has: the page would list them.
+        stale = sorted(set(stored) - {d.slug for d in docs})
+        if stale:
+            log.warning("removing docs of an earlier run: %s", stale, extra=self.extra)
+            self._retry(
+                lambda: store.remove_docs(self.job_id, self.token, stale, self.clock.now_ms()),
+                "remove_docs",
+            )
+        count = len(docs)
         chapters = sum(1 for d in docs if d.kind == "chapter")
         tutorials = sum(1 for d in docs if d.kind == "tutorial")
         # The folder goes before the job is marked done: a completed job has left nothing

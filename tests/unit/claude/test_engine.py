@@ -17,6 +17,7 @@ from analysis.claude.prompts import FEEDBACK_HEADING
 from analysis.course.artifacts import (
     Abstraction,
     AbstractionsArtifact,
+    Chapter,
     Citation,
     OrderArtifact,
     RelationshipsArtifact,
@@ -155,9 +156,23 @@ def test_each_chapter_is_reviewed_as_soon_as_its_draft_is_done_and_step_5_reuses
     # yet started, and step 4 ends once they are all answered.
     reviews = [i for i, prompt in enumerate(asked) if "## Task: review chapter" in prompt]
     assert reviews == [3, 4, 5], [p[:80] for p in asked]
+    reported: list[Chapter] = []
+    ordered_ctx.on_chapter_reviewed = reported.append
     review = engine.review_chapters(ordered_ctx)
     assert len(read_log(argv_log)) == 6  # step 5 asked nothing: every review was cached
+    assert sorted(reported, key=lambda c: c.index) == review.chapters
     assert [c.slug for c in review.chapters] == ["models", "cart", "checkout"]
+
+
+def test_a_chapter_reviewed_early_is_reported_readable_during_step_4(
+    engine_for: EngineFactory, ordered_ctx: StepContext
+) -> None:
+    reported: list[Chapter] = []
+    ordered_ctx.on_chapter_reviewed = reported.append
+    engine = engine_for("success", chapter_concurrency=2)
+    ordered_ctx.chapters = engine.generate_chapters(ordered_ctx)
+    assert sorted(c.slug for c in reported) == ["cart", "checkout", "models"]
+    assert sorted(reported, key=lambda c: c.index) == engine.review_chapters(ordered_ctx).chapters
 
 
 def test_the_review_replaces_chapters_and_collects_findings(
@@ -167,6 +182,15 @@ def test_the_review_replaces_chapters_and_collects_findings(
     assert [c.slug for c in art.chapters] == ["models", "cart", "checkout"]
     assert "adds up their prices" in art.chapters[1].content
     assert [(f.chapter_slug, f.kind, f.fixed) for f in art.findings] == [("cart", "citation", True)]
+
+
+def test_each_chapter_is_reported_as_its_review_ends_as_the_artifact_has_it(
+    engine_for: EngineFactory, drafted_ctx: StepContext
+) -> None:
+    reported: list[Chapter] = []
+    drafted_ctx.on_chapter_reviewed = reported.append
+    art = engine_for("success").review_chapters(drafted_ctx)
+    assert sorted(reported, key=lambda c: c.index) == art.chapters
 
 
 def test_tutorials_are_checked_and_returned(
