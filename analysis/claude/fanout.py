@@ -8,19 +8,17 @@ the step will fail anyway.
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from fondation.errors import JobCanceled, PermanentError, StepValidationError, WorkDeferred
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-class _NotStarted(Exception):
-    """A chapter skipped because another one failed for good."""
 
 
 def fan_out(
@@ -35,44 +33,69 @@ def fan_out(
     when this thread is interrupted (a soft time limit), as leaving the pool waits for
     every running call.
 
-    ``follow_up(result)`` is queued on the same pool as soon as an item's work is done,
-    behind the items not yet started: it fills the threads the slowest items leave idle,
-    and the call returns once every follow-up has ended too. It handles its own
-    failures; what it raises counts as the step's."""
+    ``follow_up(result)`` is due as soon as an item's work is done, and goes ahead of
+    the items not yet started: a chapter's review starts before the next chapter's draft,
+    so the first chapters are finished (and readable) as early as they can be, and the
+    threads the slowest items leave idle still fill up. The call returns once every
+    follow-up has ended too. A follow-up handles its own failures; what it raises counts
+    as the step's."""
     stop = threading.Event()
-    follow_ups: list[Future[None]] = []
     lock = threading.Lock()
+    waiting_items: deque[tuple[int, T]] = deque(enumerate(items))
+    due_follow_ups: deque[R] = deque()
+    results: dict[int, R] = {}
+    errors: list[BaseException] = []
 
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="claude-chapter") as pool:
+    def next_task() -> Callable[[], None] | None:
+        with lock:
+            if due_follow_ups:
+                return functools.partial(run_follow_up, due_follow_ups.popleft())
+            if waiting_items and not stop.is_set():
+                return functools.partial(run_item, *waiting_items.popleft())
+            return None
 
-        def guarded(item: T) -> R:
-            if stop.is_set():
-                raise _NotStarted
-            try:
-                result = work(item)
-            except (PermanentError, WorkDeferred):
-                # The step fails, or its job is given back: the others wait for then.
-                stop.set()
-                raise
-            if follow_up is not None and not stop.is_set():
-                # Queued before this item's future completes, so that once every item
-                # is done every follow-up is in the pool.
-                with lock:
-                    follow_ups.append(pool.submit(follow_up, result))
-            return result
-
-        futures = [pool.submit(guarded, item) for item in items]
+    def run_item(index: int, item: T) -> None:
         try:
-            errors = [e for f in futures if (e := f.exception()) is not None]
-            errors += [e for f in follow_ups if (e := f.exception()) is not None]
+            result = work(item)
+        except (PermanentError, WorkDeferred) as exc:
+            # The step fails, or its job is given back: the others wait for then.
+            stop.set()
+            errors.append(exc)
+            return
+        except Exception as exc:  # each chapter fails on its own
+            errors.append(exc)
+            return
+        results[index] = result
+        if follow_up is not None and not stop.is_set():
+            with lock:
+                due_follow_ups.append(result)
+
+    def run_follow_up(result: R) -> None:
+        assert follow_up is not None
+        try:
+            follow_up(result)
+        except Exception as exc:  # counted as the step's
+            errors.append(exc)
+
+    def slot() -> None:
+        # One of ``concurrency`` threads: follow-ups first, then the next item, until
+        # nothing is left (the thread that finishes an item finds its follow-up).
+        while (task := next_task()) is not None:
+            task()
+
+    threads = max(1, min(concurrency, len(items)))
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="claude-chapter") as pool:
+        slots = [pool.submit(slot) for _ in range(threads)]
+        try:
+            for f in slots:
+                f.result()
         except BaseException:
             stop.set()
             on_abort()
             raise
-    errors = [e for e in errors if not isinstance(e, _NotStarted)]
     if errors:
         raise _most_severe(errors)
-    return [f.result() for f in futures]
+    return [results[i] for i in range(len(items))]
 
 
 def _most_severe(errors: list[BaseException]) -> BaseException:

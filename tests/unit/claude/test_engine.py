@@ -152,10 +152,11 @@ def test_each_chapter_is_reviewed_as_soon_as_its_draft_is_done_and_step_5_reuses
     engine = engine_for("success", chapter_concurrency=1)
     ordered_ctx.chapters = engine.generate_chapters(ordered_ctx)
     asked = [call["prompt"] for call in read_log(argv_log)]
-    # One thread: each review is queued when its draft is done, behind the drafts not
-    # yet started, and step 4 ends once they are all answered.
+    # One thread: each review is due when its draft is done and goes ahead of the drafts
+    # not yet started (draft, review, draft, review, ...); step 4 ends once all are
+    # answered.
     reviews = [i for i, prompt in enumerate(asked) if "## Task: review chapter" in prompt]
-    assert reviews == [3, 4, 5], [p[:80] for p in asked]
+    assert reviews == [1, 3, 5], [p[:80] for p in asked]
     reported: list[Chapter] = []
     ordered_ctx.on_chapter_reviewed = reported.append
     review = engine.review_chapters(ordered_ctx)

@@ -30,7 +30,7 @@ def test_a_follow_up_starts_while_a_slower_item_still_runs() -> None:
     assert sorted(seen) == ["fast", "slow saw the follow-up"]
 
 
-def test_follow_ups_queue_behind_the_items_not_yet_started() -> None:
+def test_a_follow_up_goes_ahead_of_the_items_not_yet_started() -> None:
     order: list[str] = []
     lock = threading.Lock()
 
@@ -44,7 +44,7 @@ def test_follow_ups_queue_behind_the_items_not_yet_started() -> None:
             order.append(f"after {result}")
 
     fan_out(["a", "b", "c"], work, 1, lambda: None, follow_up)
-    assert order == ["a", "b", "c", "after a", "after b", "after c"]
+    assert order == ["a", "after a", "b", "after b", "c", "after c"]
 
 
 def test_a_follow_up_that_raises_fails_the_fan_out() -> None:
