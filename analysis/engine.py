@@ -6,12 +6,16 @@ return, so an engine step may run twice (after a crash) without side effects.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+import redis
+
 from analysis.course.artifacts import (
     AbstractionsArtifact,
+    Chapter,
     ChaptersArtifact,
     OrderArtifact,
     RelationshipsArtifact,
@@ -42,8 +46,24 @@ class StepContext:
     order: OrderArtifact | None = None
     chapters: ChaptersArtifact | None = None
     review: ReviewArtifact | None = None
+    # The job's owner (the web app's userId), so that shared resources are fair between
+    # users; empty where there are no users.
+    user_id: str = ""
+    # The workers' shared Redis, where an engine may share limits with the whole fleet.
+    redis: redis.Redis | None = None
+    # Writes a line to the job's log (English, for the operators).
+    note: Callable[[str], None] | None = None
     # Work of the repository's earlier jobs the step may reuse (None: reuse nothing).
     reuse: ReuseBook | None = None
+    # Told of each chapter as its review ends, so the course shows it before the step
+    # is done (tasks/step/publish.py). Called from the engine's threads; it must not
+    # block them for long nor raise: the step's artifact stays the record.
+    on_chapter_reviewed: Callable[[Chapter], None] | None = None
+
+    def chapter_reviewed(self, chapter: Chapter) -> None:
+        """An engine's review step calls this once a chapter's review is done."""
+        if self.on_chapter_reviewed is not None:
+            self.on_chapter_reviewed(chapter)
 
     def need_abstractions(self) -> AbstractionsArtifact:
         return _need(self.abstractions, "abstractions")

@@ -110,3 +110,53 @@ def ideal_s(concurrency: int, scale: float = SCALE) -> float:
     fixed = s["AbstractionsArtifact"] + s["RelationshipsArtifact"] + s["OrderArtifact"]
     fixed += s["TutorialsArtifact"]
     return (fixed + rounds * (s["ChapterDraft"] + s["ChapterReview"])) * scale
+
+
+# Per-chapter "thinking" times that vary as a real model's do: each chapter's draft and
+# review take the seed's time times these factors (a spread of about 6x, mean 1).
+DRAFT_FACTORS = (0.4, 1.9, 0.7, 1.3, 0.5, 2.4, 0.8, 1.0)
+REVIEW_FACTORS = (1.2, 0.5, 1.6, 0.7, 1.1, 0.6, 1.4, 0.9)
+
+
+def varied_scenario(scale: float) -> Any:
+    """Answers as ``scenario``, but each chapter's draft and review take their own time."""
+    known = answers()
+    factors = {"ChapterDraft": DRAFT_FACTORS, "ChapterReview": REVIEW_FACTORS}
+
+    def reply(req: Request) -> Reply | Failure:
+        title = req.schema_title
+        if title not in known:
+            return Failure(400, "invalid_request_error", f"no answer for {title!r}")
+        factor = 1.0
+        if title in factors:
+            part = req.prompt.split("Target abstraction: `part-", 1)
+            index = int(part[1].split("`", 1)[0]) - 1 if len(part) == 2 else 0
+            factor = factors[title][index % CHAPTERS]
+        return answer(known[title], delay_s=SEED_STEP_S[title] * scale * factor)
+
+    return reply
+
+
+def run_steps_4_5(review_with_drafts: bool, scale: float = SCALE, concurrency: int = 4) -> float:
+    """Wall seconds of steps 4 and 5 (8 chapters, ``concurrency`` at once) with per-chapter
+    delays that vary, reviews started as drafts finish or after the slowest draft."""
+    root = Path(tempfile.mkdtemp(prefix="fondation-bench-claude-reviews-"))
+    repo = make_repo(root / "shop")
+    with ScriptedApi(varied_scenario(scale)) as api:
+        settings = ClaudeSettings(
+            bin=str(CLAUDE_BIN),
+            base_url=api.url,
+            anthropic_api_key=SecretStr(FAKE_API_KEY),
+            chapter_concurrency=concurrency,
+            review_with_drafts=review_with_drafts,
+            timeout_s=120.0,
+        )
+        engine = ClaudeEngine(settings)
+        ctx = StepContext("bench-job", repo, "", root / "work")
+        ctx.abstractions = engine.extract_abstractions(ctx)
+        ctx.relationships = engine.analyze_relationships(ctx)
+        ctx.order = engine.determine_order(ctx)
+        started = time.monotonic()
+        ctx.chapters = engine.generate_chapters(ctx)
+        engine.review_chapters(ctx)
+        return time.monotonic() - started

@@ -26,6 +26,8 @@ PAGE = """<!doctype html>
 <h2>Workers and queues</h2>
 <table id="workers"><thead><tr><th>Worker</th><th>Queues</th></tr></thead><tbody></tbody></table>
 <p id="queues" class="muted"></p>
+<h2>Claude</h2>
+<p id="claude" class="muted">not in use</p>
 <h2>Recent failures</h2>
 <table id="failures"><thead><tr><th>Job</th><th>Status</th><th>Last error</th></tr></thead>
 <tbody></tbody></table>
@@ -56,6 +58,9 @@ async function refresh(){
     tr.append(cell(w.name), cell(w.queues)); return tr;}));
   document.getElementById('queues').textContent='Queue depth: '+
     Object.entries(s.queues).map(([k,v])=>k+' = '+(v==null?'unknown':v)).join(', ');
+  const claude=document.getElementById('claude');
+  claude.textContent=s.claude?s.claude.detail:'not in use';
+  claude.className=s.claude&&!s.claude.ok?'st failed':'muted';
   fill('failures', s.failures.map(f=>{const tr=document.createElement('tr');
     tr.append(cell(f.id), cell(f.status,'st '+f.status), cell(f.lastError)); return tr;}));
 }

@@ -15,6 +15,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bridge import claude_fleet
 from bridge.status import HealthReport, collect_health, dashboard_state, metrics_json
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ class HealthServer:
     def __init__(self, bridge: Any, host: str, port: int, flower_url: str | None = None) -> None:
         self.bridge = bridge
         self.flower_url = flower_url
+        claude_fleet.register_collector(bridge.metrics.registry, bridge.redis, bridge.clock_ms)
         handler = _make_handler(self)
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 from prometheus_client import CollectorRegistry
 
+from bridge import claude_fleet
 from bridge.queue_depth import queue_depth
 from bridge.snapshot import SubscriptionView
 from bridge.workers import consuming, live_workers
@@ -99,7 +100,18 @@ def collect_health(bridge: Bridge) -> HealthReport:
         report.checks.append(subscription)
     near = snap.leases_near_expiry(s.lease_ms / 4)
     report.checks.append(Check("leases", not near, f"{len(near)} leases near expiry", near))
+    _claude_check(bridge, report, now)
     return report
+
+
+def _claude_check(bridge: Bridge, report: HealthReport, now: int) -> None:
+    """The fleet's Claude calls: running, waiting, and why they are paused."""
+    try:
+        state = claude_fleet.read_state(bridge.redis, now)
+    except (redis.RedisError, OSError):
+        return  # the redis check already fails
+    if claude_fleet.shows_claude(state, bridge.settings.analysis_engine):
+        report.checks.append(Check("claude", *claude_fleet.check_fields(state, now)))
 
 
 def subscription_check(view: SubscriptionView | None) -> Check | None:
@@ -174,7 +186,19 @@ def dashboard_state(bridge: Bridge, flower_url: str | None) -> dict[str, Any]:
             {"id": f["id"], "status": f["status"], "lastError": f["lastError"]} for f in failures
         ],
         "counts": store.count_by_status(),
+        "claude": _claude_dashboard(bridge),
     }
+
+
+def _claude_dashboard(bridge: Bridge) -> dict[str, Any] | None:
+    now = bridge.clock_ms()
+    try:
+        state = claude_fleet.read_state(bridge.redis, now)
+    except (redis.RedisError, OSError):
+        return None
+    if not claude_fleet.shows_claude(state, bridge.settings.analysis_engine):
+        return None
+    return claude_fleet.dashboard_fields(state, now)
 
 
 def metrics_json(registry: CollectorRegistry) -> dict[str, Any]:

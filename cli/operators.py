@@ -7,9 +7,11 @@ import os
 import sys
 
 import click
+import redis
 
-from cli.group import cli, cli_settings, open_job_store
+from cli.group import cli, cli_settings, open_job_store, redis_url
 from cli.terminal_text import job_state_text, terminal_language
+from fondation.claude_fleet import lift_pause
 from fondation.clock import now_ms
 from fondation.settings import setting_rows, shown_value, unit_of
 
@@ -53,6 +55,23 @@ def purge(days: float, limit: int, dry_run: bool) -> None:
     for job_id in ids:
         click.echo(f"{'would purge' if dry_run else 'purged'} {job_id}")
     click.echo(f"{len(ids)} job(s){' (dry run)' if dry_run else ''}")
+
+
+@cli.command(name="claude-resume")
+def claude_resume() -> None:
+    """Lift the fleet's Claude pause (after raising a spend limit or adding credit)."""
+    url = redis_url(cli_settings())
+    if url is None:
+        raise click.ClickException("no Redis: set REDIS_URL to the workers' Redis")
+    client = redis.Redis.from_url(url)
+    try:
+        pause = lift_pause(client)
+    finally:
+        client.close()
+    if pause is None:
+        click.echo("the fleet's Claude calls were not paused")
+    else:
+        click.echo(f"lifted the pause ({pause.reason}): {pause.detail[:200]}")
 
 
 @cli.command()

@@ -71,3 +71,18 @@ class JobNotFound(FondationError):
 
 class JobCanceled(FondationError):
     """A step noticed that its job was canceled and stopped early."""
+
+
+class WorkDeferred(FondationError):
+    """A step cannot go on before ``until_ms`` for a reason outside its job (a limit
+    the whole fleet shares). Neither permanent nor transient: the job is given back to
+    run again then, and no attempt is spent. ``reason`` names the cause for the job's
+    progress text (rate_limit, overloaded, usage_limit, credential, spend, capacity);
+    ``until_known`` says whether ``until_ms`` was announced or is only when to look
+    again."""
+
+    def __init__(self, message: str, *, reason: str, until_ms: int, until_known: bool) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.until_ms = until_ms
+        self.until_known = until_known

@@ -38,3 +38,22 @@ def bridge_alive(owner: str) -> str:
 # Every bridge that has held leases (its WORKER_ID); a bridge leaves it only once no job
 # is leased to it any more, so its jobs are looked after even when it never comes back.
 BRIDGES = f"{PREFIX}:bridges"
+
+
+# The fleet's Claude calls (analysis/claude/gate.py): who runs one, who waits for one,
+# when the last ones started (pacing), and why the fleet's calls are paused.
+CLAUDE_RUNNING = f"{PREFIX}:claude:running"
+CLAUDE_WAITING = f"{PREFIX}:claude:waiting"
+CLAUDE_WAITING_SEEN = f"{PREFIX}:claude:waiting-seen"
+CLAUDE_STARTS = f"{PREFIX}:claude:starts"
+CLAUDE_PAUSE = f"{PREFIX}:claude:pause"
+
+
+def claude_cost(minute: int) -> str:
+    """What the fleet's Claude calls that ended in this minute (epoch minutes) cost, USD."""
+    return f"{PREFIX}:claude:cost:{minute}"
+
+
+def claude_job_cost(job_id: str) -> str:
+    """What one job's Claude calls cost so far, USD (CLAUDE_JOB_BUDGET_USD)."""
+    return f"{PREFIX}:claude:job-cost:{job_id}"

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -228,6 +229,12 @@ class Settings(BaseSettings):
             "Language of the job's progress text the web app shows (fr or en); logs stay English."
         ),
     )
+    # Not a duration: the zone is named "progress_zone" so the unit check reads it right.
+    progress_zone: str = Field(
+        default="Europe/Paris",
+        **_env("PROGRESS_TIMEZONE"),
+        description='Time zone of the times in the job\'s progress text ("resuming around 15:00").',
+    )
 
     # --- logs ---
     log_level: str = Field(default="INFO", description="Log level.")
@@ -256,6 +263,15 @@ class Settings(BaseSettings):
             )
         if value > _MAX_NODE_INTERVAL_MS:
             raise ValueError(f"{value} ms is more than a day")
+        return value
+
+    @field_validator("progress_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Paris, UTC)") from exc
         return value
 
     @model_validator(mode="after")

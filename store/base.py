@@ -122,9 +122,20 @@ class JobStore(abc.ABC):
         lease cleared) and return their ids. Reads a bounded index range."""
 
     @abc.abstractmethod
-    def release(self, job_id: str, token: str, now_ms: int, reason: str) -> None:
-        """Give a held job back: pending, ready now, attempts unchanged. Used on a
-        graceful stop for jobs whose work has not started. Fenced."""
+    def release(
+        self,
+        job_id: str,
+        token: str,
+        now_ms: int,
+        reason: str,
+        *,
+        run_at_ms: int | None = None,
+        progress: str | None = None,
+    ) -> None:
+        """Give a held job back: pending, attempts unchanged, ready at ``run_at_ms``
+        (now when None), ``progress`` saying why it waits (the queued text when None).
+        Used on a graceful stop for jobs whose work has not started, and by a step that
+        must wait for a limit the fleet shares. Fenced."""
 
     @abc.abstractmethod
     def mark_canceled(self, job_id: str, token: str, now_ms: int) -> JobRecord:
@@ -147,11 +158,13 @@ class JobStore(abc.ABC):
         the same transaction, the step record, the job as updated, its repository and
         every step record of the job (the artifacts the step works from), and with
         ``reuse_key`` (kind, key) the records ``find_reuse`` would answer for it (a call
-        saved). A step already completed is returned unchanged (status ``completed``)
-        and nothing is written, so the caller skips it. Fenced; raises
-        ``CancelRequested`` when the job's cancel was requested, so no later step
-        starts. Running it twice counts two runs and writes the line twice; the
-        caller runs the step once per delivery."""
+        saved). A job whose chapters already show (status ``running``, see
+        ``publish_chapters``) stays ``running`` for the rest of its attempt. A step
+        already completed is returned unchanged (status ``completed``) and nothing is
+        written, so the caller skips it. Fenced; raises ``CancelRequested`` when the
+        job's cancel was requested, so no later step starts. Running it twice counts
+        two runs and writes the line twice; the caller runs the step once per
+        delivery."""
 
     @abc.abstractmethod
     def finish_step(
@@ -196,6 +209,32 @@ class JobStore(abc.ABC):
         written. Idempotent. Fenced. A chapter or tutorial whose content is blank is
         refused with ``MalformedJob`` and nothing is written, as the web app's own
         ``docs.upsertFromJob`` refuses one."""
+
+    @abc.abstractmethod
+    def publish_chapters(
+        self,
+        job_id: str,
+        token: str,
+        docs: Sequence[DocSpec],
+        ready: int,
+        total: int,
+        now_ms: int,
+    ) -> int:
+        """Store the docs of chapters whose review has ended while the job still runs, so
+        the course page shows them at once. Docs are inserted or replaced by (jobId,
+        slug) as ``upsert_docs`` does, and must be chapters. The job's status becomes
+        ``running``, the status under which the page shows the job's progress beside its
+        docs, and its progress says that ``ready`` of ``total`` chapters are ready;
+        ``docsCount`` is left to ``complete``. Returns the number written. Idempotent.
+        Fenced, so a holder whose lease was lost writes nothing; raises
+        ``CancelRequested`` when the job's cancel was requested."""
+
+    @abc.abstractmethod
+    def remove_docs(self, job_id: str, token: str, slugs: Sequence[str], now_ms: int) -> int:
+        """Delete the job's docs with these slugs: docs an earlier run of a step stored
+        that the finished course no longer has (a chapter now cut into parts, or no
+        longer cut). Returns the number deleted; a slug without a doc is skipped, so a
+        repeat deletes nothing more. Fenced."""
 
     @abc.abstractmethod
     def get_docs(self, job_id: str) -> list[DocRecord]:

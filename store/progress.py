@@ -11,9 +11,11 @@ suite checks that both stores write the same texts.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Literal, get_args
+from zoneinfo import ZoneInfo
 
-from fondation.steps import ANALYSIS_STEPS, step, step_line
+from fondation.steps import ANALYSIS_STEPS, shared_rules, step, step_line
 
 Language = Literal["fr", "en"]
 LANGUAGES: tuple[str, ...] = get_args(Language)
@@ -59,3 +61,46 @@ def step_log_line(number: int) -> str:
 
 def moment_text(moment: Moment, language: Language) -> str:
     return _MOMENTS[language][moment]
+
+
+_CHAPTERS_READY: dict[str, str] = shared_rules()["progress"]["chaptersReady"]
+
+
+def chapters_ready_progress(ready: int, total: int, language: Language) -> str:
+    """What ``progress`` shows once chapters are stored as their reviews end: the course
+    page puts it after "Étape k sur 6: ", beside the chapters it already lists."""
+    return _CHAPTERS_READY[language].format(ready=ready, total=total)
+
+
+# Why a step gave its job back to wait for Claude (analysis/claude/guard.py), and what the
+# job's progress says meanwhile. "{at}" is the expected end, as HH:MM in the progress
+# time zone; a cause with no known end says who must act instead.
+_WAITING: dict[str, dict[str, str]] = {
+    "en": {
+        "usage_limit": "Waiting: Claude usage limit reached, resuming around {at}",
+        "rate_limit": "Waiting: Claude rate limit reached, resuming around {at}",
+        "overloaded": "Waiting: Claude is overloaded, resuming around {at}",
+        "capacity": "Waiting: every Claude slot is busy, resuming around {at}",
+        "credential": "Waiting: the Claude credential was refused; an operator must renew it",
+        "spend": "Waiting: the Claude spend limit is reached; an operator must raise it",
+        "other": "Waiting for Claude, resuming around {at}",
+    },
+    "fr": {
+        "usage_limit": "En attente : limite d'utilisation de Claude atteinte, reprise vers {at}",
+        "rate_limit": "En attente : limite de débit de Claude atteinte, reprise vers {at}",
+        "overloaded": "En attente : Claude est surchargé, reprise vers {at}",
+        "capacity": "En attente : tous les appels à Claude sont occupés, reprise vers {at}",
+        "credential": (
+            "En attente : identifiants Claude refusés, un opérateur doit les renouveler"
+        ),
+        "spend": "En attente : plafond de dépenses Claude atteint, un opérateur doit le relever",
+        "other": "En attente de Claude, reprise vers {at}",
+    },
+}
+
+
+def waiting_text(reason: str, until_ms: int, language: Language, timezone: str) -> str:
+    """What ``progress`` shows while a job waits for Claude until ``until_ms``."""
+    texts = _WAITING[language]
+    at = datetime.fromtimestamp(until_ms / 1000, UTC).astimezone(ZoneInfo(timezone))
+    return texts.get(reason, texts["other"]).format(at=at.strftime("%H:%M"))

@@ -239,6 +239,14 @@ class DocSpec(Record):
     chapter_index: int
     kind: DocKind
     content: str
+    # What identifies the doc within its repository's course, the same in every run
+    # (analysis/course/course.py source_key); the web app indexes it (by_source_key).
+    source_key: str | None = None
+
+    def same_as(self, other: DocSpec) -> bool:
+        """Whether storing ``self`` over ``other`` (same slug) would change nothing."""
+        fields = ("slug", "title", "chapter_index", "kind", "content", "source_key")
+        return all(getattr(self, f) == getattr(other, f) for f in fields)
 
 
 class DocRecord(DocSpec):
@@ -246,7 +254,6 @@ class DocRecord(DocSpec):
     repository_id: str
     created_at: int
     updated_at: int | None = None
-    source_key: str | None = None
     run_id: str | None = None
 
 

@@ -5,8 +5,11 @@ speaks to it).
 
 LEDGER_PATH      file to append "<pid> start|finish <job> <step> <unix time>" lines to
 STEP_DELAY_S     seconds every step sleeps (default 0); STEP_DELAY_<n>_S for step n
+REVIEW_CHAPTER_DELAY_S  seconds each chapter's review takes after step 5's delay; the
+                 step reports each chapter as reviewed (a "reviewed <job> <index>" line)
 POISON_STEP      step number that kills its own process with SIGKILL every time
-FAIL_STEP        step number that raises a RuntimeError every time
+FAIL_STEP        step number that raises a RuntimeError every time (with FAIL_PERMANENT
+                 set, a PermanentError: the job fails at once)
 DELAY_FIRST_RUN_ONLY  when set, a step that already started once for the job runs at once
 IGNORE_SOFT_LIMIT  when set, a step sleeps on through Celery's soft time limit
 SPAWN_CHILD_PIDFILE  when set, each step starts a long `sleep` in its own process group
@@ -35,6 +38,7 @@ from analysis.course.artifacts import (
     TutorialsArtifact,
 )
 from analysis.engine import Engine, StepContext
+from fondation.errors import PermanentError
 
 
 def _ledger(ctx: StepContext, event: str, step: int) -> None:
@@ -61,6 +65,8 @@ def _work(ctx: StepContext, step: int) -> None:
     if os.environ.get("POISON_STEP") == str(step):
         os.kill(os.getpid(), signal.SIGKILL)
     if os.environ.get("FAIL_STEP") == str(step):
+        if os.environ.get("FAIL_PERMANENT"):
+            raise PermanentError(f"step {step} always fails")
         raise RuntimeError(f"step {step} always fails")
     pidfile = os.environ.get("SPAWN_CHILD_PIDFILE")
     if pidfile and ctx.process_groups is not None:
@@ -71,6 +77,10 @@ def _work(ctx: StepContext, step: int) -> None:
     delay = float(os.environ.get(f"STEP_DELAY_{step}_S", os.environ.get("STEP_DELAY_S", "0")))
     if rerun and os.environ.get("DELAY_FIRST_RUN_ONLY"):
         delay = 0.0
+    _sleep(ctx, delay)
+
+
+def _sleep(ctx: StepContext, delay: float) -> None:
     deadline = time.monotonic() + delay
     while time.monotonic() < deadline:
         try:
@@ -140,7 +150,12 @@ class LedgerEngine(Engine):
 
     def review_chapters(self, ctx: StepContext) -> ReviewArtifact:
         _work(ctx, 5)
-        art = ReviewArtifact(chapters=ctx.need_chapters().chapters)
+        chapters = ctx.need_chapters().chapters
+        for chapter in chapters:
+            _sleep(ctx, float(os.environ.get("REVIEW_CHAPTER_DELAY_S", "0")))
+            ctx.chapter_reviewed(chapter)
+            _ledger(ctx, "reviewed", chapter.index)
+        art = ReviewArtifact(chapters=chapters)
         _ledger(ctx, "finish", 5)
         return art
 

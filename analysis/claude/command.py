@@ -53,6 +53,8 @@ def build_argv(
         cmd += ["--max-budget-usd", f"{s.max_budget_usd:g}"]
     if s.model:
         cmd += ["--model", s.model]
+    if s.fallback_model:
+        cmd += ["--fallback-model", s.fallback_model]
     return cmd
 
 

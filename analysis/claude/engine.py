@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from analysis.claude import answers, cache, prompts
 from analysis.claude.fanout import fan_out
+from analysis.claude.guard import CallGuard
 from analysis.claude.models import ChapterDraft, ChapterReview
 from analysis.claude.records import summarize_calls
 from analysis.claude.result import ClaudeCallFailed
@@ -48,7 +50,7 @@ from analysis.course.artifacts import (
 )
 from analysis.engine import Engine, StepContext
 from checkout.tree_ids import bounded_diff
-from fondation.errors import StepValidationError
+from fondation.errors import FondationError, JobCanceled, StepValidationError
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,7 @@ class ClaudeEngine(Engine):
     def __init__(self, settings: ClaudeSettings | None = None) -> None:
         self.settings = settings if settings is not None else load_claude_settings()
         self.runner = ClaudeRunner(self.settings)
+        self.guard = CallGuard(self.settings)
         # An unsupported CLI fails here, at worker start, not at a job's first call.
         self.runner.start()
 
@@ -111,7 +114,8 @@ class ClaudeEngine(Engine):
         are asked again with their problems; failed calls (error results, crashes, bad
         output) again as they were. When the last try was invalid: ``StepValidationError``
         (permanent); when it failed: ``ClaudeCallFailed`` (transient). Timeouts and
-        cancels are not retried here."""
+        cancels are not retried here; calls the API refused are asked again by the guard
+        after the fleet's pause, or give the job back (``WorkDeferred``)."""
         schema = model.model_json_schema()
         cached = cache.load(ctx.work_dir, key, prompt, schema, model)
         if cached is not None and not check(cached):
@@ -131,8 +135,9 @@ class ClaudeEngine(Engine):
         for attempt in range(1, tries + 1):
             ctx.cancel.check()
             asked = prompts.with_feedback(told, problems) if problems else told
+            call = ClaudeCall(step, key, asked, schema)
             try:
-                traced = self.runner.run_traced(ClaudeCall(step, key, asked, schema), ctx)
+                traced = self.guard.run(ctx, partial(self.runner.run_traced, call, ctx))
             except ClaudeCallFailed as exc:
                 failure = exc
                 log.warning("%s: call %d/%d failed: %s", key, attempt, tries, exc, extra=extra)
@@ -220,7 +225,11 @@ class ClaudeEngine(Engine):
                 citations=draft.citations,
             )
 
-        chapters = self._fan_out(ctx, plan, write)
+        def review_early(chapter: Chapter) -> None:
+            self._review_early(ctx, chapter, len(plan), abstractions, order, checkout)
+
+        early = review_early if self.settings.review_with_drafts else None
+        chapters = self._fan_out(ctx, plan, write, early)
         art = ChaptersArtifact(chapters=chapters)
         _require_valid("chapters", check_chapters(art.chapters, abstractions, checkout))
         return art
@@ -231,29 +240,9 @@ class ClaudeEngine(Engine):
         checkout = Checkout(ctx.checkout)
 
         def review(chapter: Chapter) -> tuple[Chapter, list[ReviewFinding]]:
-            prompt = prompts.review_prompt(chapter, len(drafts), abstractions, order, ctx.prompt)
-            where = f"reviewed chapter {chapter.index} ({chapter.slug})"
-            answer = self._ask(
-                ctx,
-                "review",
-                f"review-{chapter.index:02d}-{chapter.slug}",
-                prompt,
-                ChapterReview,
-                lambda r: check_citations(r.citations, checkout, where),
-            )
-            fixed = chapter.model_copy(
-                update={
-                    "title": answer.title,
-                    "content": answer.content,
-                    "citations": answer.citations,
-                }
-            )
-            findings = [
-                ReviewFinding(
-                    chapter_slug=chapter.slug, kind=f.kind, message=f.message, fixed=f.fixed
-                )
-                for f in answer.findings
-            ]
+            answer = self._review(ctx, chapter, len(drafts), abstractions, order, checkout)
+            fixed, findings = _reviewed(chapter, answer)
+            ctx.chapter_reviewed(fixed)
             return fixed, findings
 
         results = self._fan_out(ctx, drafts, review)
@@ -287,15 +276,83 @@ class ClaudeEngine(Engine):
         steps: dict[str, dict[str, Any]] = summarize_calls(ctx.work_dir)["steps"]
         return steps.get(name)
 
+    # --- reviews ----------------------------------------------------------------------
+
+    def _review(
+        self,
+        ctx: StepContext,
+        chapter: Chapter,
+        total: int,
+        abstractions: AbstractionsArtifact,
+        order: OrderArtifact,
+        checkout: Checkout,
+    ) -> ChapterReview:
+        """One chapter's review: the same question in step 5 and, asked early, in step 4,
+        so that step 5 finds the early answer in the cache."""
+        prompt = prompts.review_prompt(chapter, total, abstractions, order, ctx.prompt)
+        where = f"reviewed chapter {chapter.index} ({chapter.slug})"
+        return self._ask(
+            ctx,
+            "review",
+            f"review-{chapter.index:02d}-{chapter.slug}",
+            prompt,
+            ChapterReview,
+            lambda r: check_citations(r.citations, checkout, where),
+        )
+
+    def _review_early(
+        self,
+        ctx: StepContext,
+        chapter: Chapter,
+        total: int,
+        abstractions: AbstractionsArtifact,
+        order: OrderArtifact,
+        checkout: Checkout,
+    ) -> None:
+        """Review a chapter as soon as its draft is done and a thread of the step is free,
+        instead of after the slowest draft: step 5 then reads the answer from the job's
+        cache. A review that fails here is left to step 5, and step 4 succeeds on its
+        drafts alone."""
+        try:
+            answer = self._review(ctx, chapter, total, abstractions, order, checkout)
+        except JobCanceled:
+            raise
+        except FondationError as exc:
+            log.info(
+                "review of chapter %d left to step 5: %s", chapter.index, exc,
+                extra={"job_id": ctx.job_id},
+            )  # fmt: skip
+            return
+        # Readable now, while the other drafts are written (the step's publisher).
+        ctx.chapter_reviewed(_reviewed(chapter, answer)[0])
+
     # --- helpers ----------------------------------------------------------------------
 
-    def _fan_out(self, ctx: StepContext, items: list[T], work: Callable[[T], R]) -> list[R]:
+    def _fan_out(
+        self,
+        ctx: StepContext,
+        items: list[T],
+        work: Callable[[T], R],
+        follow_up: Callable[[R], None] | None = None,
+    ) -> list[R]:
         def abort() -> None:
             # This thread was interrupted (a soft time limit): stop the running calls now
             # rather than wait for them. The token belongs to this run of the step only.
             ctx.cancel.cancel("step interrupted")
 
-        return fan_out(items, work, self.settings.chapter_concurrency, abort)
+        return fan_out(items, work, self.settings.chapter_concurrency, abort, follow_up)
+
+
+def _reviewed(chapter: Chapter, answer: ChapterReview) -> tuple[Chapter, list[ReviewFinding]]:
+    """The chapter as its review corrected it, and what the review found."""
+    fixed = chapter.model_copy(
+        update={"title": answer.title, "content": answer.content, "citations": answer.citations}
+    )
+    findings = [
+        ReviewFinding(chapter_slug=chapter.slug, kind=f.kind, message=f.message, fixed=f.fixed)
+        for f in answer.findings
+    ]
+    return fixed, findings
 
 
 def _require_valid(what: str, problems: list[str]) -> None:

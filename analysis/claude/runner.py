@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from analysis.claude.command import build_argv, child_env
 from analysis.claude.process import Finished, ProcessTimeout, run_in_group
 from analysis.claude.records import CallRecord, append_record
+from analysis.claude.refusals import CallEnd, classify
 from analysis.claude.result import (
     ClaudeCallFailed,
     ClaudeTimeout,
@@ -34,6 +36,7 @@ from analysis.claude.settings import ClaudeSettings, StepName
 from analysis.claude.transcript import CallReads, read_transcript, without_tool_results
 from analysis.claude.version import check_version
 from analysis.engine import StepContext
+from fondation.clock import SYSTEM_CLOCK, Clock
 from fondation.errors import ConfigError, JobCanceled
 
 log = logging.getLogger(__name__)
@@ -77,8 +80,9 @@ def _claim_attempt(out_dir: Path, key: str) -> tuple[int, Path]:
 
 
 class ClaudeRunner:
-    def __init__(self, settings: ClaudeSettings) -> None:
+    def __init__(self, settings: ClaudeSettings, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.settings = settings
+        self.clock = clock
         self.sandboxed = False
         self.cli_version: str | None = None
         self._cli_path = settings.bin
@@ -147,12 +151,24 @@ class ClaudeRunner:
     def _secrets(self) -> list[str]:
         return [self.settings.credential()[1]]
 
-    def run(self, call: ClaudeCall, ctx: StepContext) -> dict[str, Any]:
+    def run(
+        self,
+        call: ClaudeCall,
+        ctx: StepContext,
+        on_record: Callable[[CallRecord], None] | None = None,
+    ) -> dict[str, Any]:
         """The call's structured output. Raises ``ClaudeCallFailed`` (retryable answer
-        errors), ``ClaudeTimeout``, ``JobCanceled`` or ``ConfigError``."""
-        return self.run_traced(call, ctx).output
+        errors), ``ClaudeRefused`` (the API refused: the fleet waits),
+        ``ClaudeInvalidRequest``, ``ClaudeTimeout``, ``JobCanceled`` or ``ConfigError``.
+        ``on_record`` gets the call's cost record once the CLI has printed it."""
+        return self.run_traced(call, ctx, on_record).output
 
-    def run_traced(self, call: ClaudeCall, ctx: StepContext) -> TracedAnswer:
+    def run_traced(
+        self,
+        call: ClaudeCall,
+        ctx: StepContext,
+        on_record: Callable[[CallRecord], None] | None = None,
+    ) -> TracedAnswer:
         """As ``run``, with what the call read, from its transcript."""
         out_dir = claude_dir(ctx.work_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -176,7 +192,7 @@ class ClaudeRunner:
             shutil.rmtree(home, ignore_errors=True)
         raw_path.write_bytes(without_tool_results(finished.stdout))
         self._write_meta(raw_path, call, finished)
-        output = self._interpret(ctx, call, attempt, finished)
+        output = self._interpret(ctx, call, attempt, finished, on_record)
         return TracedAnswer(output, read_transcript(finished.stdout, ctx.checkout))
 
     def _spawn(
@@ -203,7 +219,12 @@ class ClaudeRunner:
             raise ConfigError(f"CLAUDE_BIN: cannot run {self.settings.bin!r}: {exc}") from exc
 
     def _interpret(
-        self, ctx: StepContext, call: ClaudeCall, attempt: int, finished: Finished
+        self,
+        ctx: StepContext,
+        call: ClaudeCall,
+        attempt: int,
+        finished: Finished,
+        on_record: Callable[[CallRecord], None] | None,
     ) -> dict[str, Any]:
         try:
             envelope = parse_envelope(
@@ -213,7 +234,14 @@ class ClaudeRunner:
             kind = "malformed" if finished.returncode == 0 else "crash"
             self._record_local(ctx, call, attempt, kind, finished.duration_ms / 1000)
             raise
-        append_record(ctx.work_dir, _record(call, attempt, envelope, finished.duration_ms))
+        record = _record(call, attempt, envelope, finished.duration_ms)
+        append_record(ctx.work_dir, record)
+        if on_record is not None:
+            on_record(record)
+        wait_ms = int(self.settings.rate_limit_wait_s * 1000)
+        refusal = classify(envelope, CallEnd(finished.duration_ms, self.clock.now_ms(), wait_ms))
+        if refusal is not None:
+            raise refusal
         return structured_output(envelope, finished.returncode)
 
     def _record_local(

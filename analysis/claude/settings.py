@@ -35,6 +35,10 @@ class ClaudeSettings(BaseSettings):
 
     bin: str = Field(default="claude", description="The Claude Code CLI to run.")
     model: str | None = Field(default=None, description="--model; unset uses the CLI's default.")
+    fallback_model: str | None = Field(
+        default=None,
+        description="--fallback-model: the model the CLI switches to when the API is overloaded.",
+    )
     max_turns: int = Field(default=30, ge=1, description="--max-turns of every call.")
     max_turns_abstractions: int | None = Field(
         default=None,
@@ -65,9 +69,49 @@ class ClaudeSettings(BaseSettings):
     max_budget_usd: float | None = Field(
         default=1.0, gt=0, description="--max-budget-usd of each call; unset for no cap."
     )
+    job_budget_usd: float | None = Field(
+        default=None,
+        gt=0,
+        description="Cap on the sum of a job's calls (the CLI's total_cost_usd); reaching it "
+        "fails the job for good. Unset for no cap.",
+    )
     timeout_s: float = Field(default=600.0, gt=0, description="Wall-clock limit of one call.")
+    max_calls: int = Field(
+        default=8,
+        ge=1,
+        description="Claude calls running at once in the whole fleet (shared through Redis).",
+    )
+    calls_per_minute: int | None = Field(
+        default=None,
+        ge=1,
+        description="Claude calls the whole fleet starts per minute; unset for no pacing. "
+        "A call makes one API request a turn.",
+    )
+    step_wait_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="Longest wait for a Claude slot or a pause within a step; a longer one "
+        "gives the job back, to run again when the wait ends, without spending an attempt.",
+    )
+    rate_limit_wait_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long the fleet waits after a 429 that ended a call at once (the CLI "
+        "waits out a retry-after of up to 60 s itself and hides longer ones).",
+    )
+    probe_interval_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="While the credential is rejected, how often one call is let through to "
+        "see whether it works again.",
+    )
     validation_retries: int = Field(
         default=2, ge=0, description="Calls again after an invalid or failed answer."
+    )
+    review_with_drafts: bool = Field(
+        default=True,
+        description="Review each chapter as soon as its draft is done (in step 4), instead of "
+        "after the slowest draft; step 5 then reads the reviews from the job's cache.",
     )
     chapter_concurrency: int = Field(
         default=4, ge=1, description="Chapter (and review) calls running at once in a step."

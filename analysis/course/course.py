@@ -7,12 +7,17 @@ second doc of the same title and kind, opens them by client state (no URL per do
 stores each in a Convex document of at most 1 MiB: every doc is normalised Markdown with
 no relative links, titles are unique per kind, and a doc too large for one document is
 cut into parts. The file export puts the index's links back, since files have paths.
+
+Each chapter is stored as soon as its review ends (``chapter_docs``), before the rest of
+the course exists; the save then builds the whole course around the chapters already
+stored, keeping the titles they were given (``CourseTitles``), so it has no chapter to
+replace and the page no title to hide.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import yaml
@@ -21,6 +26,7 @@ from analysis.course import markdown
 from analysis.course.artifacts import (
     AbstractionsArtifact,
     Artifact,
+    Chapter,
     RelationshipsArtifact,
     ReviewArtifact,
     TutorialsArtifact,
@@ -36,6 +42,9 @@ _YAML_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDump
 REFERENCE_STEPS = {1: "abstractions", 2: "relationships", 3: "order"}
 # "3. Title" in the index: an entry the file export links to its file.
 _ENTRY = re.compile(r"^(\d+)\. (.+)$")
+# A doc too large for one store document is stored as "<slug>-part-k", "<title> (part k of n)".
+_PART_SLUG = re.compile(r"^(.+)-part-\d+$")
+_PART_TITLE = re.compile(r"^(.+) \(part \d+ of \d+\)$")
 # The kinds whose content is what a reader came for: never stored empty.
 _READ_KINDS = ("chapter", "tutorial")
 
@@ -99,11 +108,40 @@ def build_toc(
     )
 
 
-def build_docs(artifacts: dict[int, Artifact]) -> list[DocSpec]:
+def source_key(repository_id: str, kind: str, slug: str) -> str:
+    """A doc's ``sourceKey``: what identifies it within its repository's course, the same
+    in every run of the repository: its kind and its slug without the index (``03-cart``
+    is the chapter of the abstraction ``cart`` wherever the order puts it), so a later
+    run can tell which docs it may reuse."""
+    return f"{repository_id}:{kind}:{slug}"
+
+
+def chapter_docs(chapter: Chapter, titles: CourseTitles, repository_id: str) -> list[DocSpec]:
+    """The docs of one reviewed chapter, exactly as the whole course stores them: the
+    docs written as each review ends are the final save's, so it has nothing to replace."""
+    doc = DocSpec(
+        slug=chapter_slug(chapter.index, chapter.slug),
+        title=chapter.title,
+        chapter_index=chapter.index,
+        kind="chapter",
+        content=chapter.content,
+        source_key=source_key(repository_id, "chapter", chapter.slug),
+    )
+    return _for_the_course_page(doc, titles)
+
+
+def build_docs(
+    artifacts: dict[int, Artifact],
+    *,
+    repository_id: str,
+    titles: CourseTitles | None = None,
+) -> list[DocSpec]:
     """All docs of a finished run, from the step artifacts (steps 1-6), shaped for the
-    course page. Pure: the same artifacts give the same docs, so a finalize that runs
-    twice upserts the same list. Raises ``EmptyDoc`` (permanent) rather than return a
-    chapter or tutorial with nothing under its title."""
+    course page. ``titles`` holds the docs the job already has (its chapters written as
+    their reviews ended), whose titles are kept. Pure: the same artifacts and stored
+    docs give the same docs, so a save that runs twice upserts the same list. Raises
+    ``EmptyDoc`` (permanent) rather than return a chapter or tutorial with nothing
+    under its title."""
     abstractions = artifacts[1]
     rels = artifacts[2]
     review = artifacts[5]
@@ -112,27 +150,23 @@ def build_docs(artifacts: dict[int, Artifact]) -> list[DocSpec]:
     assert isinstance(rels, RelationshipsArtifact)
     assert isinstance(review, ReviewArtifact)
     assert isinstance(tutorials, TutorialsArtifact)
-    docs = [build_toc(abstractions, rels, review, tutorials)]
-    docs += [
-        DocSpec(
-            slug=chapter_slug(ch.index, ch.slug),
-            title=ch.title,
-            chapter_index=ch.index,
-            kind="chapter",
-            content=ch.content,
-        )
-        for ch in review.chapters
-    ]
-    docs += [
-        DocSpec(
+    titles = titles if titles is not None else CourseTitles()
+    toc = build_toc(abstractions, rels, review, tutorials)
+    docs = _for_the_course_page(
+        toc.model_copy(update={"source_key": source_key(repository_id, "toc", "index")}), titles
+    )
+    for ch in review.chapters:
+        docs += chapter_docs(ch, titles, repository_id)
+    for t in tutorials.tutorials:
+        tutorial = DocSpec(
             slug=tutorial_slug(t.index, t.slug),
             title=t.title,
             chapter_index=t.index,
             kind="tutorial",
             content=t.content,
+            source_key=source_key(repository_id, "tutorial", f"tutorial-{t.slug}"),
         )
-        for t in tutorials.tutorials
-    ]
+        docs += _for_the_course_page(tutorial, titles)
     for step, name in REFERENCE_STEPS.items():
         if step not in artifacts:
             continue
@@ -143,52 +177,84 @@ def build_docs(artifacts: dict[int, Artifact]) -> list[DocSpec]:
             sort_keys=False,
             allow_unicode=True,
         )
-        docs.append(
-            DocSpec(
-                slug=f"artifact-{step}-{name}",
-                title=name.capitalize(),
-                chapter_index=step,
-                kind="yaml",
-                content=content,
-            )
+        reference = DocSpec(
+            slug=f"artifact-{step}-{name}",
+            title=name.capitalize(),
+            chapter_index=step,
+            kind="yaml",
+            content=content,
+            source_key=source_key(repository_id, "yaml", f"artifact-{step}-{name}"),
         )
-    return _for_the_course_page(docs)
+        docs += _for_the_course_page(reference, titles)
+    return docs
 
 
-def _for_the_course_page(docs: list[DocSpec]) -> list[DocSpec]:
-    """Normalised, unlinked, unique titles per kind, each doc within one store document."""
-    shaped: list[DocSpec] = []
-    titles: set[tuple[str, str]] = set()
-    for doc in docs:
-        content = doc.content
-        if doc.kind != "yaml":
-            content = markdown.course_body(content)
-        if doc.kind in _READ_KINDS and not content.strip():
-            raise EmptyDoc(
-                f"{doc.kind} {doc.slug!r} ({doc.title!r}) has no content under its title"
-            )
-        title = _unique(doc.title.strip(), doc.kind, titles)
-        pieces = markdown.split(content)
-        if len(pieces) == 1:
-            shaped.append(doc.model_copy(update={"title": title, "content": content}))
-            continue
-        for k, piece in enumerate(pieces, start=1):
-            part = _unique(f"{title} (part {k} of {len(pieces)})", doc.kind, titles)
-            update = {"slug": f"{doc.slug}-part-{k}", "title": part, "content": piece}
-            shaped.append(doc.model_copy(update=update))
+class CourseTitles:
+    """The titles of one job's docs, unique per kind as the course page compares them
+    (trimmed, without case: it shows one doc per title and kind).
+
+    Chapters are stored as their reviews end, in whatever order that is, so a title is
+    given once and then kept: the docs already stored reserve their titles, and a doc
+    stored again under its slug keeps its title while it still names the same thing
+    (``Title``, or ``Title (2)`` given when another doc had ``Title`` first)."""
+
+    def __init__(self, stored: Iterable[DocSpec] = ()) -> None:
+        self._taken: set[tuple[str, str]] = set()
+        self._stored: dict[str, str] = {}  # slug -> title, and a split chapter's own
+        for doc in stored:
+            self._taken.add((doc.kind, _compared(doc.title)))
+            self._stored[doc.slug] = doc.title
+            slug, title = _PART_SLUG.match(doc.slug), _PART_TITLE.match(doc.title)
+            if slug and title:
+                self._stored.setdefault(slug.group(1), title.group(1))
+
+    def give(self, kind: str, slug: str, wanted: str) -> str:
+        """The title of the doc ``slug``: its stored one when that still fits, else
+        ``wanted``, or ``wanted (2)``, ``(3)``... when the kind already has it."""
+        stored = self._stored.get(slug)
+        if stored is not None and _fits(stored, wanted):
+            self._taken.add((kind, _compared(stored)))
+            return stored
+        candidate, n = wanted, 1
+        while (kind, _compared(candidate)) in self._taken:
+            n += 1
+            candidate = f"{wanted} ({n})"
+        self._taken.add((kind, _compared(candidate)))
+        self._stored[slug] = candidate  # given once: the same doc again keeps it
+        return candidate
+
+
+def _compared(title: str) -> str:
+    return title.strip().lower()
+
+
+def _fits(stored: str, wanted: str) -> bool:
+    """Whether a stored title still names a doc now titled ``wanted``."""
+    if _compared(stored) == _compared(wanted):
+        return True
+    return re.fullmatch(re.escape(wanted.strip()) + r" \(\d+\)", stored.strip()) is not None
+
+
+def _for_the_course_page(doc: DocSpec, titles: CourseTitles) -> list[DocSpec]:
+    """Normalised, unlinked, with a unique title, within one store document each."""
+    content = doc.content
+    if doc.kind != "yaml":
+        content = markdown.course_body(content)
+    if doc.kind in _READ_KINDS and not content.strip():
+        raise EmptyDoc(f"{doc.kind} {doc.slug!r} ({doc.title!r}) has no content under its title")
+    title = titles.give(doc.kind, doc.slug, doc.title.strip())
+    pieces = markdown.split(content)
+    if len(pieces) == 1:
+        return [doc.model_copy(update={"title": title, "content": content})]
+    shaped = []
+    for k, piece in enumerate(pieces, start=1):
+        slug = f"{doc.slug}-part-{k}"
+        part = titles.give(doc.kind, slug, f"{title} (part {k} of {len(pieces)})")
+        update = {"slug": slug, "title": part, "content": piece}
+        if doc.source_key is not None:
+            update["source_key"] = f"{doc.source_key}-part-{k}"
+        shaped.append(doc.model_copy(update=update))
     return shaped
-
-
-def _unique(title: str, kind: str, seen: set[tuple[str, str]]) -> str:
-    """``title``, or ``title (2)``, ``(3)``... when the kind already has it: the course
-    page shows only the first doc of each title and kind."""
-    candidate, n = title, 1
-    # The page compares titles trimmed and without case.
-    while (kind, candidate.strip().lower()) in seen:
-        n += 1
-        candidate = f"{title} ({n})"
-    seen.add((kind, candidate.strip().lower()))
-    return candidate
 
 
 def doc_filename(doc: DocSpec | DocRecord) -> str:

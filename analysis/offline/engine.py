@@ -117,7 +117,9 @@ class OfflineEngine(Engine):
                 return None
             return neighbourhood(abstraction_id, listed, links)
 
-        return review.review_chapters(ctx.checkout, ctx.need_chapters(), regenerate, ctx.cancel)
+        return review.review_chapters(
+            ctx.checkout, ctx.need_chapters(), regenerate, ctx.cancel, ctx.chapter_reviewed
+        )
 
     def create_tutorials(self, ctx: StepContext) -> TutorialsArtifact:
         found = self.analyse(ctx)

@@ -55,19 +55,25 @@ class LineCounts:
 
 
 def review_chapters(
-    root: Path, chapters: ChaptersArtifact, regenerate: Regenerate, cancel: CancelToken
+    root: Path,
+    chapters: ChaptersArtifact,
+    regenerate: Regenerate,
+    cancel: CancelToken,
+    reviewed: Callable[[Chapter], None] = lambda chapter: None,
 ) -> ReviewArtifact:
+    """Each chapter checked and fixed in turn; ``reviewed`` hears of each as it is done."""
     counts = LineCounts(root)
     files = {f"{c.index:02d}-{c.slug}.md" for c in chapters.chapters}
     by_slug = {c.slug: f"{c.index:02d}-{c.slug}.md" for c in chapters.chapters}
-    reviewed: list[Chapter] = []
+    done: list[Chapter] = []
     findings: list[ReviewFinding] = []
     for chapter in chapters.chapters:
         cancel.check()
         fixed, found = ChapterReview(chapter, counts, files, by_slug, regenerate).run()
-        reviewed.append(fixed)
+        done.append(fixed)
         findings += found
-    return ReviewArtifact(chapters=reviewed, findings=findings)
+        reviewed(fixed)
+    return ReviewArtifact(chapters=done, findings=findings)
 
 
 class ChapterReview:

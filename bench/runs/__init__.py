@@ -10,7 +10,15 @@ from bench.runs.convex_cost import (
     convex_subscription_pickup,
 )
 from bench.runs.dashboard import dashboard_refresh
-from bench.runs.engines import claude_cli, fanout, offline_engine, regenerate
+from bench.runs.engines import (
+    chapters_as_reviewed,
+    claude_cli,
+    claude_limits,
+    claude_reviews,
+    fanout,
+    offline_engine,
+    regenerate,
+)
 from bench.runs.latency import idle_bridge, overhead, pickup
 from bench.runs.recovery import recovery, store
 from bench.runs.row import Row, machine
@@ -18,7 +26,10 @@ from bench.runs.throughput import scaling, throughput
 
 __all__ = [
     "Row",
+    "chapters_as_reviewed",
     "claude_cli",
+    "claude_limits",
+    "claude_reviews",
     "convex_cancel",
     "convex_idle",
     "convex_job_calls",

@@ -30,6 +30,8 @@ const PUBLIC_CALLS: Record<string, Record<string, unknown>> = {
   "worker/steps:appendLog": { jobId: JOB, level: "info", msg: "m", now: T0 },
   "worker/steps:getLogs": { jobId: JOB },
   "worker/steps:upsertDocs": { jobId: JOB, token: "t", docs: [], now: T0 },
+  "worker/steps:removeDocs": { jobId: JOB, token: "t", slugs: [], now: T0 },
+  "worker/steps:publishChapters": { jobId: JOB, token: "t", docs: [], ready: 0, total: 1, now: T0 },
   "worker/steps:getDocs": { jobId: JOB, paginationOpts: { numItems: 1, cursor: null } },
   "worker/jobs:upsertRepository": { userId: "u", name: "n", fullName: "o/n", now: T0 },
   "worker/jobs:getRepository": { repositoryId: "r" },

@@ -57,8 +57,26 @@ class QueueCalls(ConvexCore):
         )
         return [str(i) for i in ids]
 
-    def release(self, job_id: str, token: str, now_ms: int, reason: str) -> None:
-        self._fenced("worker/queue:release", jobId=job_id, token=token, reason=reason, now=now_ms)
+    def release(
+        self,
+        job_id: str,
+        token: str,
+        now_ms: int,
+        reason: str,
+        *,
+        run_at_ms: int | None = None,
+        progress: str | None = None,
+    ) -> None:
+        # Optional arguments are left out when unset: a deployment of the previous
+        # functions refuses arguments it does not declare.
+        extra: dict[str, Any] = {}
+        if run_at_ms is not None:
+            extra["runAt"] = run_at_ms
+        if progress is not None:
+            extra["progress"] = progress
+        self._fenced(
+            "worker/queue:release", jobId=job_id, token=token, reason=reason, now=now_ms, **extra
+        )
 
     def mark_canceled(self, job_id: str, token: str, now_ms: int) -> JobRecord:
         return job(self._fenced("worker/queue:markCanceled", jobId=job_id, token=token, now=now_ms))

@@ -8,6 +8,7 @@ from typing import Any
 
 from store.convex.wire import (
     DOCS_PAGE,
+    REMOVE_DOCS_PER_CALL,
     LOG_PAGE,
     ConvexCore,
     artifact_parts,
@@ -171,6 +172,44 @@ class StepCalls(ConvexCore):
         if not docs:
             self._fenced("worker/steps:upsertDocs", jobId=job_id, token=token, docs=[], now=now_ms)
         return written
+
+    def publish_chapters(
+        self,
+        job_id: str,
+        token: str,
+        docs: Sequence[DocSpec],
+        ready: int,
+        total: int,
+        now_ms: int,
+    ) -> int:
+        others = sorted({d.kind for d in docs} - {"chapter"})
+        if others:
+            raise ValueError(f"publish_chapters stores chapters only, not {others}")
+        # A chapter in parts may not fit one transaction: each call is fenced and
+        # idempotent per doc, as upsert_docs's are.
+        written = 0
+        chunks: list[list[DocSpec]] = list(doc_chunks(docs)) or [[]]
+        for chunk in chunks:
+            written += int(
+                self._fenced(
+                    "worker/steps:publishChapters", jobId=job_id, token=token,
+                    docs=[d.to_wire() for d in chunk], ready=ready, total=total, now=now_ms,
+                )  # fmt: skip
+            )
+        return written
+
+    def remove_docs(self, job_id: str, token: str, slugs: Sequence[str], now_ms: int) -> int:
+        # A doc is read to be deleted: a few per call keeps each transaction's reads
+        # (16 MiB) well clear of docs of up to 1 MiB.
+        removed = 0
+        batches = [list(slugs[i : i + REMOVE_DOCS_PER_CALL]) for i in range(0, len(slugs), REMOVE_DOCS_PER_CALL)]
+        for batch in batches or [[]]:
+            removed += int(
+                self._fenced(
+                    "worker/steps:removeDocs", jobId=job_id, token=token, slugs=batch, now=now_ms
+                )
+            )
+        return removed
 
     def get_docs(self, job_id: str) -> list[DocRecord]:
         docs: list[DocRecord] = []

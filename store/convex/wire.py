@@ -45,6 +45,8 @@ DOCS_PAGE = 25
 # upsertDocs takes at most 200 docs per call; stay well under Convex's per-call and
 # per-transaction size limits as well.
 _DOCS_PER_CALL = 100
+# removeDocs takes at most 8 slugs per call: each doc deleted is read (up to 1 MiB).
+REMOVE_DOCS_PER_CALL = 8
 _DOCS_BYTES_PER_CALL = 4 * 1024 * 1024
 # A Convex document holds at most 1 MiB: an artifact larger than this goes in pieces
 # of at most this many bytes (steps:putArtifactPart), at most _MAX_ARTIFACT_PARTS of

@@ -108,14 +108,24 @@ class QueueCalls(SqliteCore):
             ).fetchall()
         return [r["id"] for r in rows]
 
-    def release(self, job_id: str, token: str, now_ms: int, reason: str) -> None:
+    def release(
+        self,
+        job_id: str,
+        token: str,
+        now_ms: int,
+        reason: str,
+        *,
+        run_at_ms: int | None = None,
+        progress: str | None = None,
+    ) -> None:
         with self._write() as db:
             self._fenced(db, job_id, token)
             db.execute(
                 f"UPDATE jobs SET status='pending', runAt=?, {CLEAR_LEASE}, updatedAt=?,"
-                f" lastError=?, progress={self._lit('queued')} WHERE id=?",
-                (now_ms, now_ms, reason, job_id),
-            )
+                f" lastError=?, progress=COALESCE(?, {self._lit('queued')}) WHERE id=?",
+                (run_at_ms if run_at_ms is not None else now_ms, now_ms, reason, progress,
+                 job_id),
+            )  # fmt: skip
 
     def mark_canceled(self, job_id: str, token: str, now_ms: int) -> JobRecord:
         with self._write() as db:

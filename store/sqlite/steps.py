@@ -3,11 +3,13 @@ step, its logs, the course's docs."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 
 from fondation.errors import CancelRequested, JobNotFound, MalformedJob
 from fondation.steps import ANALYSIS_STEPS, STEP_NAMES, step_status
 from store.progress import (
+    chapters_ready_progress,
     step_log_line,
     step_progress,
 )
@@ -63,10 +65,12 @@ class StepCalls(SqliteCore):
                     (job_id, step, STEP_NAMES[step], now_ms, worker),
                 ).fetchone()
                 text = step_progress(step, self._language)
+                # Chapters already show: the page keeps its progress beside them.
+                status = "running" if job["status"] == "running" else step_status(step)
                 job = db.execute(
                     "UPDATE jobs SET status=?, currentStep=?, progress=?, updatedAt=?"
                     " WHERE id=? RETURNING *",
-                    (step_status(step), min(step, ANALYSIS_STEPS), text, now_ms, job_id),
+                    (status, min(step, ANALYSIS_STEPS), text, now_ms, job_id),
                 ).fetchone()
                 line = f"{step_log_line(step)} (worker {worker})"
                 self._append_log(db, job_id, "info", line, now_ms)
@@ -138,37 +142,81 @@ class StepCalls(SqliteCore):
         return [JobLogRecord.model_validate(dict(r)) for r in rows]
 
     def upsert_docs(self, job_id: str, token: str, docs: Sequence[DocSpec], now_ms: int) -> int:
-        for doc in docs:  # as the web's docs.upsertFromJob: never a blank chapter or tutorial
-            if doc.kind in ("chapter", "tutorial") and not doc.content.strip():
-                raise MalformedJob(
-                    f"{doc.kind} {doc.slug} has no content; blank docs are not stored"
-                )
+        _refuse_blank(docs)
         with self._write() as db:
             job = self._fenced(db, job_id, token)
-            for doc in docs:
-                db.execute(
-                    "INSERT INTO docs (id, jobId, repositoryId, slug, title, chapterIndex,"
-                    " kind, content, createdAt, runId) VALUES (?,?,?,?,?,?,?,?,?,?)"
-                    " ON CONFLICT(jobId, slug) DO UPDATE SET title=excluded.title,"
-                    " chapterIndex=excluded.chapterIndex, kind=excluded.kind,"
-                    " content=excluded.content, updatedAt=excluded.createdAt",
-                    (
-                        new_id(),
-                        job_id,
-                        job["repositoryId"],
-                        doc.slug,
-                        doc.title,
-                        doc.chapter_index,
-                        doc.kind,
-                        doc.content,
-                        now_ms,
-                        job["runId"],
-                    ),
-                )
+            _write_docs(db, job, docs, now_ms)
         return len(docs)
+
+    def publish_chapters(
+        self,
+        job_id: str,
+        token: str,
+        docs: Sequence[DocSpec],
+        ready: int,
+        total: int,
+        now_ms: int,
+    ) -> int:
+        others = sorted({d.kind for d in docs} - {"chapter"})
+        if others:
+            raise ValueError(f"publish_chapters stores chapters only, not {others}")
+        _refuse_blank(docs)
+        with self._write() as db:
+            job = self._fenced(db, job_id, token)
+            if job["cancelRequested"]:
+                raise CancelRequested(job_id)
+            _write_docs(db, job, docs, now_ms)
+            db.execute(
+                "UPDATE jobs SET status='running', progress=?, updatedAt=? WHERE id=?",
+                (chapters_ready_progress(ready, total, self._language), now_ms, job_id),
+            )
+        return len(docs)
+
+    def remove_docs(self, job_id: str, token: str, slugs: Sequence[str], now_ms: int) -> int:
+        with self._write() as db:
+            self._fenced(db, job_id, token)
+            removed = 0
+            for slug in slugs:
+                cur = db.execute("DELETE FROM docs WHERE jobId=? AND slug=?", (job_id, slug))
+                removed += cur.rowcount
+        return removed
 
     def get_docs(self, job_id: str) -> list[DocRecord]:
         rows = self._read(
             "SELECT * FROM docs WHERE jobId=? ORDER BY kind, chapterIndex, slug", (job_id,)
         )
         return [DocRecord.model_validate(dict(r)) for r in rows]
+
+
+def _refuse_blank(docs: Sequence[DocSpec]) -> None:
+    for doc in docs:  # as the web's docs.upsertFromJob: never a blank chapter or tutorial
+        if doc.kind in ("chapter", "tutorial") and not doc.content.strip():
+            raise MalformedJob(f"{doc.kind} {doc.slug} has no content; blank docs are not stored")
+
+
+def _write_docs(
+    db: sqlite3.Connection, job: sqlite3.Row, docs: Sequence[DocSpec], now_ms: int
+) -> None:
+    """Insert or replace ``docs`` by (jobId, slug); a replaced doc keeps its createdAt."""
+    for doc in docs:
+        db.execute(
+            "INSERT INTO docs (id, jobId, repositoryId, slug, title, chapterIndex,"
+            " kind, content, createdAt, sourceKey, runId) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(jobId, slug) DO UPDATE SET title=excluded.title,"
+            " chapterIndex=excluded.chapterIndex, kind=excluded.kind,"
+            " content=excluded.content, sourceKey=excluded.sourceKey,"
+            " updatedAt=excluded.createdAt",
+            (
+                new_id(),
+                job["id"],
+                job["repositoryId"],
+                doc.slug,
+                doc.title,
+                doc.chapter_index,
+                doc.kind,
+                doc.content,
+                now_ms,
+                doc.source_key,
+                job["runId"],
+            ),
+        )

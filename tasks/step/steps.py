@@ -26,7 +26,7 @@ from analysis.course.artifacts import (
     RelationshipsArtifact,
     ReviewArtifact,
 )
-from analysis.course.course import build_docs
+from analysis.course.course import CourseTitles, build_docs
 from analysis.course.job_prompt import requester_instructions
 from analysis.course.regeneration import (
     COURSE_KEY,
@@ -49,10 +49,12 @@ from fondation.errors import (
     LeaseLost,
     MalformedJob,
     PermanentError,
+    WorkDeferred,
 )
 from fondation.steps import FINALIZE_STEP, STEP_NAMES, STEPS, step_line
 from fondation.wake import announce
 from store.backoff import draw_jitter_ms
+from store.progress import waiting_text
 from store.records import (
     REUSE_VALUE_MAX_CHARS,
     DocSpec,
@@ -63,6 +65,7 @@ from store.records import (
     StepRecord,
     StepStart,
 )
+from tasks.step.publish import ChapterPublisher
 from tasks.step.reuse_book import StoreReuseBook
 from tasks.step.runtime import WorkerRuntime
 from tasks.step.store_retry import retry_store
@@ -180,6 +183,8 @@ class StepRun:
             self._stop_canceled(cancel)
         except LeaseLost as exc:
             self._abandon(exc.reason)
+        except WorkDeferred as exc:
+            self._defer(exc)
         except SoftTimeLimitExceeded:
             self.record_failure(
                 f"{STEP_NAMES[self.step]} exceeded its soft time limit", permanent=False
@@ -201,20 +206,34 @@ class StepRun:
         ctx = self._context(start, artifacts, cancel)
         engine = self.rt.engine
         if self.step == FINALIZE_STEP:
-            self._finalize(artifacts, start.reuse)
+            self._finalize(artifacts, start)
             return None
         method = STEPS[self.step].engine_method
         assert method is not None, f"step {self.step} has no engine method"
         run: Callable[[StepContext], Artifact] = getattr(engine, method)
+        publisher = self._chapter_publisher(start, ctx, cancel)
         key = self._step_key(ctx, artifacts)
         kept = None if key is None or ctx.reuse is None else reuse_step(ctx.reuse, self.step, key)
         if kept is not None:
             artifact, spent = kept
             self.usage = json.dumps(saved_usage(spent), sort_keys=True)
             self._log(f"{STEP_NAMES[self.step]}: reused, the repository's tree is unchanged")
+            if isinstance(artifact, ReviewArtifact):
+                # Reviews reused whole: every chapter is readable at once.
+                for chapter in artifact.chapters:
+                    publisher(chapter)
+            publisher.close(store_waiting=True)
             return artifact
+        ctx.on_chapter_reviewed = publisher
         try:
             result = run(ctx)
+        except BaseException:
+            publisher.close(store_waiting=False)
+            raise
+        else:
+            # The chapters stored before the step's artifact: the course shows each
+            # before the step is recorded as done.
+            publisher.close(store_waiting=True)
         finally:
             self._keep_raw_outputs(ctx)
         usage = engine.step_usage(ctx, self.step)
@@ -222,6 +241,20 @@ class StepRun:
         if key is not None and ctx.reuse is not None:
             keep_step(ctx.reuse, self.step, key, result, usage)
         return result
+
+    def _chapter_publisher(
+        self, start: StepStart, ctx: StepContext, cancel: CancelToken
+    ) -> ChapterPublisher:
+        """Stores each chapter as the engine reports its review done (whichever step
+        reviews), so the course page shows it while the rest is written."""
+        if ctx.chapters is not None:
+            total = len(ctx.chapters.chapters)
+        else:
+            total = 0 if ctx.order is None else len(ctx.order.order)
+        return ChapterPublisher(
+            self.rt.store, self.job_id, self.token, start.job.repository_id, total, cancel,
+            grace_s=self.rt.settings.store_outage_grace_s, clock=self.clock,
+        )  # fmt: skip
 
     def _step_key(self, ctx: StepContext, artifacts: dict[int, Artifact]) -> str | None:
         """The step's key for whole-step reuse: None when the tree cannot be read."""
@@ -336,6 +369,9 @@ class StepRun:
             prompt=requester_instructions(start.job.prompt, self.rt.settings.course_language),
             work_dir=scratch,
             cancel=cancel,
+            user_id=start.job.user_id,
+            redis=self.rt.redis,
+            note=self._log,
             reuse=StoreReuseBook(
                 self.rt.store,
                 self.job_id,
@@ -353,14 +389,33 @@ class StepRun:
         ctx.review = _typed(artifacts.get(5), ReviewArtifact)
         return ctx
 
-    def _finalize(self, artifacts: dict[int, Artifact], kept: list[ReuseRecord]) -> None:
-        docs = build_docs({k: v for k, v in artifacts.items() if k >= 1})
-        stats, digest, stats_line = self._course_diff(docs, kept)
+    def _finalize(self, artifacts: dict[int, Artifact], start: StepStart) -> None:
+        """The course completed: the index, the tutorials and the references join the
+        chapters stored as their reviews ended, which keep their slugs and titles and
+        are not written again unless they changed (a review run again)."""
         store = self.rt.store
-        count = self._retry(
-            lambda: store.upsert_docs(self.job_id, self.token, docs, self.clock.now_ms()),
+        stored = {d.slug: d for d in self._retry(lambda: store.get_docs(self.job_id), "get_docs")}
+        docs = build_docs(
+            {k: v for k, v in artifacts.items() if k >= 1},
+            repository_id=start.job.repository_id,
+            titles=CourseTitles(stored.values()),
+        )
+        stats, digest, stats_line = self._course_diff(docs, start.reuse)
+        changed = [d for d in docs if d.slug not in stored or not d.same_as(stored[d.slug])]
+        self._retry(
+            lambda: store.upsert_docs(self.job_id, self.token, changed, self.clock.now_ms()),
             "upsert_docs",
         )
+        # A chapter an earlier run stored whole and this one in parts (or the reverse)
+        # left docs the course no longer has: the page would list them.
+        stale = sorted(set(stored) - {d.slug for d in docs})
+        if stale:
+            log.warning("removing docs of an earlier run: %s", stale, extra=self.extra)
+            self._retry(
+                lambda: store.remove_docs(self.job_id, self.token, stale, self.clock.now_ms()),
+                "remove_docs",
+            )
+        count = len(docs)
         chapters = sum(1 for d in docs if d.kind == "chapter")
         tutorials = sum(1 for d in docs if d.kind == "tutorial")
         # The folder goes before the job is marked done: a completed job has left nothing
@@ -467,6 +522,30 @@ class StepRun:
         # checkout is cheap to make again.
         self.rt.workspace.remove(self.job_id)
         self._left_chain(ended=job.is_final)
+
+    def _defer(self, exc: WorkDeferred) -> NoReturn:
+        """Give the job back until the shared limit it waits for should have passed: the
+        chain stops here, the worker is free, no attempt is spent, and the job's progress
+        says why it waits. Its checkout and scratch folder stay, for a rerun here."""
+        s = self.rt.settings
+        progress = waiting_text(exc.reason, exc.until_ms, s.progress_language, s.progress_zone)
+        try:
+            self._retry(
+                lambda: self.rt.store.release(
+                    self.job_id, self.token, self.clock.now_ms(), str(exc),
+                    run_at_ms=exc.until_ms, progress=progress,
+                ),
+                "release",
+            )  # fmt: skip
+        except CancelRequested:
+            self._finish_cancel()
+        except LeaseLost as lost:
+            self._abandon(lost.reason)
+        wait_s = max(0.0, (exc.until_ms - self.clock.now_ms()) / 1000)
+        self._log(f"Waiting {wait_s:.0f} s for Claude ({exc.reason}); the job was given back")
+        log.info("job %s given back for %.0f s: %s", self.job_id, wait_s, exc, extra=self.extra)
+        self._left_chain(ended=False)
+        raise Ignore()
 
     def _stop_canceled(self, cancel: CancelToken) -> NoReturn:
         if cancel.lease_lost:

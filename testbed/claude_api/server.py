@@ -32,6 +32,7 @@ class Request:
     headers: dict[str, str]  # secrets masked
     body: dict[str, Any]
     raw_headers: dict[str, str] = field(repr=False)  # unmasked, for the credential checks
+    at: float = 0.0  # time.monotonic() when it arrived, for the retry timings
 
     @property
     def tool_names(self) -> list[str]:
@@ -119,11 +120,13 @@ class Reply:
 
 @dataclass(frozen=True)
 class Failure:
-    """An HTTP error in the API's shape (529 overloaded, 400 invalid request, ...)."""
+    """An HTTP error in the API's shape (529 overloaded, 400 invalid request, ...), with
+    the response headers that go with it (``retry-after``, the rate-limit headers)."""
 
     status: int
     kind: str = "overloaded_error"
     message: str = "Overloaded"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 Scenario = Callable[[Request], "Reply | Failure"]
@@ -230,7 +233,7 @@ class ScriptedApi:
 
             def _log(self, body: dict[str, Any]) -> Request:
                 raw = dict(self.headers.items())
-                request = Request(self.command, self.path, _mask(raw), body, raw)
+                request = Request(self.command, self.path, _mask(raw), body, raw, time.monotonic())
                 api._record(request)
                 return request
 
@@ -265,17 +268,21 @@ class ScriptedApi:
                     outcome = Failure(400, "invalid_request_error", f"scenario failed: {exc!r}")
                 if isinstance(outcome, Failure):
                     error = {"type": outcome.kind, "message": outcome.message}
-                    self._json(outcome.status, {"type": "error", "error": error})
+                    self._json(outcome.status, {"type": "error", "error": error}, outcome.headers)
                     return
                 if outcome.delay_s:
                     time.sleep(outcome.delay_s)
                 self._stream(outcome, str(body.get("model", "claude-sonnet-4-5")))
 
-            def _json(self, status: int, doc: dict[str, Any]) -> None:
+            def _json(
+                self, status: int, doc: dict[str, Any], headers: tuple[tuple[str, str], ...] = ()
+            ) -> None:
                 data = json.dumps(doc).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in headers:
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 

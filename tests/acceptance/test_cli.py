@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 
 from testbed.gitrepo import make_repo
 from testbed.services import REPO_ROOT
@@ -141,3 +142,24 @@ def test_a_claude_worker_without_credentials_stops_at_start_naming_the_variable(
     assert out.returncode != 0
     assert "set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN" in out.stderr
     assert "ANALYSIS_ENGINE=offline" in out.stderr
+
+
+def test_claude_resume_lifts_the_fleets_pause_an_operator_must_lift(
+    tmp_path: Path, redis_url: str
+) -> None:
+    from analysis.claude.gate import FleetGate
+    from fondation.claude_fleet import NO_END, read_pause
+
+    client = redis.Redis.from_url(redis_url)
+    gate = FleetGate(client, max_calls=1, calls_per_minute=None, call_ttl_ms=60_000)
+    gate.pause("spend", NO_END, 1_800_000_000_000, "Credit balance is too low")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "REDIS_URL": redis_url}
+    run = [sys.executable, "-m", "cli", "claude-resume"]
+    out = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+                         check=False)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "lifted the pause (spend): Credit balance is too low" in out.stdout
+    assert read_pause(client) is None
+    again = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=60, check=False)  # fmt: skip
+    assert "were not paused" in again.stdout

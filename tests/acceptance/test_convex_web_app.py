@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from store.progress import moment_text, step_progress
+from store.progress import chapters_ready_progress, moment_text, step_progress
 from testbed import services
 from testbed.convex_standin.fixture import StandIn, make_convex_store
 from testbed.convex_standin.stack import running_stack
@@ -28,6 +28,8 @@ SMALL_REFERENCE_BYTES = 64 * 1024
 FRENCH_PROGRESS = {step_progress(step, "fr") for step in range(8)} | {
     moment_text("claimed", "fr"),
     "Initializing regeneration...",  # the web's own text until the job is claimed
+    # Each chapter stored as its review ends (the ledger engine writes up to three).
+    *(chapters_ready_progress(ready, total, "fr") for total in (1, 2, 3) for ready in (1, 2, 3)),
 }
 
 

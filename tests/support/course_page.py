@@ -7,6 +7,13 @@ kind (titles compared trimmed and lower-cased; the kept one has content, else a
 "<chapterIndex>. <title>", the tutorials in the order they came, and under
 "Références" the yaml docs then the toc docs. A doc is opened by client state, not by a
 URL of its own, so a relative Markdown link in its content leads nowhere.
+
+Around the docs (``CourseView``): with no docs, an active job shows a "being generated"
+card with "Étape {currentStep} sur {totalSteps}: {progress}" and any other job a 404;
+with docs, a header with "{n} chapitres • {m} tutoriels", the status badge
+(``getStatusDisplay``), the same step line and a progress bar only while the status is
+``running``, and an error box ("Échec de la génération") for a ``failed`` job with an
+``error``.
 """
 
 from __future__ import annotations
@@ -67,3 +74,50 @@ class CoursePage:
 def relative_md_links(content: str) -> list[str]:
     """The relative ``.md`` link targets in a doc's content: broken on the page."""
     return [m.group(1) for m in _RELATIVE_MD_LINK.finditer(content)]
+
+
+# getStatusDisplay's labels, by job status.
+STATUS_LABELS = {
+    "completed": "Terminé",
+    "running": "Génération...",
+    "claimed": "Réclamé par le worker...",
+    "cloning": "Clonage du dépôt...",
+    "analyzing": "Analyse en cours...",
+    "gathering": "Collecte des données...",
+    "failed": "Échoué",
+    "dead": "Échoué",
+    "canceled": "Annulé",
+    "pending": "En attente",
+}
+ACTIVE = ("pending", "claimed", "cloning", "analyzing", "gathering", "running")
+
+
+@dataclass(frozen=True)
+class CourseView:
+    """What the page shows for a job and its docs."""
+
+    shows: str  # "generating" (the card), "not_found" (404) or "course"
+    badge: str  # the status badge's label (shown on the card as an icon only)
+    step_line: str | None  # "Étape k sur 6: <progress>", with its progress bar
+    error_box: str | None  # the job's error, under "Échec de la génération"
+    counts: str | None  # "<n> chapitres • <m> tutoriels"
+    course: CoursePage | None
+
+    @classmethod
+    def of(cls, job: Doc, docs_in_creation_order: list[Doc]) -> CourseView:
+        status = job.get("status")
+        badge = STATUS_LABELS.get(str(status), "Inconnu")
+        step = job.get("currentStep")
+        line = None
+        if step:
+            total, progress = job.get("totalSteps") or 6, job.get("progress") or "En cours"
+            line = f"Étape {step} sur {total}: {progress}"
+        if not docs_in_creation_order:
+            if status in ACTIVE:
+                return cls("generating", badge, line, None, None, None)
+            return cls("not_found", badge, None, None, None, None)
+        page = CoursePage.of(docs_in_creation_order)
+        error = job.get("error") if status == "failed" and job.get("error") else None
+        counts = f"{len(page.chapters)} chapitres • {len(page.tutorials)} tutoriels"
+        shown_line = line if status == "running" else None
+        return cls("course", badge, shown_line, error, counts, page)

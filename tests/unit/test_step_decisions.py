@@ -7,6 +7,7 @@ read from what ``StepRun.run`` returns or raises: returning lets the chain go on
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,17 +16,22 @@ import pytest
 import redis
 from celery.exceptions import Ignore
 
-from analysis.course.artifacts import AbstractionsArtifact
+from analysis.course.artifacts import (
+    AbstractionsArtifact,
+    Chapter,
+    ChaptersArtifact,
+    ReviewArtifact,
+)
 from analysis.engine import StepContext
 from bench.engine import FixedTimeCloneEngine
 from checkout.github_token import CloneCredentials
 from checkout.workspace import Workspace
 from fondation import keys
 from fondation.clock import FakeClock
-from fondation.errors import MalformedJob, StoreUnavailable
+from fondation.errors import MalformedJob, StoreUnavailable, WorkDeferred
 from fondation.settings import load_settings
 from store.backoff import backoff_ms
-from store.records import JobRecord, JobSpec, RepositorySpec
+from store.records import DocSpec, JobRecord, JobSpec, RepositorySpec
 from tasks.step.runtime import WorkerRuntime
 from tasks.step.steps import StepRun
 from tasks.step.watchdog import Watchdog
@@ -43,6 +49,8 @@ class HookedEngine(FixedTimeCloneEngine):
 
     def __init__(self) -> None:
         self.during: Callable[[StepContext], None] | None = None
+        self.during_review: Callable[[StepContext, Chapter], None] | None = None
+        self.before_report: Callable[[StepContext, Chapter], None] | None = None
         self.runs = 0
 
     def extract_abstractions(self, ctx: StepContext) -> AbstractionsArtifact:
@@ -50,6 +58,24 @@ class HookedEngine(FixedTimeCloneEngine):
         if self.during is not None:
             self.during(ctx)
         return super().extract_abstractions(ctx)
+
+    def generate_chapters(self, ctx: StepContext) -> ChaptersArtifact:
+        drafts = [
+            Chapter(index=i, abstraction_id=f"a{i}", slug=f"a{i}", title=f"A{i}", content="x\n")
+            for i in (1, 2)
+        ]
+        return ChaptersArtifact(chapters=drafts)
+
+    def review_chapters(self, ctx: StepContext) -> ReviewArtifact:
+        """Each chapter: ``before_report``, reported as reviewed, ``during_review``."""
+        for chapter in ctx.need_chapters().chapters:
+            if self.before_report is not None:
+                self.before_report(ctx, chapter)
+            ctx.chapter_reviewed(chapter)
+            if self.during_review is not None:
+                self.during_review(ctx, chapter)
+        ctx.cancel.check()
+        return super().review_chapters(ctx)
 
 
 @dataclass
@@ -241,6 +267,80 @@ def test_a_step_whose_lease_was_taken_while_it_worked_stores_nothing(rig: Rig) -
     _assert_abandoned(rig)
 
 
+# --- chapters stored as their reviews end ----------------------------------------------
+
+REVIEW, SAVE = 5, 7
+
+
+def _wait_for(check: Callable[[], bool]) -> None:
+    """The publisher's thread is real: wait for it in real time, briefly."""
+    deadline = time.monotonic() + 5
+    while not check():
+        assert time.monotonic() < deadline, "the publisher did not act within 5 s"
+        time.sleep(0.01)
+
+
+def test_each_chapter_is_stored_before_the_review_step_ends_and_the_save_adds_the_rest(
+    rig: Rig,
+) -> None:
+    for step in range(1, REVIEW):
+        rig.run(step)
+    shown: list[list[str]] = []
+
+    def read_it(ctx: StepContext, chapter: Chapter) -> None:
+        slug = f"{chapter.index:02d}-{chapter.slug}"
+        _wait_for(lambda: slug in [d.slug for d in rig.store.get_docs(rig.job_id)])
+        shown.append([d.slug for d in rig.store.get_docs(rig.job_id)])
+
+    rig.engine.during_review = read_it
+    rig.run(REVIEW)
+    assert shown == [["01-a1"], ["01-a1", "02-a2"]]
+    assert rig.store.get_job(rig.job_id).status == "running"
+    early = {d.slug: d for d in rig.store.get_docs(rig.job_id)}
+    rig.run(6)
+    rig.run(SAVE)
+    job = rig.store.get_job(rig.job_id)
+    docs = rig.store.get_docs(rig.job_id)
+    assert job.status == "completed"
+    assert job.docs_count == len(docs) == len({(d.kind, d.title.lower()) for d in docs})
+    # The save did not write the chapters again.
+    assert {d.slug: (d.created_at, d.updated_at) for d in docs if d.kind == "chapter"} == {
+        slug: (d.created_at, d.updated_at) for slug, d in early.items()
+    }
+
+
+def test_the_save_removes_a_chapter_doc_an_earlier_run_stored_that_the_course_lacks(
+    rig: Rig,
+) -> None:
+    for step in range(1, 7):
+        rig.run(step)
+    # An earlier run stored chapter 1 whole; the course now has it (say) in parts.
+    stale = DocSpec(slug="01-a1-old", title="A1", chapter_index=1, kind="chapter", content="o")
+    rig.store.publish_chapters(rig.job_id, rig.token, [stale], 1, 2, rig.clock.now_ms())
+    rig.run(SAVE)
+    docs = rig.store.get_docs(rig.job_id)
+    assert "01-a1-old" not in [d.slug for d in docs]
+    assert rig.store.get_job(rig.job_id).docs_count == len(docs)
+
+
+def test_a_review_step_whose_lease_was_taken_stores_no_chapter_and_stops(rig: Rig) -> None:
+    for step in range(1, REVIEW):
+        rig.run(step)
+    taken: list[int] = []
+
+    def take_over_first(ctx: StepContext, chapter: Chapter) -> None:
+        if not taken:
+            taken.append(chapter.index)
+            rig.take_over()
+
+    rig.engine.before_report = take_over_first
+    rig.engine.during_review = lambda ctx, chapter: _wait_for(lambda: ctx.cancel.is_set)
+    with pytest.raises(Ignore):
+        rig.run(REVIEW)
+    assert rig.store.get_docs(rig.job_id) == []
+    assert rig.step_status(REVIEW) == "started"
+
+
 # --- failures and store outages ---------------------------------------------------------
 
 
@@ -303,3 +403,34 @@ def test_an_outage_longer_than_the_grace_fails_the_delivery_and_leaves_the_job_h
     # Still b1's: its bridge sees no work and retries it (lost work).
     assert (job.status, job.locked_by, job.attempts) == ("analyzing", "b1", 0)
     assert rig.step_status(EXTRACT) != "completed"
+
+
+# --- a step that must wait for a limit the fleet shares ------------------------------------
+
+
+def test_a_step_deferred_by_a_shared_limit_gives_its_job_back_without_spending_an_attempt(
+    rig: Rig,
+) -> None:
+    until = T0 + 3_600_000  # 23:13 UTC, 00:13 in Paris
+    seen: list[StepContext] = []
+
+    def limited(ctx: StepContext) -> None:
+        seen.append(ctx)
+        raise WorkDeferred("usage limit", reason="usage_limit", until_ms=until, until_known=True)
+
+    rig.engine.during = limited
+    with pytest.raises(Ignore):
+        rig.run(EXTRACT)
+    job = rig.store.get_job(rig.job_id)
+    assert (job.status, job.attempts, job.lease_token) == ("pending", 0, None)
+    assert (
+        job.progress == "En attente : limite d'utilisation de Claude atteinte, reprise vers 00:13"
+    )
+    assert rig.store.claim_batch("b1", 1, rig.rt.settings.lease_ms, until - 1) == []
+    assert rig.store.claim_batch("b1", 1, rig.rt.settings.lease_ms, until)
+    # The engine was given what a fleet-wide limit needs: the job's user and the Redis.
+    assert seen[0].user_id == "u"
+    assert seen[0].redis is rig.rt.redis
+    assert any("Waiting 3600 s for Claude (usage_limit)" in line for line in rig.logs())
+    # The checkout stays for the rerun.
+    assert rig.rt.workspace.checkout_dir(rig.job_id).exists()

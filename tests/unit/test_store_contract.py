@@ -443,6 +443,109 @@ def test_docs_are_upserted_by_job_and_slug(store: JobStore) -> None:
     assert docs[0].repository_id == store.get_job(job_id).repository_id
 
 
+def chapter(index: int, content: str = "Body.\n") -> DocSpec:
+    return DocSpec(
+        slug=f"{index:02d}-c{index}", title=f"C{index}", chapter_index=index, kind="chapter",
+        content=content, source_key=f"r:chapter:c{index}",
+    )  # fmt: skip
+
+
+def test_chapters_stored_as_reviewed_show_at_once_with_the_running_status_and_their_count(
+    store: JobStore,
+) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    store.begin_step(job_id, token, 5, "w", T0 + 1)
+    assert store.publish_chapters(job_id, token, [chapter(2)], 1, 8, T0 + 2) == 1
+    job = store.get_job(job_id)
+    assert (job.status, job.current_step) == ("running", 5)
+    assert job.progress == "Chapitres prêts : 1 sur 8"
+    assert job.docs_count is None
+    store.publish_chapters(job_id, token, [chapter(1), chapter(2, "Again.\n")], 2, 8, T0 + 3)
+    docs = store.get_docs(job_id)
+    assert [(d.slug, d.content, d.source_key) for d in docs] == [
+        ("01-c1", "Body.\n", "r:chapter:c1"),
+        ("02-c2", "Again.\n", "r:chapter:c2"),
+    ]
+    assert store.get_job(job_id).progress == "Chapitres prêts : 2 sur 8"
+
+
+def test_a_job_whose_chapters_show_stays_running_through_its_later_steps(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    store.begin_step(job_id, token, 5, "w", T0 + 1)
+    store.publish_chapters(job_id, token, [chapter(1)], 1, 2, T0 + 2)
+    for step in (6, 7):
+        job = store.begin_step(job_id, token, step, "w", T0 + step).job
+        assert (job.status, job.current_step) == ("running", 6)
+        assert job.progress == step_progress(step, "fr")
+
+
+def test_a_holder_whose_lease_was_lost_stores_no_chapter(store: JobStore) -> None:
+    new_job(store)
+    job_id, stale = claim_one(store)
+    store.reclaim_expired(T0 + LEASE + 1, 10)
+    claim_one(store, now=T0 + LEASE + 2, owner="b2")
+    with pytest.raises(LeaseLost):
+        store.publish_chapters(job_id, stale, [chapter(1)], 1, 2, T0 + LEASE + 3)
+    assert store.get_docs(job_id) == []
+    assert store.get_job(job_id).status == "claimed"
+
+
+def test_a_canceled_job_stores_no_more_chapters(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    store.begin_step(job_id, token, 5, "w", T0 + 1)
+    store.publish_chapters(job_id, token, [chapter(1)], 1, 2, T0 + 2)
+    store.request_cancel(job_id, T0 + 3)
+    with pytest.raises(CancelRequested):
+        store.publish_chapters(job_id, token, [chapter(2)], 2, 2, T0 + 4)
+    assert [d.slug for d in store.get_docs(job_id)] == ["01-c1"]
+
+
+def test_only_chapters_are_stored_before_the_save(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    toc = DocSpec(slug="index", title="I", chapter_index=0, kind="toc", content="x")
+    with pytest.raises(ValueError):
+        store.publish_chapters(job_id, token, [toc], 0, 1, T0 + 1)
+    assert store.get_docs(job_id) == []
+
+
+def test_a_blank_chapter_is_not_stored_before_the_save_either(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    with pytest.raises(MalformedJob, match="chapter 02-c2 has no content"):
+        store.publish_chapters(job_id, token, [chapter(1), chapter(2, " \n")], 2, 2, T0 + 1)
+    assert store.get_docs(job_id) == []
+
+
+def test_chapters_in_parts_larger_than_one_call_are_all_stored(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    # Nine docs of 900 kB: more than one call's share on Convex (4 MiB per call).
+    parts = [chapter(1, f"{k}" * 900_000).model_copy(update={"slug": f"01-c1-part-{k}"})
+             for k in range(1, 10)]  # fmt: skip
+    assert store.publish_chapters(job_id, token, parts, 1, 1, T0 + 1) == 9
+    assert sorted(d.slug for d in store.get_docs(job_id)) == sorted(d.slug for d in parts)
+
+
+def test_the_save_removes_docs_an_earlier_run_left_and_only_those(store: JobStore) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    docs = [chapter(i) for i in range(1, 12)]
+    store.publish_chapters(job_id, token, docs, 11, 11, T0 + 1)
+    # More than one Convex call's share (8), a slug without a doc, and a repeat.
+    gone = [d.slug for d in docs[:10]] + ["99-never"]
+    assert store.remove_docs(job_id, token, gone, T0 + 2) == 10
+    assert store.remove_docs(job_id, token, gone, T0 + 3) == 0
+    assert [d.slug for d in store.get_docs(job_id)] == ["11-c11"]
+    store.reclaim_expired(T0 + LEASE + 1, 10)
+    with pytest.raises(LeaseLost):
+        store.remove_docs(job_id, token, ["11-c11"], T0 + LEASE + 2)
+    assert [d.slug for d in store.get_docs(job_id)] == ["11-c11"]
+
+
 @pytest.mark.parametrize("kind", ["chapter", "tutorial"])
 def test_a_blank_chapter_or_tutorial_is_refused_and_nothing_of_the_call_is_stored(
     store: JobStore, kind: str
@@ -488,6 +591,19 @@ def test_release_gives_the_job_back_without_counting_an_attempt(store: JobStore)
     assert job.status == "pending"
     assert job.attempts == 0
     assert claim_one(store, now=T0 + 2)[0] == job_id
+
+
+def test_release_with_a_run_at_holds_the_job_back_until_then_with_its_progress(
+    store: JobStore,
+) -> None:
+    new_job(store)
+    job_id, token = claim_one(store)
+    waiting = "En attente : limite d'utilisation de Claude atteinte, reprise vers 15:00"
+    store.release(job_id, token, T0 + 1, "usage limit", run_at_ms=T0 + 60_000, progress=waiting)
+    job = store.get_job(job_id)
+    assert (job.status, job.attempts, job.progress) == ("pending", 0, waiting)
+    assert store.claim_batch("b1", 1, LEASE, T0 + 59_999) == []
+    assert claim_one(store, now=T0 + 60_000)[0] == job_id
 
 
 def test_held_jobs_lists_the_owners_active_jobs(store: JobStore) -> None:

@@ -208,22 +208,27 @@ export const removeOlderCoursesInternal = internalMutation({
   },
 });
 
+// Gives a held job back, ready at runAt (now when absent), its progress saying why it
+// waits (the queued text when absent): a graceful stop, or a step that waits for a
+// limit the whole fleet shares. Attempts are unchanged.
 export const release = workerMutation({
   args: {
     jobId: v.string(),
     token: v.string(),
     reason: v.string(),
+    runAt: v.optional(v.number()),
+    progress: v.optional(v.string()),
   },
   returns: v.null(),
   handler: async (ctx, args, { now, language }) => {
     const job = await fenced(ctx, args.jobId, args.token);
     await ctx.db.patch(job._id, {
       status: "pending",
-      runAt: now,
+      runAt: args.runAt ?? now,
       ...CLEAR_LEASE,
       updatedAt: now,
       lastError: args.reason,
-      progress: momentText("queued", language),
+      progress: args.progress ?? momentText("queued", language),
     });
     return null;
   },

@@ -33,7 +33,7 @@ import {
   stepStatus,
   stepsOf,
 } from "./lib/jobs";
-import { stepLogLine, stepProgress } from "./lib/progress";
+import { chaptersReadyProgress, stepLogLine, stepProgress } from "./lib/progress";
 import { findReuseRecords } from "./lib/reuse";
 
 // Pieces per getArtifactParts answer: about 4 MiB, well inside a query's read limit.
@@ -86,7 +86,8 @@ async function recordStart(
     await ctx.db.patch(stepId, { runs: existing.runs + 1, startedAt: now, worker: args.worker });
   }
   await ctx.db.patch(job._id, {
-    status: stepStatus(args.step),
+    // Chapters already show: the page keeps its progress beside them.
+    status: job.status === "running" ? "running" : stepStatus(args.step),
     currentStep: Math.min(args.step, ANALYSIS_STEPS),
     progress: stepProgress(args.step, language),
     updatedAt: now,
@@ -320,7 +321,53 @@ const docSpec = v.object({
   chapterIndex: v.number(),
   kind: docKind,
   content: v.string(),
+  sourceKey: v.optional(v.string()),
 });
+
+type DocSpec = ObjectType<{ doc: typeof docSpec }>["doc"];
+
+function boundedDocs(docs: DocSpec[]): DocSpec[] {
+  if (docs.length > MAX_DOCS_PER_CALL) {
+    throw invalid(`at most ${MAX_DOCS_PER_CALL} docs per call, got ${docs.length}`);
+  }
+  // As the web's docs.upsertFromJob: a chapter or tutorial is never stored blank.
+  const blank = docs.find(
+    (doc) => (doc.kind === "chapter" || doc.kind === "tutorial") && doc.content.trim() === "",
+  );
+  if (blank !== undefined) {
+    throw invalid(`${blank.kind} ${blank.slug} has no content; blank docs are not stored`);
+  }
+  return docs;
+}
+
+// Inserts or replaces docs by (jobId, slug); a replaced doc keeps its createdAt, so
+// the page's creation order does not move.
+async function writeDocs(ctx: MutationCtx, job: Doc<"jobs">, docs: DocSpec[], now: number) {
+  for (const doc of docs) {
+    const existing = await ctx.db
+      .query("docs")
+      .withIndex("by_job_slug", (q) => q.eq("jobId", job._id).eq("slug", doc.slug))
+      .first();
+    if (existing === null) {
+      await ctx.db.insert("docs", {
+        ...doc,
+        jobId: job._id,
+        repositoryId: job.repositoryId,
+        createdAt: now,
+        runId: job.runId,
+      });
+    } else {
+      await ctx.db.patch(existing._id, {
+        title: doc.title,
+        chapterIndex: doc.chapterIndex,
+        kind: doc.kind,
+        content: doc.content,
+        sourceKey: doc.sourceKey,
+        updatedAt: now,
+      });
+    }
+  }
+}
 
 export const upsertDocs = workerMutation({
   args: {
@@ -330,41 +377,69 @@ export const upsertDocs = workerMutation({
   },
   returns: v.number(),
   handler: async (ctx, args, { now }) => {
-    if (args.docs.length > MAX_DOCS_PER_CALL) {
-      throw invalid(`at most ${MAX_DOCS_PER_CALL} docs per call, got ${args.docs.length}`);
-    }
-    // As the web's docs.upsertFromJob: a chapter or tutorial is never stored blank.
-    const blank = args.docs.find(
-      (doc) => (doc.kind === "chapter" || doc.kind === "tutorial") && doc.content.trim() === "",
-    );
-    if (blank !== undefined) {
-      throw invalid(`${blank.kind} ${blank.slug} has no content; blank docs are not stored`);
+    const docs = boundedDocs(args.docs);
+    const job = await fenced(ctx, args.jobId, args.token);
+    await writeDocs(ctx, job, docs, now);
+    return docs.length;
+  },
+});
+
+// Chapters stored as their reviews end, while the job still runs: the course page
+// lists them at once. The job becomes `running`, the one status under which the page
+// shows the job's progress beside its docs, and its progress says how many chapters
+// are ready. docsCount is left to complete.
+export const publishChapters = workerMutation({
+  args: {
+    jobId: v.string(),
+    token: v.string(),
+    docs: v.array(docSpec),
+    ready: v.number(),
+    total: v.number(),
+  },
+  returns: v.number(),
+  handler: async (ctx, args, { now, language }) => {
+    const docs = boundedDocs(args.docs);
+    const others = docs.filter((d) => d.kind !== "chapter");
+    if (others.length > 0) {
+      throw invalid(`publishChapters stores chapters only, not ${others[0]!.kind}`);
     }
     const job = await fenced(ctx, args.jobId, args.token);
-    for (const doc of args.docs) {
-      const existing = await ctx.db
+    if (job.cancelRequested) throw cancelRequested(job._id);
+    await writeDocs(ctx, job, docs, now);
+    await ctx.db.patch(job._id, {
+      status: "running",
+      progress: chaptersReadyProgress(args.ready, args.total, language),
+      updatedAt: now,
+    });
+    return docs.length;
+  },
+});
+
+// Docs an earlier run of a step stored that the finished course no longer has (a
+// chapter now cut into parts, or no longer cut). Each is read to be deleted, so a call
+// names at most MAX_REMOVED_DOCS of them: 8 MiB of reads at most.
+const MAX_REMOVED_DOCS = 8;
+
+export const removeDocs = workerMutation({
+  args: { jobId: v.string(), token: v.string(), slugs: v.array(v.string()) },
+  returns: v.number(),
+  handler: async (ctx, args) => {
+    if (args.slugs.length > MAX_REMOVED_DOCS) {
+      throw invalid(`at most ${MAX_REMOVED_DOCS} docs removed per call, got ${args.slugs.length}`);
+    }
+    const job = await fenced(ctx, args.jobId, args.token);
+    let removed = 0;
+    for (const slug of args.slugs) {
+      const doc = await ctx.db
         .query("docs")
-        .withIndex("by_job_slug", (q) => q.eq("jobId", job._id).eq("slug", doc.slug))
+        .withIndex("by_job_slug", (q) => q.eq("jobId", job._id).eq("slug", slug))
         .first();
-      if (existing === null) {
-        await ctx.db.insert("docs", {
-          ...doc,
-          jobId: job._id,
-          repositoryId: job.repositoryId,
-          createdAt: now,
-          runId: job.runId,
-        });
-      } else {
-        await ctx.db.patch(existing._id, {
-          title: doc.title,
-          chapterIndex: doc.chapterIndex,
-          kind: doc.kind,
-          content: doc.content,
-          updatedAt: now,
-        });
+      if (doc !== null) {
+        await ctx.db.delete(doc._id);
+        removed += 1;
       }
     }
-    return args.docs.length;
+    return removed;
   },
 });
 

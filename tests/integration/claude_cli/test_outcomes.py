@@ -1,5 +1,6 @@
 """How each way a call can end on the real CLI reaches the engine: a schema bounce, max
-turns, the budget, an overloaded API, a timeout and a plain-text answer."""
+turns, the budget, an overloaded API, a timeout and a plain-text answer (the other
+refusals of the API: test_refusals.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from analysis.claude import read_records
+from analysis.claude.refusals import ClaudeOverloaded
 from analysis.claude.result import ClaudeAnswerError, ClaudeTimeout
 from testbed.claude_api.cli import CLAUDE_BIN, real_settings
 from testbed.claude_api.server import Failure, Reply, Request, ScriptedApi, ToolUse, answer
@@ -71,10 +73,10 @@ def test_a_spent_budget_ends_the_call_with_an_error_answer(jobs: Jobs) -> None:
     assert len(api.messages()) < 5
 
 
-def test_an_overloaded_api_is_an_error_answer_after_the_clis_own_retries(jobs: Jobs) -> None:
+def test_an_overloaded_api_is_a_refusal_after_the_clis_own_retries(jobs: Jobs) -> None:
     with ScriptedApi(lambda req: Failure(529)) as api:
         out = call_once(real_settings(api.url), jobs.ctx())
-    assert isinstance(out.error, ClaudeAnswerError), out.error
+    assert isinstance(out.error, ClaudeOverloaded), out.error
     assert out.envelope is not None
     assert out.envelope.is_error
     # subtype success, is_error true, exit 1 (the double's is_error scenario).

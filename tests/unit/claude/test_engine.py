@@ -17,6 +17,7 @@ from analysis.claude.prompts import FEEDBACK_HEADING
 from analysis.course.artifacts import (
     Abstraction,
     AbstractionsArtifact,
+    Chapter,
     Citation,
     OrderArtifact,
     RelationshipsArtifact,
@@ -107,7 +108,8 @@ def test_chapters_follow_the_order_and_take_their_slug_from_the_abstraction(
 def test_a_chapter_prompt_has_the_outline_but_no_other_chapter(
     engine_for: EngineFactory, ordered_ctx: StepContext, argv_log: Path
 ) -> None:
-    engine_for("success", chapter_concurrency=1).generate_chapters(ordered_ctx)
+    engine = engine_for("success", chapter_concurrency=1, review_with_drafts=False)
+    engine.generate_chapters(ordered_ctx)
     third = read_log(argv_log)[2]["prompt"]
     assert "Target abstraction: `checkout`" in third
     assert '"title":"Items"' in third  # the outline...
@@ -118,7 +120,7 @@ def test_a_chapter_prompt_has_the_outline_but_no_other_chapter(
 def test_a_failed_chapter_is_retried_alone(
     engine_for: EngineFactory, ordered_ctx: StepContext, argv_log: Path
 ) -> None:
-    art = engine_for("invalid_citation").generate_chapters(ordered_ctx)
+    art = engine_for("invalid_citation", review_with_drafts=False).generate_chapters(ordered_ctx)
     assert len(art.chapters) == 3
     assert _calls_by_key(argv_log) == Counter({"models": 1, "cart": 2, "checkout": 1})
 
@@ -126,7 +128,7 @@ def test_a_failed_chapter_is_retried_alone(
 def test_finished_chapters_are_reused_when_the_step_runs_again(
     engine_for: EngineFactory, ordered_ctx: StepContext, argv_log: Path
 ) -> None:
-    engine = engine_for("success")
+    engine = engine_for("success", review_with_drafts=False)
     first = engine.generate_chapters(ordered_ctx)
     calls = len(read_log(argv_log))
     again = engine.generate_chapters(ordered_ctx)
@@ -137,11 +139,41 @@ def test_finished_chapters_are_reused_when_the_step_runs_again(
 def test_a_changed_question_is_not_answered_from_the_cache(
     engine_for: EngineFactory, ordered_ctx: StepContext, argv_log: Path
 ) -> None:
-    engine = engine_for("success")
+    engine = engine_for("success", review_with_drafts=False)
     engine.generate_chapters(ordered_ctx)
     ordered_ctx.prompt = "Write for experts."
     engine.generate_chapters(ordered_ctx)
     assert len(read_log(argv_log)) == 6
+
+
+def test_each_chapter_is_reviewed_as_soon_as_its_draft_is_done_and_step_5_reuses_it(
+    engine_for: EngineFactory, ordered_ctx: StepContext, argv_log: Path
+) -> None:
+    engine = engine_for("success", chapter_concurrency=1)
+    ordered_ctx.chapters = engine.generate_chapters(ordered_ctx)
+    asked = [call["prompt"] for call in read_log(argv_log)]
+    # One thread: each review is due when its draft is done and goes ahead of the drafts
+    # not yet started (draft, review, draft, review, ...); step 4 ends once all are
+    # answered.
+    reviews = [i for i, prompt in enumerate(asked) if "## Task: review chapter" in prompt]
+    assert reviews == [1, 3, 5], [p[:80] for p in asked]
+    reported: list[Chapter] = []
+    ordered_ctx.on_chapter_reviewed = reported.append
+    review = engine.review_chapters(ordered_ctx)
+    assert len(read_log(argv_log)) == 6  # step 5 asked nothing: every review was cached
+    assert sorted(reported, key=lambda c: c.index) == review.chapters
+    assert [c.slug for c in review.chapters] == ["models", "cart", "checkout"]
+
+
+def test_a_chapter_reviewed_early_is_reported_readable_during_step_4(
+    engine_for: EngineFactory, ordered_ctx: StepContext
+) -> None:
+    reported: list[Chapter] = []
+    ordered_ctx.on_chapter_reviewed = reported.append
+    engine = engine_for("success", chapter_concurrency=2)
+    ordered_ctx.chapters = engine.generate_chapters(ordered_ctx)
+    assert sorted(c.slug for c in reported) == ["cart", "checkout", "models"]
+    assert sorted(reported, key=lambda c: c.index) == engine.review_chapters(ordered_ctx).chapters
 
 
 def test_the_review_replaces_chapters_and_collects_findings(
@@ -151,6 +183,15 @@ def test_the_review_replaces_chapters_and_collects_findings(
     assert [c.slug for c in art.chapters] == ["models", "cart", "checkout"]
     assert "adds up their prices" in art.chapters[1].content
     assert [(f.chapter_slug, f.kind, f.fixed) for f in art.findings] == [("cart", "citation", True)]
+
+
+def test_each_chapter_is_reported_as_its_review_ends_as_the_artifact_has_it(
+    engine_for: EngineFactory, drafted_ctx: StepContext
+) -> None:
+    reported: list[Chapter] = []
+    drafted_ctx.on_chapter_reviewed = reported.append
+    art = engine_for("success").review_chapters(drafted_ctx)
+    assert sorted(reported, key=lambda c: c.index) == art.chapters
 
 
 def test_tutorials_are_checked_and_returned(

@@ -11,6 +11,7 @@ from analysis.offline.markdown import blocks
 from analysis.offline.mermaid import safe_label, validate
 from analysis.offline.review import review_chapters
 from fondation.cancel import CancelToken
+from fondation.errors import JobCanceled
 from tests.unit.engines.conftest import Runner, Writer
 
 GOOD = """graph LR
@@ -151,3 +152,26 @@ def test_review_passes_what_the_engine_wrote(
     assert [c.content for c in course.review.chapters] == [
         c.content for c in course.chapters.chapters
     ]
+
+
+def test_each_chapter_is_reported_once_reviewed_before_the_next_is_read(repo: Path) -> None:
+    reported: list[tuple[str, int]] = []
+    cancel = CancelToken()
+
+    def reviewed(done: Chapter) -> None:
+        reported.append((done.slug, len(reported)))
+        cancel.cancel("enough")  # the next chapter is not reviewed
+
+    drafts = [chapter("# A\n\nText.\n", 1, "a"), chapter("# B\n\nText.\n", 2, "b")]
+    with pytest.raises(JobCanceled):
+        review_chapters(repo, ChaptersArtifact(chapters=drafts), lambda _: None, cancel, reviewed)
+    assert reported == [("a", 0)]
+
+
+def test_the_reported_chapters_are_the_artifacts(repo: Path) -> None:
+    reported: list[Chapter] = []
+    drafts = [chapter("# A\n\nSee `core.py:2-40`.\n", 1, "a"), chapter("# B\n\nB.\n", 2, "b")]
+    art = review_chapters(
+        repo, ChaptersArtifact(chapters=drafts), lambda _: None, CancelToken(), reported.append
+    )
+    assert reported == art.chapters

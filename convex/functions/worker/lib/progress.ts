@@ -42,3 +42,11 @@ export function stepLogLine(number: number): string {
 export function momentText(moment: Moment, lang: Language): string {
   return MOMENTS[lang][moment];
 }
+
+// What `progress` shows once chapters are stored as their reviews end: the course
+// page puts it after "Étape k sur 6: ", beside the chapters it already lists.
+export function chaptersReadyProgress(ready: number, total: number, lang: Language): string {
+  return shared.progress.chaptersReady[lang]
+    .replace("{ready}", String(ready))
+    .replace("{total}", String(total));
+}
