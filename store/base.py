@@ -158,13 +158,14 @@ class JobStore(abc.ABC):
         the same transaction, the step record, the job as updated, its repository and
         every step record of the job (the artifacts the step works from), and with
         ``reuse_key`` (kind, key) the records ``find_reuse`` would answer for it (a call
-        saved). A job whose chapters already show (status ``running``, see
-        ``publish_chapters``) stays ``running`` for the rest of its attempt. A step
-        already completed is returned unchanged (status ``completed``) and nothing is
-        written, so the caller skips it. Fenced; raises ``CancelRequested`` when the
-        job's cancel was requested, so no later step starts. Running it twice counts
-        two runs and writes the line twice; the caller runs the step once per
-        delivery."""
+        saved), and for the save step (7) whether the job has docs stored (``has_docs``:
+        it reads them back only then). A job whose chapters already show (status
+        ``running``, see ``publish_chapters``) stays ``running`` for the rest of its
+        attempt. A step already completed is returned unchanged (status ``completed``)
+        and nothing is written, so the caller skips it. Fenced; raises
+        ``CancelRequested`` when the job's cancel was requested, so no later step
+        starts. Running it twice counts two runs and writes the line twice; the caller
+        runs the step once per delivery."""
 
     @abc.abstractmethod
     def finish_step(

@@ -228,6 +228,10 @@ class StepStart(Record):
     # The records of the reuse key the caller named (find_reuse's answer, newest first);
     # empty when it named none.
     reuse: list[ReuseRecord] = []
+    # For the save step only, whether the job has docs stored (chapters published as
+    # their reviews ended, or an earlier run's save): without any, it has none to read
+    # back. None for the other steps, and from a deployment that does not say.
+    has_docs: bool | None = None
 
     def later_steps(self) -> list[int]:
         return [r.step for r in self.steps if r.step > self.step.step]

@@ -116,8 +116,16 @@ describe("steps", () => {
       ...reuseKey,
     });
     expect(start.reuse).toEqual(found);
+    // The save step also hears whether the job has docs to read back; no other step.
+    expect(start.hasDocs).toBe(false);
     const plain = await t.mutation(api.worker.steps.beginStep, { ...base, step: 0 });
     expect(plain.reuse).toEqual([]);
+    expect(plain.hasDocs).toBeUndefined();
+    const chapter = { slug: "01-a", title: "A", chapterIndex: 1, kind: "chapter" as const };
+    const held = { secret: SECRET, jobId: second, token, now: T0 + 6 };
+    await t.mutation(api.worker.steps.upsertDocs, { ...held, docs: [{ ...chapter, content: "x" }] });
+    const again = await t.mutation(api.worker.steps.beginStep, { ...base, step: 7 });
+    expect(again.hasDocs).toBe(true);
   });
 
   test("beginStep gives a null repository when the job's repository was deleted", async () => {

@@ -71,6 +71,7 @@ class StepCalls(ConvexCore):
             repository=None if repo is None else record(RepositoryRecord, repo),
             steps=[self._step(d) for d in doc["steps"]],
             reuse=[ReuseRecord.model_validate(dict(d)) for d in doc.get("reuse", [])],
+            has_docs=doc.get("hasDocs"),
         )
 
     def finish_step(

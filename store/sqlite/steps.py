@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from fondation.errors import CancelRequested, JobNotFound, MalformedJob
-from fondation.steps import ANALYSIS_STEPS, STEP_NAMES, step_status
+from fondation.steps import ANALYSIS_STEPS, FINALIZE_STEP, STEP_NAMES, step_status
 from store.progress import (
     chapters_ready_progress,
     step_log_line,
@@ -78,6 +78,10 @@ class StepCalls(SqliteCore):
                 "SELECT * FROM repositories WHERE id = ?", (job["repositoryId"],)
             ).fetchone()
             reuse = [] if reuse_key is None else reuse_records(db, job["repositoryId"], *reuse_key)
+            has_docs = None
+            if step == FINALIZE_STEP:
+                found = db.execute("SELECT 1 FROM docs WHERE jobId=? LIMIT 1", (job_id,))
+                has_docs = found.fetchone() is not None
         steps = {n: StepRecord.model_validate(dict(r)) for n, r in sorted(rows.items())}
         return StepStart(
             step=steps[step],
@@ -85,6 +89,7 @@ class StepCalls(SqliteCore):
             repository=None if repo is None else RepositoryRecord.model_validate(dict(repo)),
             steps=list(steps.values()),
             reuse=reuse,
+            has_docs=has_docs,
         )
 
     def finish_step(

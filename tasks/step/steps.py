@@ -57,6 +57,7 @@ from store.backoff import draw_jitter_ms
 from store.progress import waiting_text
 from store.records import (
     REUSE_VALUE_MAX_CHARS,
+    DocRecord,
     DocSpec,
     RepositoryRecord,
     ReuseEntry,
@@ -394,7 +395,11 @@ class StepRun:
         chapters stored as their reviews ended, which keep their slugs and titles and
         are not written again unless they changed (a review run again)."""
         store = self.rt.store
-        stored = {d.slug: d for d in self._retry(lambda: store.get_docs(self.job_id), "get_docs")}
+        stored: dict[str, DocRecord] = {}
+        if start.has_docs is not False:  # a call saved when nothing was stored before
+            stored = {
+                d.slug: d for d in self._retry(lambda: store.get_docs(self.job_id), "get_docs")
+            }
         docs = build_docs(
             {k: v for k, v in artifacts.items() if k >= 1},
             repository_id=start.job.repository_id,

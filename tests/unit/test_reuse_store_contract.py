@@ -15,6 +15,7 @@ from store.base import JobStore
 from store.records import (
     REUSE_VALUE_MAX_CHARS,
     REUSE_VARIANTS_PER_KEY,
+    DocSpec,
     JobSpec,
     RepositorySpec,
     ReuseEntry,
@@ -166,3 +167,12 @@ def test_a_completion_whose_record_is_too_large_is_refused_whole(store: JobStore
     assert store.get_job(job).status == "claimed"
     assert "line" not in [entry.msg for entry in store.get_logs(job)]
     assert store.find_reuse(job, token, "step", "course") == []
+
+
+def test_the_save_steps_start_says_whether_the_job_has_docs_stored(store: JobStore) -> None:
+    job, token = held_job(store, "octo/shop")
+    assert store.begin_step(job, token, 1, "w", T0 + 2).has_docs is None  # not read
+    assert store.begin_step(job, token, FINALIZE_STEP, "w", T0 + 3).has_docs is False
+    chapter = DocSpec(slug="01-cart", title="Cart", chapter_index=1, kind="chapter", content="x")
+    store.upsert_docs(job, token, [chapter], T0 + 4)
+    assert store.begin_step(job, token, FINALIZE_STEP, "w", T0 + 5).has_docs is True

@@ -2,7 +2,7 @@
 // job logs, and the docs a run produces.
 import { paginationOptsValidator } from "convex/server";
 import { type ObjectType, v } from "convex/values";
-import type { Doc } from "../_generated/dataModel";
+import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
 import { cancelRequested, invalid } from "./lib/errors";
 import {
@@ -20,6 +20,7 @@ import {
 import { type Call, workerMutation, workerQuery } from "./lib/functions";
 import {
   ANALYSIS_STEPS,
+  FINALIZE_STEP,
   MAX_ARTIFACT_PARTS,
   MAX_DOCS_PER_CALL,
   MAX_LOG_PAGE,
@@ -97,6 +98,16 @@ async function recordStart(
   return { step: (await ctx.db.get(stepId))!, job: (await ctx.db.get(job._id))! };
 }
 
+// Whether the job has any doc: one document of one index range (a chapter, at most
+// 1 MiB), read for the save step only.
+async function hasDocs(ctx: MutationCtx, jobId: Id<"jobs">): Promise<boolean> {
+  const doc = await ctx.db
+    .query("docs")
+    .withIndex("by_job", (q) => q.eq("jobId", jobId))
+    .first();
+  return doc !== null;
+}
+
 // A step's start, with everything a worker needs to run the step: the job, its
 // repository and all of the job's step records. One round trip per step start
 // instead of four (the start, jobs:getJob, steps:getSteps, plus
@@ -111,6 +122,9 @@ export const beginStep = workerMutation({
     repository: v.union(repositoryDoc, v.null()),
     steps: v.array(jobStepDoc),
     reuse: v.array(reuseRecord),
+    // For the save step only: whether the job has docs stored (chapters published as
+    // their reviews ended, an earlier run's save), so that it reads them back only then.
+    hasDocs: v.optional(v.boolean()),
   }),
   handler: async (ctx, args, call) => {
     const { step, job } = await recordStart(ctx, args, call);
@@ -124,6 +138,7 @@ export const beginStep = workerMutation({
         args.reuseKey === undefined
           ? []
           : await findReuseRecords(ctx, job.repositoryId, args.reuseKey),
+      ...(args.step === FINALIZE_STEP ? { hasDocs: await hasDocs(ctx, job._id) } : {}),
     };
   },
 });
