@@ -23,15 +23,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import redis
 from celery import Celery
 
+from bridge.held import HeldJob
 from bridge.metrics import BridgeMetrics
 from bridge.peers import PeerWatch
 from bridge.queue_depth import queue_depth, work_alive
 from bridge.snapshot import BridgeSnapshot, HeldLease
+from bridge.store_state import StoreState
 from bridge.watch import WatchLink
 from bridge.workers import consuming, live_workers
 from fondation import keys
@@ -45,46 +46,6 @@ from store.records import Claim, JobRecord
 from tasks.chain import build_chain, chain_task_ids
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class HeldJob:
-    job_id: str
-    token: str
-    first_step: int
-    dispatched_mono: float
-    last_renew_mono: float
-    claimed_ms: int
-    missing_since_mono: float | None = None
-    task_ids: list[str] = field(default_factory=list)
-
-
-class StoreState:
-    """Logs one line per change between reachable and unreachable, never one per poll."""
-
-    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
-        self.clock = clock
-        self.down_since: float | None = None
-        self.failures = 0
-
-    def ok(self) -> None:
-        if self.down_since is not None:
-            log.warning(
-                "job store reachable again after %.1f s", self.clock.monotonic() - self.down_since
-            )
-        self.down_since = None
-        self.failures = 0
-
-    def failed(self, exc: Exception) -> None:
-        self.failures += 1
-        if self.down_since is None:
-            self.down_since = self.clock.monotonic()
-            log.error("job store unavailable, backing off: %s", exc)
-
-    def backoff_s(self, poll_interval_s: float) -> float:
-        if not self.failures:
-            return poll_interval_s
-        return float(min(poll_interval_s * 2 ** min(self.failures - 1, 6), 60.0))
 
 
 class Bridge:
