@@ -166,9 +166,8 @@ def chapters_as_reviewed(runs: int = 3) -> list[Row]:
             f" chapter ratios {', '.join(f'{r.first_ratio:.2f}' for r in readings)}; the"
             " scripted API answers after the seed's 60/60/30/60/40/40 s per call x 0.05,"
             " each call's time varied (log-normal, sigma 0.3); CLAUDE_CHAPTER_CONCURRENCY=4."
-            " The reviews start once every draft is done, so the first chapter waits for the"
-            " slowest draft; the first review can end at about 0.64 of the job only when"
-            " each review starts as its draft ends, ahead of the drafts not yet started",
+            " Each review starts as its draft ends, ahead of the drafts not yet started"
+            " (CLAUDE_REVIEW_WITH_DRAFTS), and its chapter is stored as the review ends",
         )
     ]
 
