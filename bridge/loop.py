@@ -39,7 +39,7 @@ from fondation import keys
 from fondation.clock import SYSTEM_CLOCK, Clock
 from fondation.errors import FondationError, LeaseLost, StoreAuthError, StoreUnavailable
 from fondation.settings import Settings
-from fondation.steps import STEP_NAMES
+from fondation.steps import STEP_NAMES, first_unfinished_step
 from store.backoff import draw_jitter_ms
 from store.base import JobStore
 from store.records import Claim, JobRecord
@@ -400,10 +400,7 @@ class Bridge:
 
     def _first_step(self, job_id: str) -> int:
         done = {s.step for s in self.store.step_states(job_id) if s.status == "completed"}
-        step = 0
-        while step in done:
-            step += 1
-        return min(step, len(STEP_NAMES) - 1)
+        return first_unfinished_step(done)
 
     def _dispatch(self, claim: Claim) -> None:
         job: JobRecord = claim.job

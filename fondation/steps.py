@@ -81,3 +81,12 @@ def step_line(number: int) -> str:
     (the runbook greps ``Step [0-9]/6``), the bare name for the clone and the save."""
     s = step(number)
     return f"Step {number}/{ANALYSIS_STEPS}: {s.name}" if s.is_analysis else s.name
+
+
+def first_unfinished_step(completed: set[int]) -> int:
+    """Where a job's chain starts: the first step without a completed record (a retried
+    job resumes there), at most the last step."""
+    number = 0
+    while number in completed and number < FINALIZE_STEP:
+        number += 1
+    return number

@@ -9,7 +9,7 @@ import sqlite3
 from typing import Any
 
 from fondation.errors import MalformedJob
-from fondation.steps import ANALYSIS_STEPS, FINALIZE_STEP, STEP_NAMES
+from fondation.steps import ANALYSIS_STEPS, FINALIZE_STEP, STEP_NAMES, first_unfinished_step
 from store.backoff import backoff_ms
 from store.records import Claim, JobRecord, LeaseState, ReuseEntry, check_reuse_value, web_result
 from store.sqlite.core import (
@@ -252,7 +252,4 @@ def _first_unfinished_step(db: sqlite3.Connection, job_id: str) -> int:
             "SELECT step FROM jobSteps WHERE jobId=? AND status='completed'", (job_id,)
         )
     }
-    step = 0
-    while step in done and step < FINALIZE_STEP:
-        step += 1
-    return step
+    return first_unfinished_step(done)
